@@ -1,0 +1,215 @@
+//! Data sets: u8 images with labels and class names, loaded from the embedded default, the
+//! Debian Fashion-MNIST package, an IDX directory or an image folder.
+
+mod batches;
+mod embedded;
+mod folder;
+mod idx;
+
+use std::path::{Path, PathBuf};
+
+pub use batches::Batcher;
+pub use idx::{parse_idx_images, parse_idx_labels};
+
+/// Where Debian's `dataset-fashion-mnist` package installs its IDX files.
+pub const FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Fashion-MNIST's class names, in label order.
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Everything that can go wrong while loading a data set. Each names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid gzip stream ({source})")]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: wrong IDX magic number 0x{found:08x} (expected 0x{expected:08x} for {what})")]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        what: &'static str,
+    },
+    #[error("{path}: wrong dimensions: {detail}")]
+    BadDimensions { path: PathBuf, detail: String },
+    #[error("{path}: truncated: header promises {expected} bytes of data, file holds {found}")]
+    Truncated {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error(
+        "image/label count mismatch: {images_path} holds {images} images but {labels_path} holds {labels} labels"
+    )]
+    CountMismatch {
+        images_path: PathBuf,
+        images: usize,
+        labels_path: PathBuf,
+        labels: usize,
+    },
+    #[error("{path}: label {label} at index {index} is out of range (at most 255 classes)")]
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        label: u8,
+    },
+    #[error("{path}: no IDX image file (*-images-idx3-ubyte or *-images-idx3-ubyte.gz) found")]
+    NoIdxFiles { path: PathBuf },
+    #[error("{path}: empty folder: expected one sub-folder per class holding .png/.jpg images")]
+    EmptyFolder { path: PathBuf },
+    #[error("{path}: unreadable image: {detail}")]
+    UnreadableImage { path: PathBuf, detail: String },
+    #[error("{path}: no such file or directory")]
+    NotFound { path: PathBuf },
+    #[error(
+        "Fashion-MNIST is not installed: expected IDX files in {FASHION_DIR} \
+         (install the Debian package `dataset-fashion-mnist`: sudo apt-get install dataset-fashion-mnist)"
+    )]
+    FashionMissing,
+}
+
+/// A data set in memory: `len` grayscale images of `height` x `width` u8 pixels, row-major,
+/// with one label each (0 for unlabelled data) and the names of the classes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub name: String,
+    pub height: usize,
+    pub width: usize,
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub class_names: Vec<String>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    pub fn image_len(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// The pixels of image `index`.
+    pub fn image(&self, index: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.images[index * n..(index + 1) * n]
+    }
+
+    /// Keep only the first `n` images (for quick experiments and tests).
+    pub fn truncate(&mut self, n: usize) {
+        let n = n.min(self.len());
+        self.images.truncate(n * self.image_len());
+        self.labels.truncate(n);
+    }
+}
+
+/// The data set a user names on the command line or picks in the app.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum DataSource {
+    /// The 5,000 MNIST digits compiled into the binary.
+    Default,
+    /// Fashion-MNIST from Debian's `dataset-fashion-mnist` package.
+    Fashion,
+    /// An IDX directory or an image folder with one sub-folder per class.
+    Path(PathBuf),
+}
+
+impl std::str::FromStr for DataSource {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "default" => DataSource::Default,
+            "fashion" => DataSource::Fashion,
+            other => DataSource::Path(PathBuf::from(other)),
+        })
+    }
+}
+
+impl std::fmt::Display for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::Default => f.write_str("default"),
+            DataSource::Fashion => f.write_str("fashion"),
+            DataSource::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl DataSource {
+    /// Load the data set, resizing folder images to `size` x `size`.
+    pub fn load(&self, size: usize) -> Result<Dataset, DataError> {
+        match self {
+            DataSource::Default => embedded::load(),
+            DataSource::Fashion => {
+                let dir = Path::new(FASHION_DIR);
+                if !dir.is_dir() {
+                    return Err(DataError::FashionMissing);
+                }
+                let mut data = idx::load_dir(dir)?;
+                data.name = "fashion-mnist".into();
+                data.class_names = FASHION_CLASSES.iter().map(|s| s.to_string()).collect();
+                Ok(data)
+            }
+            DataSource::Path(path) => load_path(path, size),
+        }
+    }
+}
+
+fn load_path(path: &Path, size: usize) -> Result<Dataset, DataError> {
+    if !path.exists() {
+        return Err(DataError::NotFound { path: path.into() });
+    }
+    if path.is_dir() && idx::dir_has_idx(path)? {
+        idx::load_dir(path)
+    } else if path.is_dir() {
+        folder::load(path, size)
+    } else {
+        Err(DataError::BadDimensions {
+            path: path.into(),
+            detail: "expected a directory (of IDX files or of class sub-folders), found a file"
+                .into(),
+        })
+    }
+}
+
+/// Read a whole file, mapping the error to one that names it.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Digits "0".."9" style names for `n` numbered classes.
+pub(crate) fn numbered_classes(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
+}

@@ -1,0 +1,113 @@
+//! Choosing where tensors live: burn's pure-Rust CPU backend (`flex`) or wgpu on a real GPU.
+
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// wgpu when a real GPU adapter exists, otherwise the CPU.
+    #[default]
+    Auto,
+    /// burn's pure-Rust CPU backend (flex).
+    Cpu,
+    /// wgpu, even on a software (CPU) adapter such as llvmpipe.
+    Wgpu,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("--device wgpu: no wgpu adapter found (no Vulkan/GL/Metal driver); use --device cpu")]
+    NoAdapter,
+}
+
+/// A chosen device and a sentence saying what it is.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub device: Device,
+    pub description: String,
+    pub is_gpu: bool,
+}
+
+/// One wgpu adapter as the system reports it.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub kind: wgpu::DeviceType,
+}
+
+/// Every wgpu adapter on this machine (cheap: opens no device).
+pub fn adapters() -> Vec<AdapterSummary> {
+    let instance = wgpu::Instance::default();
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                name: info.name,
+                backend: format!("{:?}", info.backend),
+                kind: info.device_type,
+            }
+        })
+        .collect()
+}
+
+fn cpu(reason: &str) -> Selected {
+    Selected {
+        device: Device::flex(),
+        description: format!("cpu (burn flex, {} threads){reason}", threads()),
+        is_gpu: false,
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn gpu_kind(kind: wgpu::DeviceType) -> Option<DeviceKind> {
+    match kind {
+        wgpu::DeviceType::DiscreteGpu => Some(DeviceKind::DiscreteGpu(0)),
+        wgpu::DeviceType::IntegratedGpu => Some(DeviceKind::IntegratedGpu(0)),
+        wgpu::DeviceType::VirtualGpu => Some(DeviceKind::VirtualGpu(0)),
+        _ => None,
+    }
+}
+
+/// Pick the device for `choice`. `auto` takes wgpu only for a real GPU: a CPU adapter such as
+/// llvmpipe trains DCGAN-28 about 50 times slower than flex.
+pub fn select(choice: DeviceChoice) -> Result<Selected, DeviceError> {
+    if choice == DeviceChoice::Cpu {
+        return Ok(cpu(""));
+    }
+    let found = adapters();
+    // Discrete before integrated before virtual.
+    let rank = |k: wgpu::DeviceType| match k {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        _ => 3,
+    };
+    let best = found.iter().min_by_key(|a| rank(a.kind));
+    match (best, choice) {
+        (Some(a), _) if gpu_kind(a.kind).is_some() => Ok(Selected {
+            device: Device::wgpu(gpu_kind(a.kind).unwrap_or_default()),
+            description: format!("wgpu on {} ({:?}, {})", a.name, a.kind, a.backend),
+            is_gpu: true,
+        }),
+        (Some(a), DeviceChoice::Wgpu) => Ok(Selected {
+            device: Device::wgpu(DeviceKind::Cpu),
+            description: format!(
+                "wgpu on {} (software adapter, {}: expect it to be far slower than --device cpu)",
+                a.name, a.backend
+            ),
+            is_gpu: false,
+        }),
+        (None, DeviceChoice::Wgpu) => Err(DeviceError::NoAdapter),
+        (Some(a), _) => Ok(cpu(&format!(
+            "; the only wgpu adapter is {} (a CPU adapter), slower than flex",
+            a.name
+        ))),
+        (None, _) => Ok(cpu("; no GPU adapter found")),
+    }
+}

@@ -1,0 +1,13 @@
+//! latentlab: train and explore generative image models (GANs and VAEs) with burn.
+//!
+//! The engine (data, models, training, checkpoints) knows nothing of any UI; the training
+//! session runs on its own thread and talks through typed command and event enums that carry
+//! only plain data.
+
+pub mod checkpoint;
+pub mod data;
+pub mod device;
+pub mod explore;
+pub mod export;
+pub mod model;
+pub mod train;

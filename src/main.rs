@@ -1,0 +1,363 @@
+//! The `latentlab` command line: train, sample and inspect runs.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use latentlab::checkpoint;
+use latentlab::data::DataSource;
+use latentlab::device::DeviceChoice;
+use latentlab::explore::{latent, render};
+use latentlab::export;
+use latentlab::model::{IMAGE_SIZE, ModelKind};
+use latentlab::train::objective::Loss;
+use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle, step};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "latentlab",
+    version,
+    about = "Train and explore generative image models (GANs and VAEs) on the CPU or a GPU",
+    long_about = "Train and explore generative image models (GANs and VAEs).\n\n\
+        Quick start:\n  \
+        latentlab train --model cdcgan --steps 3000 --out runs/digits\n  \
+        latentlab sample --checkpoint runs/digits --label 7 --n 64 --cols 8 --out sevens.png\n  \
+        latentlab inspect runs/digits"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a model and save it as a run directory (Ctrl-C saves and exits).
+    Train(TrainArgs),
+    /// Generate a grid of images from a saved run.
+    Sample(SampleArgs),
+    /// Describe a saved run.
+    Inspect {
+        /// The run directory (as written by `train --out`).
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Model family: mlp, dcgan (DCGAN-28), cmlp / cdcgan (conditional on the class), vae.
+    #[arg(long, value_enum, default_value = "dcgan")]
+    model: ModelKind,
+    /// GAN objective (ignored by the VAE).
+    #[arg(long, value_enum, default_value = "nonsat")]
+    loss: Loss,
+    /// `default` (5,000 embedded MNIST digits), `fashion` (Debian's dataset-fashion-mnist),
+    /// or a directory of IDX files or of one image sub-folder per class.
+    #[arg(long, default_value = "default")]
+    data: DataSource,
+    /// Steps to run in this invocation (one step = one D and one G update, or one VAE update).
+    #[arg(long, default_value_t = 1000)]
+    steps: u64,
+    /// Examples per batch.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the VAE).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed for initialisation, noise and data order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// auto: wgpu on a real GPU, the CPU otherwise; cpu: burn's flex backend; wgpu: force wgpu.
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
+    /// Report a fixed-noise sample grid (saved as samples.png in the run) every K steps.
+    #[arg(long, default_value_t = 100)]
+    sample_every: u64,
+    /// Latent size (default 100 for GANs, 2 for the VAE).
+    #[arg(long)]
+    latent: Option<usize>,
+    /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Run directory to write (replaced atomically at each save).
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run already in --out (its config wins over the flags above).
+    #[arg(long)]
+    resume: bool,
+    /// Also save a checkpoint every N steps (0: only at the end).
+    #[arg(long, default_value_t = 0)]
+    save_every: u64,
+}
+
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// Run directory to sample from.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Columns in the grid (images are separated by 2-pixel gaps).
+    #[arg(long, default_value_t = 8)]
+    cols: usize,
+    /// Class label for conditional models (0-based index; default: cycle through the classes).
+    #[arg(long)]
+    label: Option<usize>,
+    /// Seed of the latent noise: the same seed writes a byte-identical file.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// PNG file to write.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Cmd::Train(a)) => train(a),
+        Some(Cmd::Sample(a)) => sample(a),
+        Some(Cmd::Inspect { dir }) => inspect(&dir),
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_long_help()?;
+            Ok(())
+        }
+    }
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let data = a
+        .data
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading data set `{}`", a.data))?;
+    let mut config = TrainConfig::new(a.model, a.loss, data.num_classes());
+    config.batch = a.batch;
+    config.seed = a.seed;
+    config.sample_every = a.sample_every;
+    if let Some(lr) = a.lr {
+        config.lr_g = lr;
+        config.lr_d = lr;
+    }
+    if let Some(l) = a.latent {
+        config.model.latent_dim = l;
+    }
+    if let Some(w) = a.width {
+        config.model.width = w;
+    }
+    let start_step = if a.resume {
+        let m = checkpoint::read_manifest(&a.out)
+            .with_context(|| format!("--resume: reading {}", a.out.display()))?;
+        eprintln!(
+            "resuming {} ({} / {}) at step {}",
+            a.out.display(),
+            m.train.model.kind.name(),
+            m.train.loss.name(),
+            m.step
+        );
+        m.step
+    } else {
+        0
+    };
+    eprintln!(
+        "data: {} ({} images {}x{}, {} classes)",
+        data.name,
+        data.len(),
+        data.width,
+        data.height,
+        data.num_classes()
+    );
+    let total = start_step + a.steps;
+    let spec = RunSpec {
+        config,
+        data: Arc::new(data),
+        data_source: a.data.to_string(),
+        device: a.device,
+        resume_from: a.resume.then(|| a.out.clone()),
+        out_dir: Some(a.out.clone()),
+        max_steps: Some(total),
+        autostart: true,
+    };
+    let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
+    let stop = handle.commands.clone();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(Command::Stop);
+    })
+    .context("installing the Ctrl-C handler")?;
+    handle.send(Command::Start(Box::new(spec)));
+
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise}, ETA {eta}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(start_step);
+    let started = std::time::Instant::now();
+    let mut failure = None;
+    let mut rates = Vec::new();
+    for event in handle.events.iter() {
+        match event {
+            Event::Started {
+                device,
+                step,
+                model,
+                ..
+            } => {
+                bar.suspend(|| {
+                    eprintln!(
+                        "device: {device}\nmodel: {} (latent {}, width {}), from step {step}",
+                        model.kind.name(),
+                        model.latent_dim,
+                        model.width
+                    )
+                });
+            }
+            Event::Step(m) => {
+                bar.set_position(m.step);
+                rates.push(m.examples_per_sec);
+                bar.set_message(format!(
+                    "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
+                    m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
+                ));
+                if a.save_every > 0 && m.step % a.save_every == 0 && m.step < total {
+                    handle.send(Command::Save(a.out.clone()));
+                }
+            }
+            Event::Saved { path, step } => {
+                bar.suspend(|| eprintln!("saved step {step} to {}", path.display()))
+            }
+            Event::Warning(w) => {
+                bar.suspend(|| eprintln!("warning: {w}"));
+                // Headless: a paused run would wait forever; stop and save instead.
+                handle.send(Command::Stop);
+            }
+            Event::Failed(e) => {
+                failure = Some(e);
+                break;
+            }
+            Event::Finished { step } => {
+                bar.finish();
+                let secs = started.elapsed().as_secs_f64();
+                rates.sort_by(f32::total_cmp);
+                let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
+                eprintln!("finished at step {step} in {secs:.1} s (median {median:.0} examples/s)");
+                break;
+            }
+            _ => {}
+        }
+    }
+    handle.shutdown();
+    match failure {
+        Some(e) => bail!("training failed: {e}"),
+        None => Ok(()),
+    }
+}
+
+fn sample(a: SampleArgs) -> Result<()> {
+    if a.n == 0 {
+        bail!("--n must be at least 1");
+    }
+    // Sampling always runs on the CPU so the same seed gives the same bytes everywhere.
+    let device = burn::tensor::Device::flex();
+    let (manifest, g) = checkpoint::load_generator(&a.checkpoint, &device)
+        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
+    let model = manifest.model();
+    let labels = match (a.label, model.kind.is_conditional()) {
+        (Some(_), false) => bail!(
+            "--label: model {} is not conditional (it has no classes)",
+            model.kind.name()
+        ),
+        (Some(l), true) if l >= model.num_classes => bail!(
+            "--label {l} is out of range: this checkpoint has {} classes (0-{}: {})",
+            model.num_classes,
+            model.num_classes - 1,
+            manifest.class_names.join(", ")
+        ),
+        (Some(l), true) => Some(latent::one_hot(&vec![l as u8; a.n], model.num_classes)),
+        (None, _) => None,
+    };
+    let z = latent::gaussian(a.seed, a.n * model.latent_dim);
+    let values = step::generate_with(&g, model, &device, &z, labels.as_deref())?;
+    let grid = render::grid(&values, a.n, model.image_size, a.cols);
+    let mut meta = vec![
+        ("model", model.kind.name().to_string()),
+        ("checkpoint", a.checkpoint.display().to_string()),
+        ("step", manifest.step.to_string()),
+        ("seed", a.seed.to_string()),
+        ("n", a.n.to_string()),
+    ];
+    if let Some(l) = a.label {
+        meta.push(("label", l.to_string()));
+    }
+    export::write_png(&a.out, &grid, &meta)?;
+    println!(
+        "wrote {} ({}x{} px, {} images)",
+        a.out.display(),
+        grid.width,
+        grid.height,
+        a.n
+    );
+    Ok(())
+}
+
+fn inspect(dir: &std::path::Path) -> Result<()> {
+    let m =
+        checkpoint::read_manifest(dir).with_context(|| format!("inspecting {}", dir.display()))?;
+    let t = &m.train;
+    let model = &t.model;
+    println!("run directory {}", dir.display());
+    println!(
+        "  model:     {} (latent size {}, width {}{})",
+        model.kind.name(),
+        model.latent_dim,
+        model.width,
+        if model.kind.is_conditional() {
+            format!(", conditional on {} classes", model.num_classes)
+        } else {
+            String::new()
+        }
+    );
+    if model.kind.is_gan() {
+        println!("  loss:      {}", t.loss.name());
+    }
+    println!(
+        "  data:      {} from `{}` ({} images {}x{}); classes: {}",
+        m.data.name,
+        m.data.source,
+        m.data.len,
+        m.data.width,
+        m.data.height,
+        m.class_names.join(", ")
+    );
+    println!(
+        "  trained:   {} steps, {} examples seen, batch {}, lr G {} / D {}, Adam betas ({}, {}), seed {}",
+        m.step, m.examples_seen, t.batch, t.lr_g, t.lr_d, t.beta1, t.beta2, t.seed
+    );
+    if let Some(last) = m.history.last() {
+        if model.kind.is_gan() {
+            println!(
+                "  last step: loss_D {:.4}, loss_G {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} examples/s",
+                last.loss_d, last.loss_g, last.d_real, last.d_fake_after, last.examples_per_sec
+            );
+        } else {
+            println!(
+                "  last step: reconstruction {:.2}, KL {:.2} (per image), {:.0} examples/s",
+                last.loss_d, last.loss_g, last.examples_per_sec
+            );
+        }
+    }
+    println!(
+        "  format:    version {}, written by latentlab {} at unix time {}",
+        m.format_version, m.crate_version, m.created_unix_secs
+    );
+    Ok(())
+}

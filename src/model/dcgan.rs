@@ -1,0 +1,106 @@
+//! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
+//! G and enters D as one constant input plane per class.
+
+use super::{ModelConfig, dcgan_init, with_label};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, relu, tanh};
+
+const SLOPE: f64 = 0.2;
+
+#[derive(Module, Debug)]
+pub struct DcganGenerator {
+    fc: Linear,
+    bn0: BatchNorm,
+    up1: ConvTranspose2d,
+    bn1: BatchNorm,
+    up2: ConvTranspose2d,
+    channels: usize,
+    side: usize,
+}
+
+pub(crate) fn up(from: usize, to: usize, device: &Device) -> ConvTranspose2d {
+    ConvTranspose2dConfig::new([from, to], [4, 4])
+        .with_stride([2, 2])
+        .with_padding([1, 1])
+        .with_initializer(dcgan_init())
+        .init(device)
+}
+
+pub(crate) fn down(from: usize, to: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([from, to], [4, 4])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_initializer(dcgan_init())
+        .init(device)
+}
+
+impl DcganGenerator {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let c = 2 * cfg.width; // 128 for DCGAN-28
+        let side = cfg.image_size / 4; // 7
+        Self {
+            fc: LinearConfig::new(cfg.latent_dim + cfg.num_classes, c * side * side)
+                .with_initializer(dcgan_init())
+                .init(device),
+            bn0: BatchNormConfig::new(c).init(device),
+            up1: up(c, cfg.width, device),
+            bn1: BatchNormConfig::new(cfg.width).init(device),
+            up2: up(cfg.width, cfg.channels, device),
+            channels: c,
+            side,
+        }
+    }
+
+    pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
+        let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
+        let [batch, _] = x.dims();
+        let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
+        let x = relu(self.bn0.forward(x));
+        let x = relu(self.bn1.forward(self.up1.forward(x))); // [batch, 64, 14, 14]
+        tanh(self.up2.forward(x)) // [batch, 1, 28, 28]
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct DcganDiscriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    fc: Linear,
+}
+
+impl DcganDiscriminator {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let c = 2 * cfg.width;
+        let side = cfg.image_size / 4;
+        Self {
+            conv1: down(cfg.channels + cfg.num_classes, cfg.width, device),
+            conv2: down(cfg.width, c, device),
+            bn2: BatchNormConfig::new(c).init(device),
+            fc: LinearConfig::new(c * side * side, 1)
+                .with_initializer(dcgan_init())
+                .init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>, label: Option<Tensor<2>>) -> Tensor<2> {
+        let [batch, _, h, w] = x.dims();
+        let x = match label {
+            // [batch, classes] -> [batch, classes, 28, 28] constant planes
+            Some(c) => {
+                let classes = c.dims()[1];
+                let planes = c
+                    .reshape([batch, classes, 1, 1])
+                    .expand([batch, classes, h, w]);
+                Tensor::cat(vec![x, planes], 1)
+            }
+            None => x,
+        };
+        let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
+        let x = leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE); // [batch, 128, 7, 7]
+        self.fc.forward(x.flatten(1, 3)) // [batch, 1]
+    }
+}

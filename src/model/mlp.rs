@@ -1,0 +1,67 @@
+//! The fully connected ("vanilla") GAN, optionally conditional.
+
+use super::{ModelConfig, with_label};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, tanh};
+
+const SLOPE: f64 = 0.2;
+
+#[derive(Module, Debug)]
+pub struct MlpGenerator {
+    l1: Linear,
+    l2: Linear,
+    l3: Linear,
+    out: Linear,
+}
+
+impl MlpGenerator {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let w = cfg.width;
+        let pixels = cfg.image_size * cfg.image_size;
+        Self {
+            l1: LinearConfig::new(cfg.latent_dim + cfg.num_classes, w).init(device),
+            l2: LinearConfig::new(w, 2 * w).init(device),
+            l3: LinearConfig::new(2 * w, 4 * w).init(device),
+            out: LinearConfig::new(4 * w, pixels).init(device),
+        }
+    }
+
+    pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
+        let x = with_label(z, label); // [batch, latent + classes]
+        let x = leaky_relu(self.l1.forward(x), SLOPE);
+        let x = leaky_relu(self.l2.forward(x), SLOPE);
+        let x = leaky_relu(self.l3.forward(x), SLOPE);
+        let x = tanh(self.out.forward(x)); // [batch, 784]
+        let [batch, pixels] = x.dims();
+        let side = (pixels as f64).sqrt() as usize;
+        x.reshape([batch, 1, side, side])
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct MlpDiscriminator {
+    l1: Linear,
+    l2: Linear,
+    out: Linear,
+}
+
+impl MlpDiscriminator {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let w = cfg.width;
+        let pixels = cfg.image_size * cfg.image_size;
+        Self {
+            l1: LinearConfig::new(pixels + cfg.num_classes, 2 * w).init(device),
+            l2: LinearConfig::new(2 * w, w).init(device),
+            out: LinearConfig::new(w, 1).init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>, label: Option<Tensor<2>>) -> Tensor<2> {
+        let x: Tensor<2> = x.flatten(1, 3); // [batch, 784]
+        let x = with_label(x, label);
+        let x = leaky_relu(self.l1.forward(x), SLOPE);
+        let x = leaky_relu(self.l2.forward(x), SLOPE);
+        self.out.forward(x) // [batch, 1]
+    }
+}

@@ -1,0 +1,236 @@
+//! GAN objectives on discriminator logits (DESIGN section 5) and the VAE loss.
+//!
+//! Every function takes logits `[batch, 1]` and returns a scalar loss `[1]`.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The adversarial game to play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// The original saturating game: G minimises log(1 - D(G(z))).
+    Minimax,
+    /// Non-saturating: G maximises log D(G(z)). The default.
+    Nonsat,
+    /// Least squares on logits (LSGAN).
+    Lsgan,
+    /// Wasserstein critic with a gradient penalty (weight 10, several critic steps per G step).
+    #[value(name = "wgan-gp")]
+    WganGp,
+}
+
+impl Loss {
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Minimax => "minimax",
+            Loss::Nonsat => "nonsat",
+            Loss::Lsgan => "lsgan",
+            Loss::WganGp => "wgan-gp",
+        }
+    }
+}
+
+/// Weight of the WGAN-GP gradient penalty.
+pub const GP_WEIGHT: f64 = 10.0;
+
+/// softplus(x) = log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|) so it never overflows.
+pub fn softplus(x: Tensor<2>) -> Tensor<2> {
+    x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p()
+}
+
+/// The discriminator's loss (without the WGAN-GP penalty, see [`gradient_penalty`]).
+pub fn d_loss(loss: Loss, real: Tensor<2>, fake: Tensor<2>) -> Tensor<1> {
+    match loss {
+        Loss::Minimax | Loss::Nonsat => softplus(real.neg()).mean() + softplus(fake).mean(),
+        Loss::Lsgan => {
+            (real.sub_scalar(1.0).square().mean() + fake.square().mean()).mul_scalar(0.5)
+        }
+        Loss::WganGp => fake.mean() - real.mean(),
+    }
+}
+
+/// The generator's loss on the logits of its fakes.
+pub fn g_loss(loss: Loss, fake: Tensor<2>) -> Tensor<1> {
+    match loss {
+        Loss::Minimax => softplus(fake).mean().neg(),
+        Loss::Nonsat => softplus(fake.neg()).mean(),
+        Loss::Lsgan => fake.sub_scalar(1.0).square().mean().mul_scalar(0.5),
+        Loss::WganGp => fake.mean().neg(),
+    }
+}
+
+/// WGAN-GP penalty, `GP_WEIGHT * mean((|dD/du| - 1)^2)` at points between real and fake.
+///
+/// burn 0.22 has no double backward, so the gradient norm is estimated by a central difference
+/// of the critic along `u`, the unit vector from the fake to the real image: the direction the
+/// penalty is meant to constrain (for a linear critic the estimate is exact along `u`).
+/// `critic` maps images `[batch, 1, 28, 28]` to logits `[batch, 1]`; `mix` holds per-example
+/// interpolation weights in [0, 1], `[batch, 1, 1, 1]`.
+pub fn gradient_penalty(
+    critic: impl Fn(Tensor<4>) -> Tensor<2>,
+    real: Tensor<4>,
+    fake: Tensor<4>,
+    mix: Tensor<4>,
+) -> Tensor<1> {
+    const H: f64 = 1e-2;
+    let [batch, c, h, w] = real.dims();
+    let diff = real.clone() - fake.clone();
+    let norm = diff
+        .clone()
+        .reshape([batch, c * h * w])
+        .square()
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(1e-8)
+        .reshape([batch, 1, 1, 1]);
+    let u = diff / norm; // [batch, 1, 28, 28], unit length per example
+    let x_hat = real * mix.clone() + fake * mix.neg().add_scalar(1.0);
+    let ahead = critic(x_hat.clone() + u.clone().mul_scalar(H));
+    let behind = critic(x_hat - u.mul_scalar(H));
+    let slope = (ahead - behind).div_scalar(2.0 * H).abs(); // [batch, 1]
+    slope.sub_scalar(1.0).square().mean().mul_scalar(GP_WEIGHT)
+}
+
+/// VAE loss per example: reconstruction (binary cross-entropy of the pixel logits against
+/// targets in [0, 1], summed over pixels) + KL, where
+/// KL = 1/2 sum(exp(logvar) - (1 + logvar) + mu^2). Returns (total, reconstruction, kl).
+pub fn vae_loss(
+    logits: Tensor<4>,
+    target01: Tensor<4>,
+    mu: Tensor<2>,
+    logvar: Tensor<2>,
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+    let [batch, c, h, w] = logits.dims();
+    let logits: Tensor<2> = logits.reshape([batch, c * h * w]);
+    let target: Tensor<2> = target01.reshape([batch, c * h * w]);
+    // BCE with logits: softplus(l) - t * l
+    let recon = (softplus(logits.clone()) - target * logits)
+        .sum_dim(1)
+        .mean();
+    let kl = (logvar.clone().exp() - logvar.add_scalar(1.0) + mu.square())
+        .sum_dim(1)
+        .mul_scalar(0.5)
+        .mean();
+    (recon.clone() + kl.clone(), recon, kl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logits(v: &[f32]) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(v.to_vec(), [v.len(), 1]), &Device::flex())
+    }
+
+    fn value(t: Tensor<1>) -> f32 {
+        t.into_data().try_into_vec::<f32>().expect("f32 scalar")[0]
+    }
+
+    // Fixed logits: real = [0, 2], fake = [0, -1].
+    // softplus(0) = ln 2 = 0.693147, softplus(-2) = 0.126928, softplus(-1) = 0.313262,
+    // softplus(1) = 1.313262.
+    const REAL: [f32; 2] = [0.0, 2.0];
+    const FAKE: [f32; 2] = [0.0, -1.0];
+
+    #[test]
+    fn minimax_and_nonsat_share_d_loss() {
+        // mean(sp(-real)) = (0.693147 + 0.126928)/2 = 0.410038
+        // mean(sp(fake))  = (0.693147 + 0.313262)/2 = 0.503204
+        for loss in [Loss::Minimax, Loss::Nonsat] {
+            let d = value(d_loss(loss, logits(&REAL), logits(&FAKE)));
+            assert!((d - 0.913242).abs() < 1e-5, "{loss:?}: {d}");
+        }
+    }
+
+    #[test]
+    fn minimax_g_loss_is_negative_softplus_of_fake() {
+        let g = value(g_loss(Loss::Minimax, logits(&FAKE)));
+        assert!((g + 0.503204).abs() < 1e-5, "{g}");
+    }
+
+    #[test]
+    fn nonsat_g_loss_is_softplus_of_minus_fake() {
+        // (sp(0) + sp(1)) / 2 = (0.693147 + 1.313262)/2 = 1.003204
+        let g = value(g_loss(Loss::Nonsat, logits(&FAKE)));
+        assert!((g - 1.003204).abs() < 1e-5, "{g}");
+    }
+
+    #[test]
+    fn lsgan_losses() {
+        // D: 1/2 * mean((0-1)^2, (2-1)^2) + 1/2 * mean(0^2, (-1)^2) = 0.5 + 0.25 = 0.75
+        let d = value(d_loss(Loss::Lsgan, logits(&REAL), logits(&FAKE)));
+        assert!((d - 0.75).abs() < 1e-6, "{d}");
+        // G: 1/2 * mean((0-1)^2, (-1-1)^2) = 1/2 * 2.5 = 1.25
+        let g = value(g_loss(Loss::Lsgan, logits(&FAKE)));
+        assert!((g - 1.25).abs() < 1e-6, "{g}");
+    }
+
+    #[test]
+    fn wasserstein_losses() {
+        // D: mean(fake) - mean(real) = -0.5 - 1 = -1.5; G: -mean(fake) = 0.5
+        let d = value(d_loss(Loss::WganGp, logits(&REAL), logits(&FAKE)));
+        assert!((d + 1.5).abs() < 1e-6, "{d}");
+        let g = value(g_loss(Loss::WganGp, logits(&FAKE)));
+        assert!((g - 0.5).abs() < 1e-6, "{g}");
+    }
+
+    #[test]
+    fn softplus_is_stable_for_large_logits() {
+        let v = softplus(logits(&[200.0, -200.0]))
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        assert!(
+            (v[0] - 200.0).abs() < 1e-3 && v[1] >= 0.0 && v[1] < 1e-30,
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn gradient_penalty_of_linear_critic() {
+        // Critic D(x) = 3 x[0] + 4 x[1]: gradient norm 5. Real - fake points along (3, 4), so
+        // the directional slope is exactly 5 and the penalty is 10 * (5 - 1)^2 = 160.
+        let device = Device::flex();
+        let img = |a: f32, b: f32| {
+            let mut v = vec![0.0f32; 28 * 28];
+            v[0] = a;
+            v[1] = b;
+            v
+        };
+        let mk = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, 28, 28]), &device);
+        let real = mk(img(0.3, 0.4));
+        let fake = mk(img(0.0, 0.0));
+        let mix = Tensor::<4>::from_data(TensorData::new(vec![0.5f32], [1, 1, 1, 1]), &device);
+        let critic = |x: Tensor<4>| {
+            let flat: Tensor<2> = x.flatten(1, 3);
+            let a = flat.clone().narrow(1, 0, 1).mul_scalar(3.0);
+            let b = flat.narrow(1, 1, 1).mul_scalar(4.0);
+            a + b
+        };
+        let gp = value(gradient_penalty(critic, real, fake, mix));
+        assert!((gp - 160.0).abs() < 0.5, "{gp}");
+    }
+
+    #[test]
+    fn vae_kl_matches_formula() {
+        // mu = [1, 0], logvar = [0, ln 2]: KL = 1/2 * ((1 - 1 + 1) + (2 - 1 - ln 2 + 0)) = 0.65343
+        let device = Device::flex();
+        let mu = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 2]), &device);
+        let logvar = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, std::f32::consts::LN_2], [1, 2]),
+            &device,
+        );
+        // Zero logits against target 0.5: BCE per pixel = ln 2, summed over 784 pixels.
+        let logits = Tensor::<4>::zeros([1, 1, 28, 28], &device);
+        let target = Tensor::<4>::ones([1, 1, 28, 28], &device).mul_scalar(0.5);
+        let (total, recon, kl) = vae_loss(logits, target, mu, logvar);
+        let (total, recon, kl) = (value(total), value(recon), value(kl));
+        assert!((kl - 0.653426).abs() < 1e-5, "{kl}");
+        assert!(
+            (recon - 784.0 * std::f32::consts::LN_2).abs() < 1e-2,
+            "{recon}"
+        );
+        assert!((total - recon - kl).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,409 @@
+//! The training session: a named background thread that owns the trainer and answers typed
+//! commands between steps, reporting typed events. Only plain data crosses the boundary.
+
+use super::{StepMetrics, TrainConfig, Trainer};
+use crate::data::Dataset;
+use crate::device::{self, DeviceChoice};
+use crate::explore::render::{self, GrayImage};
+use crate::model::ModelConfig;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+pub type ImageGrid = GrayImage;
+
+/// What to train.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub config: TrainConfig,
+    pub data: Arc<Dataset>,
+    /// How the user named the data (`default`, `fashion`, a path), for the manifest.
+    pub data_source: String,
+    pub device: DeviceChoice,
+    /// Continue the run in this directory instead of starting fresh.
+    pub resume_from: Option<PathBuf>,
+    /// Save here when the run finishes or is stopped.
+    pub out_dir: Option<PathBuf>,
+    /// Stop (and save) when the step count reaches this.
+    pub max_steps: Option<u64>,
+    /// Start running at once; otherwise wait for Resume or Step.
+    pub autostart: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Start(Box<RunSpec>),
+    Pause,
+    Resume,
+    /// Run this many steps, then pause.
+    Step(u64),
+    /// End the run (saving to `out_dir` when one was given).
+    Stop,
+    SetLearningRate {
+        lr_g: f64,
+        lr_d: f64,
+    },
+    Save(PathBuf),
+    /// Generate images for latent rows `z` (`[n * latent]`) and optional soft labels.
+    Generate {
+        id: u64,
+        z: Vec<f32>,
+        labels: Option<Vec<f32>>,
+        cols: usize,
+    },
+    /// End the thread.
+    Shutdown,
+    /// Panic inside the thread, to exercise the failure path (tests and diagnostics).
+    #[doc(hidden)]
+    InjectPanic,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        device: String,
+        step: u64,
+        model: ModelConfig,
+        class_names: Vec<String>,
+    },
+    Step(StepMetrics),
+    Samples {
+        step: u64,
+        grid: ImageGrid,
+    },
+    Generated {
+        id: u64,
+        grid: ImageGrid,
+    },
+    Paused {
+        step: u64,
+    },
+    Resumed {
+        step: u64,
+    },
+    LearningRateChanged {
+        step: u64,
+        lr_g: f64,
+        lr_d: f64,
+    },
+    Saved {
+        path: PathBuf,
+        step: u64,
+    },
+    Warning(String),
+    Failed(String),
+    Finished {
+        step: u64,
+    },
+}
+
+/// The owner's end of a session: send commands, drain events.
+pub struct TrainingHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+type Notify = Arc<dyn Fn() + Send + Sync>;
+
+impl TrainingHandle {
+    /// Start the session thread. `notify` runs after every event (the UI passes
+    /// `ctx.request_repaint`).
+    pub fn spawn(notify: Option<Notify>) -> std::io::Result<Self> {
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (ev_tx, ev_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("latentlab-training".into())
+            .spawn(move || {
+                let out = Outbox { tx: ev_tx, notify };
+                let mut session = Session::new(cmd_rx, out);
+                session.run();
+            })?;
+        Ok(Self {
+            commands: cmd_tx,
+            events: ev_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Send a command; false when the thread is gone.
+    pub fn send(&self, c: Command) -> bool {
+        self.commands.send(c).is_ok()
+    }
+
+    /// Ask the thread to end and wait for it.
+    pub fn shutdown(mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TrainingHandle {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+}
+
+struct Outbox {
+    tx: Sender<Event>,
+    notify: Option<Notify>,
+}
+
+impl Outbox {
+    fn send(&self, e: Event) {
+        // A closed receiver only means nobody is listening any more.
+        let _ = self.tx.send(e);
+        if let Some(n) = &self.notify {
+            n();
+        }
+    }
+}
+
+struct Session {
+    commands: Receiver<Command>,
+    out: Outbox,
+    trainer: Option<Trainer>,
+    spec: Option<RunSpec>,
+    running: bool,
+    pending_steps: u64,
+    shutdown: bool,
+}
+
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Session {
+    fn new(commands: Receiver<Command>, out: Outbox) -> Self {
+        Self {
+            commands,
+            out,
+            trainer: None,
+            spec: None,
+            running: false,
+            pending_steps: 0,
+            shutdown: false,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.trainer.is_some() && (self.running || self.pending_steps > 0)
+    }
+
+    fn run(&mut self) {
+        while !self.shutdown {
+            // Block while idle; between steps only look.
+            let next = if self.active() {
+                match self.commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(mpsc::TryRecvError::Empty) => None,
+                    Err(mpsc::TryRecvError::Disconnected) => Some(Command::Shutdown),
+                }
+            } else {
+                Some(self.commands.recv().unwrap_or(Command::Shutdown))
+            };
+            if let Some(c) = next {
+                let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(c)));
+                if let Err(p) = r {
+                    self.fail(panic_text(p));
+                }
+                continue;
+            }
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.one_step()));
+            if let Err(p) = r {
+                self.fail(panic_text(p));
+            }
+        }
+    }
+
+    fn fail(&mut self, text: String) {
+        self.trainer = None;
+        self.running = false;
+        self.pending_steps = 0;
+        self.out.send(Event::Failed(text));
+    }
+
+    fn step_count(&self) -> u64 {
+        self.trainer.as_ref().map_or(0, |t| t.step)
+    }
+
+    fn handle(&mut self, c: Command) {
+        match c {
+            Command::Start(spec) => self.start(*spec),
+            Command::Pause => {
+                self.running = false;
+                self.pending_steps = 0;
+                self.out.send(Event::Paused {
+                    step: self.step_count(),
+                });
+            }
+            Command::Resume => {
+                if self.trainer.is_some() {
+                    self.running = true;
+                    self.out.send(Event::Resumed {
+                        step: self.step_count(),
+                    });
+                }
+            }
+            Command::Step(n) => {
+                self.running = false;
+                self.pending_steps = n;
+            }
+            Command::Stop => self.finish(),
+            Command::SetLearningRate { lr_g, lr_d } => {
+                if let Some(t) = &mut self.trainer {
+                    match t.set_learning_rates(lr_g, lr_d) {
+                        Ok(()) => self.out.send(Event::LearningRateChanged {
+                            step: t.step,
+                            lr_g,
+                            lr_d,
+                        }),
+                        Err(e) => self.out.send(Event::Warning(e.to_string())),
+                    }
+                }
+            }
+            Command::Save(path) => self.save(path),
+            Command::Generate {
+                id,
+                z,
+                labels,
+                cols,
+            } => {
+                if let Some(t) = &self.trainer {
+                    match t.generate(&z, labels.as_deref()) {
+                        Ok(values) => {
+                            let side = t.config.model.image_size;
+                            let n = values.len() / (side * side);
+                            let grid = render::grid(&values, n, side, cols);
+                            self.out.send(Event::Generated { id, grid });
+                        }
+                        Err(e) => self.out.send(Event::Warning(e.to_string())),
+                    }
+                }
+            }
+            Command::Shutdown => self.shutdown = true,
+            Command::InjectPanic => panic!("injected panic (Command::InjectPanic)"),
+        }
+    }
+
+    fn start(&mut self, spec: RunSpec) {
+        let selected = match device::select(spec.device) {
+            Ok(s) => s,
+            Err(e) => return self.fail(e.to_string()),
+        };
+        let trainer = match &spec.resume_from {
+            Some(dir) => Trainer::resume(
+                dir,
+                spec.data.clone(),
+                spec.data_source.clone(),
+                &selected.device,
+            ),
+            None => Trainer::new(
+                spec.config.clone(),
+                spec.data.clone(),
+                spec.data_source.clone(),
+                &selected.device,
+            ),
+        };
+        match trainer {
+            Ok(t) => {
+                self.out.send(Event::Started {
+                    device: selected.description,
+                    step: t.step,
+                    model: t.config.model.clone(),
+                    class_names: t.data().class_names.clone(),
+                });
+                self.running = spec.autostart;
+                self.pending_steps = 0;
+                self.trainer = Some(t);
+                self.spec = Some(spec);
+                self.emit_samples();
+            }
+            Err(e) => self.fail(e.to_string()),
+        }
+    }
+
+    fn one_step(&mut self) {
+        let Some(t) = &mut self.trainer else { return };
+        let m = match t.step() {
+            Ok(m) => m,
+            Err(e) => return self.fail(e.to_string()),
+        };
+        self.pending_steps = self.pending_steps.saturating_sub(1);
+        self.out.send(Event::Step(m));
+        if let Some(name) = m.non_finite() {
+            self.running = false;
+            self.pending_steps = 0;
+            self.out.send(Event::Warning(format!(
+                "{name} became non-finite at step {}: training is paused. Lower the learning rate \
+                 (or pick another loss) and resume, or load the last checkpoint.",
+                m.step
+            )));
+            self.out.send(Event::Paused { step: m.step });
+            return;
+        }
+        let every = t.config.sample_every;
+        if every > 0 && m.step % every == 0 {
+            self.emit_samples();
+        }
+        let max = self.spec.as_ref().and_then(|s| s.max_steps);
+        if max.is_some_and(|max| m.step >= max) {
+            self.finish();
+        } else if self.pending_steps == 0 && !self.running {
+            self.out.send(Event::Paused { step: m.step });
+        }
+    }
+
+    fn emit_samples(&mut self) {
+        let Some(t) = &self.trainer else { return };
+        match t.samples() {
+            Ok(values) => {
+                let side = t.config.model.image_size;
+                let n = values.len() / (side * side);
+                let cols = if t.config.model.kind.is_conditional() {
+                    t.config.model.num_classes
+                } else {
+                    (n as f64).sqrt().ceil() as usize
+                };
+                let grid = render::grid(&values, n, side, cols);
+                self.out.send(Event::Samples { step: t.step, grid });
+            }
+            Err(e) => self.out.send(Event::Warning(e.to_string())),
+        }
+    }
+
+    fn save(&mut self, path: PathBuf) {
+        let Some(t) = &self.trainer else {
+            return self.out.send(Event::Warning(
+                "nothing to save: no run has been started".into(),
+            ));
+        };
+        match t.save(&path) {
+            Ok(()) => self.out.send(Event::Saved { path, step: t.step }),
+            Err(e) => self.out.send(Event::Warning(format!("save failed: {e}"))),
+        }
+    }
+
+    /// End the run: save to `out_dir` when one was given, then report Finished. The trainer is
+    /// kept so the caller can still generate from or save the final state.
+    fn finish(&mut self) {
+        self.running = false;
+        self.pending_steps = 0;
+        if self.trainer.is_none() {
+            return;
+        }
+        if let Some(dir) = self.spec.as_ref().and_then(|s| s.out_dir.clone()) {
+            self.save(dir);
+        }
+        self.out.send(Event::Finished {
+            step: self.step_count(),
+        });
+    }
+}

@@ -1,0 +1,189 @@
+//! Run directories: bit-exact round trips, resume, and typed errors for bad files.
+
+use crate::{patterns, tempdir, tiny};
+use burn::tensor::Device;
+use latentlab::checkpoint::{self, CheckpointError};
+use latentlab::model::ModelKind;
+use latentlab::train::objective::Loss;
+use latentlab::train::{Trainer, step};
+use std::sync::Arc;
+
+fn trained(kind: ModelKind, steps: usize) -> Trainer {
+    let data = Arc::new(patterns(8));
+    let mut t = Trainer::new(
+        tiny(kind, Loss::Nonsat, 4),
+        data,
+        "patterns".into(),
+        &Device::flex(),
+    )
+    .expect("trainer");
+    for _ in 0..steps {
+        t.step().expect("step");
+    }
+    t
+}
+
+fn probe_z(latent: usize) -> Vec<f32> {
+    latentlab::explore::latent::gaussian(99, 6 * latent)
+}
+
+#[test]
+fn generator_round_trips_bit_exactly() {
+    for kind in [ModelKind::Cdcgan, ModelKind::Mlp, ModelKind::Vae] {
+        let t = trained(kind, 3);
+        let dir = tempdir();
+        let run = dir.path().join("run");
+        t.save(&run).expect("save");
+        for file in [
+            "manifest.json",
+            "generator.bpk",
+            "optimizer-g.bpk",
+            "samples.png",
+        ] {
+            assert!(run.join(file).is_file(), "{kind:?}: {file} missing");
+        }
+        let z = probe_z(t.config.model.latent_dim);
+        let before = t.generate(&z, None).expect("generate");
+        let (manifest, g) = checkpoint::load_generator(&run, &Device::flex()).expect("load");
+        assert_eq!(manifest.step, 3);
+        let after =
+            step::generate_with(&g, manifest.model(), &Device::flex(), &z, None).expect("gen");
+        let differing = before
+            .iter()
+            .zip(&after)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(
+            differing,
+            0,
+            "{kind:?}: {differing} of {} outputs differ after reload",
+            before.len()
+        );
+    }
+}
+
+#[test]
+fn resume_continues_exactly_like_an_unbroken_run() {
+    let data = Arc::new(patterns(8));
+    let cfg = tiny(ModelKind::Dcgan, Loss::Nonsat, 4);
+    let mut unbroken =
+        Trainer::new(cfg.clone(), data.clone(), "p".into(), &Device::flex()).expect("t");
+    let mut first = Trainer::new(cfg, data.clone(), "p".into(), &Device::flex()).expect("t");
+    for _ in 0..3 {
+        unbroken.step().expect("step");
+        first.step().expect("step");
+    }
+    let dir = tempdir();
+    first.save(dir.path()).expect("save");
+    let mut resumed =
+        Trainer::resume(dir.path(), data, "p".into(), &Device::flex()).expect("resume");
+    assert_eq!(resumed.step, 3);
+    assert_eq!(resumed.history.points.len(), 3);
+    for _ in 0..2 {
+        let a = unbroken.step().expect("step");
+        let b = resumed.step().expect("step");
+        assert_eq!(a.step, b.step);
+        assert_eq!(
+            (a.loss_d.to_bits(), a.loss_g.to_bits()),
+            (b.loss_d.to_bits(), b.loss_g.to_bits()),
+            "{a:?} vs {b:?}"
+        );
+    }
+    let z = probe_z(8);
+    let (x, y) = (
+        unbroken.generate(&z, None).expect("g"),
+        resumed.generate(&z, None).expect("g"),
+    );
+    let max_diff = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(max_diff == 0.0, "resumed run drifted by {max_diff}");
+}
+
+#[test]
+fn truncated_weights_give_corrupt_error() {
+    let t = trained(ModelKind::Mlp, 1);
+    let dir = tempdir();
+    t.save(dir.path()).expect("save");
+    let path = dir.path().join("generator.bpk");
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    let e = checkpoint::load_generator(dir.path(), &Device::flex())
+        .err()
+        .expect("error");
+    assert!(matches!(e, CheckpointError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("generator.bpk"), "{e}");
+}
+
+#[test]
+fn weights_that_do_not_fit_give_mismatch_error() {
+    let t = trained(ModelKind::Mlp, 1);
+    let dir = tempdir();
+    t.save(dir.path()).expect("save");
+    let path = dir.path().join("manifest.json");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let edited = text.replacen("\"width\": 32", "\"width\": 48", 1);
+    assert_ne!(text, edited);
+    std::fs::write(&path, edited).expect("write");
+    let e = checkpoint::load_generator(dir.path(), &Device::flex())
+        .err()
+        .expect("error");
+    assert!(matches!(e, CheckpointError::Mismatch { .. }), "{e}");
+}
+
+#[test]
+fn future_format_version_is_refused() {
+    let t = trained(ModelKind::Mlp, 1);
+    let dir = tempdir();
+    t.save(dir.path()).expect("save");
+    let path = dir.path().join("manifest.json");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        text.replacen("\"format_version\": 1", "\"format_version\": 99", 1),
+    )
+    .expect("w");
+    let e = checkpoint::read_manifest(dir.path()).expect_err("future");
+    assert!(
+        matches!(e, CheckpointError::FutureVersion { found: 99, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn not_a_checkpoint_and_garbled_manifest() {
+    let dir = tempdir();
+    assert!(matches!(
+        checkpoint::read_manifest(dir.path()),
+        Err(CheckpointError::NotACheckpoint(_))
+    ));
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        "{\"format_version\": 1, \"step\": ",
+    )
+    .expect("w");
+    assert!(matches!(
+        checkpoint::read_manifest(dir.path()),
+        Err(CheckpointError::Manifest { .. })
+    ));
+}
+
+#[test]
+fn saving_over_a_run_replaces_it_whole() {
+    let mut t = trained(ModelKind::Mlp, 1);
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    t.save(&run).expect("save");
+    t.step().expect("step");
+    t.save(&run).expect("save again");
+    assert_eq!(checkpoint::read_manifest(&run).expect("manifest").step, 2);
+    // No temporary or old directories are left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["run"]);
+}

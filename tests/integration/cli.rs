@@ -1,0 +1,202 @@
+//! The `latentlab` binary as a user runs it.
+
+use crate::tempdir;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn latentlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(args)
+        .output()
+        .expect("run latentlab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit non-zero with `needle` in the message, and no panic.
+fn fails_with(args: &[&str], needle: &str) {
+    let o = latentlab(args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected `{needle}` in:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+}
+
+fn train_tiny(out: &Path) {
+    let o = latentlab(&[
+        "train",
+        "--model",
+        "cdcgan",
+        "--data",
+        "default",
+        "--steps",
+        "2",
+        "--batch",
+        "8",
+        "--width",
+        "4",
+        "--latent",
+        "8",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "train failed:\n{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("device: cpu"),
+        "the device choice is printed:\n{err}"
+    );
+}
+
+#[test]
+fn malformed_data_fails_cleanly_from_the_command_line() {
+    let dir = tempdir();
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).expect("mkdir");
+    let mut header = vec![0u8, 0, 8, 3];
+    header.extend_from_slice(&10u32.to_be_bytes());
+    header.extend_from_slice(&28u32.to_be_bytes());
+    header.extend_from_slice(&28u32.to_be_bytes());
+    header.extend_from_slice(&[0u8; 100]); // far fewer than 10 images
+    std::fs::write(bad.join("train-images-idx3-ubyte"), header).expect("write");
+    let out = dir.path().join("run");
+    let out = out.to_str().expect("utf-8");
+    fails_with(
+        &[
+            "train",
+            "--data",
+            bad.to_str().expect("utf-8"),
+            "--out",
+            out,
+        ],
+        "truncated",
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    fails_with(
+        &[
+            "train",
+            "--data",
+            empty.to_str().expect("utf-8"),
+            "--out",
+            out,
+        ],
+        "empty folder",
+    );
+    fails_with(
+        &["train", "--data", "/no/such/place", "--out", out],
+        "no such file",
+    );
+}
+
+#[test]
+fn train_sample_inspect() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    train_tiny(&run);
+    let run_s = run.to_str().expect("utf-8");
+
+    let a = dir.path().join("a.png");
+    let b = dir.path().join("b.png");
+    for out in [&a, &b] {
+        let o = latentlab(&[
+            "sample",
+            "--checkpoint",
+            run_s,
+            "--label",
+            "7",
+            "--n",
+            "12",
+            "--cols",
+            "4",
+            "--seed",
+            "1",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (a_bytes, b_bytes) = (std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    assert_eq!(
+        a_bytes, b_bytes,
+        "same seed must give a byte-identical file"
+    );
+    let img = image::open(&a).expect("png").into_luma8();
+    // 4 columns x 3 rows of 28 px with 2 px gaps
+    assert_eq!(
+        (img.width(), img.height()),
+        (4 * 28 + 3 * 2, 3 * 28 + 2 * 2)
+    );
+
+    let c = dir.path().join("c.png");
+    let o = latentlab(&[
+        "sample",
+        "--checkpoint",
+        run_s,
+        "--label",
+        "7",
+        "--n",
+        "12",
+        "--cols",
+        "4",
+        "--seed",
+        "2",
+        "--out",
+        c.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success());
+    assert_ne!(
+        std::fs::read(&c).expect("c"),
+        a_bytes,
+        "another seed gives other images"
+    );
+
+    fails_with(
+        &[
+            "sample",
+            "--checkpoint",
+            run_s,
+            "--label",
+            "10",
+            "--out",
+            c.to_str().expect("utf-8"),
+        ],
+        "out of range",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--checkpoint",
+            dir.path().to_str().expect("utf-8"),
+            "--out",
+            c.to_str().expect("utf-8"),
+        ],
+        "not a checkpoint",
+    );
+
+    let o = latentlab(&["inspect", run_s]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(
+        text.contains("cdcgan") && text.contains("2 steps") && text.contains("mnist5k"),
+        "{text}"
+    );
+
+    // --resume continues the step count.
+    let o = latentlab(&[
+        "train", "--model", "cdcgan", "--steps", "1", "--batch", "8", "--device", "cpu", "--out",
+        run_s, "--resume",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = latentlab::checkpoint::read_manifest(&run).expect("manifest");
+    assert_eq!((m.step, m.train.model.width), (3, 4));
+}

@@ -1,0 +1,226 @@
+//! Data loading: the embedded set, image folders, and one test per malformed input.
+
+use latentlab::data::{DataError, DataSource, Dataset};
+use std::io::Write;
+use std::path::Path;
+
+fn idx_images(n: u32, h: u32, w: u32, pixels: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for word in [0x0803u32, n, h, w] {
+        v.extend_from_slice(&word.to_be_bytes());
+    }
+    v.extend(std::iter::repeat_n(7u8, pixels));
+    v
+}
+
+fn idx_labels(n: u32, count: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for word in [0x0801u32, n] {
+        v.extend_from_slice(&word.to_be_bytes());
+    }
+    v.extend((0..count).map(|i| (i % 3) as u8));
+    v
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+fn write_pair(dir: &Path, images: &[u8], labels: &[u8]) {
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).expect("write");
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write");
+}
+
+fn load(dir: &Path) -> Result<Dataset, DataError> {
+    DataSource::Path(dir.into()).load(28)
+}
+
+#[test]
+fn embedded_default_is_5000_labelled_digits() {
+    let d = DataSource::Default.load(28).expect("embedded data");
+    assert_eq!(
+        (d.len(), d.height, d.width, d.num_classes()),
+        (5000, 28, 28, 10)
+    );
+    for class in 0..10u8 {
+        assert_eq!(d.labels.iter().filter(|&&l| l == class).count(), 500);
+    }
+    // Real digits: mostly black background with some bright strokes.
+    let mean = d.images.iter().map(|&p| p as f64).sum::<f64>() / d.images.len() as f64;
+    assert!((20.0..60.0).contains(&mean), "mean pixel {mean}");
+}
+
+#[test]
+fn idx_directory_raw_and_gzip_load() {
+    let dir = crate::tempdir();
+    write_pair(
+        dir.path(),
+        &idx_images(5, 28, 28, 5 * 784),
+        &idx_labels(5, 5),
+    );
+    let d = load(dir.path()).expect("raw IDX");
+    assert_eq!((d.len(), d.num_classes()), (5, 3));
+
+    let dir = crate::tempdir();
+    std::fs::write(
+        dir.path().join("x-images-idx3-ubyte.gz"),
+        gz(&idx_images(4, 28, 28, 4 * 784)),
+    )
+    .expect("w");
+    std::fs::write(
+        dir.path().join("x-labels-idx1-ubyte.gz"),
+        gz(&idx_labels(4, 4)),
+    )
+    .expect("w");
+    assert_eq!(load(dir.path()).expect("gzip IDX").len(), 4);
+}
+
+#[test]
+fn wrong_magic_number() {
+    let dir = crate::tempdir();
+    let mut images = idx_images(5, 28, 28, 5 * 784);
+    images[3] = 0x01; // 0x0801: a label file's magic
+    write_pair(dir.path(), &images, &idx_labels(5, 5));
+    let e = load(dir.path()).expect_err("bad magic");
+    assert!(matches!(e, DataError::BadMagic { found: 0x801, .. }), "{e}");
+    assert!(
+        e.to_string().contains("train-images-idx3-ubyte") && e.to_string().contains("magic"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_dimensions() {
+    let dir = crate::tempdir();
+    write_pair(dir.path(), &idx_images(5, 0, 28, 0), &idx_labels(5, 5));
+    let e = load(dir.path()).expect_err("zero rows");
+    assert!(matches!(e, DataError::BadDimensions { .. }), "{e}");
+    assert!(e.to_string().contains("0x28"), "{e}");
+}
+
+#[test]
+fn image_label_count_mismatch() {
+    let dir = crate::tempdir();
+    write_pair(
+        dir.path(),
+        &idx_images(5, 28, 28, 5 * 784),
+        &idx_labels(4, 4),
+    );
+    let e = load(dir.path()).expect_err("count mismatch");
+    assert!(
+        matches!(
+            e,
+            DataError::CountMismatch {
+                images: 5,
+                labels: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("5 images") && e.to_string().contains("4 labels"),
+        "{e}"
+    );
+}
+
+#[test]
+fn truncated_data() {
+    let dir = crate::tempdir();
+    write_pair(
+        dir.path(),
+        &idx_images(5, 28, 28, 3 * 784),
+        &idx_labels(5, 5),
+    );
+    let e = load(dir.path()).expect_err("truncated");
+    assert!(
+        matches!(
+            e,
+            DataError::Truncated {
+                expected: 3920,
+                found: 2352,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_gzip() {
+    let dir = crate::tempdir();
+    let mut broken = gz(&idx_images(5, 28, 28, 5 * 784));
+    broken.truncate(broken.len() / 2);
+    std::fs::write(dir.path().join("t-images-idx3-ubyte.gz"), broken).expect("w");
+    let e = load(dir.path()).expect_err("bad gzip");
+    assert!(matches!(e, DataError::Gzip { .. }), "{e}");
+    assert!(
+        e.to_string().contains("t-images-idx3-ubyte.gz") && e.to_string().contains("gzip"),
+        "{e}"
+    );
+}
+
+#[test]
+fn empty_folder() {
+    let dir = crate::tempdir();
+    std::fs::create_dir(dir.path().join("cats")).expect("mkdir");
+    let e = load(dir.path()).expect_err("empty");
+    assert!(matches!(e, DataError::EmptyFolder { .. }), "{e}");
+}
+
+#[test]
+fn unreadable_image() {
+    let dir = crate::tempdir();
+    std::fs::create_dir(dir.path().join("a")).expect("mkdir");
+    std::fs::write(dir.path().join("a/broken.png"), b"not a png at all").expect("w");
+    let e = load(dir.path()).expect_err("unreadable");
+    assert!(matches!(e, DataError::UnreadableImage { .. }), "{e}");
+    assert!(e.to_string().contains("broken.png"), "{e}");
+}
+
+#[test]
+fn image_folder_is_resized_to_grayscale_28() {
+    let dir = crate::tempdir();
+    for (class, level) in [("dark", 10u8), ("light", 240u8)] {
+        std::fs::create_dir(dir.path().join(class)).expect("mkdir");
+        let img = image::RgbImage::from_pixel(40, 30, image::Rgb([level, level, level]));
+        img.save(dir.path().join(class).join("one.png"))
+            .expect("png");
+        img.save(dir.path().join(class).join("two.jpg"))
+            .expect("jpg");
+    }
+    let d = load(dir.path()).expect("folder");
+    assert_eq!((d.len(), d.height, d.width), (4, 28, 28));
+    assert_eq!(d.class_names, ["dark", "light"]);
+    assert_eq!(d.labels, [0, 0, 1, 1]);
+    assert!(d.image(0).iter().all(|&p| p < 30) && d.image(3).iter().all(|&p| p > 220));
+}
+
+#[test]
+fn missing_path_and_fashion_message_name_the_fix() {
+    let e = DataSource::Path("/no/such/dir".into())
+        .load(28)
+        .expect_err("missing");
+    assert!(matches!(e, DataError::NotFound { .. }), "{e}");
+    assert!(
+        DataError::FashionMissing
+            .to_string()
+            .contains("dataset-fashion-mnist")
+    );
+}
+
+#[test]
+fn fashion_loads_when_installed() {
+    match DataSource::Fashion.load(28) {
+        Ok(d) => {
+            assert_eq!((d.len(), d.num_classes()), (60000, 10));
+            assert_eq!(d.class_names[9], "Ankle boot");
+        }
+        Err(DataError::FashionMissing) => {
+            assert!(!Path::new(latentlab::data::FASHION_DIR).exists())
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}

@@ -1,0 +1,71 @@
+//! Integration tests, one module per area, in one binary (each binary links all of burn).
+
+mod checkpoint;
+mod cli;
+mod data;
+mod learning;
+mod session;
+
+use latentlab::data::Dataset;
+use latentlab::model::ModelKind;
+use latentlab::train::TrainConfig;
+use latentlab::train::objective::Loss;
+
+/// Four fixed 28x28 patterns (bars and blocks), `copies` of each, labelled 0-3.
+pub fn patterns(copies: usize) -> Dataset {
+    let shapes: [fn(usize, usize) -> bool; 4] = [
+        |y, _| (10..18).contains(&y),                          // horizontal bar
+        |_, x| (10..18).contains(&x),                          // vertical bar
+        |y, x| (4..12).contains(&y) && (4..12).contains(&x),   // top-left block
+        |y, x| (16..24).contains(&y) && (16..24).contains(&x), // bottom-right block
+    ];
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for _ in 0..copies {
+        for (label, shape) in shapes.iter().enumerate() {
+            for y in 0..28 {
+                for x in 0..28 {
+                    images.push(if shape(y, x) { 255 } else { 0 });
+                }
+            }
+            labels.push(label as u8);
+        }
+    }
+    Dataset {
+        name: "patterns".into(),
+        height: 28,
+        width: 28,
+        images,
+        labels,
+        class_names: ["h-bar", "v-bar", "block-tl", "block-br"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+/// The pattern images as values in [-1, 1], `[4, 784]`.
+pub fn pattern_values() -> Vec<Vec<f32>> {
+    let d = patterns(1);
+    (0..4)
+        .map(|i| d.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0).collect())
+        .collect()
+}
+
+/// A small, fast configuration for tests.
+pub fn tiny(kind: ModelKind, loss: Loss, classes: usize) -> TrainConfig {
+    let mut c = TrainConfig::new(kind, loss, classes);
+    c.model.width = match kind {
+        ModelKind::Mlp | ModelKind::Cmlp => 32,
+        _ => 4,
+    };
+    c.model.latent_dim = if kind == ModelKind::Vae { 2 } else { 8 };
+    c.batch = 16;
+    c.sample_count = 8;
+    c.sample_every = 0;
+    c
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}

@@ -1,0 +1,189 @@
+//! The background training session: commands in, events out.
+
+use crate::{patterns, tempdir, tiny};
+use latentlab::device::DeviceChoice;
+use latentlab::model::ModelKind;
+use latentlab::train::objective::Loss;
+use latentlab::train::{Command, Event, RunSpec, TrainingHandle};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn spec(kind: ModelKind, autostart: bool) -> RunSpec {
+    let mut config = tiny(kind, Loss::Nonsat, 4);
+    config.sample_every = 2;
+    RunSpec {
+        config,
+        data: Arc::new(patterns(8)),
+        data_source: "patterns".into(),
+        device: DeviceChoice::Cpu,
+        resume_from: None,
+        out_dir: None,
+        max_steps: None,
+        autostart,
+    }
+}
+
+/// Collect events until `stop` says so (or fail after 60 s).
+fn until(h: &TrainingHandle, mut stop: impl FnMut(&Event) -> bool) -> Vec<Event> {
+    let mut seen = Vec::new();
+    loop {
+        let e = h
+            .events
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("timed out; events so far: {seen:?}"));
+        let done = stop(&e);
+        seen.push(e);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn step_pause_resume_and_samples() {
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(spec(ModelKind::Mlp, false))));
+    let ev = until(&h, |e| matches!(e, Event::Samples { .. }));
+    assert!(
+        matches!(&ev[0], Event::Started { device, step: 0, .. } if device.starts_with("cpu")),
+        "{ev:?}"
+    );
+
+    h.send(Command::Step(3));
+    let ev = until(&h, |e| matches!(e, Event::Paused { .. }));
+    let steps: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(m) => Some(m.step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, [1, 2, 3]);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Samples { step: 2, grid } if grid.width > 28))
+    );
+
+    h.send(Command::SetLearningRate {
+        lr_g: 1e-3,
+        lr_d: 5e-4,
+    });
+    let ev = until(&h, |e| matches!(e, Event::LearningRateChanged { .. }));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::LearningRateChanged { step: 3, .. })
+    ));
+
+    h.send(Command::Resume);
+    until(&h, |e| matches!(e, Event::Step(m) if m.step >= 6));
+    h.send(Command::Pause);
+    let ev = until(&h, |e| matches!(e, Event::Paused { .. }));
+    let Some(Event::Paused { step }) = ev.last() else {
+        unreachable!()
+    };
+    assert!(*step >= 6);
+    h.shutdown();
+}
+
+#[test]
+fn generate_and_save_on_request() {
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(spec(ModelKind::Cmlp, false))));
+    until(&h, |e| matches!(e, Event::Samples { .. }));
+    let label = vec![0.0, 1.0, 0.0, 0.0];
+    h.send(Command::Generate {
+        id: 7,
+        z: vec![0.5; 8],
+        labels: Some(label),
+        cols: 1,
+    });
+    let ev = until(&h, |e| matches!(e, Event::Generated { .. }));
+    assert!(
+        matches!(ev.last(), Some(Event::Generated { id: 7, grid }) if grid.width == 28 && grid.height == 28)
+    );
+    let dir = tempdir();
+    h.send(Command::Save(dir.path().join("run")));
+    let ev = until(&h, |e| matches!(e, Event::Saved { .. } | Event::Warning(_)));
+    assert!(
+        matches!(ev.last(), Some(Event::Saved { step: 0, .. })),
+        "{ev:?}"
+    );
+    assert!(dir.path().join("run/manifest.json").is_file());
+    h.shutdown();
+}
+
+#[test]
+fn max_steps_finishes_and_saves_to_out_dir() {
+    let dir = tempdir();
+    let mut s = spec(ModelKind::Dcgan, true);
+    s.max_steps = Some(4);
+    s.out_dir = Some(dir.path().join("run"));
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(s)));
+    let ev = until(&h, |e| {
+        matches!(e, Event::Finished { .. } | Event::Failed(_))
+    });
+    assert!(
+        matches!(ev.last(), Some(Event::Finished { step: 4 })),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::Saved { step: 4, .. })));
+    h.shutdown();
+}
+
+#[test]
+fn non_finite_loss_pauses_with_a_warning() {
+    let mut s = spec(ModelKind::Mlp, true);
+    s.config.lr_g = 1e30;
+    s.config.lr_d = 1e30;
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(s)));
+    let ev = until(&h, |e| matches!(e, Event::Warning(_) | Event::Failed(_)));
+    let Some(Event::Warning(w)) = ev.last() else {
+        panic!("{ev:?}")
+    };
+    assert!(
+        w.contains("non-finite")
+            && w.contains("step")
+            && (w.contains("loss_D") || w.contains("loss_G")),
+        "{w}"
+    );
+    assert!(matches!(
+        h.events.recv_timeout(Duration::from_secs(10)),
+        Ok(Event::Paused { .. })
+    ));
+    // Paused: no further steps arrive.
+    assert!(h.events.recv_timeout(Duration::from_millis(300)).is_err());
+    h.shutdown();
+}
+
+#[test]
+fn bad_start_and_panics_become_failed_events() {
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    let mut s = spec(ModelKind::Cdcgan, true);
+    s.data = Arc::new({
+        let mut d = patterns(8);
+        d.class_names.truncate(1);
+        d.labels.iter_mut().for_each(|l| *l = 0);
+        d
+    });
+    h.send(Command::Start(Box::new(s)));
+    let ev = until(&h, |e| matches!(e, Event::Failed(_)));
+    assert!(
+        matches!(ev.last(), Some(Event::Failed(m)) if m.contains("labelled")),
+        "{ev:?}"
+    );
+
+    // A panic inside the thread is reported, and the thread keeps answering.
+    h.send(Command::Start(Box::new(spec(ModelKind::Mlp, false))));
+    until(&h, |e| matches!(e, Event::Samples { .. }));
+    h.send(Command::InjectPanic);
+    let ev = until(&h, |e| matches!(e, Event::Failed(_)));
+    assert!(
+        matches!(ev.last(), Some(Event::Failed(m)) if m.contains("injected")),
+        "{ev:?}"
+    );
+    h.send(Command::Start(Box::new(spec(ModelKind::Mlp, false))));
+    until(&h, |e| matches!(e, Event::Started { .. }));
+    h.shutdown();
+}
