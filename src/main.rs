@@ -228,7 +228,7 @@ fn train(a: TrainArgs) -> Result<()> {
                     "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
                     m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
                 ));
-                if a.save_every > 0 && m.step % a.save_every == 0 && m.step < total {
+                if a.save_every > 0 && m.step.is_multiple_of(a.save_every) && m.step < total {
                     handle.send(Command::Save(a.out.clone()));
                 }
             }

@@ -162,6 +162,8 @@ impl ModelConfig {
 }
 
 /// A generator of any family (the VAE's decoder counts as one).
+// Few, long-lived values: boxing the variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Generator {
     Mlp(MlpGenerator),
@@ -184,6 +186,7 @@ impl Generator {
 }
 
 /// A GAN discriminator (critic) of any family.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Discriminator {
     Mlp(MlpDiscriminator),

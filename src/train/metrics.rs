@@ -58,14 +58,14 @@ impl History {
     }
 
     pub fn push(&mut self, m: StepMetrics) {
-        if m.step % self.stride != 0 {
+        if !m.step.is_multiple_of(self.stride) {
             return;
         }
         self.points.push(m);
         if self.points.len() > self.capacity {
             self.stride *= 2;
             let stride = self.stride;
-            self.points.retain(|p| p.step % stride == 0);
+            self.points.retain(|p| p.step.is_multiple_of(stride));
         }
     }
 

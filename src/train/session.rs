@@ -350,7 +350,7 @@ impl Session {
             return;
         }
         let every = t.config.sample_every;
-        if every > 0 && m.step % every == 0 {
+        if every > 0 && m.step.is_multiple_of(every) {
             self.emit_samples();
         }
         let max = self.spec.as_ref().and_then(|s| s.max_steps);

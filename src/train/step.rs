@@ -29,6 +29,7 @@ impl GanPair {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // one per run
 enum Nets {
     Gan {
         g: Generator,

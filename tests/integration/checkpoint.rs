@@ -110,9 +110,7 @@ fn truncated_weights_give_corrupt_error() {
     let path = dir.path().join("generator.bpk");
     let bytes = std::fs::read(&path).expect("read");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
-    let e = checkpoint::load_generator(dir.path(), &Device::flex())
-        .err()
-        .expect("error");
+    let e = checkpoint::load_generator(dir.path(), &Device::flex()).expect_err("error");
     assert!(matches!(e, CheckpointError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("generator.bpk"), "{e}");
 }
@@ -127,9 +125,7 @@ fn weights_that_do_not_fit_give_mismatch_error() {
     let edited = text.replacen("\"width\": 32", "\"width\": 48", 1);
     assert_ne!(text, edited);
     std::fs::write(&path, edited).expect("write");
-    let e = checkpoint::load_generator(dir.path(), &Device::flex())
-        .err()
-        .expect("error");
+    let e = checkpoint::load_generator(dir.path(), &Device::flex()).expect_err("error");
     assert!(matches!(e, CheckpointError::Mismatch { .. }), "{e}");
 }
 
