@@ -4,6 +4,7 @@
 //! session runs on its own thread and talks through typed command and event enums that carry
 //! only plain data.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod device;

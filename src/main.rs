@@ -14,6 +14,11 @@ use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle, ste
 use std::path::PathBuf;
 use std::sync::Arc;
 
+// Training frees and re-allocates the same large buffers every step; glibc's malloc returns
+// them to the OS and page-faults them back in, mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "latentlab",
@@ -36,6 +41,8 @@ enum Cmd {
     Train(TrainArgs),
     /// Generate a grid of images from a saved run.
     Sample(SampleArgs),
+    /// Measure training throughput and generator latency (median of several timed runs).
+    Bench(BenchArgs),
     /// Describe a saved run.
     Inspect {
         /// The run directory (as written by `train --out`).
@@ -90,6 +97,43 @@ struct TrainArgs {
     save_every: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchDevice {
+    Cpu,
+    Wgpu,
+    All,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Models to measure, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "mlp,dcgan,cdcgan,vae"
+    )]
+    models: Vec<ModelKind>,
+    /// cpu (burn flex), wgpu (a real GPU), or all (both; wgpu skipped when there is no GPU).
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: BenchDevice,
+    /// Examples per training step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Training steps per timed run.
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    /// Timed runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// First measure each GAN with the work-saving step options off, as the reference row.
+    #[arg(long)]
+    baseline: bool,
+}
+
 #[derive(clap::Args)]
 struct SampleArgs {
     /// Run directory to sample from.
@@ -125,6 +169,7 @@ fn run() -> Result<()> {
         Some(Cmd::Train(a)) => train(a),
         Some(Cmd::Sample(a)) => sample(a),
         Some(Cmd::Inspect { dir }) => inspect(&dir),
+        Some(Cmd::Bench(a)) => bench(a),
         None => {
             use clap::CommandFactory;
             Cli::command().print_long_help()?;
@@ -306,6 +351,61 @@ fn sample(a: SampleArgs) -> Result<()> {
         grid.height,
         a.n
     );
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    use latentlab::bench::{self, BenchError, BenchOptions};
+    if a.batch == 0 || a.steps == 0 || a.runs == 0 {
+        bail!("--batch, --steps and --runs must be at least 1");
+    }
+    let devices = match a.device {
+        BenchDevice::Cpu => vec![DeviceChoice::Cpu],
+        BenchDevice::Wgpu => vec![DeviceChoice::Wgpu],
+        BenchDevice::All => vec![DeviceChoice::Cpu, DeviceChoice::Wgpu],
+    };
+    let opts = BenchOptions {
+        models: a.models.clone(),
+        devices: devices.clone(),
+        batch: a.batch,
+        steps: a.steps,
+        runs: a.runs,
+        ..BenchOptions::default()
+    };
+    eprintln!(
+        "warm-up {} steps, then the median of {} runs of {} steps; generator latency includes \
+         the read-back and the conversion to an image",
+        opts.warmup, opts.runs, opts.steps
+    );
+    let mut runs = Vec::new();
+    for &device in &devices {
+        let plans = opts.models.iter().flat_map(|&m| {
+            let base = (a.baseline && m.is_gan()).then_some((m, bench::Speedups::NONE));
+            base.into_iter().chain([(m, bench::Speedups::ALL)])
+        });
+        for (model, speedups) in plans {
+            match bench::bench_one(model, device, &opts, speedups) {
+                Ok(r) => {
+                    eprintln!(
+                        "{} on {}: {:.1} examples/s",
+                        r.model, r.device_name, r.train_examples_per_sec
+                    );
+                    runs.push(r);
+                }
+                Err(BenchError::NoGpu(why)) if a.device == BenchDevice::All => {
+                    eprintln!("skipping wgpu: no real GPU ({why})");
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    print!("{}", bench::table(&runs));
+    if let Some(path) = a.json {
+        let text = serde_json::to_string_pretty(&bench::BenchReport { runs })?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use metrics::{History, StepMetrics};
 pub use session::{Command, Event, ImageGrid, RunSpec, TrainingHandle};
-pub use step::Trainer;
+pub use step::{Speedups, Trainer};
 
 /// Hyper-parameters of a run; stored in the checkpoint manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

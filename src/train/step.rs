@@ -56,6 +56,34 @@ pub struct Trainer {
     pub history: History,
     fixed_z: Vec<f32>,
     fixed_labels: Option<Vec<f32>>,
+    pub speedups: Speedups,
+}
+
+/// Work-saving choices in the GAN step; all on by default. `latentlab bench --baseline` turns
+/// them off to measure what they give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Speedups {
+    /// Score the D step's generated batch again in the G step instead of generating anew.
+    pub reuse_fake: bool,
+    /// Freeze D's weights during the G update (no weight gradients for D).
+    pub freeze_d_for_g: bool,
+}
+
+impl Speedups {
+    pub const ALL: Self = Self {
+        reuse_fake: true,
+        freeze_d_for_g: true,
+    };
+    pub const NONE: Self = Self {
+        reuse_fake: false,
+        freeze_d_for_g: false,
+    };
+}
+
+impl Default for Speedups {
+    fn default() -> Self {
+        Self::ALL
+    }
 }
 
 fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
@@ -171,6 +199,7 @@ impl Trainer {
             history: History::default(),
             fixed_z,
             fixed_labels,
+            speedups: Speedups::ALL,
         })
     }
 
@@ -304,6 +333,7 @@ impl Trainer {
     fn gan_step(&mut self) -> Result<Vec<f32>, TrainError> {
         let loss = self.config.loss;
         let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let fast = self.speedups;
         let n_critic = if loss == Loss::WganGp {
             self.config.n_critic.max(1)
         } else {
@@ -311,6 +341,7 @@ impl Trainer {
         };
         let mut last = None;
         let mut label = None;
+        let mut fake_for_g = None;
         for i in 0..n_critic {
             let (real, l) = self.real_batch();
             label = l;
@@ -324,7 +355,13 @@ impl Trainer {
             let Nets::Gan { g, d, opt_d, .. } = &mut self.nets else {
                 unreachable!("gan_step runs on GAN nets")
             };
-            let fake = g.forward(z, label.clone()).detach(); // [batch, 1, 28, 28]
+            let fake_graph = g.forward(z, label.clone()); // [batch, 1, 28, 28]
+            let fake = fake_graph.clone().detach();
+            if fast.reuse_fake && i + 1 == n_critic {
+                // The G update scores these same samples against the updated D (as the
+                // PyTorch DCGAN recipe does), saving a second generator forward.
+                fake_for_g = Some(fake_graph);
+            }
             let l_real = d.forward(real.clone(), label.clone()); // [batch, 1]
             let l_fake = d.forward(fake.clone(), label.clone());
             let mut loss_d = objective::d_loss(loss, l_real.clone(), l_fake.clone());
@@ -335,20 +372,34 @@ impl Trainer {
                     + objective::gradient_penalty(|x| dd.forward(x, lab.clone()), real, fake, mix);
             }
             let grads = GradientsParams::from_grads(loss_d.backward(), &*d);
-            let d_new = opt_d.step(lr_d, d.clone(), grads);
-            *d = d_new;
+            *d = opt_d.step(lr_d, d.clone(), grads);
             last = Some((
                 loss_d.detach(),
                 sigmoid(l_real.detach()).mean(),
                 sigmoid(l_fake.detach()).mean(),
             ));
         }
-        let z = self.latent_batch(0);
+        let fake = match fake_for_g {
+            Some(f) => f,
+            None => {
+                let z = self.latent_batch(0);
+                let Nets::Gan { g, .. } = &self.nets else {
+                    unreachable!("gan_step runs on GAN nets")
+                };
+                g.forward(z, label.clone())
+            }
+        };
         let Nets::Gan { g, d, opt_g, .. } = &mut self.nets else {
             unreachable!("gan_step runs on GAN nets")
         };
-        let fake = g.forward(z, label.clone());
-        let l_fake = d.forward(fake, label);
+        // D's weights get no gradient in the G update: skipping them saves D's weight-gradient
+        // work (the gradient still flows through D to G).
+        let d_for_g = if fast.freeze_d_for_g {
+            d.clone().no_grad()
+        } else {
+            d.clone()
+        };
+        let l_fake = d_for_g.forward(fake, label);
         let loss_g = objective::g_loss(loss, l_fake.clone());
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = opt_g.step(lr_g, g.clone(), grads);

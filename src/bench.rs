@@ -1,0 +1,191 @@
+//! `latentlab bench`: training throughput and generator latency per model and device, on
+//! synthetic data of the right shape (this measures speed, not learning).
+
+use crate::data::Dataset;
+use crate::device::{self, DeviceChoice};
+use crate::explore::{latent, render};
+use crate::model::ModelKind;
+use crate::train::objective::Loss;
+use crate::train::{TrainConfig, TrainError, Trainer, step};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub models: Vec<ModelKind>,
+    pub devices: Vec<DeviceChoice>,
+    pub batch: usize,
+    /// Steps per timed run.
+    pub steps: usize,
+    /// Timed runs per measurement (the median is reported).
+    pub runs: usize,
+    /// Untimed steps first (kernel compilation, allocator warm-up).
+    pub warmup: usize,
+}
+
+/// How the GAN step is run for one measurement.
+pub use crate::train::Speedups;
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            models: vec![
+                ModelKind::Mlp,
+                ModelKind::Dcgan,
+                ModelKind::Cdcgan,
+                ModelKind::Vae,
+            ],
+            devices: vec![DeviceChoice::Cpu],
+            batch: 64,
+            steps: 20,
+            runs: 5,
+            warmup: 5,
+        }
+    }
+}
+
+/// One row of results; the JSON form scripts read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchRun {
+    pub model: String,
+    pub device: String,
+    pub device_name: String,
+    pub batch: usize,
+    pub train_examples_per_sec: f64,
+    /// Every timed run, for judging the spread.
+    pub train_runs: Vec<f64>,
+    pub generate_ms_batch1: f64,
+    pub generate_ms_batch64: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub runs: Vec<BenchRun>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("--device wgpu: no real GPU adapter here ({0})")]
+    NoGpu(String),
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+/// Random 28x28 images in 10 classes, enough for several epochs of batches.
+pub fn synthetic_data(len: usize, seed: u64) -> Dataset {
+    let noise = latent::gaussian(seed, len * 784);
+    Dataset {
+        name: "synthetic".into(),
+        height: 28,
+        width: 28,
+        images: noise.iter().map(|v| render::to_u8(v.tanh())).collect(),
+        labels: latent::cycling_labels(len, 10),
+        class_names: (0..10).map(|i| i.to_string()).collect(),
+    }
+}
+
+/// Measure one model on one device.
+pub fn bench_one(
+    kind: ModelKind,
+    choice: DeviceChoice,
+    opts: &BenchOptions,
+    speedups: Speedups,
+) -> Result<BenchRun, BenchError> {
+    let selected = device::select(choice)?;
+    if choice == DeviceChoice::Wgpu && !selected.is_gpu {
+        return Err(BenchError::NoGpu(selected.description));
+    }
+    let data = Arc::new(synthetic_data(opts.batch.max(1) * 8, 1));
+    let mut config = TrainConfig::new(kind, Loss::Nonsat, 10);
+    config.batch = opts.batch;
+    config.sample_every = 0;
+    let mut t = Trainer::new(config, data, "synthetic".into(), &selected.device)?;
+    t.speedups = speedups;
+    for _ in 0..opts.warmup {
+        t.step()?;
+    }
+    let mut train_runs = Vec::with_capacity(opts.runs);
+    for _ in 0..opts.runs {
+        let started = Instant::now();
+        for _ in 0..opts.steps {
+            t.step()?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        train_runs.push((opts.steps * opts.batch * t.config.n_critic.max(1)) as f64 / secs);
+    }
+    let g = t.generator();
+    let model = t.config.model.clone();
+    let plain = selected.device.clone();
+    // The explorer's path: one forward, read back, turned into an image.
+    let latency = |n: usize, reps: usize| -> Result<f64, TrainError> {
+        let z = latent::gaussian(3, n * model.latent_dim);
+        let mut times = Vec::with_capacity(reps);
+        for i in 0..reps + 5 {
+            let started = Instant::now();
+            let values = step::generate_with(&g, &model, &plain, &z, None)?;
+            let img = render::grid(&values, n, model.image_size, 8);
+            std::hint::black_box(img);
+            if i >= 5 {
+                times.push(started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        Ok(median(&times))
+    };
+    let generate_ms_batch1 = latency(1, 200)?;
+    let generate_ms_batch64 = latency(64, 20)?;
+    let suffix = if speedups == Speedups::ALL || !kind.is_gan() {
+        ""
+    } else {
+        " (baseline)"
+    };
+    Ok(BenchRun {
+        model: format!("{}{suffix}", kind.name()),
+        device: match choice {
+            DeviceChoice::Wgpu => "wgpu",
+            _ => "cpu",
+        }
+        .into(),
+        device_name: selected.description,
+        batch: opts.batch,
+        train_examples_per_sec: median(&train_runs),
+        train_runs,
+        generate_ms_batch1,
+        generate_ms_batch64,
+    })
+}
+
+/// The results as a table, with each row's training speed as a ratio to the first row's.
+pub fn table(runs: &[BenchRun]) -> String {
+    let mut out = format!(
+        "{:<18} {:<6} {:>6} {:>14} {:>10} {:>12} {:>13}\n",
+        "model", "device", "batch", "train ex/s", "vs row 1", "gen b1 (ms)", "gen b64 (ms)"
+    );
+    let base = runs.first().map_or(f64::NAN, |r| r.train_examples_per_sec);
+    for r in runs {
+        out += &format!(
+            "{:<18} {:<6} {:>6} {:>14.1} {:>9.2}x {:>12.3} {:>13.2}\n",
+            r.model,
+            r.device,
+            r.batch,
+            r.train_examples_per_sec,
+            r.train_examples_per_sec / base,
+            r.generate_ms_batch1,
+            r.generate_ms_batch64
+        );
+    }
+    out
+}
