@@ -62,7 +62,22 @@ fn cpu(reason: &str) -> Selected {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    rayon::current_num_threads()
+}
+
+/// Size burn flex's CPU thread pool: two threads per core unless `RAYON_NUM_THREADS` says
+/// otherwise. Measured on a 2-core machine, 4 threads trained DCGAN-28 faster than 2: the
+/// extra chunks keep both cores busy when one is briefly taken by something else. Call once,
+/// at start-up, before any tensor work.
+pub fn configure_cpu_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Fails only if a pool already exists, which then stays as it is.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(2 * cores)
+        .build_global();
 }
 
 fn gpu_kind(kind: wgpu::DeviceType) -> Option<DeviceKind> {

@@ -165,6 +165,7 @@ fn main() {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
+    latentlab::device::configure_cpu_threads();
     match cli.command {
         Some(Cmd::Train(a)) => train(a),
         Some(Cmd::Sample(a)) => sample(a),

@@ -1,12 +1,13 @@
 //! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
 //! G and enters D as one constant input plane per class.
 
+use super::leaky_relu;
 use super::{ModelConfig, dcgan_init, with_label};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 
 const SLOPE: f64 = 0.2;
 

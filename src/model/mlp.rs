@@ -1,9 +1,10 @@
 //! The fully connected ("vanilla") GAN, optionally conditional.
 
+use super::leaky_relu;
 use super::{ModelConfig, with_label};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::activation::tanh;
 
 const SLOPE: f64 = 0.2;
 
