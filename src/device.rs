@@ -65,6 +65,19 @@ fn threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// Make burn's `Device::default()` the CPU unless `BURN_DEVICE` already names one.
+///
+/// latentlab always passes its device explicitly, but burn 0.22 materialises a loaded optimiser
+/// state on `Device::default()`, which with the `wgpu` feature is wgpu, and panics on a machine
+/// without any wgpu adapter. The state moves to the training device at the next step anyway.
+/// Call once at start-up, before other threads exist (it sets an environment variable).
+pub fn pin_default_device_to_cpu() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: called at start-up while the process is single-threaded.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 /// Size burn flex's CPU thread pool: two threads per core unless `RAYON_NUM_THREADS` says
 /// otherwise. Measured on a 2-core machine, 4 threads trained DCGAN-28 faster than 2: the
 /// extra chunks keep both cores busy when one is briefly taken by something else. Call once,

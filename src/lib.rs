@@ -11,4 +11,5 @@ pub mod device;
 pub mod explore;
 pub mod export;
 pub mod model;
+pub mod quality;
 pub mod train;

@@ -43,6 +43,11 @@ enum Cmd {
     Sample(SampleArgs),
     /// Measure training throughput and generator latency (median of several timed runs).
     Bench(BenchArgs),
+    /// Rate a saved generator with the data set's classifier: per-label accuracy (conditional
+    /// models), class coverage and a Frechet distance to real images.
+    Score(ScoreArgs),
+    /// Train the quality meter's classifier for a data set (held-out accuracy is reported).
+    Classifier(ClassifierArgs),
     /// Describe a saved run.
     Inspect {
         /// The run directory (as written by `train --out`).
@@ -135,6 +140,37 @@ struct BenchArgs {
 }
 
 #[derive(clap::Args)]
+struct ScoreArgs {
+    /// Run directory to rate.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Images to generate (an equal share per label for conditional models).
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// Classifier directory (default: the shipped one for the run's data set).
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Seed of the latent noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(clap::Args)]
+struct ClassifierArgs {
+    /// Data set, as for `train`.
+    #[arg(long, default_value = "default")]
+    data: DataSource,
+    /// Training steps of batch 64.
+    #[arg(long, default_value_t = 1500)]
+    steps: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory to write (classifier.bpk and classifier.json).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
 struct SampleArgs {
     /// Run directory to sample from.
     #[arg(long)]
@@ -157,6 +193,9 @@ struct SampleArgs {
 }
 
 fn main() {
+    // Before any thread starts: these set process-wide state.
+    latentlab::device::pin_default_device_to_cpu();
+    latentlab::device::configure_cpu_threads();
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -165,12 +204,13 @@ fn main() {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    latentlab::device::configure_cpu_threads();
     match cli.command {
         Some(Cmd::Train(a)) => train(a),
         Some(Cmd::Sample(a)) => sample(a),
         Some(Cmd::Inspect { dir }) => inspect(&dir),
         Some(Cmd::Bench(a)) => bench(a),
+        Some(Cmd::Score(a)) => score(a),
+        Some(Cmd::Classifier(a)) => classifier(a),
         None => {
             use clap::CommandFactory;
             Cli::command().print_long_help()?;
@@ -407,6 +447,83 @@ fn bench(a: BenchArgs) -> Result<()> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+fn classifier(a: ClassifierArgs) -> Result<()> {
+    use latentlab::quality;
+    let data = a
+        .data
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading data set `{}`", a.data))?;
+    let device = burn::tensor::Device::flex();
+    let started = std::time::Instant::now();
+    let (c, info) = quality::train_classifier(&data, a.steps, a.seed, &device, |step, loss| {
+        eprintln!("step {step}: cross-entropy {loss:.4}")
+    })?;
+    quality::save_classifier(&a.out, &c, &info)?;
+    println!(
+        "classifier for {}: held-out accuracy {:.2}% on {} images (trained on {} for {} steps in {:.0} s); wrote {}",
+        info.data,
+        100.0 * info.heldout_accuracy,
+        info.heldout_len,
+        info.train_len,
+        info.steps,
+        started.elapsed().as_secs_f64(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    use latentlab::quality;
+    let device = burn::tensor::Device::flex();
+    let (manifest, g) = checkpoint::load_generator(&a.checkpoint, &device)
+        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
+    let dir = a
+        .classifier
+        .clone()
+        .unwrap_or_else(|| quality::shipped_classifier_dir(&manifest.data.name));
+    if !dir.join(quality::CLASSIFIER_MANIFEST).is_file() {
+        return Err(quality::QualityError::NoClassifier {
+            data: manifest.data.name.clone(),
+            searched: dir.display().to_string(),
+        }
+        .into());
+    }
+    let meter = quality::load_classifier(&dir, &device)
+        .with_context(|| format!("loading classifier {}", dir.display()))?;
+    let info = &meter.info;
+    let source: DataSource = manifest.data.source.parse()?;
+    let real = source
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading the real images of `{source}`"))?;
+    let s = quality::score_generator(&g, manifest.model(), &meter, &real, a.n, a.seed, &device)?;
+    println!(
+        "{} ({} steps) rated by the {} classifier (held-out accuracy {:.1}%) on {} images:",
+        a.checkpoint.display(),
+        manifest.step,
+        info.data,
+        100.0 * info.heldout_accuracy,
+        s.n
+    );
+    if let (Some(per), Some(all)) = (&s.per_label, s.overall_accuracy) {
+        for (name, acc) in per {
+            println!("  label {name:<12} accuracy {:5.1}%", 100.0 * acc);
+        }
+        println!("  overall            accuracy {:5.1}%", 100.0 * all);
+    }
+    println!(
+        "  classes covered {}/{}; predicted-class entropy {:.2} bits (max {:.2})",
+        s.classes_covered,
+        s.classes,
+        s.entropy_bits,
+        (s.classes as f32).log2()
+    );
+    println!(
+        "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
+        s.frechet
+    );
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! `[batch, classes]`) to images `[batch, 1, 28, 28]` in [-1, 1]; all discriminators map such
 //! images (plus label) to logits `[batch, 1]`.
 
+pub mod classifier;
 mod dcgan;
 mod mlp;
 mod vae;

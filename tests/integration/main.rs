@@ -4,6 +4,7 @@ mod checkpoint;
 mod cli;
 mod data;
 mod learning;
+mod quality;
 mod session;
 
 use latentlab::data::Dataset;
@@ -11,8 +12,15 @@ use latentlab::model::ModelKind;
 use latentlab::train::TrainConfig;
 use latentlab::train::objective::Loss;
 
+/// Process-wide settings the binary makes in `main`, made once before the first test's tensors.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(latentlab::device::pin_default_device_to_cpu);
+}
+
 /// Four fixed 28x28 patterns (bars and blocks), `copies` of each, labelled 0-3.
 pub fn patterns(copies: usize) -> Dataset {
+    init();
     let shapes: [fn(usize, usize) -> bool; 4] = [
         |y, _| (10..18).contains(&y),                          // horizontal bar
         |_, x| (10..18).contains(&x),                          // vertical bar
@@ -54,6 +62,7 @@ pub fn pattern_values() -> Vec<Vec<f32>> {
 
 /// A small, fast configuration for tests.
 pub fn tiny(kind: ModelKind, loss: Loss, classes: usize) -> TrainConfig {
+    init();
     let mut c = TrainConfig::new(kind, loss, classes);
     c.model.width = match kind {
         ModelKind::Mlp | ModelKind::Cmlp => 32,

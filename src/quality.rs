@@ -1,0 +1,505 @@
+//! The quality meter: a small classifier per data set, trained by latentlab itself, and the
+//! scores it gives a generator (per-label accuracy, class coverage, and a Frechet distance
+//! between the classifier's penultimate features of real and generated images).
+//!
+//! The Frechet distance here uses latentlab's own 128-feature classifier, so it is comparable
+//! only between latentlab runs on the same data set, never with Inception-based FID figures.
+
+use crate::checkpoint::{self, CheckpointError};
+use crate::data::Dataset;
+use crate::explore::latent;
+use crate::model::classifier::{Classifier, FEATURES};
+use crate::model::{Generator, ModelConfig, seeded_init};
+use crate::train::TrainError;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const CLASSIFIER_FILE: &str = "classifier.bpk";
+pub const CLASSIFIER_MANIFEST: &str = "classifier.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QualityError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(
+        "no classifier for data set `{data}`: expected one in {searched}; train it with \
+         `latentlab classifier --data <set> --out {searched}`"
+    )]
+    NoClassifier { data: String, searched: String },
+    #[error("the classifier knows {classifier} classes, the model {model}")]
+    Classes { classifier: usize, model: usize },
+    #[error("--n must be at least 2")]
+    TooFew,
+}
+
+/// A trained classifier and what is known about it.
+#[derive(Debug)]
+pub struct Meter {
+    pub classifier: Classifier,
+    pub info: ClassifierInfo,
+}
+
+/// What a classifier checkpoint records beside its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierInfo {
+    pub format_version: u32,
+    pub data: String,
+    pub class_names: Vec<String>,
+    pub train_len: usize,
+    pub heldout_len: usize,
+    pub heldout_accuracy: f32,
+    pub steps: usize,
+    pub seed: u64,
+}
+
+/// Every 10th image is held out; the rest trains the classifier.
+pub fn split(len: usize) -> (Vec<usize>, Vec<usize>) {
+    (0..len).partition(|i| i % 10 != 9)
+}
+
+fn images_tensor(data: &Dataset, idx: &[usize], device: &Device) -> Tensor<4> {
+    let px: Vec<f32> = idx
+        .iter()
+        .flat_map(|&i| data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
+        .collect();
+    Tensor::from_data(
+        TensorData::new(px, [idx.len(), 1, data.height, data.width]),
+        device,
+    )
+}
+
+fn read(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
+    t.try_into_data()
+        .map_err(|e| TrainError::Readback(format!("{e:?}")))?
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Readback(format!("{e:?}")))
+}
+
+/// Features `[n * 128]` and predicted classes for images `[n, 1, 28, 28]`, in chunks.
+pub fn classify(
+    c: &Classifier,
+    images: &[f32],
+    device: &Device,
+) -> Result<(Vec<f32>, Vec<usize>), TrainError> {
+    let n = images.len() / 784;
+    let mut features = Vec::with_capacity(n * FEATURES);
+    let mut predicted = Vec::with_capacity(n);
+    for start in (0..n).step_by(256) {
+        let m = (n - start).min(256);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                images[start * 784..(start + m) * 784].to_vec(),
+                [m, 1, 28, 28],
+            ),
+            device,
+        );
+        let (f, logits) = c.forward(x);
+        features.extend(read(f)?);
+        let l = read(logits)?;
+        let k = l.len() / m;
+        predicted.extend(l.chunks(k).map(|row| {
+            row.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i)
+        }));
+    }
+    Ok((features, predicted))
+}
+
+fn pixels(data: &Dataset, idx: &[usize]) -> Vec<f32> {
+    idx.iter()
+        .flat_map(|&i| data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
+        .collect()
+}
+
+/// Accuracy of `c` on the images `idx` of `data`.
+pub fn accuracy(
+    c: &Classifier,
+    data: &Dataset,
+    idx: &[usize],
+    device: &Device,
+) -> Result<f32, TrainError> {
+    let (_, predicted) = classify(c, &pixels(data, idx), device)?;
+    let right = idx
+        .iter()
+        .zip(&predicted)
+        .filter(|(i, p)| data.labels[**i] as usize == **p)
+        .count();
+    Ok(right as f32 / idx.len().max(1) as f32)
+}
+
+/// Train a classifier on the training split (Adam 1e-3, batch 64, cross-entropy) and measure
+/// it on the held-out split. `progress(step, loss)` is called every 100 steps.
+pub fn train_classifier(
+    data: &Dataset,
+    steps: usize,
+    seed: u64,
+    device: &Device,
+    mut progress: impl FnMut(usize, f32),
+) -> Result<(Classifier, ClassifierInfo), TrainError> {
+    let ad = device.clone().autodiff();
+    let classes = data.num_classes();
+    let mut model = seeded_init(&ad, seed, || Classifier::new(classes, &ad));
+    let mut opt = AdamConfig::new().init();
+    let (train, heldout) = split(data.len());
+    let mut batcher = crate::data::Batcher::new(train.len(), seed);
+    for step in 1..=steps {
+        let idx: Vec<usize> = batcher
+            .next_indices(64)
+            .into_iter()
+            .map(|i| train[i])
+            .collect();
+        let x = images_tensor(data, &idx, &ad);
+        let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+        let target = Tensor::<2>::from_data(
+            TensorData::new(latent::one_hot(&labels, classes), [idx.len(), classes]),
+            &ad,
+        );
+        let (_, logits) = model.forward(x);
+        let loss = (log_softmax(logits, 1) * target).sum_dim(1).mean().neg(); // cross-entropy
+        if step % 100 == 0 {
+            progress(step, loss.clone().into_scalar::<f32>());
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = opt.step(1e-3, model, grads);
+    }
+    let model = model.valid();
+    let heldout_accuracy = accuracy(&model, data, &heldout, device)?;
+    Ok((
+        model,
+        ClassifierInfo {
+            format_version: checkpoint::FORMAT_VERSION,
+            data: data.name.clone(),
+            class_names: data.class_names.clone(),
+            train_len: train.len(),
+            heldout_len: heldout.len(),
+            heldout_accuracy,
+            steps,
+            seed,
+        },
+    ))
+}
+
+pub fn save_classifier(
+    dir: &Path,
+    c: &Classifier,
+    info: &ClassifierInfo,
+) -> Result<(), CheckpointError> {
+    let json = serde_json::to_vec_pretty(info).map_err(|e| CheckpointError::Encode {
+        what: "classifier manifest",
+        detail: e.to_string(),
+    })?;
+    std::fs::create_dir_all(dir).map_err(|source| CheckpointError::Io {
+        path: dir.into(),
+        source,
+    })?;
+    for (name, bytes) in [
+        (CLASSIFIER_FILE, checkpoint::module_bytes(c)?),
+        (CLASSIFIER_MANIFEST, json),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|source| CheckpointError::Io { path, source })?;
+    }
+    Ok(())
+}
+
+pub fn load_classifier(
+    dir: &Path,
+    device: &Device,
+) -> Result<Meter, CheckpointError> {
+    let path = dir.join(CLASSIFIER_MANIFEST);
+    let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let info: ClassifierInfo =
+        serde_json::from_slice(&text).map_err(|e| CheckpointError::Manifest {
+            path,
+            detail: e.to_string(),
+        })?;
+    let c = Classifier::new(info.class_names.len(), device);
+    Ok(Meter {
+        classifier: checkpoint::load_module(dir, CLASSIFIER_FILE, c)?,
+        info,
+    })
+}
+
+/// Where the shipped classifier for data set `name` lives in a source checkout.
+pub fn shipped_classifier_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checkpoints")
+        .join(format!("classifier-{name}"))
+}
+
+/// The meter's verdict on a set of generated images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub n: usize,
+    /// Conditional models: (class name, share of images generated for it that the classifier
+    /// assigns to it).
+    pub per_label: Option<Vec<(String, f32)>>,
+    pub overall_accuracy: Option<f32>,
+    /// Classes predicted for at least 1% of the images.
+    pub classes_covered: usize,
+    pub classes: usize,
+    /// Entropy of the predicted-class histogram, in bits (log2(classes) when perfectly even).
+    pub entropy_bits: f32,
+    /// Frechet distance between real and generated penultimate features (latentlab units).
+    pub frechet: f64,
+}
+
+/// Score images `[n, 784]` in [-1, 1] against `real` (images in [-1, 1]); `intended` holds the
+/// label each image was generated for (conditional models).
+pub fn score_images(
+    meter: &Meter,
+    generated: &[f32],
+    intended: Option<&[u8]>,
+    real: &[f32],
+    device: &Device,
+) -> Result<Score, TrainError> {
+    let (c, class_names) = (&meter.classifier, &meter.info.class_names);
+    let n = generated.len() / 784;
+    let classes = class_names.len();
+    let (gen_features, predicted) = classify(c, generated, device)?;
+    let (real_features, _) = classify(c, real, device)?;
+    let mut hist = vec![0usize; classes];
+    for &p in &predicted {
+        hist[p.min(classes - 1)] += 1;
+    }
+    let entropy_bits = hist
+        .iter()
+        .filter(|&&h| h > 0)
+        .map(|&h| {
+            let p = h as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum::<f64>() as f32;
+    let classes_covered = hist.iter().filter(|&&h| h * 100 >= n).count();
+    let (per_label, overall_accuracy) = match intended {
+        Some(labels) => {
+            let mut right = vec![0usize; classes];
+            let mut total = vec![0usize; classes];
+            for (&l, &p) in labels.iter().zip(&predicted) {
+                total[l as usize] += 1;
+                right[l as usize] += (l as usize == p) as usize;
+            }
+            let per: Vec<(String, f32)> = (0..classes)
+                .map(|k| {
+                    (
+                        class_names[k].clone(),
+                        right[k] as f32 / total[k].max(1) as f32,
+                    )
+                })
+                .collect();
+            let overall = right.iter().sum::<usize>() as f32 / n.max(1) as f32;
+            (Some(per), Some(overall))
+        }
+        None => (None, None),
+    };
+    Ok(Score {
+        n,
+        per_label,
+        overall_accuracy,
+        classes_covered,
+        classes,
+        entropy_bits,
+        frechet: frechet_distance(&real_features, &gen_features, FEATURES),
+    })
+}
+
+/// Generate `n` images from `g` (an equal share per label for conditional models) and score
+/// them against the held-out split of `real`.
+pub fn score_generator(
+    g: &Generator,
+    model: &ModelConfig,
+    meter: &Meter,
+    real: &Dataset,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Score, QualityError> {
+    if n < 2 {
+        return Err(QualityError::TooFew);
+    }
+    let classes = meter.info.class_names.len();
+    if model.kind.is_conditional() && model.num_classes != classes {
+        return Err(QualityError::Classes {
+            classifier: classes,
+            model: model.num_classes,
+        });
+    }
+    let z = latent::gaussian(seed, n * model.latent_dim);
+    let intended = model
+        .kind
+        .is_conditional()
+        .then(|| latent::cycling_labels(n, model.num_classes));
+    let mut generated = Vec::with_capacity(n * 784);
+    for start in (0..n).step_by(256) {
+        let m = (n - start).min(256);
+        let zs = &z[start * model.latent_dim..(start + m) * model.latent_dim];
+        let labels = intended
+            .as_ref()
+            .map(|l| latent::one_hot(&l[start..start + m], model.num_classes));
+        generated.extend(crate::train::step::generate_with(
+            g,
+            model,
+            device,
+            zs,
+            labels.as_deref(),
+        )?);
+    }
+    let (_, heldout) = split(real.len());
+    let real_px = pixels(real, &heldout[..heldout.len().min(n.max(500))]);
+    Ok(score_images(
+        meter,
+        &generated,
+        intended.as_deref(),
+        &real_px,
+        device,
+    )?)
+}
+
+/// Frechet distance between Gaussians fitted to two feature sets (`[n * dim]` each):
+/// |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2).
+pub fn frechet_distance(a: &[f32], b: &[f32], dim: usize) -> f64 {
+    let (mu1, s1) = mean_cov(a, dim);
+    let (mu2, s2) = mean_cov(b, dim);
+    let d2: f64 = mu1.iter().zip(&mu2).map(|(x, y)| (x - y) * (x - y)).sum();
+    let root1 = sym_sqrt(&s1, dim);
+    let m = matmul(&matmul(&root1, &s2, dim), &root1, dim);
+    let (vals, _) = jacobi_eigen(&m, dim);
+    let tr_cross: f64 = vals.iter().map(|v| v.max(0.0).sqrt()).sum();
+    let tr = |s: &[f64]| (0..dim).map(|i| s[i * dim + i]).sum::<f64>();
+    (d2 + tr(&s1) + tr(&s2) - 2.0 * tr_cross).max(0.0)
+}
+
+fn mean_cov(x: &[f32], dim: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = x.len() / dim;
+    let mut mu = vec![0.0; dim];
+    for row in x.chunks(dim) {
+        for (m, &v) in mu.iter_mut().zip(row) {
+            *m += v as f64;
+        }
+    }
+    mu.iter_mut().for_each(|m| *m /= n.max(1) as f64);
+    let mut cov = vec![0.0; dim * dim];
+    for row in x.chunks(dim) {
+        for i in 0..dim {
+            let di = row[i] as f64 - mu[i];
+            for j in i..dim {
+                cov[i * dim + j] += di * (row[j] as f64 - mu[j]);
+            }
+        }
+    }
+    let denom = (n.max(2) - 1) as f64;
+    for i in 0..dim {
+        for j in i..dim {
+            let v = cov[i * dim + j] / denom;
+            cov[i * dim + j] = v;
+            cov[j * dim + i] = v;
+        }
+    }
+    (mu, cov)
+}
+
+fn matmul(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut c = vec![0.0; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            let aik = a[i * n + k];
+            for j in 0..n {
+                c[i * n + j] += aik * b[k * n + j];
+            }
+        }
+    }
+    c
+}
+
+/// Square root of a symmetric positive semi-definite matrix.
+fn sym_sqrt(s: &[f64], n: usize) -> Vec<f64> {
+    let (vals, vecs) = jacobi_eigen(s, n);
+    let mut out = vec![0.0; n * n];
+    for (k, v) in vals.iter().enumerate() {
+        let r = v.max(0.0).sqrt();
+        for i in 0..n {
+            for j in 0..n {
+                out[i * n + j] += r * vecs[i * n + k] * vecs[j * n + k];
+            }
+        }
+    }
+    out
+}
+
+/// Eigenvalues and eigenvectors (columns) of a symmetric matrix by cyclic Jacobi rotations.
+fn jacobi_eigen(s: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = s.to_vec();
+    let mut v = vec![0.0; n * n];
+    (0..n).for_each(|i| v[i * n + i] = 1.0);
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum();
+        if off < 1e-18 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let akp = a[k * n + p];
+                    let akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let apk = a[p * n + k];
+                    let aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frechet_of_identical_sets_is_zero_and_grows_with_shift() {
+        let dim = 3;
+        let a = latent::gaussian(1, 3000 * dim);
+        assert!(frechet_distance(&a, &a, dim) < 1e-6);
+        let b: Vec<f32> = a.iter().map(|v| v + 2.0).collect();
+        // Shifting every dimension by 2 adds |mu1 - mu2|^2 = 3 * 4 = 12.
+        let d = frechet_distance(&a, &b, dim);
+        assert!((d - 12.0).abs() < 1e-6, "{d}");
+        let c: Vec<f32> = a.iter().map(|v| v * 3.0).collect();
+        // Scaling by 3: tr(S1 + 9 S1 - 2 * 3 S1) = 4 tr(S1) ~ 12 for unit variances.
+        let d = frechet_distance(&a, &c, dim);
+        assert!((d - 12.0).abs() < 1.0, "{d}");
+    }
+}

@@ -1,0 +1,122 @@
+//! The quality meter and the shipped checkpoints.
+
+use burn::tensor::Device;
+use latentlab::checkpoint;
+use latentlab::data::DataSource;
+use latentlab::quality::{self, Score};
+use std::path::Path;
+
+fn digits_meter() -> quality::Meter {
+    quality::load_classifier(&quality::shipped_classifier_dir("mnist5k"), &Device::flex())
+        .expect("shipped digit classifier")
+}
+
+fn rate(images: &[f32], intended: Option<&[u8]>, real: &[f32]) -> Score {
+    quality::score_images(
+        &digits_meter(),
+        images,
+        intended,
+        real,
+        &Device::flex(),
+    )
+    .expect("score")
+}
+
+#[test]
+fn meter_prefers_real_images_to_noise_and_collapse() {
+    let data = DataSource::Default.load(28).expect("data");
+    let (_, heldout) = quality::split(data.len());
+    let px = |idx: &[usize]| -> Vec<f32> {
+        idx.iter()
+            .flat_map(|&i| data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
+            .collect()
+    };
+    // The data are sorted by class: alternate so both halves hold every class.
+    let a: Vec<usize> = heldout.iter().step_by(2).copied().collect();
+    let b: Vec<usize> = heldout.iter().skip(1).step_by(2).copied().collect();
+    let (real_a, real_b) = (px(&a), px(&b));
+    let labels: Vec<u8> = a.iter().map(|&i| data.labels[i]).collect();
+
+    let real = rate(&real_a, Some(&labels), &real_b);
+    let noise: Vec<f32> = latentlab::explore::latent::gaussian(3, 250 * 784)
+        .iter()
+        .map(|v| v.tanh())
+        .collect();
+    let noise = rate(&noise, None, &real_b);
+    let collapsed: Vec<f32> = real_a[..784].repeat(a.len());
+    let collapsed = rate(&collapsed, None, &real_b);
+
+    assert!(real.overall_accuracy.expect("labelled") > 0.95, "{real:?}");
+    assert_eq!(real.classes_covered, 10);
+    assert!(real.entropy_bits > 3.2, "{real:?}");
+    assert!(
+        collapsed.classes_covered == 1 && collapsed.entropy_bits < 0.01,
+        "{collapsed:?}"
+    );
+    assert!(
+        noise.frechet > 5.0 * real.frechet,
+        "noise {} vs real {}",
+        noise.frechet,
+        real.frechet
+    );
+    assert!(
+        collapsed.frechet > 5.0 * real.frechet,
+        "collapsed {} vs real {}",
+        collapsed.frechet,
+        real.frechet
+    );
+}
+
+#[test]
+fn shipped_classifiers_meet_their_accuracy() {
+    let info = digits_meter().info;
+    assert!(info.heldout_accuracy >= 0.97, "{info:?}");
+    let fashion = quality::load_classifier(
+        &quality::shipped_classifier_dir("fashion-mnist"),
+        &Device::flex(),
+    )
+    .expect("shipped fashion classifier")
+    .info;
+    assert!(fashion.heldout_accuracy >= 0.90, "{fashion:?}");
+}
+
+#[test]
+fn shipped_checkpoints_load_and_generate_finite_images() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints");
+    let mut runs = 0;
+    for entry in std::fs::read_dir(&dir).expect("checkpoints/") {
+        let path = entry.expect("entry").path();
+        if !path.join(checkpoint::MANIFEST).is_file() {
+            continue;
+        }
+        let size: u64 = std::fs::read_dir(&path)
+            .expect("ls")
+            .map(|e| e.expect("e").metadata().expect("m").len())
+            .sum();
+        assert!(size < 8_000_000, "{} is {size} bytes", path.display());
+        let (m, g) = checkpoint::load_generator(&path, &Device::flex()).expect("load");
+        let z = latentlab::explore::latent::gaussian(1, 4 * m.model().latent_dim);
+        let v = latentlab::train::step::generate_with(&g, m.model(), &Device::flex(), &z, None)
+            .expect("gen");
+        assert!(
+            v.iter().all(|x| x.is_finite() && x.abs() <= 1.0),
+            "{}",
+            path.display()
+        );
+        runs += 1;
+    }
+    assert!(runs >= 2, "expected the shipped runs in {}", dir.display());
+}
+
+#[test]
+fn shipped_cdcgan_draws_every_digit_on_request() {
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mnist-cdcgan");
+    let (m, g) = checkpoint::load_generator(&run, &Device::flex()).expect("load");
+    let meter = digits_meter();
+    let data = DataSource::Default.load(28).expect("data");
+    let s = quality::score_generator(&g, m.model(), &meter, &data, 1000, 0, &Device::flex())
+        .expect("score");
+    for (label, acc) in s.per_label.expect("conditional") {
+        assert!(acc >= 0.9, "label {label}: {acc}");
+    }
+}
