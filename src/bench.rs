@@ -50,6 +50,9 @@ impl Default for BenchOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchRun {
     pub model: String,
+    /// "" for latentlab's normal step, "baseline" for the reference row (`--baseline`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
     pub device: String,
     pub device_name: String,
     pub batch: usize,
@@ -147,13 +150,14 @@ pub fn bench_one(
     };
     let generate_ms_batch1 = latency(1, 200)?;
     let generate_ms_batch64 = latency(64, 20)?;
-    let suffix = if speedups == Speedups::ALL || !kind.is_gan() {
+    let variant = if speedups == Speedups::ALL || !kind.is_gan() {
         ""
     } else {
-        " (baseline)"
+        "baseline"
     };
     Ok(BenchRun {
-        model: format!("{}{suffix}", kind.name()),
+        model: kind.name().into(),
+        variant: variant.into(),
         device: match choice {
             DeviceChoice::Wgpu => "wgpu",
             _ => "cpu",
@@ -176,9 +180,13 @@ pub fn table(runs: &[BenchRun]) -> String {
     );
     let base = runs.first().map_or(f64::NAN, |r| r.train_examples_per_sec);
     for r in runs {
+        let name = match r.variant.as_str() {
+            "" => r.model.clone(),
+            v => format!("{} ({v})", r.model),
+        };
         out += &format!(
             "{:<18} {:<6} {:>6} {:>14.1} {:>9.2}x {:>12.3} {:>13.2}\n",
-            r.model,
+            name,
             r.device,
             r.batch,
             r.train_examples_per_sec,

@@ -209,10 +209,7 @@ pub fn save_classifier(
     Ok(())
 }
 
-pub fn load_classifier(
-    dir: &Path,
-    device: &Device,
-) -> Result<Meter, CheckpointError> {
+pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointError> {
     let path = dir.join(CLASSIFIER_MANIFEST);
     let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
         path: path.clone(),

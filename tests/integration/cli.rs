@@ -200,3 +200,52 @@ fn train_sample_inspect() {
     let m = latentlab::checkpoint::read_manifest(&run).expect("manifest");
     assert_eq!((m.step, m.train.model.width), (3, 4));
 }
+
+#[test]
+fn bench_prints_a_table_and_writes_json() {
+    let dir = tempdir();
+    let json = dir.path().join("bench.json");
+    let o = latentlab(&[
+        "bench",
+        "--models",
+        "mlp",
+        "--device",
+        "cpu",
+        "--batch",
+        "8",
+        "--steps",
+        "2",
+        "--runs",
+        "3",
+        "--baseline",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("train ex/s") && table.contains("mlp (baseline)"),
+        "{table}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid JSON");
+    let runs = report["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    let r = &runs[1];
+    assert_eq!(
+        (
+            r["model"].as_str(),
+            r["device"].as_str(),
+            r["batch"].as_u64()
+        ),
+        (Some("mlp"), Some("cpu"), Some(8))
+    );
+    for key in [
+        "train_examples_per_sec",
+        "generate_ms_batch1",
+        "generate_ms_batch64",
+    ] {
+        assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {r}");
+    }
+    assert_eq!(runs[0]["variant"].as_str(), Some("baseline"));
+}
