@@ -363,18 +363,8 @@ impl Session {
 
     fn emit_samples(&mut self) {
         let Some(t) = &self.trainer else { return };
-        match t.samples() {
-            Ok(values) => {
-                let side = t.config.model.image_size;
-                let n = values.len() / (side * side);
-                let cols = if t.config.model.kind.is_conditional() {
-                    t.config.model.num_classes
-                } else {
-                    (n as f64).sqrt().ceil() as usize
-                };
-                let grid = render::grid(&values, n, side, cols);
-                self.out.send(Event::Samples { step: t.step, grid });
-            }
+        match t.sample_grid() {
+            Ok(grid) => self.out.send(Event::Samples { step: t.step, grid }),
             Err(e) => self.out.send(Event::Warning(e.to_string())),
         }
     }

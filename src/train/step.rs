@@ -468,6 +468,20 @@ impl Trainer {
         self.generate(&self.fixed_z, self.fixed_labels.as_deref())
     }
 
+    /// The fixed-noise samples as a grid: one column per class for conditional models
+    /// (the fixed labels cycle through the classes), square otherwise.
+    pub fn sample_grid(&self) -> Result<crate::explore::render::GrayImage, TrainError> {
+        let values = self.samples()?;
+        let side = self.config.model.image_size;
+        let n = values.len() / (side * side);
+        let cols = if self.config.model.kind.is_conditional() {
+            self.config.model.num_classes
+        } else {
+            (n as f64).sqrt().ceil() as usize
+        };
+        Ok(crate::explore::render::grid(&values, n, side, cols))
+    }
+
     /// Write the run directory (atomically).
     pub fn save(&self, dir: &Path) -> Result<(), crate::checkpoint::CheckpointError> {
         let manifest = Manifest {
@@ -524,15 +538,7 @@ impl Trainer {
             what: "sample grid",
             detail,
         };
-        let values = self.samples().map_err(|e| encode(e.to_string()))?;
-        let side = self.config.model.image_size;
-        let n = values.len() / (side * side);
-        let cols = if self.config.model.kind.is_conditional() {
-            self.config.model.num_classes
-        } else {
-            (n as f64).sqrt().ceil() as usize
-        };
-        let grid = crate::explore::render::grid(&values, n, side, cols);
+        let grid = self.sample_grid().map_err(|e| encode(e.to_string()))?;
         crate::export::png_bytes(&grid, &[("step", self.step.to_string())])
             .map_err(|e| encode(e.to_string()))
     }
