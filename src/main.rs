@@ -100,6 +100,9 @@ struct TrainArgs {
     /// Also save a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     save_every: u64,
+    /// Rate the generator with the quality meter every N steps (0: never).
+    #[arg(long, default_value_t = 0)]
+    score_every: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -270,6 +273,8 @@ fn train(a: TrainArgs) -> Result<()> {
         out_dir: Some(a.out.clone()),
         max_steps: Some(total),
         autostart: true,
+        score_every: a.score_every,
+        classifier: None,
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
     let stop = handle.commands.clone();
@@ -318,6 +323,16 @@ fn train(a: TrainArgs) -> Result<()> {
                     handle.send(Command::Save(a.out.clone()));
                 }
             }
+            Event::Quality { step, score } => bar.suspend(|| {
+                let accuracy = score
+                    .overall_accuracy
+                    .map(|a| format!("label accuracy {:.1}%, ", 100.0 * a))
+                    .unwrap_or_default();
+                eprintln!(
+                    "quality at step {step}: {accuracy}{}/{} classes, entropy {:.2} bits, Frechet {:.1}",
+                    score.classes_covered, score.classes, score.entropy_bits, score.frechet
+                )
+            }),
             Event::Saved { path, step } => {
                 bar.suspend(|| eprintln!("saved step {step} to {}", path.display()))
             }

@@ -274,7 +274,7 @@ pub fn score_images(
         .filter(|&&h| h > 0)
         .map(|&h| {
             let p = h as f64 / n as f64;
-            -p * p.log2()
+            p * (1.0 / p).log2()
         })
         .sum::<f64>() as f32;
     let classes_covered = hist.iter().filter(|&&h| h * 100 >= n).count();

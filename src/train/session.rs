@@ -30,7 +30,14 @@ pub struct RunSpec {
     pub max_steps: Option<u64>,
     /// Start running at once; otherwise wait for Resume or Step.
     pub autostart: bool,
+    /// Rate the generator with the quality meter every this many steps (0: never).
+    pub score_every: u64,
+    /// The classifier for the meter (`checkpoints/classifier-<data set>` when `None`).
+    pub classifier: Option<PathBuf>,
 }
+
+/// Images the meter generates for each in-training score.
+pub const SCORE_IMAGES: usize = 500;
 
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -69,6 +76,11 @@ pub enum Event {
         class_names: Vec<String>,
     },
     Step(StepMetrics),
+    /// The quality meter's verdict on the generator at `step`.
+    Quality {
+        step: u64,
+        score: crate::quality::Score,
+    },
     Samples {
         step: u64,
         grid: ImageGrid,
@@ -168,6 +180,7 @@ struct Session {
     out: Outbox,
     trainer: Option<Trainer>,
     spec: Option<RunSpec>,
+    meter: Option<crate::quality::Meter>,
     running: bool,
     pending_steps: u64,
     shutdown: bool,
@@ -187,6 +200,7 @@ impl Session {
             out,
             trainer: None,
             spec: None,
+            meter: None,
             running: false,
             pending_steps: 0,
             shutdown: false,
@@ -320,6 +334,21 @@ impl Session {
                     model: t.config.model.clone(),
                     class_names: t.data().class_names.clone(),
                 });
+                self.meter = None;
+                if spec.score_every > 0 {
+                    let dir = spec
+                        .classifier
+                        .clone()
+                        .unwrap_or_else(|| crate::quality::shipped_classifier_dir(&t.data().name));
+                    let plain = t.device().clone().without_autodiff();
+                    match crate::quality::load_classifier(&dir, &plain) {
+                        Ok(m) => self.meter = Some(m),
+                        Err(e) => self.out.send(Event::Warning(format!(
+                            "quality meter off: no classifier for this data set ({e}); \
+                             train one with `latentlab classifier`"
+                        ))),
+                    }
+                }
                 self.running = spec.autostart;
                 self.pending_steps = 0;
                 self.trainer = Some(t);
@@ -353,6 +382,10 @@ impl Session {
         if every > 0 && m.step.is_multiple_of(every) {
             self.emit_samples();
         }
+        let score_every = self.spec.as_ref().map_or(0, |s| s.score_every);
+        if score_every > 0 && m.step.is_multiple_of(score_every) {
+            self.emit_score();
+        }
         let max = self.spec.as_ref().and_then(|s| s.max_steps);
         if max.is_some_and(|max| m.step >= max) {
             self.finish();
@@ -366,6 +399,29 @@ impl Session {
         match t.sample_grid() {
             Ok(grid) => self.out.send(Event::Samples { step: t.step, grid }),
             Err(e) => self.out.send(Event::Warning(e.to_string())),
+        }
+    }
+
+    fn emit_score(&mut self) {
+        let (Some(t), Some(meter), Some(spec)) = (&self.trainer, &self.meter, &self.spec) else {
+            return;
+        };
+        let plain = t.device().clone().without_autodiff();
+        let score = crate::quality::score_generator(
+            &t.generator(),
+            &t.config.model,
+            meter,
+            &spec.data,
+            SCORE_IMAGES,
+            t.step,
+            &plain,
+        );
+        match score {
+            Ok(score) => self.out.send(Event::Quality {
+                step: t.step,
+                score,
+            }),
+            Err(e) => self.out.send(Event::Warning(format!("quality meter: {e}"))),
         }
     }
 

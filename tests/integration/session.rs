@@ -20,6 +20,8 @@ fn spec(kind: ModelKind, autostart: bool) -> RunSpec {
         out_dir: None,
         max_steps: None,
         autostart,
+        score_every: 0,
+        classifier: None,
     }
 }
 
@@ -185,5 +187,43 @@ fn bad_start_and_panics_become_failed_events() {
     );
     h.send(Command::Start(Box::new(spec(ModelKind::Mlp, false))));
     until(&h, |e| matches!(e, Event::Started { .. }));
+    h.shutdown();
+}
+
+#[test]
+fn quality_scores_arrive_during_training() {
+    let mut s = spec(ModelKind::Cdcgan, true);
+    s.data = Arc::new(
+        latentlab::data::DataSource::Default
+            .load(28)
+            .expect("digits"),
+    );
+    s.data_source = "default".into();
+    s.config.model.num_classes = 10;
+    s.score_every = 2;
+    s.max_steps = Some(4);
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(s)));
+    let ev = until(&h, |e| {
+        matches!(e, Event::Finished { .. } | Event::Failed(_))
+    });
+    let scores: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Quality { step, score } => Some((*step, score.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        scores.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [2, 4],
+        "{ev:?}"
+    );
+    let (_, score) = &scores[0];
+    assert_eq!(
+        (score.n, score.per_label.as_ref().map(Vec::len)),
+        (500, Some(10))
+    );
+    assert!(score.frechet.is_finite());
     h.shutdown();
 }
