@@ -11,6 +11,7 @@ use crate::explore::latent;
 use crate::model::classifier::{Classifier, FEATURES};
 use crate::model::{Generator, ModelConfig, seeded_init};
 use crate::train::TrainError;
+use crate::train::step::readback;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -62,24 +63,6 @@ pub fn split(len: usize) -> (Vec<usize>, Vec<usize>) {
     (0..len).partition(|i| i % 10 != 9)
 }
 
-fn images_tensor(data: &Dataset, idx: &[usize], device: &Device) -> Tensor<4> {
-    let px: Vec<f32> = idx
-        .iter()
-        .flat_map(|&i| data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
-        .collect();
-    Tensor::from_data(
-        TensorData::new(px, [idx.len(), 1, data.height, data.width]),
-        device,
-    )
-}
-
-fn read(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
-    t.try_into_data()
-        .map_err(|e| TrainError::Readback(format!("{e:?}")))?
-        .try_into_vec::<f32>()
-        .map_err(|e| TrainError::Readback(format!("{e:?}")))
-}
-
 /// Features `[n * 128]` and predicted classes for images `[n, 1, 28, 28]`, in chunks.
 pub fn classify(
     c: &Classifier,
@@ -99,8 +82,8 @@ pub fn classify(
             device,
         );
         let (f, logits) = c.forward(x);
-        features.extend(read(f)?);
-        let l = read(logits)?;
+        features.extend(readback(f)?);
+        let l = readback(logits)?;
         let k = l.len() / m;
         predicted.extend(l.chunks(k).map(|row| {
             row.iter()
@@ -112,12 +95,6 @@ pub fn classify(
     Ok((features, predicted))
 }
 
-fn pixels(data: &Dataset, idx: &[usize]) -> Vec<f32> {
-    idx.iter()
-        .flat_map(|&i| data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
-        .collect()
-}
-
 /// Accuracy of `c` on the images `idx` of `data`.
 pub fn accuracy(
     c: &Classifier,
@@ -125,7 +102,7 @@ pub fn accuracy(
     idx: &[usize],
     device: &Device,
 ) -> Result<f32, TrainError> {
-    let (_, predicted) = classify(c, &pixels(data, idx), device)?;
+    let (_, predicted) = classify(c, &data.pixels(idx), device)?;
     let right = idx
         .iter()
         .zip(&predicted)
@@ -155,7 +132,10 @@ pub fn train_classifier(
             .into_iter()
             .map(|i| train[i])
             .collect();
-        let x = images_tensor(data, &idx, &ad);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(data.pixels(&idx), [idx.len(), 1, data.height, data.width]),
+            &ad,
+        );
         let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
         let target = Tensor::<2>::from_data(
             TensorData::new(latent::one_hot(&labels, classes), [idx.len(), classes]),
@@ -352,7 +332,7 @@ pub fn score_generator(
         )?);
     }
     let (_, heldout) = split(real.len());
-    let real_px = pixels(real, &heldout[..heldout.len().min(n.max(500))]);
+    let real_px = real.pixels(&heldout[..heldout.len().min(n.max(500))]);
     Ok(score_images(
         meter,
         &generated,

@@ -51,13 +51,8 @@ impl Batcher {
     /// The next batch: pixels `[batch * h * w]` scaled to [-1, 1], and labels.
     pub fn next_batch(&mut self, data: &Dataset, batch: usize) -> (Vec<f32>, Vec<u8>) {
         let idx = self.next_indices(batch);
-        let mut pixels = Vec::with_capacity(idx.len() * data.image_len());
-        let mut labels = Vec::with_capacity(idx.len());
-        for &i in &idx {
-            pixels.extend(data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0));
-            labels.push(data.labels[i]);
-        }
-        (pixels, labels)
+        let labels = idx.iter().map(|&i| data.labels[i]).collect();
+        (data.pixels(&idx), labels)
     }
 
     /// Fast-forward to where a resumed run left off (same seed, same order).

@@ -123,6 +123,13 @@ impl Dataset {
         &self.images[index * n..(index + 1) * n]
     }
 
+    /// Images `idx` as f32 pixels scaled to [-1, 1], `[idx.len() * h * w]`.
+    pub fn pixels(&self, idx: &[usize]) -> Vec<f32> {
+        idx.iter()
+            .flat_map(|&i| self.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
+            .collect()
+    }
+
     /// Keep only the first `n` images (for quick experiments and tests).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());

@@ -94,7 +94,7 @@ fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
         .init()
 }
 
-fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+pub(crate) fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     t.try_into_data()
         .map_err(|e| TrainError::Readback(format!("{e:?}")))?
         .try_into_vec::<f32>()

@@ -55,9 +55,7 @@ pub fn patterns(copies: usize) -> Dataset {
 /// The pattern images as values in [-1, 1], `[4, 784]`.
 pub fn pattern_values() -> Vec<Vec<f32>> {
     let d = patterns(1);
-    (0..4)
-        .map(|i| d.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0).collect())
-        .collect()
+    (0..4).map(|i| d.pixels(&[i])).collect()
 }
 
 /// A small, fast configuration for tests.

@@ -19,11 +19,7 @@ fn rate(images: &[f32], intended: Option<&[u8]>, real: &[f32]) -> Score {
 fn meter_prefers_real_images_to_noise_and_collapse() {
     let data = DataSource::Default.load(28).expect("data");
     let (_, heldout) = quality::split(data.len());
-    let px = |idx: &[usize]| -> Vec<f32> {
-        idx.iter()
-            .flat_map(|&i| data.image(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
-            .collect()
-    };
+    let px = |idx: &[usize]| data.pixels(idx);
     // The data are sorted by class: alternate so both halves hold every class.
     let a: Vec<usize> = heldout.iter().step_by(2).copied().collect();
     let b: Vec<usize> = heldout.iter().skip(1).step_by(2).copied().collect();
