@@ -10,6 +10,13 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// A run shipped in the repository's `checkpoints/` folder.
+pub fn shipped_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checkpoints")
+        .join(name)
+}
+
 /// Bumped whenever the run-directory layout or manifest changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
@@ -184,8 +191,17 @@ pub fn read_bytes(dir: &Path, file: &str) -> Result<Bytes, CheckpointError> {
 
 /// Load the weights in `dir/file` into `module`, which was built from the manifest's config.
 pub fn load_module<M: Module>(dir: &Path, file: &str, module: M) -> Result<M, CheckpointError> {
-    let path = dir.join(file);
     let bytes = read_bytes(dir, file)?;
+    load_module_bytes(bytes, &dir.join(file), module)
+}
+
+/// Load burnpack `bytes` (named `origin` in errors) into `module`.
+pub fn load_module_bytes<M: Module>(
+    bytes: Bytes,
+    origin: &Path,
+    module: M,
+) -> Result<M, CheckpointError> {
+    let path = origin.to_path_buf();
     let record = ModuleRecord::from_bytes(bytes).map_err(|e| CheckpointError::Corrupt {
         path: path.clone(),
         detail: e.to_string(),

@@ -46,7 +46,149 @@ pub fn write_png(
         path: path.into(),
         detail: e.to_string(),
     })?;
-    let tmp = path.with_extension("png.tmp");
+    write_atomic(path, &bytes)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a PNG file: {detail}")]
+    NotPng { path: PathBuf, detail: String },
+    #[error("{path}: this PNG carries no latent vector (only images exported by latentlab do)")]
+    NoLatent { path: PathBuf },
+    #[error("{path}: malformed latentlab:{key} metadata: {detail}")]
+    Malformed {
+        path: PathBuf,
+        key: &'static str,
+        detail: String,
+    },
+}
+
+/// The `latentlab:*` tEXt pairs of a PNG (prefix removed), in file order.
+pub fn png_metadata(bytes: &[u8], path: &Path) -> Result<Vec<(String, String)>, ImportError> {
+    let not_png = |e: png::DecodingError| ImportError::NotPng {
+        path: path.into(),
+        detail: e.to_string(),
+    };
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .map_err(not_png)?;
+    Ok(reader
+        .info()
+        .uncompressed_latin1_text
+        .iter()
+        .filter_map(|t| {
+            t.keyword
+                .strip_prefix("latentlab:")
+                .map(|k| (k.to_string(), t.text.clone()))
+        })
+        .collect())
+}
+
+/// A latent vector and soft label read back from an exported PNG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentRecord {
+    pub z: Vec<f32>,
+    pub label: Option<Vec<f32>>,
+    pub model: Option<String>,
+    pub checkpoint: Option<String>,
+    pub seed: Option<u64>,
+}
+
+/// Numbers as written in metadata: comma-separated.
+pub fn format_floats(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| format!("{x}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_floats(s: &str) -> Result<Vec<f32>, String> {
+    s.split(',')
+        .map(|p| {
+            let v: f32 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{p}` is not a number"))?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(format!("`{p}` is not finite"))
+            }
+        })
+        .collect()
+}
+
+/// Read the latent vector (`latentlab:z`) and friends from an exported PNG file.
+pub fn read_latent(path: &Path) -> Result<LatentRecord, ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let meta = png_metadata(&bytes, path)?;
+    let get = |k: &str| {
+        meta.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let z = get("z").ok_or_else(|| ImportError::NoLatent { path: path.into() })?;
+    let malformed = |key: &'static str| {
+        move |detail: String| ImportError::Malformed {
+            path: path.into(),
+            key,
+            detail,
+        }
+    };
+    let z = parse_floats(&z).map_err(malformed("z"))?;
+    let label = get("label_mix")
+        .map(|s| parse_floats(&s))
+        .transpose()
+        .map_err(malformed("label_mix"))?;
+    let seed = get("seed")
+        .map(|s| s.parse::<u64>().map_err(|e| e.to_string()))
+        .transpose()
+        .map_err(malformed("seed"))?;
+    Ok(LatentRecord {
+        z,
+        label,
+        model: get("model"),
+        checkpoint: get("checkpoint"),
+        seed,
+    })
+}
+
+/// Encode grayscale frames (all the same size) as an endlessly looping animated GIF.
+pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> Result<Vec<u8>, image::ImageError> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let mut out = Vec::new();
+    {
+        let mut enc = GifEncoder::new_with_speed(&mut out, 10);
+        enc.set_repeat(Repeat::Infinite)?;
+        for f in frames {
+            let rgba: Vec<u8> = f.pixels.iter().flat_map(|&p| [p, p, p, 255]).collect();
+            let buf = image::RgbaImage::from_raw(f.width as u32, f.height as u32, rgba)
+                .ok_or_else(|| {
+                    image::ImageError::Parameter(image::error::ParameterError::from_kind(
+                        image::error::ParameterErrorKind::DimensionMismatch,
+                    ))
+                })?;
+            let delay = image::Delay::from_numer_denom_ms(delay_ms, 1);
+            enc.encode_frame(image::Frame::from_parts(buf, 0, 0, delay))?;
+        }
+    }
+    Ok(out)
+}
+
+/// Write `bytes` to `path` through a temporary name, so a failed write leaves no half file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let io = |source| ExportError::Io {
         path: path.into(),
         source,

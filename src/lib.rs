@@ -13,3 +13,4 @@ pub mod export;
 pub mod model;
 pub mod quality;
 pub mod train;
+pub mod ui;

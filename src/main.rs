@@ -1,4 +1,5 @@
-//! The `latentlab` command line: train, sample and inspect runs.
+//! The `latentlab` command line: the desktop app (no subcommand), and train, sample, bench,
+//! score and inspect for scripts and machines without a display.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -25,6 +26,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     version,
     about = "Train and explore generative image models (GANs and VAEs) on the CPU or a GPU",
     long_about = "Train and explore generative image models (GANs and VAEs).\n\n\
+        With no subcommand, the desktop app opens.\n\n\
         Quick start:\n  \
         latentlab train --model cdcgan --steps 3000 --out runs/digits\n  \
         latentlab sample --checkpoint runs/digits --label 7 --n 64 --cols 8 --out sevens.png\n  \
@@ -214,11 +216,7 @@ fn run() -> Result<()> {
         Some(Cmd::Bench(a)) => bench(a),
         Some(Cmd::Score(a)) => score(a),
         Some(Cmd::Classifier(a)) => classifier(a),
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_long_help()?;
-            Ok(())
-        }
+        None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
     }
 }
 

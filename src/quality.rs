@@ -209,9 +209,7 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointE
 
 /// Where the shipped classifier for data set `name` lives in a source checkout.
 pub fn shipped_classifier_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("checkpoints")
-        .join(format!("classifier-{name}"))
+    crate::checkpoint::shipped_dir(&format!("classifier-{name}"))
 }
 
 /// The meter's verdict on a set of generated images.

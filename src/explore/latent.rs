@@ -41,3 +41,52 @@ pub fn one_hot(labels: &[u8], classes: usize) -> Vec<f32> {
 pub fn cycling_labels(n: usize, classes: usize) -> Vec<u8> {
     (0..n).map(|i| (i % classes.max(1)) as u8).collect()
 }
+
+/// `n` samples of N(0, 1) from `seed`, each redrawn until |z| <= `threshold` (the truncation
+/// trick: fewer unusual latents, more typical images). `threshold` >= 3 is effectively none.
+pub fn truncated_gaussian(seed: u64, n: usize, threshold: f32) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let threshold = threshold.max(0.05);
+    (0..n)
+        .map(|_| {
+            loop {
+                let v = gaussian_from(&mut rng, 1)[0];
+                if v.abs() <= threshold {
+                    break v;
+                }
+            }
+        })
+        .collect()
+}
+
+/// A soft label: `1 - mix` of class `a` and `mix` of class `b` (`[classes]`).
+pub fn blended_label(classes: usize, a: usize, b: usize, mix: f32) -> Vec<f32> {
+    let mix = mix.clamp(0.0, 1.0);
+    let mut out = vec![0.0; classes];
+    if let Some(v) = out.get_mut(a) {
+        *v += 1.0 - mix;
+    }
+    if let Some(v) = out.get_mut(b) {
+        *v += mix;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_bounds_every_entry_and_is_seeded() {
+        let z = truncated_gaussian(3, 500, 0.5);
+        assert!(z.iter().all(|v| v.abs() <= 0.5));
+        assert_eq!(z, truncated_gaussian(3, 500, 0.5));
+        assert_ne!(z, truncated_gaussian(4, 500, 0.5));
+    }
+
+    #[test]
+    fn blended_label_sums_to_one() {
+        assert_eq!(blended_label(3, 0, 2, 0.25), vec![0.75, 0.0, 0.25]);
+        assert_eq!(blended_label(3, 1, 1, 0.5), vec![0.0, 1.0, 0.0]);
+    }
+}

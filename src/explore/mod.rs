@@ -1,4 +1,6 @@
-//! Latent vectors, interpolation paths and turning generated batches into images.
+//! Latent vectors, interpolation paths, image grids and the explorer's generator thread.
 
+pub mod interpolate;
 pub mod latent;
 pub mod render;
+pub mod worker;

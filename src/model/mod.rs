@@ -7,7 +7,7 @@
 pub mod classifier;
 mod dcgan;
 mod mlp;
-mod vae;
+pub mod vae;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use objective::Loss;
 use serde::{Deserialize, Serialize};
 
 pub use metrics::{History, StepMetrics};
-pub use session::{Command, Event, ImageGrid, RunSpec, TrainingHandle};
+pub use session::{Command, Event, GeneratorSnapshot, ImageGrid, RunSpec, TrainingHandle};
 pub use step::{Speedups, Trainer};
 
 /// Hyper-parameters of a run; stored in the checkpoint manifest.

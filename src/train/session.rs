@@ -60,6 +60,8 @@ pub enum Command {
         labels: Option<Vec<f32>>,
         cols: usize,
     },
+    /// Send the current generator's weights as [`Event::Snapshot`] (for the explorer).
+    Snapshot,
     /// End the thread.
     Shutdown,
     /// Panic inside the thread, to exercise the failure path (tests and diagnostics).
@@ -104,11 +106,23 @@ pub enum Event {
         path: PathBuf,
         step: u64,
     },
+    /// The generator as it is now, as plain data (answer to [`Command::Snapshot`]).
+    Snapshot(Box<GeneratorSnapshot>),
     Warning(String),
     Failed(String),
     Finished {
         step: u64,
     },
+}
+
+/// A generator's weights (burnpack bytes) and what is needed to rebuild it elsewhere.
+#[derive(Debug, Clone)]
+pub struct GeneratorSnapshot {
+    pub step: u64,
+    pub model: ModelConfig,
+    pub class_names: Vec<String>,
+    pub data_name: String,
+    pub generator: Vec<u8>,
 }
 
 /// The owner's end of a session: send commands, drain events.
@@ -302,6 +316,7 @@ impl Session {
                     }
                 }
             }
+            Command::Snapshot => self.snapshot(),
             Command::Shutdown => self.shutdown = true,
             Command::InjectPanic => panic!("injected panic (Command::InjectPanic)"),
         }
@@ -422,6 +437,26 @@ impl Session {
                 score,
             }),
             Err(e) => self.out.send(Event::Warning(format!("quality meter: {e}"))),
+        }
+    }
+
+    fn snapshot(&mut self) {
+        let Some(t) = &self.trainer else {
+            return self.out.send(Event::Warning(
+                "no model to explore yet: start a run first".into(),
+            ));
+        };
+        match crate::checkpoint::module_bytes(&t.generator()) {
+            Ok(generator) => self.out.send(Event::Snapshot(Box::new(GeneratorSnapshot {
+                step: t.step,
+                model: t.config.model.clone(),
+                class_names: t.data().class_names.clone(),
+                data_name: t.data().name.clone(),
+                generator,
+            }))),
+            Err(e) => self
+                .out
+                .send(Event::Warning(format!("snapshot failed: {e}"))),
         }
     }
 

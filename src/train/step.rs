@@ -94,7 +94,8 @@ fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
         .init()
 }
 
-pub(crate) fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+/// Copy a tensor back to the host as `f32`s.
+pub fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     t.try_into_data()
         .map_err(|e| TrainError::Readback(format!("{e:?}")))?
         .try_into_vec::<f32>()

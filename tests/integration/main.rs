@@ -3,9 +3,11 @@
 mod checkpoint;
 mod cli;
 mod data;
+mod explore;
 mod learning;
 mod quality;
 mod session;
+mod ui;
 
 use latentlab::data::Dataset;
 use latentlab::model::ModelKind;

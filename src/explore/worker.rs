@@ -1,0 +1,318 @@
+//! The explorer's generator thread: holds an inference copy of a generator (from a checkpoint
+//! or a training snapshot) on the CPU and answers generate/encode requests, so the UI thread
+//! never runs a tensor op. Requests that pile up while one is computed are coalesced: only the
+//! newest request of each [`Tag`] is answered (a dragged slider sends many).
+
+use crate::checkpoint::{self, CheckpointError};
+use crate::data::DataSource;
+use crate::explore::render::{self, GrayImage};
+use crate::model::vae::VaeEncoder;
+use crate::model::{Generator, ModelConfig};
+use crate::train::GeneratorSnapshot;
+use crate::train::step::{generate_with, readback};
+use burn::prelude::*;
+use burn::tensor::Bytes;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+/// What a generate request is for; the newest request per tag wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tag {
+    Explore,
+    Candidates,
+    Strip,
+    Manifold,
+}
+
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Load a run directory (its generator, and its encoder for a VAE).
+    LoadDir(PathBuf),
+    /// Use a generator sent by the training thread.
+    LoadSnapshot(Box<GeneratorSnapshot>),
+    /// Generate images for latent rows `z` (`[n * latent]`) and optional soft labels
+    /// (`[n * classes]`), laid out in `cols` columns.
+    Generate {
+        tag: Tag,
+        id: u64,
+        z: Vec<f32>,
+        labels: Option<Vec<f32>>,
+        cols: usize,
+    },
+    /// Encode up to `n` images of the data set (VAE only) for the latent scatter.
+    Encode {
+        data: DataSource,
+        n: usize,
+    },
+    Shutdown,
+}
+
+/// The model the explorer holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Where it came from, for the title bar and for export metadata.
+    pub origin: String,
+    /// The run directory, when it was loaded from one.
+    pub path: Option<PathBuf>,
+    pub model: ModelConfig,
+    pub class_names: Vec<String>,
+    pub step: u64,
+    pub data_name: String,
+    pub data_source: String,
+    pub has_encoder: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Loaded(ModelInfo),
+    Images {
+        tag: Tag,
+        id: u64,
+        /// Pixel values `[n, side, side]` in [-1, 1].
+        values: Vec<f32>,
+        grid: GrayImage,
+        millis: f32,
+    },
+    /// Encoder means `[n, 2]` (the first two latent dimensions) and the labels.
+    Encoded {
+        points: Vec<[f32; 2]>,
+        labels: Vec<u8>,
+    },
+    Error(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("no model loaded: open a checkpoint or train one")]
+    NoModel,
+    #[error("this model has no encoder (only a VAE loaded from a run directory has one)")]
+    NoEncoder,
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error("{0}")]
+    Compute(String),
+}
+
+type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// The UI's end of the explorer thread.
+pub struct ExplorerHandle {
+    requests: Sender<Request>,
+    pub replies: Receiver<Reply>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ExplorerHandle {
+    /// Start the thread (named `latentlab-explorer`); `notify` runs after every reply.
+    pub fn spawn(notify: Option<Notify>) -> std::io::Result<Self> {
+        let (req_tx, req_rx) = mpsc::channel();
+        let (rep_tx, rep_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("latentlab-explorer".into())
+            .spawn(move || Worker::new(rep_tx, notify).run(req_rx))?;
+        Ok(Self {
+            requests: req_tx,
+            replies: rep_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Send a request; false when the thread is gone.
+    pub fn send(&self, r: Request) -> bool {
+        self.requests.send(r).is_ok()
+    }
+}
+
+impl Drop for ExplorerHandle {
+    fn drop(&mut self) {
+        let _ = self.requests.send(Request::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Loaded {
+    info: ModelInfo,
+    generator: Generator,
+    encoder: Option<VaeEncoder>,
+}
+
+struct Worker {
+    out: Sender<Reply>,
+    notify: Option<Notify>,
+    device: Device,
+    loaded: Option<Loaded>,
+}
+
+impl Worker {
+    fn new(out: Sender<Reply>, notify: Option<Notify>) -> Self {
+        Self {
+            out,
+            notify,
+            // Batch-1 inference is fastest on the CPU (no transfer, no kernel launch).
+            device: Device::flex(),
+            loaded: None,
+        }
+    }
+
+    fn reply(&self, r: Reply) {
+        let _ = self.out.send(r);
+        if let Some(n) = &self.notify {
+            n();
+        }
+    }
+
+    fn run(mut self, requests: Receiver<Request>) {
+        while let Ok(first) = requests.recv() {
+            // Take everything queued; keep only the newest Generate of each tag.
+            let mut batch = vec![first];
+            batch.extend(requests.try_iter());
+            let mut newest: Vec<(Tag, usize)> = Vec::new();
+            for (i, r) in batch.iter().enumerate() {
+                if let Request::Generate { tag, .. } = r {
+                    match newest.iter_mut().find(|(t, _)| t == tag) {
+                        Some(slot) => slot.1 = i,
+                        None => newest.push((*tag, i)),
+                    }
+                }
+            }
+            for (i, r) in batch.into_iter().enumerate() {
+                let keep = match &r {
+                    Request::Generate { tag, .. } => newest.contains(&(*tag, i)),
+                    _ => true,
+                };
+                if !keep {
+                    continue;
+                }
+                if matches!(r, Request::Shutdown) {
+                    return;
+                }
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(r)));
+                match outcome {
+                    Ok(Ok(Some(reply))) => self.reply(reply),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => self.reply(Reply::Error(e.to_string())),
+                    Err(_) => self.reply(Reply::Error(
+                        "the explorer's generator failed; reload the model".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, r: Request) -> Result<Option<Reply>, ExploreError> {
+        match r {
+            Request::LoadDir(dir) => {
+                let (manifest, generator) = checkpoint::load_generator(&dir, &self.device)?;
+                let model = manifest.model().clone();
+                let encoder = if model.kind == crate::model::ModelKind::Vae
+                    && dir.join(checkpoint::ENCODER).is_file()
+                {
+                    let e = VaeEncoder::new(&model, &self.device);
+                    Some(checkpoint::load_module(&dir, checkpoint::ENCODER, e)?)
+                } else {
+                    None
+                };
+                let info = ModelInfo {
+                    origin: dir.display().to_string(),
+                    path: Some(dir),
+                    model,
+                    class_names: manifest.class_names.clone(),
+                    step: manifest.step,
+                    data_name: manifest.data.name.clone(),
+                    data_source: manifest.data.source.clone(),
+                    has_encoder: encoder.is_some(),
+                };
+                self.loaded = Some(Loaded {
+                    info: info.clone(),
+                    generator,
+                    encoder,
+                });
+                Ok(Some(Reply::Loaded(info)))
+            }
+            Request::LoadSnapshot(s) => {
+                let g = s.model.init_generator(&self.device);
+                let origin = PathBuf::from(format!("training run, step {}", s.step));
+                let generator =
+                    checkpoint::load_module_bytes(Bytes::from_bytes_vec(s.generator), &origin, g)?;
+                let info = ModelInfo {
+                    origin: origin.display().to_string(),
+                    path: None,
+                    model: s.model,
+                    class_names: s.class_names,
+                    step: s.step,
+                    data_source: s.data_name.clone(),
+                    data_name: s.data_name,
+                    has_encoder: false,
+                };
+                self.loaded = Some(Loaded {
+                    info: info.clone(),
+                    generator,
+                    encoder: None,
+                });
+                Ok(Some(Reply::Loaded(info)))
+            }
+            Request::Generate {
+                tag,
+                id,
+                z,
+                labels,
+                cols,
+            } => {
+                let l = self.loaded.as_ref().ok_or(ExploreError::NoModel)?;
+                let started = std::time::Instant::now();
+                let values = generate_with(
+                    &l.generator,
+                    &l.info.model,
+                    &self.device,
+                    &z,
+                    labels.as_deref(),
+                )
+                .map_err(|e| ExploreError::Compute(e.to_string()))?;
+                let side = l.info.model.image_size;
+                let n = values.len() / (side * side);
+                let grid = render::grid(&values, n, side, cols);
+                Ok(Some(Reply::Images {
+                    tag,
+                    id,
+                    values,
+                    grid,
+                    millis: started.elapsed().as_secs_f32() * 1000.0,
+                }))
+            }
+            Request::Encode { data, n } => {
+                let l = self.loaded.as_ref().ok_or(ExploreError::NoModel)?;
+                let enc = l.encoder.as_ref().ok_or(ExploreError::NoEncoder)?;
+                let side = l.info.model.image_size;
+                let data = data.load(side)?;
+                // Every k-th image, so all classes show.
+                let n = n.min(data.len()).max(1);
+                let stride = (data.len() / n).max(1);
+                let idx: Vec<usize> = (0..data.len()).step_by(stride).take(n).collect();
+                let x = Tensor::<4>::from_data(
+                    TensorData::new(data.pixels(&idx), [idx.len(), 1, side, side]),
+                    &self.device,
+                ); // [n, 1, 28, 28]
+                let (mu, _) = enc.forward(x); // [n, latent]
+                let latent = l.info.model.latent_dim;
+                let mu = readback(mu).map_err(|e| ExploreError::Compute(e.to_string()))?;
+                let points = mu
+                    .chunks(latent)
+                    .map(|r| [r[0], r.get(1).copied().unwrap_or(0.0)])
+                    .collect();
+                let labels = idx
+                    .iter()
+                    .map(|&i| data.labels.get(i).copied().unwrap_or(0))
+                    .collect();
+                Ok(Some(Reply::Encoded { points, labels }))
+            }
+            Request::Shutdown => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! The Explore tab: the generated image large and crisp, one slider per latent dimension,
+//! randomise / reset / truncation, a label picker with a two-label blend for conditional models,
+//! the difference view, and for a 2-D VAE the manifold grid and the encoded data scatter.
+
+use super::actions::Action;
+use super::colormap::{self, ColorMap};
+use super::gpu_view;
+use super::image_view::{Tex, fit, upscale};
+use super::settings::Settings;
+use crate::data::DataSource;
+use crate::explore::latent;
+use crate::explore::render::GrayImage;
+use crate::explore::worker::{ModelInfo, Request, Tag};
+use crate::export::{LatentRecord, format_floats};
+use crate::model::ModelKind;
+use eframe::egui;
+use std::sync::Arc;
+
+/// Points of the manifold grid per side, and its latent range.
+pub const MANIFOLD_SIDE: usize = 15;
+pub const MANIFOLD_RANGE: f32 = 3.0;
+/// Encoded images shown in the VAE scatter.
+pub const SCATTER_POINTS: usize = 2000;
+
+pub struct ExploreState {
+    pub info: Option<ModelInfo>,
+    pub z: Vec<f32>,
+    pub seed: u64,
+    /// Randomise redraws entries beyond this |z| (3 = off).
+    pub truncation: f32,
+    pub label_a: usize,
+    pub label_b: usize,
+    /// Share of `label_b` in the condition (0 = only `label_a`).
+    pub mix: f32,
+    pub image: Option<Arc<GrayImage>>,
+    /// The image before the last change, for the difference view.
+    pub reference: Option<Arc<GrayImage>>,
+    pub diff_view: bool,
+    pub last_generate_ms: f32,
+    next_id: u64,
+    dirty: bool,
+    pub manifold: Option<Arc<GrayImage>>,
+    manifold_uploaded: bool,
+    pub scatter: Option<(Vec<[f32; 2]>, Vec<u8>)>,
+    tex: Tex,
+    tex_key: Option<(usize, usize, ColorMap, bool)>,
+    manifold_tex: Tex,
+    /// Whether the wgpu image view is available (set by the app at start).
+    pub gpu: bool,
+    pub loading: bool,
+}
+
+impl Default for ExploreState {
+    fn default() -> Self {
+        Self {
+            info: None,
+            z: Vec::new(),
+            seed: 0,
+            truncation: 3.0,
+            label_a: 0,
+            label_b: 1,
+            mix: 0.0,
+            image: None,
+            reference: None,
+            diff_view: false,
+            last_generate_ms: 0.0,
+            next_id: 0,
+            dirty: false,
+            manifold: None,
+            manifold_uploaded: false,
+            scatter: None,
+            tex: Tex::named("explore-image"),
+            tex_key: None,
+            manifold_tex: Tex::named("vae-manifold"),
+            gpu: false,
+            loading: false,
+        }
+    }
+}
+
+impl ExploreState {
+    pub fn conditional(&self) -> bool {
+        self.info
+            .as_ref()
+            .is_some_and(|i| i.model.kind.is_conditional())
+    }
+
+    fn classes(&self) -> usize {
+        self.info.as_ref().map_or(0, |i| i.model.num_classes)
+    }
+
+    /// The soft label the image is generated for (conditional models).
+    pub fn label(&self) -> Option<Vec<f32>> {
+        self.conditional()
+            .then(|| latent::blended_label(self.classes(), self.label_a, self.label_b, self.mix))
+    }
+
+    /// A new model arrived: keep the latent if it still fits, else draw one from the seed.
+    /// Returns the requests to send (first image, VAE views).
+    pub fn on_loaded(&mut self, info: ModelInfo) -> Vec<Request> {
+        let dim = info.model.latent_dim;
+        let classes = info.model.num_classes;
+        self.loading = false;
+        self.manifold = None;
+        self.scatter = None;
+        self.reference = None;
+        if self.z.len() != dim {
+            self.z = latent::truncated_gaussian(self.seed, dim, self.truncation);
+        }
+        if self.label_a >= classes.max(1) {
+            self.label_a = 0;
+        }
+        if self.label_b >= classes.max(1) {
+            self.label_b = classes.saturating_sub(1).min(1);
+        }
+        let mut requests = Vec::new();
+        if info.model.kind == ModelKind::Vae && dim == 2 {
+            let n = MANIFOLD_SIDE;
+            let mut z = Vec::with_capacity(n * n * 2);
+            for r in 0..n {
+                for c in 0..n {
+                    let t = |i: usize| {
+                        -MANIFOLD_RANGE + 2.0 * MANIFOLD_RANGE * i as f32 / (n - 1) as f32
+                    };
+                    // Rows go down the screen: the top row is the largest z1.
+                    z.extend([t(c), -t(r)]);
+                }
+            }
+            requests.push(Request::Generate {
+                tag: Tag::Manifold,
+                id: 0,
+                z,
+                labels: None,
+                cols: n,
+            });
+            if info.has_encoder {
+                let data = info
+                    .data_source
+                    .parse::<DataSource>()
+                    .unwrap_or(DataSource::Default);
+                requests.push(Request::Encode {
+                    data,
+                    n: SCATTER_POINTS,
+                });
+            }
+        }
+        self.info = Some(info);
+        self.dirty = true;
+        requests
+    }
+
+    pub fn on_manifold(&mut self, grid: GrayImage) {
+        self.manifold = Some(Arc::new(grid));
+        self.manifold_uploaded = false;
+    }
+
+    pub fn on_image(&mut self, id: u64, grid: GrayImage, millis: f32) {
+        // Replies come in request order; an older one than the newest sent is still shown,
+        // since the worker drops the ones in between.
+        let _ = id;
+        self.image = Some(Arc::new(grid));
+        self.last_generate_ms = millis;
+    }
+
+    /// Take the latent and label from an exported PNG's metadata.
+    pub fn restore(&mut self, r: &LatentRecord) -> Result<(), String> {
+        let Some(info) = &self.info else {
+            return Err("load a model first, then drop the image again".into());
+        };
+        if r.z.len() != info.model.latent_dim {
+            return Err(format!(
+                "the image's latent has {} dimensions, the loaded model {}",
+                r.z.len(),
+                info.model.latent_dim
+            ));
+        }
+        self.reference = self.image.clone();
+        self.z = r.z.clone();
+        if let Some(seed) = r.seed {
+            self.seed = seed;
+        }
+        if let Some(label) = &r.label
+            && label.len() == info.model.num_classes
+        {
+            let mut order: Vec<usize> = (0..label.len()).collect();
+            order.sort_by(|&a, &b| label[b].total_cmp(&label[a]));
+            self.label_a = order[0];
+            self.label_b = order.get(1).copied().unwrap_or(0);
+            self.mix = label[self.label_b].clamp(0.0, 1.0);
+            if self.mix == 0.0 {
+                self.label_b = if self.label_a == 0 { 1 } else { 0 };
+            }
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Export metadata describing the current image.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        let mut m = vec![
+            ("z", format_floats(&self.z)),
+            ("seed", self.seed.to_string()),
+        ];
+        if let Some(info) = &self.info {
+            m.push(("model", info.model.kind.name().to_string()));
+            m.push(("checkpoint", info.origin.clone()));
+            m.push(("step", info.step.to_string()));
+        }
+        if let Some(label) = self.label() {
+            if let Some(info) = &self.info {
+                let name = |i: usize| {
+                    info.class_names
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| i.to_string())
+                };
+                let text = if self.mix > 0.0 {
+                    format!(
+                        "{} ({:.2}) + {} ({:.2})",
+                        name(self.label_a),
+                        1.0 - self.mix,
+                        name(self.label_b),
+                        self.mix
+                    )
+                } else {
+                    name(self.label_a)
+                };
+                m.push(("label", text));
+            }
+            m.push(("label_mix", format_floats(&label)));
+        }
+        m
+    }
+
+    /// The generate request for a changed latent or label, if anything changed. The app asks
+    /// every frame, whichever tab is shown, so the image is ready when Explore opens.
+    pub fn pending_request(&mut self) -> Option<Request> {
+        if !self.dirty || self.info.is_none() {
+            return None;
+        }
+        self.dirty = false;
+        Some(self.request())
+    }
+
+    fn request(&mut self) -> Request {
+        self.next_id += 1;
+        Request::Generate {
+            tag: Tag::Explore,
+            id: self.next_id,
+            z: self.z.clone(),
+            labels: self.label(),
+            cols: 1,
+        }
+    }
+
+    fn randomise(&mut self, seed: u64) {
+        self.reference = self.image.clone();
+        self.seed = seed;
+        self.z = latent::truncated_gaussian(seed, self.z.len(), self.truncation);
+        self.dirty = true;
+    }
+}
+
+fn class_name(info: &ModelInfo, i: usize) -> String {
+    info.class_names
+        .get(i)
+        .cloned()
+        .unwrap_or_else(|| format!("class {i}"))
+}
+
+pub fn show(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
+    egui::Panel::left("explore-controls")
+        .resizable(true)
+        .default_size(300.0)
+        .show(ui, |ui| controls(ui, s, e, out));
+    egui::CentralPanel::default().show(ui, |ui| view(ui, s, e, out));
+}
+
+fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Open checkpoint…").clicked() {
+            out.push(Action::OpenCheckpoint);
+        }
+    });
+    let Some(info) = e.info.clone() else {
+        if e.loading {
+            ui.horizontal(|ui| {
+                ui.add(egui::Spinner::new());
+                ui.label("loading the model…");
+            });
+        } else {
+            ui.label("No model loaded: open a checkpoint, drop a run directory here, or train one and press \"Explore this model\".");
+        }
+        return;
+    };
+    ui.label(format!(
+        "{} · {} · step {}",
+        super::train_panel::model_label(info.model.kind),
+        info.data_name,
+        info.step
+    ))
+    .on_hover_text(&info.origin);
+    ui.separator();
+    ui.horizontal(|ui| {
+        if ui.button("Randomise").clicked() {
+            let seed = e.seed.wrapping_add(1);
+            e.randomise(seed);
+        }
+        let l = ui.label("seed");
+        let mut seed = e.seed;
+        if ui
+            .add(egui::DragValue::new(&mut seed))
+            .labelled_by(l.id)
+            .changed()
+        {
+            e.randomise(seed);
+        }
+    });
+    ui.horizontal(|ui| {
+        if ui.button("Reset to zero").clicked() {
+            e.reference = e.image.clone();
+            e.z.iter_mut().for_each(|v| *v = 0.0);
+            e.dirty = true;
+        }
+        ui.add(egui::Slider::new(&mut e.truncation, 0.25..=3.0).text("truncation"))
+            .on_hover_text("Randomise redraws latent entries beyond this magnitude (3 = off)");
+    });
+    if info.model.kind.is_conditional() {
+        ui.separator();
+        ui.label("Condition");
+        ui.horizontal_wrapped(|ui| {
+            for i in 0..info.model.num_classes {
+                let selected = e.label_a == i;
+                if ui
+                    .selectable_label(selected, class_name(&info, i))
+                    .clicked()
+                    && !selected
+                {
+                    e.reference = e.image.clone();
+                    e.label_a = i;
+                    e.dirty = true;
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            let l = ui.label("blend with");
+            let before = e.label_b;
+            egui::ComboBox::from_id_salt("blend-label")
+                .selected_text(class_name(&info, e.label_b))
+                .show_ui(ui, |ui| {
+                    for i in 0..info.model.num_classes {
+                        ui.selectable_value(&mut e.label_b, i, class_name(&info, i));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            if before != e.label_b {
+                e.dirty = true;
+            }
+        });
+        let r = ui.add(egui::Slider::new(&mut e.mix, 0.0..=1.0).text("mix"));
+        if r.drag_started() {
+            e.reference = e.image.clone();
+        }
+        if r.changed() {
+            e.dirty = true;
+        }
+    }
+    ui.separator();
+    ui.label(format!("Latent ({} dimensions)", e.z.len()));
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for i in 0..e.z.len() {
+                let r = ui.add(
+                    egui::Slider::new(&mut e.z[i], -3.0..=3.0)
+                        .text(format!("z{i}"))
+                        .fixed_decimals(2),
+                );
+                if r.drag_started() {
+                    e.reference = e.image.clone();
+                }
+                if r.changed() {
+                    e.dirty = true;
+                }
+            }
+        });
+}
+
+fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Colour map");
+        egui::ComboBox::from_id_salt("colormap")
+            .selected_text(s.colormap.name())
+            .show_ui(ui, |ui| {
+                for m in ColorMap::ALL {
+                    ui.selectable_value(&mut s.colormap, m, m.name());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        ui.checkbox(&mut e.diff_view, "Difference view")
+            .on_hover_text(
+                "Heat map of |G(z') - G(z)|: where the image changed with the last move",
+            );
+        if let Some(img) = e.image.clone()
+            && ui.button("Export image (PNG)…").clicked()
+        {
+            let meta = e.metadata();
+            match crate::export::png_bytes(&upscale(&img, 8), &meta) {
+                Ok(bytes) => out.push(Action::Export {
+                    what: "image",
+                    default_name: format!("latentlab-seed{}.png", e.seed),
+                    extension: "png",
+                    bytes,
+                }),
+                Err(err) => out.push(Action::Notice(format!("PNG encoding failed: {err}"))),
+            }
+        }
+        ui.label(format!(
+            "{} · {:.2} ms per image",
+            if e.gpu { "GPU view" } else { "CPU view" },
+            e.last_generate_ms
+        ));
+    });
+    let Some(img) = e.image.clone() else {
+        return;
+    };
+    let vae2d = e.manifold.is_some();
+    let avail = ui.available_size();
+    let side = if vae2d {
+        (avail.x * 0.5).min(avail.y)
+    } else {
+        avail.x.min(avail.y)
+    };
+    let size = fit(
+        egui::vec2(img.width as f32, img.height as f32),
+        egui::vec2(side, side),
+    );
+    let reference = e.diff_view.then(|| e.reference.clone()).flatten();
+    ui.horizontal_top(|ui| {
+        if e.gpu {
+            let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+            gpu_view::paint(
+                ui,
+                rect,
+                gpu_view::ImageViewCallback {
+                    current: img.clone(),
+                    reference,
+                    map: s.colormap.index(),
+                },
+            );
+        } else {
+            let key = (
+                Arc::as_ptr(&img) as usize,
+                reference.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize),
+                s.colormap,
+                e.diff_view,
+            );
+            if e.tex_key != Some(key) {
+                let rgba = match &reference {
+                    Some(r) if r.pixels.len() == img.pixels.len() => {
+                        colormap::difference(&img.pixels, &r.pixels)
+                    }
+                    _ => colormap::colorize(&img.pixels, s.colormap),
+                };
+                e.tex.set_rgba(ui.ctx(), img.width, img.height, &rgba);
+                e.tex_key = Some(key);
+            }
+            e.tex.show(ui, size);
+        }
+        if vae2d {
+            ui.vertical(|ui| vae_views(ui, e));
+        }
+    });
+    if e.diff_view && e.reference.is_none() {
+        ui.label("Move a slider: the difference view shows where the image changed.");
+    }
+}
+
+/// The 2-D VAE's decoded manifold and the encoded data, coloured by label; clicking the
+/// scatter moves the latent there.
+fn vae_views(ui: &mut egui::Ui, e: &mut ExploreState) {
+    if let Some(m) = &e.manifold
+        && !e.manifold_uploaded
+    {
+        e.manifold_tex.set_gray(ui.ctx(), m);
+        e.manifold_uploaded = true;
+    }
+    let w = ui.available_width();
+    ui.label(format!(
+        "Decoded manifold, z in [-{MANIFOLD_RANGE}, {MANIFOLD_RANGE}]²"
+    ));
+    e.manifold_tex
+        .show(ui, egui::vec2(w, ui.available_height() * 0.5));
+    let Some((points, labels)) = &e.scatter else {
+        return;
+    };
+    let names = e
+        .info
+        .as_ref()
+        .map(|i| i.class_names.clone())
+        .unwrap_or_default();
+    let z = [
+        e.z.first().copied().unwrap_or(0.0) as f64,
+        e.z.get(1).copied().unwrap_or(0.0) as f64,
+    ];
+    let response = egui_plot::Plot::new("vae-scatter")
+        .legend(egui_plot::Legend::default())
+        .data_aspect(1.0)
+        .x_axis_label("z0")
+        .y_axis_label("z1")
+        .show(ui, |p| {
+            let classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+            for c in 0..classes {
+                let pts: Vec<[f64; 2]> = points
+                    .iter()
+                    .zip(labels)
+                    .filter(|(_, l)| **l as usize == c)
+                    .map(|(p, _)| [p[0] as f64, p[1] as f64])
+                    .collect();
+                let hue = c as f32 / classes.max(1) as f32;
+                p.points(
+                    egui_plot::Points::new(names.get(c).cloned().unwrap_or(c.to_string()), pts)
+                        .radius(1.5)
+                        .color(egui::ecolor::Hsva::new(hue, 0.8, 0.9, 1.0)),
+                );
+            }
+            p.points(
+                egui_plot::Points::new("current z", vec![z])
+                    .radius(6.0)
+                    .shape(egui_plot::MarkerShape::Cross)
+                    .color(egui::Color32::WHITE),
+            );
+            p.pointer_coordinate()
+        });
+    if response.response.clicked()
+        && let Some(pos) = response.inner
+    {
+        e.reference = e.image.clone();
+        e.z[0] = pos.x as f32;
+        if e.z.len() > 1 {
+            e.z[1] = pos.y as f32;
+        }
+        e.dirty = true;
+    }
+}

@@ -1,0 +1,35 @@
+//! The desktop app (eframe/egui): Train, Explore and Interpolate tabs over the engine. Only
+//! plain data reaches this module: configs, metrics, images and typed events.
+
+pub mod actions;
+pub mod app;
+pub mod colormap;
+pub mod dialogs;
+pub mod explore_panel;
+pub mod gpu_view;
+pub mod image_view;
+pub mod interpolate_panel;
+pub mod plots;
+pub mod settings;
+pub mod train_panel;
+
+pub use app::{AppOptions, LatentLabApp};
+
+/// Open the window (wgpu renderer) and run until it is closed.
+pub fn run(options: AppOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_title("latentlab")
+            .with_app_id("latentlab")
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([800.0, 560.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "latentlab",
+        native,
+        Box::new(move |cc| Ok(Box::new(LatentLabApp::new(cc, options)?))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the latentlab window: {e}"))
+}

@@ -1,0 +1,496 @@
+//! The Train tab: model, loss, data and hyper-parameters; run controls; live charts; the
+//! fixed-noise sample grid and a time-lapse over the grids seen so far.
+
+use super::actions::Action;
+use super::image_view::{Tex, upscale};
+use super::plots::{self, Marker};
+use super::settings::Settings;
+use crate::data::DataSource;
+use crate::device::DeviceChoice;
+use crate::explore::render::GrayImage;
+use crate::model::{ModelConfig, ModelKind};
+use crate::quality::Score;
+use crate::train::objective::Loss;
+use crate::train::{Command, History, StepMetrics, TrainConfig};
+use eframe::egui;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Idle,
+    LoadingData,
+    Running,
+    Paused,
+    Finished,
+    Failed,
+}
+
+/// Grids kept for the time-lapse; when full, every other one is dropped.
+pub const TIMELAPSE_FRAMES: usize = 240;
+
+pub struct TrainState {
+    pub status: RunStatus,
+    pub device: String,
+    pub step: u64,
+    pub history: History,
+    pub markers: Vec<Marker>,
+    pub quality: Vec<(u64, Score)>,
+    pub grids: Vec<(u64, Arc<GrayImage>)>,
+    /// Time-lapse position; `None` follows the newest grid.
+    pub scrub: Option<usize>,
+    pub playing: bool,
+    play_clock: f64,
+    pub model: Option<ModelConfig>,
+    pub class_names: Vec<String>,
+    /// Learning rates the running trainer uses.
+    pub live_lr: Option<(f64, f64)>,
+    /// The last warning or failure from the engine, with what to do.
+    pub alert: Option<String>,
+    grid_tex: Tex,
+    shown: Option<u64>,
+}
+
+impl Default for TrainState {
+    fn default() -> Self {
+        Self {
+            status: RunStatus::Idle,
+            device: String::new(),
+            step: 0,
+            history: History::with_capacity(20_000),
+            markers: Vec::new(),
+            quality: Vec::new(),
+            grids: Vec::new(),
+            scrub: None,
+            playing: false,
+            play_clock: 0.0,
+            model: None,
+            class_names: Vec::new(),
+            live_lr: None,
+            alert: None,
+            grid_tex: Tex::named("sample-grid"),
+            shown: None,
+        }
+    }
+}
+
+impl TrainState {
+    /// Forget the previous run's curves and grids (a new run starts).
+    pub fn reset_run(&mut self) {
+        let alert = self.alert.take();
+        *self = Self::default();
+        self.alert = alert;
+    }
+
+    pub fn push_grid(&mut self, step: u64, grid: GrayImage) {
+        self.grids.push((step, Arc::new(grid)));
+        if self.grids.len() > TIMELAPSE_FRAMES {
+            let last = self.grids.pop();
+            let mut i = 0;
+            self.grids.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.grids.extend(last);
+            self.scrub = self.scrub.map(|s| (s / 2).min(self.grids.len() - 1));
+        }
+    }
+
+    pub fn metrics(&self) -> &[StepMetrics] {
+        &self.history.points
+    }
+
+    pub fn active(&self) -> bool {
+        matches!(
+            self.status,
+            RunStatus::Running | RunStatus::Paused | RunStatus::LoadingData
+        )
+    }
+
+    /// The grid the time-lapse shows now.
+    pub fn current_grid(&self) -> Option<&(u64, Arc<GrayImage>)> {
+        match self.scrub {
+            Some(i) => self.grids.get(i),
+            None => self.grids.last(),
+        }
+    }
+}
+
+/// The training configuration the settings describe, for a data set with `num_classes`.
+pub fn train_config(s: &Settings, num_classes: usize) -> TrainConfig {
+    let mut c = TrainConfig::new(s.model, s.loss, num_classes);
+    c.batch = s.batch;
+    c.lr_g = s.lr_g;
+    c.lr_d = s.lr_d;
+    c.seed = s.seed;
+    c.sample_every = s.sample_every;
+    if let Some(w) = s.width {
+        c.model.width = w;
+    }
+    if let Some(l) = s.latent {
+        c.model.latent_dim = l;
+    }
+    c
+}
+
+pub fn model_label(k: ModelKind) -> &'static str {
+    match k {
+        ModelKind::Mlp => "MLP GAN",
+        ModelKind::Dcgan => "DCGAN-28",
+        ModelKind::Cmlp => "conditional MLP GAN",
+        ModelKind::Cdcgan => "conditional DCGAN-28",
+        ModelKind::Vae => "VAE",
+    }
+}
+
+const KINDS: [ModelKind; 5] = [
+    ModelKind::Mlp,
+    ModelKind::Dcgan,
+    ModelKind::Cmlp,
+    ModelKind::Cdcgan,
+    ModelKind::Vae,
+];
+const LOSSES: [Loss; 4] = [Loss::Nonsat, Loss::Minimax, Loss::Lsgan, Loss::WganGp];
+
+fn data_label(d: &DataSource) -> String {
+    match d {
+        DataSource::Default => "digits (embedded, 5,000)".into(),
+        DataSource::Fashion => "Fashion-MNIST".into(),
+        DataSource::Path(p) => format!("folder: {}", p.display()),
+    }
+}
+
+pub fn show(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut Vec<Action>) {
+    egui::Panel::left("train-controls")
+        .resizable(true)
+        .default_size(270.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| controls(ui, s, t, out));
+        });
+    egui::CentralPanel::default().show(ui, |ui| {
+        if let Some(alert) = t.alert.clone() {
+            let mut dismissed = false;
+            egui::Frame::new()
+                .fill(egui::Color32::from_rgb(90, 40, 30))
+                .inner_margin(6.0)
+                .show(ui, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.colored_label(egui::Color32::WHITE, format!("Warning: {alert}"));
+                        dismissed = ui.button("Dismiss").clicked();
+                    });
+                });
+            if dismissed {
+                t.alert = None;
+            }
+        }
+        let avail = ui.available_size();
+        let grid_width = (avail.x * 0.36).clamp(200.0, 520.0);
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(avail.x - grid_width - 12.0);
+                charts(ui, s, t);
+            });
+            ui.separator();
+            ui.vertical(|ui| {
+                ui.set_width(grid_width);
+                samples(ui, s, t, out);
+            });
+        });
+    });
+}
+
+fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut Vec<Action>) {
+    let locked = t.active();
+    ui.heading("Run");
+    ui.add_enabled_ui(!locked, |ui| {
+        egui::Grid::new("train-settings")
+            .num_columns(2)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                let l = ui.label("Model");
+                egui::ComboBox::from_id_salt("model")
+                    .selected_text(model_label(s.model))
+                    .show_ui(ui, |ui| {
+                        for k in KINDS {
+                            ui.selectable_value(&mut s.model, k, model_label(k));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Loss");
+                ui.add_enabled_ui(s.model.is_gan(), |ui| {
+                    egui::ComboBox::from_id_salt("loss")
+                        .selected_text(s.loss.name())
+                        .show_ui(ui, |ui| {
+                            for l in LOSSES {
+                                ui.selectable_value(&mut s.loss, l, l.name());
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                });
+                ui.end_row();
+                let l = ui.label("Data");
+                egui::ComboBox::from_id_salt("data")
+                    .selected_text(data_label(&s.data))
+                    .width(170.0)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut s.data,
+                            DataSource::Default,
+                            data_label(&DataSource::Default),
+                        );
+                        ui.selectable_value(
+                            &mut s.data,
+                            DataSource::Fashion,
+                            data_label(&DataSource::Fashion),
+                        );
+                        if ui
+                            .selectable_label(matches!(s.data, DataSource::Path(_)), "a folder…")
+                            .clicked()
+                        {
+                            out.push(Action::PickDataFolder);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Batch");
+                ui.add(egui::DragValue::new(&mut s.batch).range(1..=1024))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Device");
+                egui::ComboBox::from_id_salt("device")
+                    .selected_text(format!("{:?}", s.device).to_lowercase())
+                    .show_ui(ui, |ui| {
+                        for d in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Wgpu] {
+                            ui.selectable_value(&mut s.device, d, format!("{d:?}").to_lowercase());
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Samples every");
+                ui.add(
+                    egui::DragValue::new(&mut s.sample_every)
+                        .range(1..=10_000)
+                        .suffix(" steps"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Quality every");
+                ui.add(
+                    egui::DragValue::new(&mut s.score_every)
+                        .range(0..=100_000)
+                        .suffix(" steps"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("Rate the generator with the data set's classifier (0: off)");
+                ui.end_row();
+            });
+    });
+    // Learning rates stay editable during a run; applying them marks the charts.
+    ui.label("Learning rate G / D");
+    ui.add(
+        egui::Slider::new(&mut s.lr_g, 1e-6..=1e-2)
+            .logarithmic(true)
+            .text("G"),
+    );
+    ui.add(
+        egui::Slider::new(&mut s.lr_d, 1e-6..=1e-2)
+            .logarithmic(true)
+            .text("D"),
+    );
+    if let Some(live) = t.live_lr
+        && live != (s.lr_g, s.lr_d)
+        && ui.button("Apply learning rates").clicked()
+    {
+        out.push(Action::Train(Command::SetLearningRate {
+            lr_g: s.lr_g,
+            lr_d: s.lr_d,
+        }));
+    }
+    ui.separator();
+    ui.horizontal_wrapped(|ui| {
+        match t.status {
+            RunStatus::Running => {
+                if ui.button("Pause").on_hover_text("Space").clicked() {
+                    out.push(Action::Train(Command::Pause));
+                }
+            }
+            RunStatus::Paused => {
+                if ui.button("Resume").on_hover_text("Space").clicked() {
+                    out.push(Action::Train(Command::Resume));
+                }
+            }
+            RunStatus::LoadingData => {
+                ui.add(egui::Spinner::new());
+                ui.label("loading data…");
+            }
+            _ => {
+                if ui.button("Start").clicked() {
+                    out.push(Action::StartRun);
+                }
+            }
+        }
+        if ui
+            .add_enabled(
+                t.status == RunStatus::Paused,
+                egui::Button::new("Step once"),
+            )
+            .clicked()
+        {
+            out.push(Action::Train(Command::Step(1)));
+        }
+        if ui
+            .add_enabled(
+                matches!(t.status, RunStatus::Running | RunStatus::Paused),
+                egui::Button::new("Stop"),
+            )
+            .clicked()
+        {
+            out.push(Action::Train(Command::Stop));
+        }
+    });
+    let has_run = t.model.is_some() && t.status != RunStatus::Failed;
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(has_run, egui::Button::new("Save checkpoint…"))
+            .clicked()
+        {
+            out.push(Action::SaveCheckpoint);
+        }
+        if ui
+            .add_enabled(has_run, egui::Button::new("Explore this model"))
+            .clicked()
+        {
+            out.push(Action::ExploreTrainingRun);
+        }
+    });
+    ui.separator();
+    let status = match t.status {
+        RunStatus::Idle => "ready",
+        RunStatus::LoadingData => "loading data",
+        RunStatus::Running => "training",
+        RunStatus::Paused => "paused",
+        RunStatus::Finished => "finished",
+        RunStatus::Failed => "failed",
+    };
+    ui.label(format!("Status: {status}, step {}", t.step));
+    if !t.device.is_empty() {
+        ui.label(format!("Device: {}", t.device));
+    }
+    if let Some(m) = t.history.last() {
+        ui.label(format!("{:.0} examples/s", m.examples_per_sec));
+    }
+    ui.add(egui::Slider::new(&mut s.smoothing, 0.0..=0.99).text("smoothing"));
+}
+
+fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
+    let vae = t.model.as_ref().is_some_and(|m| m.kind == ModelKind::Vae);
+    let n_plots = if t.quality.is_empty() { 3.0 } else { 4.0 };
+    let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(110.0, 320.0);
+    let m = t.metrics();
+    plots::losses(ui, m, &t.markers, s.smoothing, vae, h);
+    if !vae {
+        plots::discriminator(ui, m, &t.markers, s.smoothing, h);
+    }
+    plots::throughput(ui, m, &t.markers, s.smoothing, h);
+    if !t.quality.is_empty() {
+        plots::quality(ui, &t.quality, &t.markers, h);
+    }
+}
+
+fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Action>) {
+    ui.heading("Samples from fixed noise");
+    if t.grids.is_empty() {
+        ui.label("Press Start: a grid of samples appears here and sharpens as training goes.");
+        return;
+    }
+    // Advance the time-lapse while playing.
+    if t.playing {
+        let now = ui.input(|i| i.time);
+        if now - t.play_clock >= 1.0 / s.interp_fps.max(0.5) as f64 {
+            t.play_clock = now;
+            let next = t.scrub.map_or(0, |i| i + 1);
+            t.scrub = Some(if next >= t.grids.len() { 0 } else { next });
+        }
+        ui.ctx().request_repaint();
+    }
+    let Some((step, grid)) = t.current_grid().cloned() else {
+        return;
+    };
+    if t.shown != Some(step) || !t.grid_tex.is_set() {
+        t.grid_tex.set_gray(ui.ctx(), &grid);
+        t.shown = Some(step);
+    }
+    let w = ui.available_width();
+    t.grid_tex.show(ui, egui::vec2(w, w));
+    ui.label(format!("step {step}"));
+    let last = t.grids.len() - 1;
+    ui.horizontal(|ui| {
+        let label = if t.playing {
+            "Pause time-lapse"
+        } else {
+            "Play time-lapse"
+        };
+        if ui
+            .button(label)
+            .on_hover_text("replay the grids kept so far")
+            .clicked()
+        {
+            t.playing = !t.playing;
+            if t.playing && t.scrub.is_none() {
+                t.scrub = Some(0);
+            }
+        }
+        let mut i = t.scrub.unwrap_or(last);
+        let slider = ui.add(egui::Slider::new(&mut i, 0..=last).text("time-lapse"));
+        if slider.changed() {
+            t.scrub = if i == last { None } else { Some(i) };
+            t.playing = false;
+        }
+        if ui.button("live").clicked() {
+            t.scrub = None;
+            t.playing = false;
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Export grid (PNG)…").clicked() {
+            match crate::export::png_bytes(&upscale(&grid, 4), &[("step", step.to_string())]) {
+                Ok(bytes) => out.push(Action::Export {
+                    what: "sample grid",
+                    default_name: format!("samples-step{step}.png"),
+                    extension: "png",
+                    bytes,
+                }),
+                Err(e) => out.push(Action::Notice(format!("PNG encoding failed: {e}"))),
+            }
+        }
+        if ui.button("Export time-lapse (GIF)…").clicked() {
+            let frames: Vec<GrayImage> = t.grids.iter().map(|(_, g)| upscale(g, 3)).collect();
+            let same = frames
+                .iter()
+                .all(|f| (f.width, f.height) == (frames[0].width, frames[0].height));
+            match crate::export::gif_bytes(
+                if same {
+                    &frames
+                } else {
+                    &frames[frames.len() - 1..]
+                },
+                150,
+            ) {
+                Ok(bytes) => out.push(Action::Export {
+                    what: "time-lapse",
+                    default_name: "timelapse.gif".into(),
+                    extension: "gif",
+                    bytes,
+                }),
+                Err(e) => out.push(Action::Notice(format!("GIF encoding failed: {e}"))),
+            }
+        }
+    });
+}

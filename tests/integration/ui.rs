@@ -1,0 +1,321 @@
+//! The desktop app driven through its real widgets with egui_kittest (no display, no GPU).
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use latentlab::checkpoint::shipped_dir;
+use latentlab::model::ModelKind;
+use latentlab::ui::app::{AppOptions, LatentLabApp};
+use latentlab::ui::dialogs::{DialogOutcome, ScriptedDialogs};
+use latentlab::ui::settings::{Settings, Tab};
+use latentlab::ui::train_panel::RunStatus;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn options(answers: Vec<DialogOutcome>, checkpoint: Option<PathBuf>) -> AppOptions {
+    super::init();
+    AppOptions {
+        dialogs: Arc::new(ScriptedDialogs::new(answers)),
+        initial_checkpoint: checkpoint,
+        fresh_settings: true,
+        frame_log: None,
+    }
+}
+
+fn harness<'a>(opts: AppOptions) -> Harness<'a, LatentLabApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 820.0))
+        .build_eframe(move |cc| LatentLabApp::new(cc, opts).expect("app starts"))
+}
+
+/// Step the UI until `done` holds (background threads answer between frames).
+fn wait_for(h: &mut Harness<'_, LatentLabApp>, what: &str, done: impl Fn(&LatentLabApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The shipped conditional DCGAN, loaded into the explorer.
+fn with_shipped_model<'a>(answers: Vec<DialogOutcome>) -> Harness<'a, LatentLabApp> {
+    let mut h = harness(options(answers, Some(shipped_dir("mnist-cdcgan"))));
+    wait_for(&mut h, "the first image", |a| a.explore.image.is_some());
+    h
+}
+
+fn tiny_settings(s: &mut Settings) {
+    s.model = ModelKind::Mlp;
+    s.batch = 16;
+    s.width = Some(16);
+    s.latent = Some(8);
+    s.sample_every = 1;
+}
+
+#[test]
+fn starting_a_run_plots_losses_and_the_controls_drive_it() {
+    let mut h = harness(options(vec![], None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "three steps", |a| a.train.metrics().len() >= 3);
+    let app = h.state();
+    assert_eq!(app.train.status, RunStatus::Running);
+    assert!(
+        app.train
+            .metrics()
+            .iter()
+            .all(|m| m.loss_d.is_finite() && m.loss_g.is_finite())
+    );
+    assert!(!app.train.grids.is_empty(), "the sample grid arrived");
+
+    // Space pauses; Step once advances exactly one step.
+    h.key_press(egui::Key::Space);
+    wait_for(&mut h, "pause", |a| a.train.status == RunStatus::Paused);
+    h.run_steps(3);
+    let before = h.state().train.step;
+    h.get_by_label("Step once").click();
+    wait_for(&mut h, "one step", |a| a.train.step == before + 1);
+
+    // A learning-rate change mid-run is applied and marked on the charts.
+    h.state_mut().settings.lr_g = 1e-3;
+    h.step();
+    h.get_by_label("Apply learning rates").click();
+    wait_for(&mut h, "the marker", |a| !a.train.markers.is_empty());
+    assert_eq!(h.state().train.live_lr, Some((1e-3, 2e-4)));
+
+    h.get_by_label("Stop").click();
+    wait_for(&mut h, "finish", |a| a.train.status == RunStatus::Finished);
+}
+
+#[test]
+fn an_engine_failure_shows_in_the_ui_with_what_to_do() {
+    let mut h = harness(options(vec![], None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "a step", |a| !a.train.metrics().is_empty());
+    h.state_mut().act(latentlab::ui::actions::Action::Train(
+        latentlab::train::Command::InjectPanic,
+    ));
+    wait_for(&mut h, "failure", |a| a.train.status == RunStatus::Failed);
+    h.run_steps(2);
+    let alert = h.get_by_label_contains("training failed");
+    assert!(format!("{alert:?}").contains("press Start again"));
+}
+
+#[test]
+fn moving_a_latent_slider_or_picking_a_label_changes_the_image() {
+    let mut h = with_shipped_model(vec![]);
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    let first = h.state().explore.image.clone().expect("image");
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
+        .set_value_accesskit(2.5);
+    wait_for(&mut h, "a new image", |a| {
+        a.explore
+            .image
+            .as_ref()
+            .is_some_and(|i| i.pixels != first.pixels)
+    });
+    assert!((h.state().explore.z[0] - 2.5).abs() < 1e-6);
+
+    let before = h.state().explore.image.clone().expect("image");
+    assert_eq!(h.state().explore.label_a, 0);
+    h.get_by_label("7").click();
+    wait_for(&mut h, "the 7", |a| {
+        a.explore
+            .image
+            .as_ref()
+            .is_some_and(|i| i.pixels != before.pixels)
+    });
+    assert_eq!(h.state().explore.label_a, 7);
+}
+
+#[test]
+fn the_step_count_sets_the_number_of_interpolation_frames() {
+    let mut h = with_shipped_model(vec![]);
+    h.state_mut().settings.tab = Tab::Interpolate;
+    h.run_steps(2);
+    h.get_by_label("Set A from Explore").click();
+    h.run_steps(1);
+    h.state_mut().explore.z.iter_mut().for_each(|v| *v = -*v);
+    h.run_steps(1);
+    h.get_by_label("Set B from Explore").click();
+    for steps in [7usize, 12] {
+        h.get_by_role_and_label(egui::accesskit::Role::Slider, "steps")
+            .set_value_accesskit(steps as f64);
+        wait_for(&mut h, "the strip", |a| a.interp.frames.len() == steps);
+        let app = h.state();
+        assert_eq!(app.settings.interp_steps, steps);
+        // The ends are A's and B's images: different, since z was mirrored.
+        assert_ne!(
+            app.interp.frames[0].pixels,
+            app.interp.frames[steps - 1].pixels
+        );
+    }
+}
+
+/// A file dropped on the window.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn exported_png_carries_the_latent_and_dropping_it_restores_it() {
+    let dir = super::tempdir();
+    let png = dir.path().join("seven.png");
+    let mut h = with_shipped_model(vec![DialogOutcome::Chosen(png.clone())]);
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    h.get_by_label("7").click();
+    wait_for(&mut h, "label 7", |a| a.explore.label_a == 7);
+    h.run_steps(2);
+    h.get_by_label("Export image (PNG)…").click();
+    wait_for(&mut h, "the file", |_| png.is_file());
+    wait_for(&mut h, "the notice", |a| a.busy_files == 0);
+    let saved_z = h.state().explore.z.clone();
+    let record = latentlab::export::read_latent(&png).expect("metadata");
+    assert_eq!(record.z, saved_z);
+    assert_eq!(record.model.as_deref(), Some("cdcgan"));
+    let label = record.label.expect("label mix");
+    assert_eq!(label[7], 1.0);
+    let img = image::open(&png).expect("readable PNG");
+    assert_eq!((img.width(), img.height()), (224, 224));
+
+    // Change the latent and label, then drop the PNG: both come back.
+    h.state_mut().explore.z.iter_mut().for_each(|v| *v = 0.0);
+    h.state_mut().explore.label_a = 1;
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(png.clone())));
+    wait_for(&mut h, "the restored latent", |a| a.explore.z == saved_z);
+    assert_eq!(h.state().explore.label_a, 7);
+}
+
+#[test]
+fn animation_exports_as_a_gif_with_one_frame_per_step() {
+    let dir = super::tempdir();
+    let gif = dir.path().join("walk.gif");
+    let mut h = with_shipped_model(vec![DialogOutcome::Chosen(gif.clone())]);
+    h.state_mut().settings.tab = Tab::Interpolate;
+    h.state_mut().settings.interp_steps = 5;
+    h.run_steps(2);
+    h.get_by_label("Set A from Explore").click();
+    h.run_steps(1);
+    h.state_mut().explore.z.iter_mut().for_each(|v| *v = -*v);
+    h.run_steps(1);
+    h.get_by_label("Set B from Explore").click();
+    wait_for(&mut h, "the strip", |a| a.interp.frames.len() == 5);
+    h.run_steps(1);
+    h.get_by_label("Export animation (GIF)…").click();
+    wait_for(&mut h, "the write", |a| a.busy_files == 0 && gif.is_file());
+    use image::AnimationDecoder;
+    let file = std::io::BufReader::new(std::fs::File::open(&gif).expect("gif"));
+    let frames = image::codecs::gif::GifDecoder::new(file)
+        .expect("decodes")
+        .into_frames()
+        .collect_frames()
+        .expect("frames");
+    assert_eq!(frames.len(), 5);
+}
+
+#[test]
+fn without_a_native_dialog_a_path_field_is_offered() {
+    let dir = super::tempdir();
+    let target = dir.path().join("typed.png");
+    let mut h = with_shipped_model(vec![DialogOutcome::Unavailable("no portal".into())]);
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    h.get_by_label("Export image (PNG)…").click();
+    wait_for(&mut h, "the prompt", |a| a.prompt.is_some());
+    h.run_steps(2);
+    h.state_mut().prompt.as_mut().expect("prompt").text = target.display().to_string();
+    h.run_steps(1);
+    h.get_by_label("OK").click();
+    wait_for(&mut h, "the file", |a| {
+        a.busy_files == 0 && target.is_file()
+    });
+    assert!(latentlab::export::read_latent(&target).is_ok());
+}
+
+#[test]
+fn a_bad_dropped_file_is_reported_and_changes_nothing() {
+    let dir = super::tempdir();
+    let bogus = dir.path().join("not-latentlab.png");
+    let plain = latentlab::explore::render::GrayImage {
+        width: 2,
+        height: 2,
+        pixels: vec![0, 1, 2, 3],
+    };
+    latentlab::export::write_png(&bogus, &plain, &[]).expect("png");
+    let mut h = with_shipped_model(vec![]);
+    let z = h.state().explore.z.clone();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(bogus)));
+    wait_for(&mut h, "the notice", |a| {
+        a.notices
+            .iter()
+            .any(|n| n.contains("carries no latent vector"))
+    });
+    assert_eq!(h.state().explore.z, z);
+}
+
+/// A settings store in memory.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.into(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn settings_persist_between_launches() {
+    let mut store = Memory::default();
+    {
+        let mut h = harness(options(vec![], None));
+        let s = &mut h.state_mut().settings;
+        s.model = ModelKind::Vae;
+        s.batch = 32;
+        s.lr_d = 5e-4;
+        s.data = latentlab::data::DataSource::Fashion;
+        s.tab = Tab::Interpolate;
+        eframe::App::save(h.state_mut(), &mut store);
+    }
+    let mut opts = options(vec![], None);
+    opts.fresh_settings = false;
+    let store_ref = &store;
+    let h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 820.0))
+        .build_eframe(move |cc| {
+            cc.storage = Some(store_ref);
+            LatentLabApp::new(cc, opts).expect("app starts")
+        });
+    let s = &h.state().settings;
+    assert_eq!(s.model, ModelKind::Vae);
+    assert_eq!(s.batch, 32);
+    assert_eq!(s.lr_d, 5e-4);
+    assert_eq!(s.data, latentlab::data::DataSource::Fashion);
+    assert_eq!(s.tab, Tab::Interpolate);
+}
