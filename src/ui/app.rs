@@ -27,7 +27,7 @@ pub struct AppOptions {
     pub initial_checkpoint: Option<PathBuf>,
     /// Ignore stored settings (tests).
     pub fresh_settings: bool,
-    /// Write frame-time statistics here on exit.
+    /// Write frame-time statistics here every 30 s and on exit.
     pub frame_log: Option<PathBuf>,
 }
 
@@ -106,6 +106,7 @@ pub struct PathPrompt {
     pub action: FileAction,
     pub reason: String,
     pub text: String,
+    focused_once: bool,
 }
 
 /// Frame times of the UI thread, for the status bar and the frame log.
@@ -502,10 +503,18 @@ impl LatentLabApp {
                     DialogOutcome::Chosen(path) => self.complete(action, path),
                     DialogOutcome::Cancelled => {}
                     DialogOutcome::Unavailable(reason) => {
+                        // Start from a sensible path: the working directory plus the default name.
+                        let text = match &action {
+                            FileAction::Write { default_name, .. } => std::env::current_dir()
+                                .map(|d| d.join(default_name).display().to_string())
+                                .unwrap_or_default(),
+                            _ => String::new(),
+                        };
                         self.prompt = Some(PathPrompt {
                             action,
                             reason,
-                            text: String::new(),
+                            text,
+                            focused_once: false,
                         })
                     }
                 }
@@ -665,6 +674,10 @@ impl LatentLabApp {
                         .hint_text("/path/to/file-or-folder")
                         .desired_width(380.0),
                 );
+                if !p.focused_once {
+                    r.request_focus();
+                    p.focused_once = true;
+                }
                 if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                     done = Some(true);
                 }
@@ -752,18 +765,14 @@ impl eframe::App for LatentLabApp {
         self.frame_stats.record(started, started.elapsed());
     }
 
+    /// Called every 30 s and at exit.
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, settings::KEY, &self.settings);
-    }
-
-    fn on_exit(&mut self) {
         if let Some(path) = &self.frame_log
             && let Err(e) = std::fs::write(path, self.frame_stats.log_json())
         {
-            eprintln!(
-                "latentlab: cannot write the frame log {}: {e}",
-                path.display()
-            );
+            let text = format!("cannot write the frame log {}: {e}", path.display());
+            self.notice(text);
         }
     }
 }

@@ -44,8 +44,7 @@ impl Tex {
         self.handle.is_some()
     }
 
-    /// Draw at the largest integer zoom that fits `max` (at least 1x); the response senses
-    /// clicks. `None` before the first image arrives.
+    /// Draw as large as fits `max` (see [`fit`]); the response senses clicks. `None` before the first image arrives.
     pub fn show(&self, ui: &mut egui::Ui, max: egui::Vec2) -> Option<egui::Response> {
         let h = self.handle.as_ref()?;
         let size = fit(h.size_vec2(), max);
@@ -53,12 +52,18 @@ impl Tex {
     }
 }
 
-/// The largest whole-number zoom of `image` that fits `max` (at least 1x).
+/// The size to draw `image` at within `max`: a whole-number zoom from 3x up (every source pixel
+/// the same size), the exact fit below that (small zooms would waste too much room).
 pub fn fit(image: egui::Vec2, max: egui::Vec2) -> egui::Vec2 {
     if image.x <= 0.0 || image.y <= 0.0 {
         return image;
     }
-    let zoom = (max.x / image.x).min(max.y / image.y).floor().max(1.0);
+    let zoom = (max.x / image.x).min(max.y / image.y);
+    let zoom = if zoom >= 3.0 {
+        zoom.floor()
+    } else {
+        zoom.max(0.25)
+    };
     image * zoom
 }
 

@@ -166,6 +166,14 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| controls(ui, s, t, out));
         });
+    let max = (ui.available_width() * 0.5).max(260.0);
+    egui::Panel::right("train-samples")
+        .resizable(true)
+        .default_size(400.0)
+        .size_range(240.0..=max)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| samples(ui, s, t, out));
+        });
     egui::CentralPanel::default().show(ui, |ui| {
         if let Some(alert) = t.alert.clone() {
             let mut dismissed = false;
@@ -182,19 +190,7 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 t.alert = None;
             }
         }
-        let avail = ui.available_size();
-        let grid_width = (avail.x * 0.36).clamp(200.0, 520.0);
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                ui.set_width(avail.x - grid_width - 12.0);
-                charts(ui, s, t);
-            });
-            ui.separator();
-            ui.vertical(|ui| {
-                ui.set_width(grid_width);
-                samples(ui, s, t, out);
-            });
-        });
+        charts(ui, s, t);
     });
 }
 
@@ -427,8 +423,9 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
         t.grid_tex.set_gray(ui.ctx(), &grid);
         t.shown = Some(step);
     }
-    let w = ui.available_width();
-    t.grid_tex.show(ui, egui::vec2(w, w));
+    // floor: a fractional size would widen the resizable panel a little every frame
+    let w = (ui.available_width() - 2.0).floor();
+    t.grid_tex.show(ui, egui::vec2(w, w * 1.2));
     ui.label(format!("step {step}"));
     let last = t.grids.len() - 1;
     ui.horizontal(|ui| {
@@ -447,17 +444,22 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
                 t.scrub = Some(0);
             }
         }
-        let mut i = t.scrub.unwrap_or(last);
-        let slider = ui.add(egui::Slider::new(&mut i, 0..=last).text("time-lapse"));
-        if slider.changed() {
-            t.scrub = if i == last { None } else { Some(i) };
-            t.playing = false;
-        }
-        if ui.button("live").clicked() {
+        if ui
+            .button("Live")
+            .on_hover_text("follow the newest grid")
+            .clicked()
+        {
             t.scrub = None;
             t.playing = false;
         }
     });
+    let mut i = t.scrub.unwrap_or(last);
+    ui.spacing_mut().slider_width = (ui.available_width() - 110.0).max(80.0);
+    let slider = ui.add(egui::Slider::new(&mut i, 0..=last).text("time-lapse"));
+    if slider.changed() {
+        t.scrub = if i == last { None } else { Some(i) };
+        t.playing = false;
+    }
     ui.horizontal_wrapped(|ui| {
         if ui.button("Export grid (PNG)…").clicked() {
             match crate::export::png_bytes(&upscale(&grid, 4), &[("step", step.to_string())]) {
