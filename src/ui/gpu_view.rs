@@ -247,3 +247,21 @@ pub fn paint(ui: &mut egui::Ui, rect: egui::Rect, cb: ImageViewCallback) {
     ui.painter()
         .add(egui_wgpu::Callback::new_paint_callback(rect, cb));
 }
+
+#[cfg(test)]
+mod tests {
+    /// The shader must compile wherever the app runs; CI has no GPU, so validate it with naga
+    /// (the compiler wgpu itself uses).
+    #[test]
+    fn the_wgsl_shader_parses_and_validates() {
+        let module = naga::front::wgsl::parse_str(super::SHADER).expect("WGSL parses");
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .expect("WGSL validates");
+        let entry = |name: &str| module.entry_points.iter().any(|e| e.name == name);
+        assert!(entry("vs_main") && entry("fs_main"));
+    }
+}

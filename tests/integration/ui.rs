@@ -59,7 +59,9 @@ fn tiny_settings(s: &mut Settings) {
 
 #[test]
 fn starting_a_run_plots_losses_and_the_controls_drive_it() {
-    let mut h = harness(options(vec![], None));
+    let dir = super::tempdir();
+    let run_dir = dir.path().join("saved-run");
+    let mut h = harness(options(vec![DialogOutcome::Chosen(run_dir.clone())], None));
     tiny_settings(&mut h.state_mut().settings);
     h.step();
     h.get_by_label("Start").click();
@@ -88,6 +90,15 @@ fn starting_a_run_plots_losses_and_the_controls_drive_it() {
     h.get_by_label("Apply learning rates").click();
     wait_for(&mut h, "the marker", |a| !a.train.markers.is_empty());
     assert_eq!(h.state().train.live_lr, Some((1e-3, 2e-4)));
+
+    // Save checkpoint… writes a run directory that loads back.
+    h.get_by_label("Save checkpoint…").click();
+    wait_for(&mut h, "the checkpoint", |_| {
+        run_dir.join("manifest.json").is_file()
+    });
+    let manifest = latentlab::checkpoint::read_manifest(&run_dir).expect("manifest");
+    assert_eq!(manifest.model().kind, ModelKind::Mlp);
+    assert!(manifest.step >= 4);
 
     h.get_by_label("Stop").click();
     wait_for(&mut h, "finish", |a| a.train.status == RunStatus::Finished);
