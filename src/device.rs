@@ -39,8 +39,12 @@ pub struct AdapterSummary {
 
 /// Every wgpu adapter on this machine (cheap: opens no device).
 pub fn adapters() -> Vec<AdapterSummary> {
-    let instance = wgpu::Instance::default();
-    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+    // burn trains through Vulkan, Metal or DX12; leaving GL out also spares the user EGL's
+    // start-up complaints on machines without a display.
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::PRIMARY;
+    let instance = wgpu::Instance::new(desc);
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
         .into_iter()
         .map(|a| {
             let info = a.get_info();

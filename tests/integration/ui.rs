@@ -264,7 +264,7 @@ fn without_a_native_dialog_a_path_field_is_offered() {
 }
 
 #[test]
-fn a_bad_dropped_file_is_reported_and_changes_nothing() {
+fn bad_drops_are_reported_and_a_dropped_run_directory_opens() {
     let dir = super::tempdir();
     let bogus = dir.path().join("not-latentlab.png");
     let plain = latentlab::explore::render::GrayImage {
@@ -282,6 +282,23 @@ fn a_bad_dropped_file_is_reported_and_changes_nothing() {
             .any(|n| n.contains("carries no latent vector"))
     });
     assert_eq!(h.state().explore.z, z);
+
+    // A folder that is not a run is refused; a run directory opens in the explorer.
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(dir.path().to_path_buf())));
+    wait_for(&mut h, "the refusal", |a| {
+        a.notices.iter().any(|n| n.contains("not a run directory"))
+    });
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(shipped_dir("mnist-vae2d"))));
+    wait_for(&mut h, "the VAE", |a| {
+        a.explore
+            .info
+            .as_ref()
+            .is_some_and(|i| i.model.kind == ModelKind::Vae)
+    });
 }
 
 /// A settings store in memory.
