@@ -291,10 +291,9 @@ impl Worker {
                 let enc = l.encoder.as_ref().ok_or(ExploreError::NoEncoder)?;
                 let side = l.info.model.image_size;
                 let data = data.load(side)?;
-                // Every k-th image, so all classes show.
+                // Evenly spread over the whole set (data sets are often sorted by class).
                 let n = n.min(data.len()).max(1);
-                let stride = (data.len() / n).max(1);
-                let idx: Vec<usize> = (0..data.len()).step_by(stride).take(n).collect();
+                let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
                 let x = Tensor::<4>::from_data(
                     TensorData::new(data.pixels(&idx), [idx.len(), 1, side, side]),
                     &self.device,

@@ -505,13 +505,23 @@ fn vae_views(ui: &mut egui::Ui, e: &mut ExploreState) {
         e.z.first().copied().unwrap_or(0.0) as f64,
         e.z.get(1).copied().unwrap_or(0.0) as f64,
     ];
+    let classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let color = |c: usize| -> egui::Color32 {
+        egui::ecolor::Hsva::new(c as f32 / classes.max(1) as f32, 0.8, 0.9, 1.0).into()
+    };
+    // A key row instead of the plot legend, which cannot fit ten classes in a short plot.
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Encoded data:");
+        for c in 0..classes {
+            ui.colored_label(color(c), names.get(c).cloned().unwrap_or(c.to_string()));
+        }
+        ui.label("(white cross: current z)");
+    });
     let response = egui_plot::Plot::new("vae-scatter")
-        .legend(egui_plot::Legend::default())
         .data_aspect(1.0)
         .x_axis_label("z0")
         .y_axis_label("z1")
         .show(ui, |p| {
-            let classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
             for c in 0..classes {
                 let pts: Vec<[f64; 2]> = points
                     .iter()
@@ -519,11 +529,10 @@ fn vae_views(ui: &mut egui::Ui, e: &mut ExploreState) {
                     .filter(|(_, l)| **l as usize == c)
                     .map(|(p, _)| [p[0] as f64, p[1] as f64])
                     .collect();
-                let hue = c as f32 / classes.max(1) as f32;
                 p.points(
                     egui_plot::Points::new(names.get(c).cloned().unwrap_or(c.to_string()), pts)
                         .radius(1.5)
-                        .color(egui::ecolor::Hsva::new(hue, 0.8, 0.9, 1.0)),
+                        .color(color(c)),
                 );
             }
             p.points(

@@ -129,13 +129,14 @@ fn the_shipped_vae_encodes_data_into_its_2d_latent() {
         }
         other => panic!("{other:?}"),
     }
+    // 2,000 of the 5,000 (class-sorted) digits: every class must still be there.
     h.send(Request::Encode {
         data: DataSource::Default,
-        n: 300,
+        n: 2000,
     });
     match next(&h) {
         Reply::Encoded { points, labels } => {
-            assert_eq!(points.len(), 300);
+            assert_eq!(points.len(), 2000);
             let mut seen = labels.clone();
             seen.sort();
             seen.dedup();
