@@ -43,7 +43,7 @@ pub struct ExploreState {
     manifold_uploaded: bool,
     pub scatter: Option<(Vec<[f32; 2]>, Vec<u8>)>,
     tex: Tex,
-    tex_key: Option<(usize, usize, ColorMap, bool)>,
+    tex_key: Option<(u64, u64, ColorMap, bool)>,
     manifold_tex: Tex,
     /// Whether the wgpu image view is available (set by the app at start).
     pub gpu: bool,
@@ -261,6 +261,13 @@ impl ExploreState {
     }
 }
 
+fn content_hash(img: &GrayImage) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    img.hash(&mut h);
+    h.finish()
+}
+
 fn class_name(info: &ModelInfo, i: usize) -> String {
     info.class_names
         .get(i)
@@ -451,9 +458,10 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
                 },
             );
         } else {
+            // Content hashes, not pointers: a freed image's address can be reused by the next.
             let key = (
-                Arc::as_ptr(&img) as usize,
-                reference.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize),
+                content_hash(&img),
+                reference.as_deref().map_or(0, content_hash),
                 s.colormap,
                 e.diff_view,
             );
