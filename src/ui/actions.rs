@@ -1,7 +1,57 @@
 //! What a panel asks the app to do; the app owns the threads and the file flow.
 
+use super::image_view::upscale;
+use crate::explore::render::GrayImage;
 use crate::explore::worker::Request;
 use crate::train::Command;
+use std::sync::Arc;
+
+/// What an export writes. Encoding (a GIF of hundreds of frames takes a while) happens on a
+/// helper thread once the path is known, never in the frame that asked for it.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// One image, enlarged `scale` times, with `latentlab:*` metadata.
+    Png {
+        image: Arc<GrayImage>,
+        scale: usize,
+        metadata: Vec<(&'static str, String)>,
+    },
+    /// A looping animation, each frame enlarged `scale` times.
+    Gif {
+        frames: Vec<Arc<GrayImage>>,
+        scale: usize,
+        delay_ms: u32,
+    },
+}
+
+impl Payload {
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Payload::Png {
+                image,
+                scale,
+                metadata,
+            } => crate::export::png_bytes(&upscale(image, *scale), metadata)
+                .map_err(|e| format!("PNG encoding failed: {e}")),
+            Payload::Gif {
+                frames,
+                scale,
+                delay_ms,
+            } => {
+                let frames: Vec<GrayImage> = frames.iter().map(|f| upscale(f, *scale)).collect();
+                crate::export::gif_bytes(&frames, *delay_ms)
+                    .map_err(|e| format!("GIF encoding failed: {e}"))
+            }
+        }
+    }
+
+    fn extension(&self) -> &'static str {
+        match self {
+            Payload::Png { .. } => "png",
+            Payload::Gif { .. } => "gif",
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum Action {
@@ -17,12 +67,22 @@ pub enum Action {
     Explore(Request),
     /// Load the model being trained into the explorer.
     ExploreTrainingRun,
-    /// Ask where, then write `bytes` there.
+    /// Ask where, then encode and write `payload` there.
     Export {
         what: &'static str,
         default_name: String,
-        extension: &'static str,
-        bytes: Vec<u8>,
+        payload: Payload,
     },
     Notice(String),
+}
+
+impl Action {
+    /// Export `payload` as `what`, offering `stem` plus the format's extension as the name.
+    pub fn export(what: &'static str, stem: &str, payload: Payload) -> Self {
+        Action::Export {
+            what,
+            default_name: format!("{stem}.{}", payload.extension()),
+            payload,
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The eframe app: owns the training session and the explorer thread, routes their events to
 //! the tabs, runs file dialogs and file writes off the UI thread, and persists the settings.
 
-use super::actions::Action;
+use super::actions::{Action, Payload};
 use super::dialogs::{DialogKind, DialogOutcome, Dialogs, NativeDialogs};
 use super::explore_panel::{self, ExploreState};
 use super::interpolate_panel::{self, InterpState};
@@ -53,8 +53,7 @@ pub enum FileAction {
     Write {
         what: &'static str,
         default_name: String,
-        extension: &'static str,
-        bytes: Arc<Vec<u8>>,
+        payload: Arc<Payload>,
     },
     SaveCheckpoint,
     OpenCheckpoint,
@@ -65,15 +64,14 @@ impl FileAction {
     fn dialog(&self) -> (String, DialogKind) {
         match self {
             FileAction::Write {
-                what,
-                default_name,
-                extension,
-                ..
+                what, default_name, ..
             } => (
                 format!("Export {what}"),
                 DialogKind::SaveFile {
                     default_name: default_name.clone(),
-                    extension: Some(extension.to_string()),
+                    extension: default_name
+                        .rsplit_once('.')
+                        .map(|(_, ext)| ext.to_string()),
                 },
             ),
             FileAction::SaveCheckpoint => (
@@ -98,7 +96,41 @@ enum Job {
     Wrote { what: &'static str, path: PathBuf },
     Failed(String),
     Data(DataSource, Result<Arc<Dataset>, String>),
-    Latent(Result<LatentRecord, String>),
+    Dropped(Drop),
+}
+
+/// What a file dropped on the window turned out to be.
+enum Drop {
+    RunDir(PathBuf),
+    Latent(LatentRecord),
+    /// Not usable; the text says why.
+    Refused(String),
+}
+
+fn examine_drop(path: PathBuf) -> Drop {
+    if path.is_dir() {
+        return if path.join(crate::checkpoint::MANIFEST).is_file() {
+            Drop::RunDir(path)
+        } else {
+            Drop::Refused(format!(
+                "{}: not a run directory (no manifest.json)",
+                path.display()
+            ))
+        };
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return match crate::export::read_latent(&path) {
+            Ok(record) => Drop::Latent(record),
+            Err(e) => Drop::Refused(format!("cannot restore from the dropped image: {e}")),
+        };
+    }
+    Drop::Refused(format!(
+        "{}: drop a run directory or a PNG exported by latentlab",
+        path.display()
+    ))
 }
 
 /// Where a path is typed when no native dialog could open.
@@ -294,11 +326,16 @@ impl LatentLabApp {
     /// A path was chosen (by dialog, path field or drop) for `action`.
     pub fn complete(&mut self, action: FileAction, path: PathBuf) {
         match action {
-            FileAction::Write { what, bytes, .. } => {
+            FileAction::Write { what, payload, .. } => {
                 self.busy_files += 1;
-                self.spawn_job(move || match crate::export::write_atomic(&path, &bytes) {
-                    Ok(()) => Job::Wrote { what, path },
-                    Err(e) => Job::Failed(format!("export failed: {e}")),
+                self.spawn_job(move || {
+                    let written = payload.encode().and_then(|bytes| {
+                        crate::export::write_atomic(&path, &bytes).map_err(|e| e.to_string())
+                    });
+                    match written {
+                        Ok(()) => Job::Wrote { what, path },
+                        Err(e) => Job::Failed(format!("export failed: {e}")),
+                    }
                 });
             }
             FileAction::SaveCheckpoint => {
@@ -387,13 +424,11 @@ impl LatentLabApp {
             Action::Export {
                 what,
                 default_name,
-                extension,
-                bytes,
+                payload,
             } => self.ask(FileAction::Write {
                 what,
                 default_name,
-                extension,
-                bytes: Arc::new(bytes),
+                payload: Arc::new(payload),
             }),
             Action::Notice(text) => self.notice(text),
         }
@@ -470,12 +505,12 @@ impl LatentLabApp {
             }
             Reply::Images {
                 tag,
-                id,
+                id: _,
                 values,
                 grid,
                 millis,
             } => match tag {
-                Tag::Explore => self.explore.on_image(id, grid, millis),
+                Tag::Explore => self.explore.on_image(grid, millis),
                 Tag::Candidates => self.interp.on_candidates(grid),
                 Tag::Strip => {
                     let side = self
@@ -541,7 +576,9 @@ impl LatentLabApp {
                     ));
                 }
             },
-            Job::Latent(result) => match result.and_then(|r| self.explore.restore(&r)) {
+            Job::Dropped(Drop::RunDir(dir)) => self.open_checkpoint(dir),
+            Job::Dropped(Drop::Refused(text)) => self.notice(text),
+            Job::Dropped(Drop::Latent(record)) => match self.explore.restore(&record) {
                 Ok(()) => {
                     self.settings.tab = Tab::Explore;
                     self.notice("restored the latent vector from the dropped image");
@@ -582,32 +619,12 @@ impl LatentLabApp {
         }
     }
 
+    /// Each dropped path is examined on a helper thread (it means file-system reads).
     fn handle_drops(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         for f in dropped {
             let path = f.path().to_path_buf();
-            if path.is_dir() {
-                if path.join(crate::checkpoint::MANIFEST).is_file() {
-                    self.open_checkpoint(path);
-                } else {
-                    self.notice(format!(
-                        "{}: not a run directory (no manifest.json)",
-                        path.display()
-                    ));
-                }
-            } else if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-            {
-                self.spawn_job(move || {
-                    Job::Latent(crate::export::read_latent(&path).map_err(|e| e.to_string()))
-                });
-            } else {
-                self.notice(format!(
-                    "{}: drop a run directory or a PNG exported by latentlab",
-                    path.display()
-                ));
-            }
+            self.spawn_job(move || Job::Dropped(examine_drop(path)));
         }
     }
 

@@ -2,10 +2,10 @@
 //! randomise / reset / truncation, a label picker with a two-label blend for conditional models,
 //! the difference view, and for a 2-D VAE the manifold grid and the encoded data scatter.
 
-use super::actions::Action;
+use super::actions::{Action, Payload};
 use super::colormap::{self, ColorMap};
 use super::gpu_view;
-use super::image_view::{Tex, fit, upscale};
+use super::image_view::{Tex, fit};
 use super::settings::Settings;
 use crate::data::DataSource;
 use crate::explore::latent;
@@ -154,10 +154,9 @@ impl ExploreState {
         self.manifold_uploaded = false;
     }
 
-    pub fn on_image(&mut self, id: u64, grid: GrayImage, millis: f32) {
-        // Replies come in request order; an older one than the newest sent is still shown,
-        // since the worker drops the ones in between.
-        let _ = id;
+    /// The worker answers in request order and drops superseded requests, so every reply is
+    /// the newest image there is.
+    pub fn on_image(&mut self, grid: GrayImage, millis: f32) {
         self.image = Some(Arc::new(grid));
         self.last_generate_ms = millis;
     }
@@ -413,16 +412,15 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
         if let Some(img) = e.image.clone()
             && ui.button("Export image (PNG)…").clicked()
         {
-            let meta = e.metadata();
-            match crate::export::png_bytes(&upscale(&img, 8), &meta) {
-                Ok(bytes) => out.push(Action::Export {
-                    what: "image",
-                    default_name: format!("latentlab-seed{}.png", e.seed),
-                    extension: "png",
-                    bytes,
-                }),
-                Err(err) => out.push(Action::Notice(format!("PNG encoding failed: {err}"))),
-            }
+            out.push(Action::export(
+                "image",
+                &format!("latentlab-seed{}", e.seed),
+                Payload::Png {
+                    image: img,
+                    scale: 8,
+                    metadata: e.metadata(),
+                },
+            ));
         }
         ui.label(format!(
             "{} · {:.2} ms per image",

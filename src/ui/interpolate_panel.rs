@@ -2,9 +2,9 @@
 //! the Explore tab's vector), linear or spherical paths of 2-64 steps, shown as a strip and as
 //! an animation; conditional models can blend A's label into B's along the way.
 
-use super::actions::Action;
+use super::actions::{Action, Payload};
 use super::explore_panel::ExploreState;
-use super::image_view::{Tex, cell_at, upscale};
+use super::image_view::{Tex, cell_at};
 use super::settings::Settings;
 use crate::explore::interpolate::{self, Mode};
 use crate::explore::latent;
@@ -40,7 +40,7 @@ pub struct InterpState {
     pub candidates_seed: u64,
     pub candidates: Option<Arc<GrayImage>>,
     candidate_latents: Vec<Endpoint>,
-    pub frames: Vec<GrayImage>,
+    pub frames: Vec<Arc<GrayImage>>,
     pub strip: Option<Arc<GrayImage>>,
     pub playing: bool,
     pub frame: usize,
@@ -113,7 +113,7 @@ impl InterpState {
         let per = side * side;
         self.frames = values
             .chunks(per)
-            .map(|v| render::grid(v, 1, side, 1))
+            .map(|v| Arc::new(render::grid(v, 1, side, 1)))
             .collect();
         self.strip = Some(Arc::new(grid));
         self.strip_uploaded = false;
@@ -374,28 +374,26 @@ pub fn show(
             if let Some(strip) = &it.strip
                 && ui.button("Export strip (PNG)…").clicked()
             {
-                match crate::export::png_bytes(&upscale(strip, 4), &meta()) {
-                    Ok(bytes) => out.push(Action::Export {
-                        what: "strip",
-                        default_name: "interpolation.png".into(),
-                        extension: "png",
-                        bytes,
-                    }),
-                    Err(e) => out.push(Action::Notice(format!("PNG encoding failed: {e}"))),
-                }
+                out.push(Action::export(
+                    "strip",
+                    "interpolation",
+                    Payload::Png {
+                        image: strip.clone(),
+                        scale: 4,
+                        metadata: meta(),
+                    },
+                ));
             }
             if ui.button("Export animation (GIF)…").clicked() {
-                let frames: Vec<GrayImage> = it.frames.iter().map(|f| upscale(f, 8)).collect();
-                let delay = (1000.0 / s.interp_fps).round() as u32;
-                match crate::export::gif_bytes(&frames, delay) {
-                    Ok(bytes) => out.push(Action::Export {
-                        what: "animation",
-                        default_name: "interpolation.gif".into(),
-                        extension: "gif",
-                        bytes,
-                    }),
-                    Err(e) => out.push(Action::Notice(format!("GIF encoding failed: {e}"))),
-                }
+                out.push(Action::export(
+                    "animation",
+                    "interpolation",
+                    Payload::Gif {
+                        frames: it.frames.clone(),
+                        scale: 8,
+                        delay_ms: (1000.0 / s.interp_fps).round() as u32,
+                    },
+                ));
             }
         });
     });

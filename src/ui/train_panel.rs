@@ -1,8 +1,8 @@
 //! The Train tab: model, loss, data and hyper-parameters; run controls; live charts; the
 //! fixed-noise sample grid and a time-lapse over the grids seen so far.
 
-use super::actions::Action;
-use super::image_view::{Tex, upscale};
+use super::actions::{Action, Payload};
+use super::image_view::Tex;
 use super::plots::{self, Marker};
 use super::settings::Settings;
 use crate::data::DataSource;
@@ -462,37 +462,27 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
     }
     ui.horizontal_wrapped(|ui| {
         if ui.button("Export grid (PNG)…").clicked() {
-            match crate::export::png_bytes(&upscale(&grid, 4), &[("step", step.to_string())]) {
-                Ok(bytes) => out.push(Action::Export {
-                    what: "sample grid",
-                    default_name: format!("samples-step{step}.png"),
-                    extension: "png",
-                    bytes,
-                }),
-                Err(e) => out.push(Action::Notice(format!("PNG encoding failed: {e}"))),
-            }
+            out.push(Action::export(
+                "sample grid",
+                &format!("samples-step{step}"),
+                Payload::Png {
+                    image: grid.clone(),
+                    scale: 4,
+                    metadata: vec![("step", step.to_string())],
+                },
+            ));
         }
         if ui.button("Export time-lapse (GIF)…").clicked() {
-            let frames: Vec<GrayImage> = t.grids.iter().map(|(_, g)| upscale(g, 3)).collect();
-            let same = frames
-                .iter()
-                .all(|f| (f.width, f.height) == (frames[0].width, frames[0].height));
-            match crate::export::gif_bytes(
-                if same {
-                    &frames
-                } else {
-                    &frames[frames.len() - 1..]
+            // One run's grids all share a size (a new run clears them).
+            out.push(Action::export(
+                "time-lapse",
+                "timelapse",
+                Payload::Gif {
+                    frames: t.grids.iter().map(|(_, g)| g.clone()).collect(),
+                    scale: 3,
+                    delay_ms: 150,
                 },
-                150,
-            ) {
-                Ok(bytes) => out.push(Action::Export {
-                    what: "time-lapse",
-                    default_name: "timelapse.gif".into(),
-                    extension: "gif",
-                    bytes,
-                }),
-                Err(e) => out.push(Action::Notice(format!("GIF encoding failed: {e}"))),
-            }
+            ));
         }
     });
 }

@@ -49,6 +49,16 @@ fn with_shipped_model<'a>(answers: Vec<DialogOutcome>) -> Harness<'a, LatentLabA
     h
 }
 
+/// In the Interpolate tab: A from the Explore vector z, B from -z (so the ends differ).
+fn set_mirrored_end_points(h: &mut Harness<'_, LatentLabApp>) {
+    h.run_steps(2);
+    h.get_by_label("Set A from Explore").click();
+    h.run_steps(1);
+    h.state_mut().explore.z.iter_mut().for_each(|v| *v = -*v);
+    h.run_steps(1);
+    h.get_by_label("Set B from Explore").click();
+}
+
 fn tiny_settings(s: &mut Settings) {
     s.model = ModelKind::Mlp;
     s.batch = 16;
@@ -152,12 +162,7 @@ fn moving_a_latent_slider_or_picking_a_label_changes_the_image() {
 fn the_step_count_sets_the_number_of_interpolation_frames() {
     let mut h = with_shipped_model(vec![]);
     h.state_mut().settings.tab = Tab::Interpolate;
-    h.run_steps(2);
-    h.get_by_label("Set A from Explore").click();
-    h.run_steps(1);
-    h.state_mut().explore.z.iter_mut().for_each(|v| *v = -*v);
-    h.run_steps(1);
-    h.get_by_label("Set B from Explore").click();
+    set_mirrored_end_points(&mut h);
     for steps in [7usize, 12] {
         h.get_by_role_and_label(egui::accesskit::Role::Slider, "steps")
             .set_value_accesskit(steps as f64);
@@ -224,12 +229,7 @@ fn animation_exports_as_a_gif_with_one_frame_per_step() {
     let mut h = with_shipped_model(vec![DialogOutcome::Chosen(gif.clone())]);
     h.state_mut().settings.tab = Tab::Interpolate;
     h.state_mut().settings.interp_steps = 5;
-    h.run_steps(2);
-    h.get_by_label("Set A from Explore").click();
-    h.run_steps(1);
-    h.state_mut().explore.z.iter_mut().for_each(|v| *v = -*v);
-    h.run_steps(1);
-    h.get_by_label("Set B from Explore").click();
+    set_mirrored_end_points(&mut h);
     wait_for(&mut h, "the strip", |a| a.interp.frames.len() == 5);
     h.run_steps(1);
     h.get_by_label("Export animation (GIF)…").click();
