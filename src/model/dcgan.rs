@@ -1,13 +1,15 @@
 //! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
 //! G and enters D as one constant input plane per class.
 
+use super::fast::conv::{conv, conv_transpose};
+use super::fast::norm::batch_norm_act;
 use super::leaky_relu;
 use super::{ModelConfig, dcgan_init, with_label};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, tanh};
+use burn::tensor::activation::tanh;
 
 const SLOPE: f64 = 0.2;
 
@@ -59,9 +61,9 @@ impl DcganGenerator {
         let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
         let [batch, _] = x.dims();
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
-        let x = relu(self.bn0.forward(x));
-        let x = relu(self.bn1.forward(self.up1.forward(x))); // [batch, 64, 14, 14]
-        tanh(self.up2.forward(x)) // [batch, 1, 28, 28]
+        let x = batch_norm_act(&self.bn0, x, 0.0);
+        let x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 64, 14, 14]
+        tanh(conv_transpose(&self.up2, x)) // [batch, 1, 28, 28]
     }
 }
 
@@ -100,8 +102,8 @@ impl DcganDiscriminator {
             }
             None => x,
         };
-        let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
-        let x = leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE); // [batch, 128, 7, 7]
+        let x = leaky_relu(conv(&self.conv1, x), SLOPE); // [batch, 64, 14, 14]
+        let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 128, 7, 7]
         self.fc.forward(x.flatten(1, 3)) // [batch, 1]
     }
 }

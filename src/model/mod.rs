@@ -6,6 +6,7 @@
 
 pub mod classifier;
 mod dcgan;
+pub mod fast;
 mod mlp;
 pub mod vae;
 

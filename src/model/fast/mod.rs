@@ -1,0 +1,35 @@
+//! Faster CPU versions of the layers DCGAN-28 spends its time in, as burn backend extensions
+//! (implemented for burn-flex and its autodiff wrapper). Each computes the same function and
+//! gradients as the burn layer it stands in for; on any other device, or when turned off, the
+//! burn layer runs instead.
+
+pub mod conv;
+pub mod norm;
+
+use burn::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turn the extensions off (or on) for this process; `latentlab bench --baseline` measures
+/// burn's own layers this way.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// On unless turned off, or unless `LATENTLAB_FAST_OPS=off` asks for burn's own layers (for
+/// side-by-side timing).
+pub fn enabled() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("LATENTLAB_FAST_OPS").is_ok_and(|v| v == "off"));
+    ENABLED.load(Ordering::Relaxed) && !off
+}
+
+/// Only on burn's CPU backend: the extensions are implemented for flex alone.
+fn wanted(device: &Device) -> bool {
+    enabled() && device.clone().without_autodiff() == Device::flex()
+}
+
+pub(crate) fn which(part: &str) -> bool {
+    std::env::var("LL_PART").map_or(true, |v| v.contains(part))
+}
