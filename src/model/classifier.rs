@@ -1,6 +1,5 @@
 //! A small convolutional classifier for 28x28 images, used by the quality meter.
 
-use super::fast::conv::conv;
 use super::dcgan::down;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -29,8 +28,8 @@ impl Classifier {
 
     /// `x`: [batch, 1, 28, 28] in [-1, 1] -> (penultimate features [batch, 128], logits [batch, classes]).
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = relu(conv(&self.conv1, x)); // [batch, 32, 14, 14]
-        let x = relu(conv(&self.conv2, x)); // [batch, 64, 7, 7]
+        let x = relu(self.conv1.forward(x)); // [batch, 32, 14, 14]
+        let x = relu(self.conv2.forward(x)); // [batch, 64, 7, 7]
         let features = relu(self.hidden.forward(x.flatten(1, 3))); // [batch, 128]
         let logits = self.out.forward(features.clone());
         (features, logits)

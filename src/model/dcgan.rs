@@ -1,6 +1,7 @@
 //! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
 //! G and enters D as one constant input plane per class.
 
+use super::fast;
 use super::fast::conv::{conv, conv_transpose};
 use super::fast::norm::batch_norm_act;
 use super::leaky_relu;
@@ -9,7 +10,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::tanh;
+use burn::tensor::activation::{relu, tanh};
 
 const SLOPE: f64 = 0.2;
 
@@ -61,9 +62,16 @@ impl DcganGenerator {
         let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
         let [batch, _] = x.dims();
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
-        let x = batch_norm_act(&self.bn0, x, 0.0);
-        let x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 64, 14, 14]
-        tanh(conv_transpose(&self.up2, x)) // [batch, 1, 28, 28]
+        if fast::training_here(&x.device()) {
+            // Channels-last through the CPU extensions (same function, fewer layout copies).
+            let x = batch_norm_act(&self.bn0, x.permute([0, 2, 3, 1]), 0.0); // [batch, 7, 7, 128]
+            let x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, 64]
+            let x = conv_transpose(&self.up2, x); // [batch, 28, 28, 1]
+            return tanh(x.permute([0, 3, 1, 2])); // [batch, 1, 28, 28]
+        }
+        let x = relu(self.bn0.forward(x));
+        let x = relu(self.bn1.forward(self.up1.forward(x))); // [batch, 64, 14, 14]
+        tanh(self.up2.forward(x)) // [batch, 1, 28, 28]
     }
 }
 
@@ -102,8 +110,16 @@ impl DcganDiscriminator {
             }
             None => x,
         };
-        let x = leaky_relu(conv(&self.conv1, x), SLOPE); // [batch, 64, 14, 14]
-        let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 128, 7, 7]
+        let x = if fast::training_here(&x.device()) {
+            // Channels-last through the CPU extensions (same function, fewer layout copies).
+            let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, channels]
+            let x = leaky_relu(conv(&self.conv1, x), SLOPE); // [batch, 14, 14, 64]
+            let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
+            x.permute([0, 3, 1, 2]) // [batch, 128, 7, 7], the order fc's weights expect
+        } else {
+            let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
+            leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE) // [batch, 128, 7, 7]
+        };
         self.fc.forward(x.flatten(1, 3)) // [batch, 1]
     }
 }

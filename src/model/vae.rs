@@ -1,6 +1,5 @@
 //! Convolutional VAE: encoder to (mu, logvar), decoder shaped like the DCGAN generator.
 
-use super::fast::conv::{conv, conv_transpose};
 use super::ModelConfig;
 use super::dcgan::{down, up};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -30,8 +29,8 @@ impl VaeEncoder {
 
     /// `x`: [batch, 1, 28, 28] -> (mu, logvar), each [batch, latent].
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = relu(conv(&self.conv1, x)); // [batch, w, 14, 14]
-        let x = relu(conv(&self.conv2, x)); // [batch, 2w, 7, 7]
+        let x = relu(self.conv1.forward(x)); // [batch, w, 14, 14]
+        let x = relu(self.conv2.forward(x)); // [batch, 2w, 7, 7]
         let x: Tensor<2> = x.flatten(1, 3);
         (self.mu.forward(x.clone()), self.logvar.forward(x))
     }
@@ -64,8 +63,8 @@ impl VaeDecoder {
         let x = relu(self.fc.forward(z));
         let [batch, _] = x.dims();
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]);
-        let x = relu(conv_transpose(&self.up1, x)); // [batch, w, 14, 14]
-        conv_transpose(&self.up2, x) // [batch, 1, 28, 28]
+        let x = relu(self.up1.forward(x)); // [batch, w, 14, 14]
+        self.up2.forward(x) // [batch, 1, 28, 28]
     }
 }
 

@@ -1,170 +1,242 @@
-//! The two DCGAN-28 convolutions (kernel 4, stride 2, padding 1) as a burn backend extension
-//! whose backward pass computes the weight gradient as one matrix product.
+//! The two DCGAN-28 convolutions (kernel 4, stride 2, padding 1) on channels-last
+//! activations, as a burn backend extension with its own backward pass.
 //!
-//! Why: burn 0.22 differentiates a convolution's weight through another convolution (for the
-//! transposed one, a dilated convolution whose "kernel" is the whole input), which burn-flex
-//! runs as many small products. Here the weight gradient is `im2col(a)^T @ b` over the whole
-//! batch: the windows are a zero-copy `unfold` view copied once with channels innermost, then
-//! one well-shaped GEMM. The forward pass and the input gradient stay burn's own kernels. The
-//! mathematics are those of `Conv2d`/`ConvTranspose2d` (the tests compare values and all three
-//! gradients), and the weights keep burn's layouts, so checkpoints are unchanged.
+//! Why: burn-flex runs a convolution as one small matrix product per image on NCHW data,
+//! converting layouts around each, and burn differentiates a transposed convolution's weight
+//! through a dilated convolution. Here activations stay [n, h, w, c] between layers, so every
+//! kernel tap is a contiguous run of channels: the forward pass is one `im2col` copy (or one
+//! `col2im` scatter-add) and one GEMM over the whole batch, and the backward pass reuses the
+//! forward's window matrix for the weight gradient. The mathematics are those of
+//! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
+//! weights keep burn's layouts, so checkpoints are unchanged.
 
+use super::wanted;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::NodeId;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::backend::{
+    Autodiff, AutodiffBackend, Backend, Dispatch, Flex, TensorMetadata, backend_extension,
+};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
-use super::wanted;
-use burn::backend::flex::FlexTensor;
-use burn::backend::ops::FloatTensorOps;
-use burn::tensor::TensorData;
+use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
-/// `layer.forward(x)`, through [`FastConv::conv_k4s2p1`] when the layer has that shape.
-pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    let fits = layer.kernel_size == [4, 4]
+fn conv_fits(layer: &Conv2d) -> bool {
+    layer.kernel_size == [4, 4]
         && layer.stride == [2, 2]
         && layer.dilation == [1, 1]
         && layer.groups == 1
         && layer.padding == PaddingConfig2d::Explicit(1, 1, 1, 1)
-        && h % 2 == 0
-        && w % 2 == 0;
-    match &layer.bias {
-        Some(bias) if fits && super::which("down") && wanted(&x.device()) => Tensor::from_dispatch(
-            <Dispatch as FastConv>::conv_k4s2p1(
-                x.into_dispatch(),
-                layer.weight.val().into_dispatch(),
-                bias.val().into_dispatch(),
-            ),
-        ),
-        _ => layer.forward(x),
-    }
+        && layer.bias.is_some()
 }
 
-/// `layer.forward(x)`, through [`FastConv::conv_transpose_k4s2p1`] when the layer has that
-/// shape.
-pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    let fits = layer.kernel_size == [4, 4]
+fn conv_transpose_fits(layer: &ConvTranspose2d) -> bool {
+    layer.kernel_size == [4, 4]
         && layer.stride == [2, 2]
         && layer.dilation == [1, 1]
         && layer.groups == 1
         && layer.padding == [1, 1]
-        && layer.padding_out == [0, 0];
+        && layer.padding_out == [0, 0]
+        && layer.bias.is_some()
+}
+
+fn to_nchw(x: Tensor<4>) -> Tensor<4> {
+    x.permute([0, 3, 1, 2])
+}
+
+fn to_nhwc(x: Tensor<4>) -> Tensor<4> {
+    x.permute([0, 2, 3, 1])
+}
+
+/// `layer` applied to channels-last `x`: [n, 2h, 2w, cin] -> [n, h, w, cout].
+pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, hh, ww, _] = x.dims();
+    let fits = conv_fits(layer) && hh % 2 == 0 && ww % 2 == 0;
     match &layer.bias {
-        Some(bias) if fits && super::which("up") && wanted(&x.device()) => Tensor::from_dispatch(
-            <Dispatch as FastConv>::conv_transpose_k4s2p1(
+        Some(bias) if fits && x.dtype() == DType::F32 && wanted(&x.device()) => {
+            let (y, _cols) = <Dispatch as FastConv>::conv_k4s2p1(
                 x.into_dispatch(),
                 layer.weight.val().into_dispatch(),
                 bias.val().into_dispatch(),
-            ),
-        ),
-        _ => layer.forward(x),
+            );
+            Tensor::from_dispatch(y)
+        }
+        _ => to_nhwc(layer.forward(to_nchw(x))),
     }
 }
 
-/// Convolutions with kernel 4, stride 2, padding 1, with a bias, and their gradients.
+/// `layer` applied to channels-last `x`: [n, h, w, cin] -> [n, 2h, 2w, cout].
+pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    match &layer.bias {
+        Some(bias) if conv_transpose_fits(layer) && x.dtype() == DType::F32 && wanted(&x.device()) => {
+            Tensor::from_dispatch(<Dispatch as FastConv>::conv_transpose_k4s2p1(
+                x.into_dispatch(),
+                layer.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+            ))
+        }
+        _ => to_nhwc(layer.forward(to_nchw(x))),
+    }
+}
+
+/// Convolutions with kernel 4, stride 2, padding 1 and a bias on channels-last tensors, and
+/// their gradients.
 #[backend_extension(Flex, Autodiff)]
 pub trait FastConv: Backend {
-    /// `x`: [n, cin, 2h, 2w]; `weight`: [cout, cin, 4, 4]; `bias`: [cout] -> [n, cout, h, w].
+    /// `x`: [n, 2h, 2w, cin]; `weight`: [cout, cin, 4, 4]; `bias`: [cout]. Returns the output
+    /// [n, h, w, cout] and the window matrix [n*h*w, (kh, kw, cin)] the weight gradient needs.
     fn conv_k4s2p1(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self>;
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
-    /// `x`: [n, cin, h, w]; `weight`: [cin, cout, 4, 4]; `bias`: [cout] -> [n, cout, 2h, 2w].
+    /// `x`: [n, h, w, cin]; `weight`: [cin, cout, 4, 4]; `bias`: [cout] -> [n, 2h, 2w, cout].
     fn conv_transpose_k4s2p1(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
 
-    /// Gradient of [`FastConv::conv_k4s2p1`] for `weight`, given its output gradient.
-    fn conv_k4s2p1_weight_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
-
-    /// Gradient of [`FastConv::conv_transpose_k4s2p1`] for `weight`.
-    fn conv_transpose_k4s2p1_weight_grad(
-        x: FloatTensor<Self>,
+    /// Gradients of [`FastConv::conv_k4s2p1`] for input, weight and bias; `cols` is its window
+    /// matrix, `height`/`width` the input's. Unwanted gradients come back as empty tensors.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_k4s2p1_backward(
+        cols: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-    ) -> FloatTensor<Self>;
+        height: usize,
+        width: usize,
+        want_x: bool,
+        want_weight: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// A convolution's input gradient is the transposed convolution of its output gradient
-    /// with the same weight, and the other way round; no bias.
-    fn conv_k4s2p1_no_bias(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
-
-    /// See [`FastConv::conv_k4s2p1_no_bias`].
-    fn conv_transpose_k4s2p1_no_bias(
+    /// Gradients of [`FastConv::conv_transpose_k4s2p1`] for input, weight and bias.
+    fn conv_transpose_k4s2p1_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
-    ) -> FloatTensor<Self>;
+        grad: FloatTensor<Self>,
+        want_x: bool,
+        want_weight: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-impl FastConv for Flex {
-    fn conv_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        add_bias(Self::conv_k4s2p1_no_bias(x, weight), bias)
-    }
-
-    fn conv_transpose_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        add_bias(Self::conv_transpose_k4s2p1_no_bias(x, weight), bias)
-    }
-
-    /// `dW[cout, (kh, kw, cin)] = dy_rows^T @ im2col(x)`.
-    fn conv_k4s2p1_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        let [_, cin, _, _] = x.shape().dims();
-        let cout = grad.shape()[1];
-        let dw = Flex::float_matmul(Flex::float_transpose(rows(grad)), im2col(x));
-        let dw = Flex::float_reshape(dw, [cout, 4, 4, cin].into());
-        Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cout, cin, 4, 4]
-    }
-
-    /// `dW[cin, (kh, kw, cout)] = x_rows^T @ im2col(dy)`.
-    fn conv_transpose_k4s2p1_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        let [_, cin, _, _] = x.shape().dims();
-        let cout = grad.shape()[1];
-        let dw = Flex::float_matmul(Flex::float_transpose(rows(x)), im2col(grad));
-        let dw = Flex::float_reshape(dw, [cin, 4, 4, cout].into());
-        Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cin, cout, 4, 4]
-    }
-
-    /// `y_rows = im2col(x) @ W`, W the weight as [(kh, kw, cin), cout]; back to NCHW.
-    fn conv_k4s2p1_no_bias(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
-        let [n, cin, hh, ww] = x.shape().dims();
-        let cout = weight.shape()[0];
-        let wm = Flex::float_permute(weight, &[2, 3, 1, 0]).to_contiguous(); // [kh, kw, cin, cout]
-        let wm = Flex::float_reshape(wm, [16 * cin, cout].into());
-        let y = Flex::float_matmul(im2col(x), wm); // [n*h*w, cout]
-        let y = Flex::float_reshape(y, [n, hh / 2, ww / 2, cout].into());
-        Flex::float_permute(y, &[0, 3, 1, 2]).to_contiguous() // [n, cout, h, w]
-    }
-
-    /// `col2im(x_rows @ W)`, W the weight as [cin, (kh, kw, cout)]; back to NCHW.
-    fn conv_transpose_k4s2p1_no_bias(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
-        let [n, cin, h, w] = x.shape().dims();
-        let cout = weight.shape()[1];
-        let wm = Flex::float_permute(weight, &[0, 2, 3, 1]).to_contiguous(); // [cin, kh, kw, cout]
-        let wm = Flex::float_reshape(wm, [cin, 16 * cout].into());
-        let cols = Flex::float_matmul(rows(x), wm); // [n*h*w, (kh, kw, cout)]
-        let y = col2im(&cols, n, cout, h, w); // [n, 2h, 2w, cout]
-        Flex::float_permute(y, &[0, 3, 1, 2]).to_contiguous() // [n, cout, 2h, 2w]
-    }
+fn empty() -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(Vec::<f32>::new(), [0]))
 }
 
-/// `x`: [n, c, h, w] -> [n*h*w, c] (a copy).
-fn rows(x: FlexTensor) -> FlexTensor {
-    let [n, c, h, w] = x.shape().dims();
-    let x = Flex::float_permute(x, &[0, 2, 3, 1]).to_contiguous();
-    Flex::float_reshape(x, [n * h * w, c].into())
+/// A conv weight [cout, cin, 4, 4] as the matrix [(kh, kw, cin), cout].
+fn conv_matrix(weight: FlexTensor) -> FlexTensor {
+    let [cout, cin, _, _] = weight.shape().dims();
+    let wm = Flex::float_permute(weight, &[2, 3, 1, 0]).to_contiguous(); // [kh, kw, cin, cout]
+    Flex::float_reshape(wm, [16 * cin, cout].into())
+}
+
+/// A transposed-conv weight [cin, cout, 4, 4] as the matrix [cin, (kh, kw, cout)].
+fn transpose_matrix(weight: FlexTensor) -> FlexTensor {
+    let [cin, cout, _, _] = weight.shape().dims();
+    let wm = Flex::float_permute(weight, &[0, 2, 3, 1]).to_contiguous(); // [cin, kh, kw, cout]
+    Flex::float_reshape(wm, [cin, 16 * cout].into())
+}
+
+/// `t`: [.., c] -> [rows, c] (no copy when contiguous).
+fn matrix(t: FlexTensor) -> FlexTensor {
+    let shape = t.shape();
+    let c = shape[shape.num_dims() - 1];
+    let rows = shape.num_elements() / c.max(1);
+    Flex::float_reshape(t, [rows, c].into())
+}
+
+fn column_sums(m: FlexTensor) -> FlexTensor {
+    let c = m.shape()[1];
+    Flex::float_reshape(Flex::float_sum_dim(m, 0), [c].into())
 }
 
 fn add_bias(y: FlexTensor, bias: FlexTensor) -> FlexTensor {
     let c = bias.shape()[0];
-    Flex::float_add(y, Flex::float_reshape(bias, [1, c, 1, 1].into()))
+    Flex::float_add(y, Flex::float_reshape(bias, [1, c].into()))
+}
+
+impl FastConv for Flex {
+    fn conv_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> (FlexTensor, FlexTensor) {
+        let [n, hh, ww, _] = x.shape().dims();
+        let cout = weight.shape()[0];
+        let cols = im2col(&x); // [n*h*w, (kh, kw, cin)]
+        let y = add_bias(Flex::float_matmul(cols.clone(), conv_matrix(weight)), bias);
+        (Flex::float_reshape(y, [n, hh / 2, ww / 2, cout].into()), cols)
+    }
+
+    fn conv_transpose_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let [n, h, w, _] = x.shape().dims();
+        let cout = weight.shape()[1];
+        let cols = Flex::float_matmul(matrix(x), transpose_matrix(weight)); // [n*h*w, (kh, kw, cout)]
+        let y = col2im(&cols, n, cout, h, w); // [n, 2h, 2w, cout]
+        let y = add_bias(matrix(y), bias);
+        Flex::float_reshape(y, [n, 2 * h, 2 * w, cout].into())
+    }
+
+    fn conv_k4s2p1_backward(
+        cols: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        height: usize,
+        width: usize,
+        want_x: bool,
+        want_weight: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let [n, h, w, cout] = grad.shape().dims();
+        let cin = weight.shape()[1];
+        let g = matrix(grad); // [n*h*w, cout]
+        let dx = if want_x {
+            let dcols = Flex::float_matmul(g.clone(), Flex::float_transpose(conv_matrix(weight)));
+            col2im(&dcols, n, cin, h, w) // [n, 2h, 2w, cin]
+        } else {
+            empty()
+        };
+        debug_assert!(!want_x || (2 * h == height && 2 * w == width));
+        let dw = if want_weight {
+            let dw = Flex::float_matmul(Flex::float_transpose(g.clone()), cols); // [cout, (kh, kw, cin)]
+            let dw = Flex::float_reshape(dw, [cout, 4, 4, cin].into());
+            Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cout, cin, 4, 4]
+        } else {
+            empty()
+        };
+        (dx, dw, column_sums(g))
+    }
+
+    fn conv_transpose_k4s2p1_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        grad: FlexTensor,
+        want_x: bool,
+        want_weight: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let [n, h, w, cin] = x.shape().dims();
+        let cout = weight.shape()[1];
+        let bias = column_sums(matrix(grad.clone()));
+        let cols = im2col(&grad); // [n*h*w, (kh, kw, cout)]
+        let dx = if want_x {
+            let dx = Flex::float_matmul(cols.clone(), Flex::float_transpose(transpose_matrix(weight)));
+            Flex::float_reshape(dx, [n, h, w, cin].into())
+        } else {
+            empty()
+        };
+        let dw = if want_weight {
+            let dw = Flex::float_matmul(Flex::float_transpose(matrix(x)), cols); // [cin, (kh, kw, cout)]
+            let dw = Flex::float_reshape(dw, [cin, 4, 4, cout].into());
+            Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cin, cout, 4, 4]
+        } else {
+            empty()
+        };
+        (dx, dw, bias)
+    }
 }
 
 fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
@@ -181,38 +253,21 @@ fn tap(i: usize, k: usize, size: usize) -> Option<usize> {
     (2 * i + k).checked_sub(1).filter(|&v| v < size)
 }
 
-/// The 4x4, stride-2 windows of `x` (zero padding 1), one row per output pixel:
-/// [n, c, 2h, 2w] -> [n*h*w, (kh, kw, c)]. Channels-last, so every tap is one contiguous
-/// copy of c values.
-fn im2col(x: FlexTensor) -> FlexTensor {
-    let [n, c, hh, ww] = x.shape().dims();
+/// The 4x4, stride-2 windows (zero padding 1) of channels-last `x`, one row per output pixel:
+/// [n, 2h, 2w, c] -> [n*h*w, (kh, kw, c)]. Every tap is one contiguous copy of c values.
+fn im2col(x: &FlexTensor) -> FlexTensor {
+    let [n, hh, ww, c] = x.shape().dims();
     let (h, w) = (hh / 2, ww / 2);
-    let xr = rows(x); // [n*2h*2w, c]
-    let xv = f32s(&xr);
+    let xv = f32s(x);
     let row = 16 * c;
     let mut out = vec![0f32; n * h * w * row];
     out.par_chunks_mut((h * w * row).max(1))
         .enumerate()
-        .for_each(|(b, dst)| {
-            let img = &xv[b * hh * ww * c..(b + 1) * hh * ww * c];
-            for (cell, dst) in dst.chunks_exact_mut(row).enumerate() {
-                let (i, j) = (cell / w, cell % w);
-                for kh in 0..4 {
-                    let Some(y) = tap(i, kh, hh) else { continue };
-                    for kw in 0..4 {
-                        if let Some(xx) = tap(j, kw, ww) {
-                            let src = &img[(y * ww + xx) * c..][..c];
-                            dst[(kh * 4 + kw) * c..][..c].copy_from_slice(src);
-                        }
-                    }
-                }
-            }
-        });
+        .for_each(|(b, dst)| im2col_image(&xv[b * hh * ww * c..(b + 1) * hh * ww * c], dst, [hh, ww, c]));
     FlexTensor::from_data(TensorData::new(out, [n * h * w, row]))
 }
 
-/// The adjoint of [`im2col`]: scatter-add [n*h*w, (kh, kw, c)] into channels-last
-/// [n, 2h, 2w, c].
+/// The adjoint of [`im2col`]: scatter-add [n*h*w, (kh, kw, c)] into [n, 2h, 2w, c].
 fn col2im(cols: &FlexTensor, n: usize, c: usize, h: usize, w: usize) -> FlexTensor {
     let (hh, ww) = (2 * h, 2 * w);
     let cv = f32s(cols);
@@ -220,31 +275,46 @@ fn col2im(cols: &FlexTensor, n: usize, c: usize, h: usize, w: usize) -> FlexTens
     let mut out = vec![0f32; n * hh * ww * c];
     out.par_chunks_mut((hh * ww * c).max(1))
         .enumerate()
-        .for_each(|(b, img)| {
-            let src = &cv[b * h * w * row..(b + 1) * h * w * row];
-            for (cell, src) in src.chunks_exact(row).enumerate() {
-                let (i, j) = (cell / w, cell % w);
-                for kh in 0..4 {
-                    let Some(y) = tap(i, kh, hh) else { continue };
-                    for kw in 0..4 {
-                        if let Some(xx) = tap(j, kw, ww) {
-                            let dst = &mut img[(y * ww + xx) * c..][..c];
-                            for (d, &v) in dst.iter_mut().zip(&src[(kh * 4 + kw) * c..][..c]) {
-                                *d += v;
-                            }
-                        }
-                    }
-                }
-            }
-        });
+        .for_each(|(b, img)| col2im_image(&cv[b * h * w * row..(b + 1) * h * w * row], img, [hh, ww, c]));
     FlexTensor::from_data(TensorData::new(out, [n, hh, ww, c]))
 }
 
-/// Gradient of a [c] bias from the output gradient [n, c, h, w].
-fn bias_grad<B: Backend>(grad: FloatTensor<B>) -> FloatTensor<B> {
-    let c = grad.shape()[1];
-    let g = B::float_sum_dim(B::float_sum_dim(grad, 3), 2); // [n, c, 1, 1]
-    B::float_reshape(B::float_sum_dim(g, 0), [c].into())
+/// One image of [`im2col`]: `img` [2h, 2w, c] -> `dst` [h*w, (kh, kw, c)].
+#[inline(never)]
+fn im2col_image(img: &[f32], dst: &mut [f32], [hh, ww, c]: [usize; 3]) {
+    let w = ww / 2;
+    for (cell, dst) in dst.chunks_exact_mut(16 * c).enumerate() {
+        let (i, j) = (cell / w, cell % w);
+        for kh in 0..4 {
+            let Some(y) = tap(i, kh, hh) else { continue };
+            for kw in 0..4 {
+                if let Some(xx) = tap(j, kw, ww) {
+                    let src = &img[(y * ww + xx) * c..][..c];
+                    dst[(kh * 4 + kw) * c..][..c].copy_from_slice(src);
+                }
+            }
+        }
+    }
+}
+
+/// One image of [`col2im`]: `src` [h*w, (kh, kw, c)] added into `img` [2h, 2w, c].
+#[inline(never)]
+fn col2im_image(src: &[f32], img: &mut [f32], [hh, ww, c]: [usize; 3]) {
+    let w = ww / 2;
+    for (cell, src) in src.chunks_exact(16 * c).enumerate() {
+        let (i, j) = (cell / w, cell % w);
+        for kh in 0..4 {
+            let Some(y) = tap(i, kh, hh) else { continue };
+            for kw in 0..4 {
+                if let Some(xx) = tap(j, kw, ww) {
+                    let dst = &mut img[(y * ww + xx) * c..][..c];
+                    for (d, &v) in dst.iter_mut().zip(&src[(kh * 4 + kw) * c..][..c]) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -253,48 +323,60 @@ struct ConvBackward;
 #[derive(Debug)]
 struct ConvTransposeBackward;
 
-type State = (NodeId, NodeId);
-
 impl<B: Backend + FastConv> Backward<B, 3> for ConvBackward {
-    type State = State;
+    /// The window matrix, the checkpointed weight, and the input's height and width.
+    type State = (FloatTensor<B>, NodeId, usize, usize);
 
-    fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x_state, w_state) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let (cols, w_state, height, width) = ops.state;
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
+        let (dx, dw, db) = B::conv_k4s2p1_backward(
+            cols,
+            weight,
+            grad,
+            height,
+            width,
+            node_x.is_some(),
+            node_w.is_some(),
+        );
         if let Some(node) = node_x {
-            let dx = B::conv_transpose_k4s2p1_no_bias(grad.clone(), weight);
             grads.register::<B>(node.id, dx);
         }
         if let Some(node) = node_w {
-            grads.register::<B>(node.id, B::conv_k4s2p1_weight_grad(x, grad.clone()));
+            grads.register::<B>(node.id, dw);
         }
         if let Some(node) = node_b {
-            grads.register::<B>(node.id, bias_grad::<B>(grad));
+            grads.register::<B>(node.id, db);
         }
     }
 }
 
 impl<B: Backend + FastConv> Backward<B, 3> for ConvTransposeBackward {
-    type State = State;
+    type State = (NodeId, NodeId);
 
-    fn backward(self, ops: Ops<State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x_state, w_state) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
+        let (dx, dw, db) = B::conv_transpose_k4s2p1_backward(
+            x,
+            weight,
+            grad,
+            node_x.is_some(),
+            node_w.is_some(),
+        );
         if let Some(node) = node_x {
-            let dx = B::conv_k4s2p1_no_bias(grad.clone(), weight);
             grads.register::<B>(node.id, dx);
         }
         if let Some(node) = node_w {
-            grads.register::<B>(node.id, B::conv_transpose_k4s2p1_weight_grad(x, grad.clone()));
+            grads.register::<B>(node.id, dw);
         }
         if let Some(node) = node_b {
-            grads.register::<B>(node.id, bias_grad::<B>(grad));
+            grads.register::<B>(node.id, db);
         }
     }
 }
@@ -304,26 +386,24 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        match ConvBackward
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [_, height, width, _] = x.shape().dims();
+        let prep = ConvBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
-            .stateful()
-        {
+            .stateful();
+        let (x, bias) = (x.into_primitive(), bias.into_primitive());
+        match prep {
             OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
-                let out = B::conv_k4s2p1(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                );
-                prep.finish(state, out)
+                let w_state = prep.checkpoint(&weight);
+                let (y, cols) = B::conv_k4s2p1(x, weight.into_primitive(), bias);
+                let state = (cols.clone(), w_state, height, width);
+                (prep.finish(state, y), Self::from_inner(cols))
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv_k4s2p1(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-            )),
+            OpsKind::UnTracked(prep) => {
+                let (y, cols) = B::conv_k4s2p1(x, weight.into_primitive(), bias);
+                (prep.finish(y), Self::from_inner(cols))
+            }
         }
     }
 
@@ -354,26 +434,26 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
         }
     }
 
-    // The gradient helpers run on the inner backend inside the backward pass only.
-    fn conv_k4s2p1_weight_grad(_: FloatTensor<Self>, _: FloatTensor<Self>) -> FloatTensor<Self> {
+    // The backward helpers run on the inner backend, inside the backward pass only.
+    fn conv_k4s2p1_backward(
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: usize,
+        _: usize,
+        _: bool,
+        _: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called on the inner backend only")
     }
 
-    fn conv_transpose_k4s2p1_weight_grad(
+    fn conv_transpose_k4s2p1_backward(
         _: FloatTensor<Self>,
         _: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        unreachable!("called on the inner backend only")
-    }
-
-    fn conv_k4s2p1_no_bias(_: FloatTensor<Self>, _: FloatTensor<Self>) -> FloatTensor<Self> {
-        unreachable!("called on the inner backend only")
-    }
-
-    fn conv_transpose_k4s2p1_no_bias(
         _: FloatTensor<Self>,
-        _: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
+        _: bool,
+        _: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called on the inner backend only")
     }
 }
@@ -409,9 +489,9 @@ mod tests {
         let run = |ours: bool| {
             let x = x.clone().require_grad();
             let (y, w, b) = match (transpose, ours) {
-                (true, true) => (conv_transpose(&up, x.clone()), &up.weight, &up.bias),
+                (true, true) => (to_nchw(conv_transpose(&up, to_nhwc(x.clone()))), &up.weight, &up.bias),
                 (true, false) => (up.forward(x.clone()), &up.weight, &up.bias),
-                (false, true) => (conv(&down, x.clone()), &down.weight, &down.bias),
+                (false, true) => (to_nchw(conv(&down, to_nhwc(x.clone()))), &down.weight, &down.bias),
                 (false, false) => (down.forward(x.clone()), &down.weight, &down.bias),
             };
             let grads = (y.clone() * mix.clone()).sum().backward();
@@ -443,62 +523,5 @@ mod tests {
     fn strided_convolution_matches_burn() {
         check(false, 3, 5, 14);
         check(false, 11, 4, 8);
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use burn::tensor::Distribution;
-    use std::time::Instant;
-
-    fn time(label: &str, mut f: impl FnMut()) {
-        f();
-        let mut v: Vec<f64> = (0..15)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect();
-        v.sort_by(f64::total_cmp);
-        println!("{label}: median {:.2} ms", v[7]);
-    }
-
-    #[test]
-    #[ignore]
-    fn layer_times() {
-        let dev = Device::flex().autodiff();
-        let n = Distribution::Normal(0.0, 1.0);
-        let up1 = crate::model::dcgan::up(128, 64, &dev);
-        let up2 = crate::model::dcgan::up(64, 1, &dev);
-        let c1 = crate::model::dcgan::down(1, 64, &dev);
-        let c2 = crate::model::dcgan::down(64, 128, &dev);
-        let bn1 = burn::nn::BatchNormConfig::new(64).init(&dev);
-        let bn2 = burn::nn::BatchNormConfig::new(128).init(&dev);
-        let x_up1 = Tensor::<4>::random([64, 128, 7, 7], n, &dev);
-        let x_up2 = Tensor::<4>::random([64, 64, 14, 14], n, &dev);
-        let x_c1 = Tensor::<4>::random([64, 1, 28, 28], n, &dev);
-        let x_c2 = Tensor::<4>::random([64, 64, 14, 14], n, &dev);
-        for on in [false, true, false, true] {
-            super::super::set_enabled(on);
-            let tag = if on { "ours" } else { "burn" };
-            let run = |label: &str, x: &Tensor<4>, f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
-                time(&format!("{tag} {label} fwd"), || {
-                    let _ = f(x.clone()).sum().into_scalar::<f32>();
-                });
-                time(&format!("{tag} {label} fwd+bwd"), || {
-                    let xg = x.clone().require_grad();
-                    let g = f(xg.clone()).sum().backward();
-                    let _ = xg.grad(&g);
-                });
-            };
-            run("up1", &x_up1, &|x| conv_transpose(&up1, x));
-            run("up2", &x_up2, &|x| conv_transpose(&up2, x));
-            run("conv1", &x_c1, &|x| conv(&c1, x));
-            run("conv2", &x_c2, &|x| conv(&c2, x));
-            run("bn1+relu", &x_up2, &|x| super::super::norm::batch_norm_act(&bn1, x, 0.0));
-            run("bn2+leaky", &x_up1, &|x| super::super::norm::batch_norm_act(&bn2, x, 0.2));
-        }
     }
 }

@@ -30,6 +30,7 @@ fn wanted(device: &Device) -> bool {
     enabled() && device.clone().without_autodiff() == Device::flex()
 }
 
-pub(crate) fn which(part: &str) -> bool {
-    std::env::var("LL_PART").map_or(true, |v| v.contains(part))
+/// Whether DCGAN training on `device` takes the channels-last path through the extensions.
+pub fn training_here(device: &Device) -> bool {
+    device.is_autodiff() && wanted(device)
 }

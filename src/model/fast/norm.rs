@@ -2,7 +2,8 @@
 //!
 //! Why: burn's default batch norm transposes the whole activation twice forward and twice
 //! backward to reduce per channel, and the activation adds more passes and graph nodes. Here
-//! each direction is two passes over the data, parallel over channels, on burn-flex's storage.
+//! each direction is two passes over channels-last data (vectorised across channels), on
+//! burn-flex's storage.
 //! The function is `act(BatchNorm(x))` with `act(v) = v` for v > 0 and `slope * v` otherwise
 //! (slope 0 is ReLU); batch statistics use the biased variance, as burn's `BatchNorm` does, and
 //! the running statistics are updated the same way.
@@ -25,13 +26,15 @@ use burn::tensor::TensorData;
 use burn::tensor::activation::relu;
 use rayon::prelude::*;
 
-/// `act(bn(x))` in training mode; burn's layer and activation when the extension does not apply.
+/// `act(bn(x))` in training mode on channels-last `x` [n, h, w, c]; burn's layer and
+/// activation (through NCHW) when the extension does not apply.
 pub fn batch_norm_act(bn: &BatchNorm, x: Tensor<4>, slope: f64) -> Tensor<4> {
     let device = x.device();
     let training = device.is_autodiff() && bn.training.val().is_enabled();
-    if !(training && super::which("norm") && x.dtype() == burn::tensor::DType::F32 && wanted(&device)) {
-        let y = bn.forward(x);
-        return if slope == 0.0 { relu(y) } else { leaky_relu(y, slope) };
+    if !(training && x.dtype() == burn::tensor::DType::F32 && wanted(&device)) {
+        let y = bn.forward(x.permute([0, 3, 1, 2]));
+        let y = if slope == 0.0 { relu(y) } else { leaky_relu(y, slope) };
+        return y.permute([0, 2, 3, 1]);
     }
     let (y, mean, var) = <Dispatch as FastNorm>::batch_norm_act(
         x.into_dispatch(),
@@ -97,89 +100,142 @@ fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// Per-channel mean and biased variance of x viewed as [n, c, s]: f32 within a block of s
-/// values (vectorised), f64 across blocks.
-fn statistics(x: &[f32], n: usize, c: usize, s: usize) -> (Vec<f32>, Vec<f32>) {
-    let count = (n * s) as f64;
-    (0..c)
+/// Rows per parallel task when reducing over rows.
+const CHUNK_ROWS: usize = 256;
+
+/// Per-channel sums over all rows of `[rows, c]` data of two quantities computed per element:
+/// f32 within a chunk of rows (vectorised across channels), f64 across chunks.
+fn channel_sums(
+    rows: usize,
+    c: usize,
+    add: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    (0..rows.div_ceil(CHUNK_ROWS))
         .into_par_iter()
-        .map(|ch| {
-            let block = |b: usize| &x[(b * c + ch) * s..(b * c + ch + 1) * s];
-            let sum: f64 = (0..n).map(|b| block(b).iter().sum::<f32>() as f64).sum();
-            let mean = (sum / count) as f32;
-            let squares: f64 = (0..n)
-                .map(|b| block(b).iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() as f64)
-                .sum();
-            (mean, (squares / count) as f32)
+        .map(|chunk| {
+            let (mut a, mut b) = (vec![0f32; c], vec![0f32; c]);
+            for r in chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(rows) {
+                add(r, &mut a, &mut b);
+            }
+            (a, b)
         })
-        .unzip()
+        .fold(
+            || (vec![0f64; c], vec![0f64; c]),
+            |(mut sa, mut sb), (a, b)| {
+                for ch in 0..c {
+                    sa[ch] += a[ch] as f64;
+                    sb[ch] += b[ch] as f64;
+                }
+                (sa, sb)
+            },
+        )
+        .reduce(
+            || (vec![0f64; c], vec![0f64; c]),
+            |(mut sa, mut sb), (a, b)| {
+                for ch in 0..c {
+                    sa[ch] += a[ch];
+                    sb[ch] += b[ch];
+                }
+                (sa, sb)
+            },
+        )
 }
 
-fn dims(x: &FlexTensor) -> (usize, usize, usize) {
+/// Channels-last data as (rows, channels).
+fn dims(x: &FlexTensor) -> (usize, usize) {
     let shape = x.shape();
-    let (n, c) = (shape[0], shape[1]);
-    (n, c, shape.num_elements() / (n * c).max(1))
+    let c = shape[shape.num_dims() - 1];
+    (shape.num_elements() / c.max(1), c)
 }
 
-/// One channel's constants: the normalised value is `(v - mean) * inv`, the pre-activation
-/// `xhat * gamma + beta`.
-#[derive(Clone, Copy)]
-struct Channel {
-    mean: f32,
-    inv: f32,
-    gamma: f32,
-    beta: f32,
+/// Per-channel constants: pre-activation `v * scale + shift`, normalised value
+/// `(v - mean) * inv`.
+struct Channels {
+    mean: Vec<f32>,
+    inv: Vec<f32>,
+    scale: Vec<f32>,
+    shift: Vec<f32>,
 }
 
-impl Channel {
-    fn all(mean: &[f32], var: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Vec<Self> {
-        (0..mean.len())
-            .map(|ch| Channel {
-                mean: mean[ch],
-                inv: 1.0 / (var[ch] + epsilon as f32).sqrt(),
-                gamma: gamma[ch],
-                beta: beta[ch],
-            })
-            .collect()
+impl Channels {
+    fn new(mean: &[f32], var: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Self {
+        let inv: Vec<f32> = var.iter().map(|&v| 1.0 / (v + epsilon as f32).sqrt()).collect();
+        let scale: Vec<f32> = gamma.iter().zip(&inv).map(|(g, i)| g * i).collect();
+        let shift = (0..mean.len()).map(|ch| beta[ch] - mean[ch] * scale[ch]).collect();
+        Self {
+            mean: mean.to_vec(),
+            inv,
+            scale,
+            shift,
+        }
     }
 }
 
-impl Channel {
-    fn scale_shift(self) -> (f32, f32) {
-        let scale = self.gamma * self.inv;
-        (scale, self.beta - self.mean * scale)
-    }
-}
+// The inner loops: plain functions over whole rows of c channels, so they vectorise.
 
-// The three inner loops, kept as plain functions over slices so they vectorise.
 #[inline(never)]
-fn forward_block(out: &mut [f32], inp: &[f32], k: Channel, slope: f32) {
-    let (scale, shift) = k.scale_shift();
-    for (o, &v) in out.iter_mut().zip(inp) {
-        let pre = v * scale + shift;
-        *o = if pre > 0.0 { pre } else { slope * pre };
+fn add_row(acc: &mut [f32], row: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a += v;
     }
 }
 
 #[inline(never)]
-fn sums_block(xs: &[f32], dys: &[f32], k: Channel, slope: f32) -> (f32, f32) {
-    let (scale, shift) = k.scale_shift();
-    let (mut sum, mut sum_xhat) = (0f32, 0f32);
-    for (&v, &dy) in xs.iter().zip(dys) {
-        let g = if v * scale + shift > 0.0 { dy } else { slope * dy };
-        sum += g;
-        sum_xhat += g * (v - k.mean) * k.inv;
+fn add_squares(acc: &mut [f32], row: &[f32], mean: &[f32]) {
+    for ((a, &v), &m) in acc.iter_mut().zip(row).zip(mean) {
+        *a += (v - m) * (v - m);
     }
-    (sum, sum_xhat)
 }
 
 #[inline(never)]
-fn grad_block(out: &mut [f32], xs: &[f32], dys: &[f32], k: Channel, slope: f32, means: (f32, f32)) {
-    let (scale, shift) = k.scale_shift();
-    let (mean_g, mean_gx) = means;
-    for ((o, &v), &dy) in out.iter_mut().zip(xs).zip(dys) {
-        let g = if v * scale + shift > 0.0 { dy } else { slope * dy };
-        *o = scale * (g - mean_g - (v - k.mean) * k.inv * mean_gx);
+fn forward_rows(out: &mut [f32], inp: &[f32], k: &Channels, slope: f32) {
+    let c = k.scale.len();
+    for (o_row, x_row) in out.chunks_exact_mut(c).zip(inp.chunks_exact(c)) {
+        for (((o, &v), &sc), &sh) in o_row.iter_mut().zip(x_row).zip(&k.scale).zip(&k.shift) {
+            let pre = v * sc + sh;
+            *o = if pre > 0.0 { pre } else { slope * pre };
+        }
+    }
+}
+
+/// Adds one row's gradient before the activation (`a`) and that times xhat (`b`).
+#[inline(never)]
+fn grad_sums_row(a: &mut [f32], b: &mut [f32], xs: &[f32], dys: &[f32], k: &Channels, slope: f32) {
+    let c = a.len();
+    let (xs, dys, b) = (&xs[..c], &dys[..c], &mut b[..c]);
+    let (scale, shift, mean, inv) = (&k.scale[..c], &k.shift[..c], &k.mean[..c], &k.inv[..c]);
+    for ch in 0..c {
+        let v = xs[ch];
+        let g = if v * scale[ch] + shift[ch] > 0.0 { dys[ch] } else { slope * dys[ch] };
+        a[ch] += g;
+        b[ch] += g * (v - mean[ch]) * inv[ch];
+    }
+}
+
+#[inline(never)]
+fn grad_rows(
+    out: &mut [f32],
+    xs: &[f32],
+    dys: &[f32],
+    k: &Channels,
+    slope: f32,
+    (mean_g, mean_gx): (&[f32], &[f32]),
+) {
+    let c = k.scale.len();
+    let (scale, shift, mean, inv) = (&k.scale[..c], &k.shift[..c], &k.mean[..c], &k.inv[..c]);
+    let (mean_g, mean_gx) = (&mean_g[..c], &mean_gx[..c]);
+    for ((o_row, x_row), dy_row) in out
+        .chunks_exact_mut(c)
+        .zip(xs.chunks_exact(c))
+        .zip(dys.chunks_exact(c))
+    {
+        let (o_row, x_row, dy_row) = (&mut o_row[..c], &x_row[..c], &dy_row[..c]);
+        for ch in 0..c {
+            let v = x_row[ch];
+            let g = if v * scale[ch] + shift[ch] > 0.0 { dy_row[ch] } else { slope * dy_row[ch] };
+            let xhat = (v - mean[ch]) * inv[ch];
+            o_row[ch] = scale[ch] * (g - mean_g[ch] - xhat * mean_gx[ch]);
+        }
     }
 }
 
@@ -192,16 +248,20 @@ impl FastNorm for Flex {
         slope: f64,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let shape = x.shape().to_vec();
-        let (n, c, s) = dims(&x);
+        let (rows, c) = dims(&x);
         let xv = values(&x);
-        let (mean, var) = statistics(&xv, n, c, s);
-        let chans = Channel::all(&mean, &var, &values(&gamma), &values(&beta), epsilon);
+        let count = rows as f64;
+        let (sums, _) = channel_sums(rows, c, |r, a, _| add_row(a, &xv[r * c..(r + 1) * c]));
+        let mean: Vec<f32> = sums.iter().map(|&s| (s / count) as f32).collect();
+        let (squares, _) =
+            channel_sums(rows, c, |r, a, _| add_squares(a, &xv[r * c..(r + 1) * c], &mean));
+        let var: Vec<f32> = squares.iter().map(|&s| (s / count) as f32).collect();
+        let k = Channels::new(&mean, &var, &values(&gamma), &values(&beta), epsilon);
         let slope = slope as f32;
         let mut y = vec![0f32; xv.len()];
-        y.par_chunks_mut(s.max(1))
-            .zip(xv.par_chunks(s.max(1)))
-            .enumerate()
-            .for_each(|(i, (out, inp))| forward_block(out, inp, chans[i % c], slope));
+        y.par_chunks_mut((CHUNK_ROWS * c).max(1))
+            .zip(xv.par_chunks((CHUNK_ROWS * c).max(1)))
+            .for_each(|(out, inp)| forward_rows(out, inp, &k, slope));
         (tensor(y, shape), tensor(mean, vec![c]), tensor(var, vec![c]))
     }
 
@@ -216,9 +276,9 @@ impl FastNorm for Flex {
         grad: FlexTensor,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let shape = x.shape().to_vec();
-        let (n, c, s) = dims(&x);
+        let (rows, c) = dims(&x);
         let (xv, dyv) = (values(&x), values(&grad));
-        let chans = Channel::all(
+        let k = Channels::new(
             &values(&mean),
             &values(&var),
             &values(&gamma),
@@ -226,36 +286,20 @@ impl FastNorm for Flex {
             epsilon,
         );
         let slope = slope as f32;
-        // Per channel: the sums of the pre-activation gradient and of it times xhat.
-        let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = (0..c)
-            .into_par_iter()
-            .map(|ch| {
-                let k = chans[ch];
-                let (mut sum, mut sum_xhat) = (0f64, 0f64);
-                for b in 0..n {
-                    let at = (b * c + ch) * s;
-                    let (bs, bx) = sums_block(&xv[at..at + s], &dyv[at..at + s], k, slope);
-                    sum += bs as f64;
-                    sum_xhat += bx as f64;
-                }
-                (sum as f32, sum_xhat as f32)
-            })
-            .unzip();
-        let count = (n * s) as f32;
+        let (sum_g, sum_gx) = channel_sums(rows, c, |r, a, b| {
+            grad_sums_row(a, b, &xv[r * c..(r + 1) * c], &dyv[r * c..(r + 1) * c], &k, slope)
+        });
+        let count = rows as f64;
+        let mean_g: Vec<f32> = sum_g.iter().map(|&s| (s / count) as f32).collect();
+        let mean_gx: Vec<f32> = sum_gx.iter().map(|&s| (s / count) as f32).collect();
         let mut dx = vec![0f32; xv.len()];
-        dx.par_chunks_mut(s.max(1))
-            .zip(xv.par_chunks(s.max(1)).zip(dyv.par_chunks(s.max(1))))
-            .enumerate()
-            .for_each(|(i, (out, (xs, dys)))| {
-                let ch = i % c;
-                let means = (dbeta[ch] / count, dgamma[ch] / count);
-                grad_block(out, xs, dys, chans[ch], slope, means);
-            });
-        (
-            tensor(dx, shape),
-            tensor(dgamma, vec![c]),
-            tensor(dbeta, vec![c]),
-        )
+        let step = (CHUNK_ROWS * c).max(1);
+        dx.par_chunks_mut(step)
+            .zip(xv.par_chunks(step).zip(dyv.par_chunks(step)))
+            .for_each(|(out, (xs, dys))| grad_rows(out, xs, dys, &k, slope, (&mean_g, &mean_gx)));
+        let dgamma = sum_gx.iter().map(|&s| s as f32).collect();
+        let dbeta = sum_g.iter().map(|&s| s as f32).collect();
+        (tensor(dx, shape), tensor(dgamma, vec![c]), tensor(dbeta, vec![c]))
     }
 }
 
@@ -393,7 +437,7 @@ mod tests {
             let bn = make();
             let xg = x.clone().require_grad();
             let y = if ours {
-                batch_norm_act(&bn, xg.clone(), slope)
+                batch_norm_act(&bn, xg.clone().permute([0, 2, 3, 1]), slope).permute([0, 3, 1, 2])
             } else {
                 let y = bn.forward(xg.clone());
                 if slope == 0.0 { relu(y) } else { leaky_relu(y, slope) }
