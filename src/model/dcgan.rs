@@ -2,6 +2,7 @@
 //! G and enters D as one constant input plane per class.
 
 use super::fast;
+use super::fast::activation::leaky;
 use super::fast::conv::{conv, conv_transpose};
 use super::fast::norm::batch_norm_act;
 use super::leaky_relu;
@@ -113,7 +114,7 @@ impl DcganDiscriminator {
         let x = if fast::training_here(&x.device()) {
             // Channels-last through the CPU extensions (same function, fewer layout copies).
             let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, channels]
-            let x = leaky_relu(conv(&self.conv1, x), SLOPE); // [batch, 14, 14, 64]
+            let x = leaky(conv(&self.conv1, x), SLOPE); // [batch, 14, 14, 64]
             let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
             x.permute([0, 3, 1, 2]) // [batch, 128, 7, 7], the order fc's weights expect
         } else {

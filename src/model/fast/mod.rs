@@ -3,6 +3,7 @@
 //! gradients as the burn layer it stands in for; on any other device, or when turned off, the
 //! burn layer runs instead.
 
+pub mod activation;
 pub mod conv;
 pub mod norm;
 

@@ -1,0 +1,148 @@
+//! Leaky ReLU as one operation with its own backward pass.
+//!
+//! Why: burn 0.22's autodiff has no leaky-ReLU op; composed from tensor operations it costs four
+//! passes over the activation forward and as many backward. Here it is one pass each way.
+
+use super::wanted;
+use crate::model::leaky_relu;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::prelude::*;
+use burn::tensor::{DType, TensorData};
+use rayon::prelude::*;
+
+/// `max(x, 0) + slope * min(x, 0)` for `0 <= slope < 1`, element-wise.
+pub fn leaky(x: Tensor<4>, slope: f64) -> Tensor<4> {
+    if (0.0..1.0).contains(&slope) && x.dtype() == DType::F32 && wanted(&x.device()) {
+        Tensor::from_dispatch(<Dispatch as FastActivation>::leaky_relu_fused(
+            x.into_dispatch(),
+            slope,
+        ))
+    } else {
+        leaky_relu(x, slope)
+    }
+}
+
+#[backend_extension(Flex, Autodiff)]
+pub trait FastActivation: Backend {
+    fn leaky_relu_fused(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self>;
+
+    /// The input gradient, from the forward output `y` (same sign as the input) and `grad`.
+    fn leaky_relu_fused_backward(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        slope: f64,
+    ) -> FloatTensor<Self>;
+}
+
+const CHUNK: usize = 16 * 1024;
+
+fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous().as_slice::<f32>().map(<[f32]>::to_vec).unwrap_or_default(),
+        ),
+    }
+}
+
+#[inline(never)]
+fn forward_chunk(out: &mut [f32], x: &[f32], slope: f32) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = if v > 0.0 { v } else { slope * v };
+    }
+}
+
+#[inline(never)]
+fn backward_chunk(out: &mut [f32], y: &[f32], dy: &[f32], slope: f32) {
+    for ((o, &v), &g) in out.iter_mut().zip(y).zip(dy) {
+        *o = if v > 0.0 { g } else { slope * g };
+    }
+}
+
+impl FastActivation for Flex {
+    fn leaky_relu_fused(x: FlexTensor, slope: f64) -> FlexTensor {
+        let shape = x.shape().to_vec();
+        let xv = f32s(&x);
+        let mut y = vec![0f32; xv.len()];
+        y.par_chunks_mut(CHUNK)
+            .zip(xv.par_chunks(CHUNK))
+            .for_each(|(o, i)| forward_chunk(o, i, slope as f32));
+        FlexTensor::from_data(TensorData::new(y, shape))
+    }
+
+    fn leaky_relu_fused_backward(y: FlexTensor, grad: FlexTensor, slope: f64) -> FlexTensor {
+        let shape = y.shape().to_vec();
+        let (yv, gv) = (f32s(&y), f32s(&grad));
+        let mut dx = vec![0f32; yv.len()];
+        dx.par_chunks_mut(CHUNK)
+            .zip(yv.par_chunks(CHUNK).zip(gv.par_chunks(CHUNK)))
+            .for_each(|(o, (y, g))| backward_chunk(o, y, g, slope as f32));
+        FlexTensor::from_data(TensorData::new(dx, shape))
+    }
+}
+
+#[derive(Debug)]
+struct LeakyBackward;
+
+impl<B: Backend + FastActivation> Backward<B, 1> for LeakyBackward {
+    type State = (FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (y, slope) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::leaky_relu_fused_backward(y, grad, slope)
+        });
+    }
+}
+
+impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Autodiff<B, C> {
+    fn leaky_relu_fused(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
+        match LeakyBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::leaky_relu_fused(x.into_primitive(), slope);
+                prep.finish((y.clone(), slope), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::leaky_relu_fused(x.into_primitive(), slope)),
+        }
+    }
+
+    fn leaky_relu_fused_backward(
+        _: FloatTensor<Self>,
+        _: FloatTensor<Self>,
+        _: f64,
+    ) -> FloatTensor<Self> {
+        unreachable!("called on the inner backend only")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn leaky_relu_matches_burn() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random([2, 3, 4, 5], Distribution::Normal(0.0, 1.0), &device);
+        let mix = Tensor::<4>::random([2, 3, 4, 5], Distribution::Normal(0.0, 1.0), &device);
+        let run = |ours: bool| {
+            let xg = x.clone().require_grad();
+            let y = if ours {
+                leaky(xg.clone(), 0.2)
+            } else {
+                burn::tensor::activation::leaky_relu(xg.clone(), 0.2)
+            };
+            let grads = (y.clone() * mix.clone()).sum().backward();
+            (y.inner(), xg.grad(&grads).expect("gradient"))
+        };
+        let ((y0, g0), (y1, g1)) = (run(false), run(true));
+        assert!((y0 - y1).abs().max().into_scalar::<f32>() < 1e-6);
+        assert!((g0 - g1).abs().max().into_scalar::<f32>() < 1e-6);
+    }
+}
