@@ -124,3 +124,63 @@ impl DcganDiscriminator {
         self.fc.forward(x.flatten(1, 3)) // [batch, 1]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelKind;
+    use burn::tensor::Distribution;
+
+    /// The channels-last CPU path computes the same losses and gradients as burn's own layers,
+    /// for the plain and the conditional DCGAN.
+    #[test]
+    fn fast_path_matches_burn_layers() {
+        for kind in [ModelKind::Dcgan, ModelKind::Cdcgan] {
+            let device = Device::flex().autodiff();
+            let mut cfg = ModelConfig::new(kind, 10);
+            cfg.width = 8; // small but the same shapes otherwise
+            let g = DcganGenerator::new(&cfg, &device);
+            let d = DcganDiscriminator::new(&cfg, &device);
+            let z =
+                Tensor::<2>::random([4, cfg.latent_dim], Distribution::Normal(0.0, 1.0), &device);
+            let label = kind
+                .is_conditional()
+                .then(|| Tensor::<2>::random([4, 10], Distribution::Default, &device));
+            let run = |fast_on: bool| {
+                crate::model::fast::set_enabled(fast_on);
+                let logits = d.forward(g.forward(z.clone(), label.clone()), label.clone());
+                crate::model::fast::set_enabled(true);
+                let grads = logits.clone().sum().backward();
+                let gw = g.up1.weight.val().grad(&grads).expect("G weight gradient");
+                let dw = d
+                    .conv2
+                    .weight
+                    .val()
+                    .grad(&grads)
+                    .expect("D weight gradient");
+                let bn = g
+                    .bn1
+                    .gamma
+                    .val()
+                    .grad(&grads)
+                    .expect("G batch-norm gradient");
+                (logits.inner(), gw, dw, bn)
+            };
+            let (l0, gw0, dw0, bn0) = run(false);
+            let (l1, gw1, dw1, bn1) = run(true);
+            // Largest difference relative to the largest magnitude.
+            fn rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+                let scale = a.clone().abs().max().into_scalar::<f32>();
+                assert!(scale > 0.0, "a value to compare");
+                (a - b).abs().max().into_scalar::<f32>() / scale
+            }
+            assert!(rel(l0, l1) < 1e-3, "{kind:?} logits");
+            assert!(rel(gw0, gw1) < 1e-3, "{kind:?} generator weight gradient");
+            assert!(
+                rel(dw0, dw1) < 1e-3,
+                "{kind:?} discriminator weight gradient"
+            );
+            assert!(rel(bn0, bn1) < 1e-3, "{kind:?} batch-norm gradient");
+        }
+    }
+}

@@ -67,16 +67,21 @@ pub struct Speedups {
     pub reuse_fake: bool,
     /// Freeze D's weights during the G update (no weight gradients for D).
     pub freeze_d_for_g: bool,
+    /// DCGAN layers through latentlab's CPU extensions (`model::fast`); process-wide, applied
+    /// by `latentlab bench`.
+    pub cpu_extensions: bool,
 }
 
 impl Speedups {
     pub const ALL: Self = Self {
         reuse_fake: true,
         freeze_d_for_g: true,
+        cpu_extensions: true,
     };
     pub const NONE: Self = Self {
         reuse_fake: false,
         freeze_d_for_g: false,
+        cpu_extensions: false,
     };
 }
 

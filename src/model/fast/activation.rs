@@ -46,7 +46,10 @@ fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(
-            t.to_contiguous().as_slice::<f32>().map(<[f32]>::to_vec).unwrap_or_default(),
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default(),
         ),
     }
 }
@@ -103,7 +106,11 @@ impl<B: Backend + FastActivation> Backward<B, 1> for LeakyBackward {
 
 impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Autodiff<B, C> {
     fn leaky_relu_fused(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
-        match LeakyBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        match LeakyBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let y = B::leaky_relu_fused(x.into_primitive(), slope);
                 prep.finish((y.clone(), slope), y)

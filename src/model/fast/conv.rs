@@ -75,7 +75,9 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// `layer` applied to channels-last `x`: [n, h, w, cin] -> [n, 2h, 2w, cout].
 pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     match &layer.bias {
-        Some(bias) if conv_transpose_fits(layer) && x.dtype() == DType::F32 && wanted(&x.device()) => {
+        Some(bias)
+            if conv_transpose_fits(layer) && x.dtype() == DType::F32 && wanted(&x.device()) =>
+        {
             Tensor::from_dispatch(<Dispatch as FastConv>::conv_transpose_k4s2p1(
                 x.into_dispatch(),
                 layer.weight.val().into_dispatch(),
@@ -165,12 +167,19 @@ fn add_bias(y: FlexTensor, bias: FlexTensor) -> FlexTensor {
 }
 
 impl FastConv for Flex {
-    fn conv_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> (FlexTensor, FlexTensor) {
+    fn conv_k4s2p1(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+    ) -> (FlexTensor, FlexTensor) {
         let [n, hh, ww, _] = x.shape().dims();
         let cout = weight.shape()[0];
         let cols = im2col(&x); // [n*h*w, (kh, kw, cin)]
         let y = add_bias(Flex::float_matmul(cols.clone(), conv_matrix(weight)), bias);
-        (Flex::float_reshape(y, [n, hh / 2, ww / 2, cout].into()), cols)
+        (
+            Flex::float_reshape(y, [n, hh / 2, ww / 2, cout].into()),
+            cols,
+        )
     }
 
     fn conv_transpose_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
@@ -223,7 +232,10 @@ impl FastConv for Flex {
         let bias = column_sums(matrix(grad.clone()));
         let cols = im2col(&grad); // [n*h*w, (kh, kw, cout)]
         let dx = if want_x {
-            let dx = Flex::float_matmul(cols.clone(), Flex::float_transpose(transpose_matrix(weight)));
+            let dx = Flex::float_matmul(
+                cols.clone(),
+                Flex::float_transpose(transpose_matrix(weight)),
+            );
             Flex::float_reshape(dx, [n, h, w, cin].into())
         } else {
             empty()
@@ -243,7 +255,10 @@ fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(
-            t.to_contiguous().as_slice::<f32>().map(<[f32]>::to_vec).unwrap_or_default(),
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default(),
         ),
     }
 }
@@ -263,7 +278,13 @@ fn im2col(x: &FlexTensor) -> FlexTensor {
     let mut out = vec![0f32; n * h * w * row];
     out.par_chunks_mut((h * w * row).max(1))
         .enumerate()
-        .for_each(|(b, dst)| im2col_image(&xv[b * hh * ww * c..(b + 1) * hh * ww * c], dst, [hh, ww, c]));
+        .for_each(|(b, dst)| {
+            im2col_image(
+                &xv[b * hh * ww * c..(b + 1) * hh * ww * c],
+                dst,
+                [hh, ww, c],
+            )
+        });
     FlexTensor::from_data(TensorData::new(out, [n * h * w, row]))
 }
 
@@ -275,7 +296,13 @@ fn col2im(cols: &FlexTensor, n: usize, c: usize, h: usize, w: usize) -> FlexTens
     let mut out = vec![0f32; n * hh * ww * c];
     out.par_chunks_mut((hh * ww * c).max(1))
         .enumerate()
-        .for_each(|(b, img)| col2im_image(&cv[b * h * w * row..(b + 1) * h * w * row], img, [hh, ww, c]));
+        .for_each(|(b, img)| {
+            col2im_image(
+                &cv[b * h * w * row..(b + 1) * h * w * row],
+                img,
+                [hh, ww, c],
+            )
+        });
     FlexTensor::from_data(TensorData::new(out, [n, hh, ww, c]))
 }
 
@@ -327,7 +354,12 @@ impl<B: Backend + FastConv> Backward<B, 3> for ConvBackward {
     /// The window matrix, the checkpointed weight, and the input's height and width.
     type State = (FloatTensor<B>, NodeId, usize, usize);
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (cols, w_state, height, width) = ops.state;
@@ -356,19 +388,19 @@ impl<B: Backend + FastConv> Backward<B, 3> for ConvBackward {
 impl<B: Backend + FastConv> Backward<B, 3> for ConvTransposeBackward {
     type State = (NodeId, NodeId);
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x_state, w_state) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-        let (dx, dw, db) = B::conv_transpose_k4s2p1_backward(
-            x,
-            weight,
-            grad,
-            node_x.is_some(),
-            node_w.is_some(),
-        );
+        let (dx, dw, db) =
+            B::conv_transpose_k4s2p1_backward(x, weight, grad, node_x.is_some(), node_w.is_some());
         if let Some(node) = node_x {
             grads.register::<B>(node.id, dx);
         }
@@ -479,19 +511,33 @@ mod tests {
         let up = ConvTranspose2dConfig::new([cin, cout], [4, 4])
             .with_stride([2, 2])
             .with_padding([1, 1])
-            .with_initializer(burn::nn::Initializer::Normal { mean: 0.0, std: 1.0 })
+            .with_initializer(burn::nn::Initializer::Normal {
+                mean: 0.0,
+                std: 1.0,
+            })
             .init(&device);
         let down = Conv2dConfig::new([cin, cout], [4, 4])
             .with_stride([2, 2])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .with_initializer(burn::nn::Initializer::Normal { mean: 0.0, std: 1.0 })
+            .with_initializer(burn::nn::Initializer::Normal {
+                mean: 0.0,
+                std: 1.0,
+            })
             .init(&device);
         let run = |ours: bool| {
             let x = x.clone().require_grad();
             let (y, w, b) = match (transpose, ours) {
-                (true, true) => (to_nchw(conv_transpose(&up, to_nhwc(x.clone()))), &up.weight, &up.bias),
+                (true, true) => (
+                    to_nchw(conv_transpose(&up, to_nhwc(x.clone()))),
+                    &up.weight,
+                    &up.bias,
+                ),
                 (true, false) => (up.forward(x.clone()), &up.weight, &up.bias),
-                (false, true) => (to_nchw(conv(&down, to_nhwc(x.clone()))), &down.weight, &down.bias),
+                (false, true) => (
+                    to_nchw(conv(&down, to_nhwc(x.clone()))),
+                    &down.weight,
+                    &down.bias,
+                ),
                 (false, false) => (down.forward(x.clone()), &down.weight, &down.bias),
             };
             let grads = (y.clone() * mix.clone()).sum().backward();
@@ -509,7 +555,10 @@ mod tests {
         assert!(max_diff(y0, y1) < 1e-3, "values");
         assert!(max_diff(gx0, gx1) < 1e-3, "input gradient");
         assert!(max_diff(gw0.clone(), gw1) < 1e-2, "weight gradient");
-        assert!(gw0.abs().max().into_scalar::<f32>() > 0.1, "a weight gradient to compare");
+        assert!(
+            gw0.abs().max().into_scalar::<f32>() > 0.1,
+            "a weight gradient to compare"
+        );
         assert!(max_diff(gb0, gb1) < 1e-2, "bias gradient");
     }
 

@@ -33,7 +33,11 @@ pub fn batch_norm_act(bn: &BatchNorm, x: Tensor<4>, slope: f64) -> Tensor<4> {
     let training = device.is_autodiff() && bn.training.val().is_enabled();
     if !(training && x.dtype() == burn::tensor::DType::F32 && wanted(&device)) {
         let y = bn.forward(x.permute([0, 3, 1, 2]));
-        let y = if slope == 0.0 { relu(y) } else { leaky_relu(y, slope) };
+        let y = if slope == 0.0 {
+            relu(y)
+        } else {
+            leaky_relu(y, slope)
+        };
         return y.permute([0, 2, 3, 1]);
     }
     let (y, mean, var) = <Dispatch as FastNorm>::batch_norm_act(
@@ -43,7 +47,10 @@ pub fn batch_norm_act(bn: &BatchNorm, x: Tensor<4>, slope: f64) -> Tensor<4> {
         bn.epsilon,
         slope,
     );
-    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
+    let (mean, var) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(var),
+    );
     let m = bn.momentum;
     let running = |old: Tensor<1>, new: Tensor<1>| {
         old.to_device(&device)
@@ -53,7 +60,8 @@ pub fn batch_norm_act(bn: &BatchNorm, x: Tensor<4>, slope: f64) -> Tensor<4> {
     };
     bn.running_mean
         .update(running(bn.running_mean.value_sync(), mean));
-    bn.running_var.update(running(bn.running_var.value_sync(), var));
+    bn.running_var
+        .update(running(bn.running_var.value_sync(), var));
     Tensor::from_dispatch(y)
 }
 
@@ -159,9 +167,14 @@ struct Channels {
 
 impl Channels {
     fn new(mean: &[f32], var: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Self {
-        let inv: Vec<f32> = var.iter().map(|&v| 1.0 / (v + epsilon as f32).sqrt()).collect();
+        let inv: Vec<f32> = var
+            .iter()
+            .map(|&v| 1.0 / (v + epsilon as f32).sqrt())
+            .collect();
         let scale: Vec<f32> = gamma.iter().zip(&inv).map(|(g, i)| g * i).collect();
-        let shift = (0..mean.len()).map(|ch| beta[ch] - mean[ch] * scale[ch]).collect();
+        let shift = (0..mean.len())
+            .map(|ch| beta[ch] - mean[ch] * scale[ch])
+            .collect();
         Self {
             mean: mean.to_vec(),
             inv,
@@ -206,7 +219,11 @@ fn grad_sums_row(a: &mut [f32], b: &mut [f32], xs: &[f32], dys: &[f32], k: &Chan
     let (scale, shift, mean, inv) = (&k.scale[..c], &k.shift[..c], &k.mean[..c], &k.inv[..c]);
     for ch in 0..c {
         let v = xs[ch];
-        let g = if v * scale[ch] + shift[ch] > 0.0 { dys[ch] } else { slope * dys[ch] };
+        let g = if v * scale[ch] + shift[ch] > 0.0 {
+            dys[ch]
+        } else {
+            slope * dys[ch]
+        };
         a[ch] += g;
         b[ch] += g * (v - mean[ch]) * inv[ch];
     }
@@ -232,7 +249,11 @@ fn grad_rows(
         let (o_row, x_row, dy_row) = (&mut o_row[..c], &x_row[..c], &dy_row[..c]);
         for ch in 0..c {
             let v = x_row[ch];
-            let g = if v * scale[ch] + shift[ch] > 0.0 { dy_row[ch] } else { slope * dy_row[ch] };
+            let g = if v * scale[ch] + shift[ch] > 0.0 {
+                dy_row[ch]
+            } else {
+                slope * dy_row[ch]
+            };
             let xhat = (v - mean[ch]) * inv[ch];
             o_row[ch] = scale[ch] * (g - mean_g[ch] - xhat * mean_gx[ch]);
         }
@@ -253,8 +274,9 @@ impl FastNorm for Flex {
         let count = rows as f64;
         let (sums, _) = channel_sums(rows, c, |r, a, _| add_row(a, &xv[r * c..(r + 1) * c]));
         let mean: Vec<f32> = sums.iter().map(|&s| (s / count) as f32).collect();
-        let (squares, _) =
-            channel_sums(rows, c, |r, a, _| add_squares(a, &xv[r * c..(r + 1) * c], &mean));
+        let (squares, _) = channel_sums(rows, c, |r, a, _| {
+            add_squares(a, &xv[r * c..(r + 1) * c], &mean)
+        });
         let var: Vec<f32> = squares.iter().map(|&s| (s / count) as f32).collect();
         let k = Channels::new(&mean, &var, &values(&gamma), &values(&beta), epsilon);
         let slope = slope as f32;
@@ -262,7 +284,11 @@ impl FastNorm for Flex {
         y.par_chunks_mut((CHUNK_ROWS * c).max(1))
             .zip(xv.par_chunks((CHUNK_ROWS * c).max(1)))
             .for_each(|(out, inp)| forward_rows(out, inp, &k, slope));
-        (tensor(y, shape), tensor(mean, vec![c]), tensor(var, vec![c]))
+        (
+            tensor(y, shape),
+            tensor(mean, vec![c]),
+            tensor(var, vec![c]),
+        )
     }
 
     fn batch_norm_act_backward(
@@ -287,7 +313,14 @@ impl FastNorm for Flex {
         );
         let slope = slope as f32;
         let (sum_g, sum_gx) = channel_sums(rows, c, |r, a, b| {
-            grad_sums_row(a, b, &xv[r * c..(r + 1) * c], &dyv[r * c..(r + 1) * c], &k, slope)
+            grad_sums_row(
+                a,
+                b,
+                &xv[r * c..(r + 1) * c],
+                &dyv[r * c..(r + 1) * c],
+                &k,
+                slope,
+            )
         });
         let count = rows as f64;
         let mean_g: Vec<f32> = sum_g.iter().map(|&s| (s / count) as f32).collect();
@@ -299,7 +332,11 @@ impl FastNorm for Flex {
             .for_each(|(out, (xs, dys))| grad_rows(out, xs, dys, &k, slope, (&mean_g, &mean_gx)));
         let dgamma = sum_gx.iter().map(|&s| s as f32).collect();
         let dbeta = sum_g.iter().map(|&s| s as f32).collect();
-        (tensor(dx, shape), tensor(dgamma, vec![c]), tensor(dbeta, vec![c]))
+        (
+            tensor(dx, shape),
+            tensor(dgamma, vec![c]),
+            tensor(dbeta, vec![c]),
+        )
     }
 }
 
@@ -387,7 +424,11 @@ impl<B: Backend + FastNorm, C: CheckpointStrategy> FastNorm for Autodiff<B, C> {
                     epsilon,
                     slope,
                 );
-                (prep.finish(y), Self::from_inner(mean), Self::from_inner(var))
+                (
+                    prep.finish(y),
+                    Self::from_inner(mean),
+                    Self::from_inner(var),
+                )
             }
         }
     }
@@ -440,7 +481,11 @@ mod tests {
                 batch_norm_act(&bn, xg.clone().permute([0, 2, 3, 1]), slope).permute([0, 3, 1, 2])
             } else {
                 let y = bn.forward(xg.clone());
-                if slope == 0.0 { relu(y) } else { leaky_relu(y, slope) }
+                if slope == 0.0 {
+                    relu(y)
+                } else {
+                    leaky_relu(y, slope)
+                }
             };
             let grads = (y.clone() * mix.clone()).sum().backward();
             (
@@ -459,7 +504,10 @@ mod tests {
         assert!(max_diff(gg0, gg1) < 1e-3, "gamma gradient");
         assert!(max_diff(gb0, gb1) < 1e-3, "beta gradient");
         assert!(max_diff(rm0.clone(), rm1) < 1e-5, "running mean");
-        assert!(rm0.abs().max().into_scalar::<f32>() > 0.01, "running mean moved");
+        assert!(
+            rm0.abs().max().into_scalar::<f32>() > 0.01,
+            "running mean moved"
+        );
         assert!(max_diff(rv0, rv1) < 1e-4, "running variance");
     }
 
