@@ -3,7 +3,7 @@
 //! Why: burn 0.22's autodiff has no leaky-ReLU op; composed from tensor operations it costs four
 //! passes over the activation forward and as many backward. Here it is one pass each way.
 
-use super::wanted;
+use super::{f32s, wanted};
 use crate::model::leaky_relu;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -41,18 +41,6 @@ pub trait FastActivation: Backend {
 }
 
 const CHUNK: usize = 16 * 1024;
-
-fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(
-            t.to_contiguous()
-                .as_slice::<f32>()
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default(),
-        ),
-    }
-}
 
 #[inline(never)]
 fn forward_chunk(out: &mut [f32], x: &[f32], slope: f32) {

@@ -10,7 +10,7 @@
 //! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
-use super::wanted;
+use super::{f32s, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -248,18 +248,6 @@ impl FastConv for Flex {
             empty()
         };
         (dx, dw, bias)
-    }
-}
-
-fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(
-            t.to_contiguous()
-                .as_slice::<f32>()
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default(),
-        ),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod activation;
 pub mod conv;
 pub mod norm;
 
+use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -34,4 +35,18 @@ fn wanted(device: &Device) -> bool {
 /// Whether DCGAN training on `device` takes the channels-last path through the extensions.
 pub fn training_here(device: &Device) -> bool {
     device.is_autodiff() && wanted(device)
+}
+
+/// Row-major f32 values of a flex tensor, copied only when it is a strided view. Callers check
+/// the dtype is f32 before entering the extensions.
+fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default(),
+        ),
+    }
 }

@@ -8,7 +8,7 @@
 //! (slope 0 is ReLU); batch statistics use the biased variance, as burn's `BatchNorm` does, and
 //! the running statistics are updated the same way.
 
-use super::wanted;
+use super::{f32s, wanted};
 use crate::model::leaky_relu;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -89,19 +89,6 @@ pub trait FastNorm: Backend {
         slope: f64,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-}
-
-/// Row-major f32 values of a flex tensor (copied only when it is a strided view).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(
-            t.to_contiguous()
-                .as_slice::<f32>()
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default(),
-        ),
-    }
 }
 
 fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
@@ -270,7 +257,7 @@ impl FastNorm for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let shape = x.shape().to_vec();
         let (rows, c) = dims(&x);
-        let xv = values(&x);
+        let xv = f32s(&x);
         let count = rows as f64;
         let (sums, _) = channel_sums(rows, c, |r, a, _| add_row(a, &xv[r * c..(r + 1) * c]));
         let mean: Vec<f32> = sums.iter().map(|&s| (s / count) as f32).collect();
@@ -278,7 +265,7 @@ impl FastNorm for Flex {
             add_squares(a, &xv[r * c..(r + 1) * c], &mean)
         });
         let var: Vec<f32> = squares.iter().map(|&s| (s / count) as f32).collect();
-        let k = Channels::new(&mean, &var, &values(&gamma), &values(&beta), epsilon);
+        let k = Channels::new(&mean, &var, &f32s(&gamma), &f32s(&beta), epsilon);
         let slope = slope as f32;
         let mut y = vec![0f32; xv.len()];
         y.par_chunks_mut((CHUNK_ROWS * c).max(1))
@@ -303,12 +290,12 @@ impl FastNorm for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let shape = x.shape().to_vec();
         let (rows, c) = dims(&x);
-        let (xv, dyv) = (values(&x), values(&grad));
+        let (xv, dyv) = (f32s(&x), f32s(&grad));
         let k = Channels::new(
-            &values(&mean),
-            &values(&var),
-            &values(&gamma),
-            &values(&beta),
+            &f32s(&mean),
+            &f32s(&var),
+            &f32s(&gamma),
+            &f32s(&beta),
             epsilon,
         );
         let slope = slope as f32;
