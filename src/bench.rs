@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::device::{self, DeviceChoice};
 use crate::explore::{latent, render};
-use crate::model::ModelKind;
+use crate::model::{ModelKind, fast};
 use crate::train::objective::Loss;
 use crate::train::{TrainConfig, TrainError, Trainer, step};
 use serde::{Deserialize, Serialize};
@@ -116,21 +116,7 @@ pub fn bench_one(
     let mut config = TrainConfig::new(kind, Loss::Nonsat, 10);
     config.batch = opts.batch;
     config.sample_every = 0;
-    crate::model::fast::set_enabled(speedups.cpu_extensions);
-    let result = bench_trainer(kind, choice, opts, speedups, selected, data, config);
-    crate::model::fast::set_enabled(true);
-    result
-}
-
-fn bench_trainer(
-    kind: ModelKind,
-    choice: DeviceChoice,
-    opts: &BenchOptions,
-    speedups: Speedups,
-    selected: device::Selected,
-    data: Arc<Dataset>,
-    config: TrainConfig,
-) -> Result<BenchRun, BenchError> {
+    let _restore = fast::Override::set(speedups.cpu_extensions);
     let mut t = Trainer::new(config, data, "synthetic".into(), &selected.device)?;
     t.speedups = speedups;
     for _ in 0..opts.warmup {

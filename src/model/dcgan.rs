@@ -147,9 +147,9 @@ mod tests {
                 .is_conditional()
                 .then(|| Tensor::<2>::random([4, 10], Distribution::Default, &device));
             let run = |fast_on: bool| {
-                crate::model::fast::set_enabled(fast_on);
+                let path = crate::model::fast::Override::set(fast_on);
                 let logits = d.forward(g.forward(z.clone(), label.clone()), label.clone());
-                crate::model::fast::set_enabled(true);
+                drop(path);
                 let grads = logits.clone().sum().backward();
                 let gw = g.up1.weight.val().grad(&grads).expect("G weight gradient");
                 let dw = d

@@ -3,7 +3,7 @@
 //! Why: burn 0.22's autodiff has no leaky-ReLU op; composed from tensor operations it costs four
 //! passes over the activation forward and as many backward. Here it is one pass each way.
 
-use super::{f32s, wanted};
+use super::{f32s, tensor, wanted};
 use crate::model::leaky_relu;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -13,7 +13,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 use rayon::prelude::*;
 
 /// `max(x, 0) + slope * min(x, 0)` for `0 <= slope < 1`, element-wise.
@@ -64,7 +64,7 @@ impl FastActivation for Flex {
         y.par_chunks_mut(CHUNK)
             .zip(xv.par_chunks(CHUNK))
             .for_each(|(o, i)| forward_chunk(o, i, slope as f32));
-        FlexTensor::from_data(TensorData::new(y, shape))
+        tensor(y, shape)
     }
 
     fn leaky_relu_fused_backward(y: FlexTensor, grad: FlexTensor, slope: f64) -> FlexTensor {
@@ -74,7 +74,7 @@ impl FastActivation for Flex {
         dx.par_chunks_mut(CHUNK)
             .zip(yv.par_chunks(CHUNK).zip(gv.par_chunks(CHUNK)))
             .for_each(|(o, (y, g))| backward_chunk(o, y, g, slope as f32));
-        FlexTensor::from_data(TensorData::new(dx, shape))
+        tensor(dx, shape)
     }
 }
 

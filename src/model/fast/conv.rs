@@ -10,7 +10,7 @@
 //! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
-use super::{f32s, wanted};
+use super::{f32s, register_grads, tensor, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -25,7 +25,7 @@ use burn::backend::{
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 use rayon::prelude::*;
 
 fn conv_fits(layer: &Conv2d) -> bool {
@@ -108,14 +108,11 @@ pub trait FastConv: Backend {
     ) -> FloatTensor<Self>;
 
     /// Gradients of [`FastConv::conv_k4s2p1`] for input, weight and bias; `cols` is its window
-    /// matrix, `height`/`width` the input's. Unwanted gradients come back as empty tensors.
-    #[allow(clippy::too_many_arguments)]
+    /// matrix. Unwanted gradients come back as empty tensors.
     fn conv_k4s2p1_backward(
         cols: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
-        height: usize,
-        width: usize,
         want_x: bool,
         want_weight: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
@@ -131,7 +128,7 @@ pub trait FastConv: Backend {
 }
 
 fn empty() -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(Vec::<f32>::new(), [0]))
+    tensor(Vec::new(), [0])
 }
 
 /// A conv weight [cout, cin, 4, 4] as the matrix [(kh, kw, cin), cout].
@@ -195,8 +192,6 @@ impl FastConv for Flex {
         cols: FlexTensor,
         weight: FlexTensor,
         grad: FlexTensor,
-        height: usize,
-        width: usize,
         want_x: bool,
         want_weight: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
@@ -209,7 +204,6 @@ impl FastConv for Flex {
         } else {
             empty()
         };
-        debug_assert!(!want_x || (2 * h == height && 2 * w == width));
         let dw = if want_weight {
             let dw = Flex::float_matmul(Flex::float_transpose(g.clone()), cols); // [cout, (kh, kw, cin)]
             let dw = Flex::float_reshape(dw, [cout, 4, 4, cin].into());
@@ -273,7 +267,7 @@ fn im2col(x: &FlexTensor) -> FlexTensor {
                 [hh, ww, c],
             )
         });
-    FlexTensor::from_data(TensorData::new(out, [n * h * w, row]))
+    tensor(out, [n * h * w, row])
 }
 
 /// The adjoint of [`im2col`]: scatter-add [n*h*w, (kh, kw, c)] into [n, 2h, 2w, c].
@@ -291,23 +285,22 @@ fn col2im(cols: &FlexTensor, n: usize, c: usize, h: usize, w: usize) -> FlexTens
                 [hh, ww, c],
             )
         });
-    FlexTensor::from_data(TensorData::new(out, [n, hh, ww, c]))
+    tensor(out, [n, hh, ww, c])
+}
+
+/// The taps of output cell `cell` (row-major over [h, w]) that land inside the [2h, 2w]
+/// input: (tap index kh*4 + kw, input pixel index).
+fn taps(cell: usize, [hh, ww]: [usize; 2]) -> impl Iterator<Item = (usize, usize)> {
+    let (i, j) = (cell / (ww / 2), cell % (ww / 2));
+    (0..16).filter_map(move |t| Some((t, tap(i, t / 4, hh)? * ww + tap(j, t % 4, ww)?)))
 }
 
 /// One image of [`im2col`]: `img` [2h, 2w, c] -> `dst` [h*w, (kh, kw, c)].
 #[inline(never)]
 fn im2col_image(img: &[f32], dst: &mut [f32], [hh, ww, c]: [usize; 3]) {
-    let w = ww / 2;
     for (cell, dst) in dst.chunks_exact_mut(16 * c).enumerate() {
-        let (i, j) = (cell / w, cell % w);
-        for kh in 0..4 {
-            let Some(y) = tap(i, kh, hh) else { continue };
-            for kw in 0..4 {
-                if let Some(xx) = tap(j, kw, ww) {
-                    let src = &img[(y * ww + xx) * c..][..c];
-                    dst[(kh * 4 + kw) * c..][..c].copy_from_slice(src);
-                }
-            }
+        for (t, p) in taps(cell, [hh, ww]) {
+            dst[t * c..][..c].copy_from_slice(&img[p * c..][..c]);
         }
     }
 }
@@ -315,18 +308,10 @@ fn im2col_image(img: &[f32], dst: &mut [f32], [hh, ww, c]: [usize; 3]) {
 /// One image of [`col2im`]: `src` [h*w, (kh, kw, c)] added into `img` [2h, 2w, c].
 #[inline(never)]
 fn col2im_image(src: &[f32], img: &mut [f32], [hh, ww, c]: [usize; 3]) {
-    let w = ww / 2;
     for (cell, src) in src.chunks_exact(16 * c).enumerate() {
-        let (i, j) = (cell / w, cell % w);
-        for kh in 0..4 {
-            let Some(y) = tap(i, kh, hh) else { continue };
-            for kw in 0..4 {
-                if let Some(xx) = tap(j, kw, ww) {
-                    let dst = &mut img[(y * ww + xx) * c..][..c];
-                    for (d, &v) in dst.iter_mut().zip(&src[(kh * 4 + kw) * c..][..c]) {
-                        *d += v;
-                    }
-                }
+        for (t, p) in taps(cell, [hh, ww]) {
+            for (d, &v) in img[p * c..][..c].iter_mut().zip(&src[t * c..][..c]) {
+                *d += v;
             }
         }
     }
@@ -339,8 +324,8 @@ struct ConvBackward;
 struct ConvTransposeBackward;
 
 impl<B: Backend + FastConv> Backward<B, 3> for ConvBackward {
-    /// The window matrix, the checkpointed weight, and the input's height and width.
-    type State = (FloatTensor<B>, NodeId, usize, usize);
+    /// The window matrix and the checkpointed weight.
+    type State = (FloatTensor<B>, NodeId);
 
     fn backward(
         self,
@@ -350,26 +335,12 @@ impl<B: Backend + FastConv> Backward<B, 3> for ConvBackward {
     ) {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (cols, w_state, height, width) = ops.state;
+        let (cols, w_state) = ops.state;
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-        let (dx, dw, db) = B::conv_k4s2p1_backward(
-            cols,
-            weight,
-            grad,
-            height,
-            width,
-            node_x.is_some(),
-            node_w.is_some(),
-        );
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, dw);
-        }
-        if let Some(node) = node_b {
-            grads.register::<B>(node.id, db);
-        }
+        let (dx, dw, db) =
+            B::conv_k4s2p1_backward(cols, weight, grad, node_x.is_some(), node_w.is_some());
+        let ids = [node_x, node_w, node_b].map(|n| n.map(|n| n.id));
+        register_grads::<B>(grads, ids, [dx, dw, db]);
     }
 }
 
@@ -389,15 +360,8 @@ impl<B: Backend + FastConv> Backward<B, 3> for ConvTransposeBackward {
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
         let (dx, dw, db) =
             B::conv_transpose_k4s2p1_backward(x, weight, grad, node_x.is_some(), node_w.is_some());
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, dw);
-        }
-        if let Some(node) = node_b {
-            grads.register::<B>(node.id, db);
-        }
+        let ids = [node_x, node_w, node_b].map(|n| n.map(|n| n.id));
+        register_grads::<B>(grads, ids, [dx, dw, db]);
     }
 }
 
@@ -407,7 +371,6 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let [_, height, width, _] = x.shape().dims();
         let prep = ConvBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
@@ -417,7 +380,7 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
             OpsKind::Tracked(mut prep) => {
                 let w_state = prep.checkpoint(&weight);
                 let (y, cols) = B::conv_k4s2p1(x, weight.into_primitive(), bias);
-                let state = (cols.clone(), w_state, height, width);
+                let state = (cols.clone(), w_state);
                 (prep.finish(state, y), Self::from_inner(cols))
             }
             OpsKind::UnTracked(prep) => {
@@ -459,8 +422,6 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
         _: FloatTensor<Self>,
         _: FloatTensor<Self>,
         _: FloatTensor<Self>,
-        _: usize,
-        _: usize,
         _: bool,
         _: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {

@@ -7,8 +7,13 @@ pub mod activation;
 pub mod conv;
 pub mod norm;
 
+use burn::backend::Backend;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -17,6 +22,22 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// burn's own layers this way.
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Sets the switch until dropped, then turns the extensions back on (also on an early return).
+pub struct Override;
+
+impl Override {
+    pub fn set(enabled: bool) -> Self {
+        set_enabled(enabled);
+        Self
+    }
+}
+
+impl Drop for Override {
+    fn drop(&mut self) {
+        set_enabled(true);
+    }
 }
 
 /// On unless turned off, or unless `LATENTLAB_FAST_OPS=off` asks for burn's own layers (for
@@ -48,5 +69,23 @@ fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
                 .map(<[f32]>::to_vec)
                 .unwrap_or_default(),
         ),
+    }
+}
+
+/// A flex tensor owning `values`.
+fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// Hand each tracked parent (by node id) of a three-input operation its gradient.
+fn register_grads<B: Backend>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; 3],
+    values: [FloatTensor<B>; 3],
+) {
+    for (id, value) in parents.into_iter().zip(values) {
+        if let Some(id) = id {
+            grads.register::<B>(id, value);
+        }
     }
 }

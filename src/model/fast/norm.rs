@@ -8,7 +8,7 @@
 //! (slope 0 is ReLU); batch statistics use the biased variance, as burn's `BatchNorm` does, and
 //! the running statistics are updated the same way.
 
-use super::{f32s, wanted};
+use super::{f32s, register_grads, tensor, wanted};
 use crate::model::leaky_relu;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -22,7 +22,6 @@ use burn::backend::{
 };
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use burn::tensor::activation::relu;
 use rayon::prelude::*;
 
@@ -91,10 +90,6 @@ pub trait FastNorm: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 /// Rows per parallel task when reducing over rows.
 const CHUNK_ROWS: usize = 256;
 
@@ -105,6 +100,11 @@ fn channel_sums(
     c: usize,
     add: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
 ) -> (Vec<f64>, Vec<f64>) {
+    let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
+    let merge = |mut x: Vec<f64>, y: Vec<f64>| {
+        x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+        x
+    };
     (0..rows.div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map(|chunk| {
@@ -112,27 +112,11 @@ fn channel_sums(
             for r in chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(rows) {
                 add(r, &mut a, &mut b);
             }
-            (a, b)
+            (widen(a), widen(b))
         })
-        .fold(
-            || (vec![0f64; c], vec![0f64; c]),
-            |(mut sa, mut sb), (a, b)| {
-                for ch in 0..c {
-                    sa[ch] += a[ch] as f64;
-                    sb[ch] += b[ch] as f64;
-                }
-                (sa, sb)
-            },
-        )
         .reduce(
             || (vec![0f64; c], vec![0f64; c]),
-            |(mut sa, mut sb), (a, b)| {
-                for ch in 0..c {
-                    sa[ch] += a[ch];
-                    sb[ch] += b[ch];
-                }
-                (sa, sb)
-            },
+            |(sa, sb), (a, b)| (merge(sa, a), merge(sb, b)),
         )
 }
 
@@ -350,15 +334,8 @@ impl<B: Backend + FastNorm> Backward<B, 3> for NormBackward {
         let beta = checkpointer.retrieve_node_output::<FloatTensor<B>>(bs);
         let (dx, dgamma, dbeta) =
             B::batch_norm_act_backward(x, gamma, beta, mean, var, epsilon, slope, grad);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = node_gamma {
-            grads.register::<B>(node.id, dgamma);
-        }
-        if let Some(node) = node_beta {
-            grads.register::<B>(node.id, dbeta);
-        }
+        let ids = [node_x, node_gamma, node_beta].map(|n| n.map(|n| n.id));
+        register_grads::<B>(grads, ids, [dx, dgamma, dbeta]);
     }
 }
 
