@@ -69,13 +69,26 @@ pub enum ImportError {
     },
 }
 
-/// The `latentlab:*` tEXt pairs of a PNG (prefix removed), in file order.
+/// Most bytes the PNG decoder may allocate while reading metadata (text chunks included).
+const PNG_DECODE_LIMIT: usize = 64 << 20;
+/// Largest PNG file `read_latent` reads; exported images are a few kilobytes.
+const MAX_PNG_FILE_BYTES: u64 = 256 << 20;
+/// Most numbers a `latentlab:z` vector may hold.
+pub const MAX_LATENT_LEN: usize = 65_536;
+/// Most numbers a `latentlab:label_mix` vector may hold (one per class, at most 256 classes).
+pub const MAX_LABEL_MIX_LEN: usize = 256;
+
+/// The `latentlab:*` tEXt pairs of a PNG (prefix removed), in file order. Only the chunks
+/// before the image data are read, within a fixed allocation limit.
 pub fn png_metadata(bytes: &[u8], path: &Path) -> Result<Vec<(String, String)>, ImportError> {
     let not_png = |e: png::DecodingError| ImportError::NotPng {
         path: path.into(),
         detail: e.to_string(),
     };
-    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+    let limits = png::Limits {
+        bytes: PNG_DECODE_LIMIT,
+    };
+    let reader = png::Decoder::new_with_limits(std::io::Cursor::new(bytes), limits)
         .read_info()
         .map_err(not_png)?;
     Ok(reader
@@ -108,29 +121,33 @@ pub fn format_floats(v: &[f32]) -> String {
         .join(",")
 }
 
-fn parse_floats(s: &str) -> Result<Vec<f32>, String> {
+/// Parse comma-separated finite numbers, at most `max` of them (counted before allocating).
+fn parse_floats(s: &str, max: usize) -> Result<Vec<f32>, String> {
+    let count = s.split(',').count();
+    if count > max {
+        return Err(format!("{count} numbers (at most {max} allowed)"));
+    }
     s.split(',')
         .map(|p| {
+            // Quote at most a few characters of a bad entry: it may be megabytes long.
+            let shown = || p.chars().take(32).collect::<String>();
             let v: f32 = p
                 .trim()
                 .parse()
-                .map_err(|_| format!("`{p}` is not a number"))?;
+                .map_err(|_| format!("`{}` is not a number", shown()))?;
             if v.is_finite() {
                 Ok(v)
             } else {
-                Err(format!("`{p}` is not finite"))
+                Err(format!("`{}` is not finite", shown()))
             }
         })
         .collect()
 }
 
-/// Read the latent vector (`latentlab:z`) and friends from an exported PNG file.
-pub fn read_latent(path: &Path) -> Result<LatentRecord, ImportError> {
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
-        path: path.into(),
-        source,
-    })?;
-    let meta = png_metadata(&bytes, path)?;
+/// Read the latent vector (`latentlab:z`) and friends from PNG bytes; `path` names them in
+/// errors. Pure (no file access), so hostile input can be tested directly.
+pub fn parse_latent(bytes: &[u8], path: &Path) -> Result<LatentRecord, ImportError> {
+    let meta = png_metadata(bytes, path)?;
     let get = |k: &str| {
         meta.iter()
             .find(|(key, _)| key == k)
@@ -144,13 +161,13 @@ pub fn read_latent(path: &Path) -> Result<LatentRecord, ImportError> {
             detail,
         }
     };
-    let z = parse_floats(&z).map_err(malformed("z"))?;
+    let z = parse_floats(&z, MAX_LATENT_LEN).map_err(malformed("z"))?;
     let label = get("label_mix")
-        .map(|s| parse_floats(&s))
+        .map(|s| parse_floats(&s, MAX_LABEL_MIX_LEN))
         .transpose()
         .map_err(malformed("label_mix"))?;
     let seed = get("seed")
-        .map(|s| s.parse::<u64>().map_err(|e| e.to_string()))
+        .map(|s| s.trim().parse::<u64>().map_err(|e| e.to_string()))
         .transpose()
         .map_err(malformed("seed"))?;
     Ok(LatentRecord {
@@ -160,6 +177,29 @@ pub fn read_latent(path: &Path) -> Result<LatentRecord, ImportError> {
         checkpoint: get("checkpoint"),
         seed,
     })
+}
+
+/// Read the latent vector (`latentlab:z`) and friends from an exported PNG file.
+pub fn read_latent(path: &Path) -> Result<LatentRecord, ImportError> {
+    use std::io::Read;
+    let io = |source| ImportError::Io {
+        path: path.into(),
+        source,
+    };
+    // Bounded read: a huge file given by mistake is refused, not loaded whole.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_PNG_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_PNG_FILE_BYTES {
+        return Err(ImportError::NotPng {
+            path: path.into(),
+            detail: format!("larger than {MAX_PNG_FILE_BYTES} bytes"),
+        });
+    }
+    parse_latent(&bytes, path)
 }
 
 /// Encode grayscale frames (all the same size) as an endlessly looping animated GIF.
@@ -184,15 +224,22 @@ pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> Result<Vec<u8>, image::
     Ok(out)
 }
 
-/// Write `bytes` to `path` through a temporary name, so a failed write leaves no half file.
+/// Write `bytes` to `path` through a temporary sibling (fsynced, then renamed), so a failed
+/// or interrupted write leaves no half file and never a truncated old one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let io = |source| ExportError::Io {
         path: path.into(),
         source,
     };
-    std::fs::write(&tmp, bytes).map_err(io)?;
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
     std::fs::rename(&tmp, path).map_err(io)
 }

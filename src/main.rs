@@ -30,16 +30,40 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
         Quick start:\n  \
         latentlab train --model cdcgan --steps 3000 --out runs/digits\n  \
         latentlab sample --checkpoint runs/digits --label 7 --n 64 --cols 8 --out sevens.png\n  \
-        latentlab inspect runs/digits"
+        latentlab inspect runs/digits",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
 }
 
+const EXIT_CODES: &str = "Exit codes:\n  \
+    0    done as asked\n  \
+    1    error: bad input, or a load, save or score that failed (nothing was overwritten)\n  \
+    2    usage error (unknown flag or bad value)\n  \
+    3    training diverged (a loss became NaN or infinite); the last good checkpoint is kept\n  \
+    130  interrupted by Ctrl-C, SIGTERM or SIGHUP after saving; a second signal exits at once \
+    without saving (the last good checkpoint is kept)\n\n\
+    Your files: `train --out DIR` creates a run directory. An existing run there is continued \
+    with --resume or replaced with --force; without either, train refuses before it starts. A \
+    directory that is not a latentlab run is never written into.";
+
+/// An error that ends the program with a specific exit code (see `EXIT_CODES`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Fatal {
+    code: i32,
+    message: String,
+}
+
+const EXIT_DIVERGED: i32 = 3;
+const EXIT_INTERRUPTED: i32 = 130;
+
 #[derive(Subcommand)]
 enum Cmd {
-    /// Train a model and save it as a run directory (Ctrl-C saves and exits).
+    /// Train a model and save it as a run directory (Ctrl-C, SIGTERM and SIGHUP save and exit).
+    #[command(after_help = EXIT_CODES)]
     Train(TrainArgs),
     /// Generate a grid of images from a saved run.
     Sample(SampleArgs),
@@ -50,9 +74,9 @@ enum Cmd {
     Score(ScoreArgs),
     /// Train the quality meter's classifier for a data set (held-out accuracy is reported).
     Classifier(ClassifierArgs),
-    /// Describe a saved run.
+    /// Describe a saved run (a directory, or a shipped run's name such as mnist-cdcgan).
     Inspect {
-        /// The run directory (as written by `train --out`).
+        /// The run directory (as written by `train --out`), or a shipped run's name.
         dir: PathBuf,
     },
 }
@@ -70,12 +94,13 @@ struct TrainArgs {
     #[arg(long, default_value = "default")]
     data: DataSource,
     /// Steps to run in this invocation (one step = one D and one G update, or one VAE update).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
     steps: u64,
-    /// Examples per batch.
-    #[arg(long, default_value_t = 64)]
+    /// Examples per batch (1 to 65536).
+    #[arg(long, default_value_t = 64, value_parser = batch_size)]
     batch: usize,
-    /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the VAE).
+    /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the
+    /// VAE). With --resume it replaces the saved learning rate.
     #[arg(long)]
     lr: Option<f64>,
     /// Seed for initialisation, noise and data order.
@@ -93,12 +118,16 @@ struct TrainArgs {
     /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
     #[arg(long)]
     width: Option<usize>,
-    /// Run directory to write (replaced atomically at each save).
+    /// Run directory to write (created; a run there is replaced crash-safely at each save). A
+    /// directory that holds other files is refused.
     #[arg(long)]
     out: PathBuf,
-    /// Continue the run already in --out (its config wins over the flags above).
-    #[arg(long)]
+    /// Continue the run already in --out (its config wins over the flags above, except --lr).
+    #[arg(long, conflicts_with = "force")]
     resume: bool,
+    /// Replace the run already in --out with a fresh one.
+    #[arg(long)]
+    force: bool,
     /// Also save a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     save_every: u64,
@@ -149,9 +178,9 @@ struct ScoreArgs {
     /// Run directory to rate.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Images to generate (an equal share per label for conditional models).
-    #[arg(long, default_value_t = 1000)]
-    n: usize,
+    /// Images to generate (an equal share per label for conditional models; 2 to 100000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    n: u64,
     /// Classifier directory (default: the shipped one for the run's data set).
     #[arg(long)]
     classifier: Option<PathBuf>,
@@ -166,13 +195,16 @@ struct ClassifierArgs {
     #[arg(long, default_value = "default")]
     data: DataSource,
     /// Training steps of batch 64.
-    #[arg(long, default_value_t = 1500)]
-    steps: usize,
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    steps: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Directory to write (classifier.bpk and classifier.json).
     #[arg(long)]
     out: PathBuf,
+    /// Replace the classifier already in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -180,21 +212,32 @@ struct SampleArgs {
     /// Run directory to sample from.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Number of images.
-    #[arg(long, default_value_t = 64)]
-    n: usize,
+    /// Number of images (1 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    n: u64,
     /// Columns in the grid (images are separated by 2-pixel gaps).
-    #[arg(long, default_value_t = 8)]
-    cols: usize,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    cols: u64,
     /// Class label for conditional models (0-based index; default: cycle through the classes).
     #[arg(long)]
     label: Option<usize>,
     /// Seed of the latent noise: the same seed writes a byte-identical file.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// PNG file to write.
+    /// PNG file to write (an existing file is kept unless --force).
     #[arg(long)]
     out: PathBuf,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+fn batch_size(s: &str) -> Result<usize, String> {
+    let max = checkpoint::MAX_BATCH;
+    match s.parse::<usize>() {
+        Ok(b) if (1..=max).contains(&b) => Ok(b),
+        _ => Err(format!("`{s}` is not a batch size from 1 to {max}")),
+    }
 }
 
 fn main() {
@@ -202,8 +245,9 @@ fn main() {
     latentlab::device::pin_default_device_to_cpu();
     latentlab::device::configure_cpu_threads();
     if let Err(e) = run() {
+        let code = e.downcast_ref::<Fatal>().map_or(1, |f| f.code);
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(code);
     }
 }
 
@@ -212,7 +256,7 @@ fn run() -> Result<()> {
     match cli.command {
         Some(Cmd::Train(a)) => train(a),
         Some(Cmd::Sample(a)) => sample(a),
-        Some(Cmd::Inspect { dir }) => inspect(&dir),
+        Some(Cmd::Inspect { dir }) => inspect(&checkpoint::shipped::resolve(&dir)),
         Some(Cmd::Bench(a)) => bench(a),
         Some(Cmd::Score(a)) => score(a),
         Some(Cmd::Classifier(a)) => classifier(a),
@@ -220,7 +264,48 @@ fn run() -> Result<()> {
     }
 }
 
+/// Refuse `--out` before any work when writing there could lose something; returns the step a
+/// resumed run starts from.
+fn check_out(a: &TrainArgs) -> Result<u64> {
+    use checkpoint::replace::{self, Target};
+    let out = &a.out;
+    replace::recover(out, checkpoint::MANIFEST)?;
+    let found = replace::target(out, checkpoint::MANIFEST)?;
+    match (found, a.resume) {
+        (Target::Owned, true) => {
+            let m = checkpoint::read_manifest(out)
+                .with_context(|| format!("--resume: reading {}", out.display()))?;
+            eprintln!(
+                "resuming {} ({} / {}) at step {}",
+                out.display(),
+                m.train.model.kind.name(),
+                m.train.loss.name(),
+                m.step
+            );
+            Ok(m.step)
+        }
+        (_, true) => bail!("--resume: {} holds no run to continue", out.display()),
+        (Target::Owned, false) if !a.force => {
+            let what = checkpoint::read_manifest(out)
+                .map(|m| format!("a run at step {}", m.step))
+                .unwrap_or_else(|e| format!("a run ({e})"));
+            bail!(
+                "{} already holds {what}; pass --resume to continue it or --force to replace it \
+                 (nothing was changed)",
+                out.display()
+            )
+        }
+        _ => Ok(0),
+    }
+}
+
 fn train(a: TrainArgs) -> Result<()> {
+    let start_step = check_out(&a)?;
+    if let Some(lr) = a.lr
+        && !(lr.is_finite() && lr > 0.0)
+    {
+        bail!("--lr must be a positive finite number (got {lr})");
+    }
     let data = a
         .data
         .load(IMAGE_SIZE)
@@ -239,20 +324,6 @@ fn train(a: TrainArgs) -> Result<()> {
     if let Some(w) = a.width {
         config.model.width = w;
     }
-    let start_step = if a.resume {
-        let m = checkpoint::read_manifest(&a.out)
-            .with_context(|| format!("--resume: reading {}", a.out.display()))?;
-        eprintln!(
-            "resuming {} ({} / {}) at step {}",
-            a.out.display(),
-            m.train.model.kind.name(),
-            m.train.loss.name(),
-            m.step
-        );
-        m.step
-    } else {
-        0
-    };
     eprintln!(
         "data: {} ({} images {}x{}, {} classes)",
         data.name,
@@ -261,7 +332,7 @@ fn train(a: TrainArgs) -> Result<()> {
         data.height,
         data.num_classes()
     );
-    let total = start_step + a.steps;
+    let total = start_step.saturating_add(a.steps);
     let spec = RunSpec {
         config,
         data: Arc::new(data),
@@ -273,13 +344,26 @@ fn train(a: TrainArgs) -> Result<()> {
         autostart: true,
         score_every: a.score_every,
         classifier: None,
+        lr_override: a.lr.filter(|_| a.resume).map(|lr| (lr, lr)),
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
-    let stop = handle.commands.clone();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(Command::Stop);
-    })
-    .context("installing the Ctrl-C handler")?;
+    let interrupted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination` feature): the first stops and
+        // saves; a second exits at once, leaving the last complete checkpoint as it is.
+        let stop = handle.commands.clone();
+        let count = interrupted.clone();
+        ctrlc::set_handler(move || {
+            if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                eprintln!("\nstopping: saving the run (signal again to exit without saving)");
+                let _ = stop.send(Command::Stop);
+            } else {
+                eprintln!("\nexiting without saving; the last saved checkpoint is kept");
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        })
+        .context("installing the signal handler")?;
+    }
     handle.send(Command::Start(Box::new(spec)));
 
     let bar = ProgressBar::new(total);
@@ -291,7 +375,9 @@ fn train(a: TrainArgs) -> Result<()> {
     );
     bar.set_position(start_step);
     let started = std::time::Instant::now();
-    let mut failure = None;
+    let mut outcome: Option<Fatal> = None;
+    let mut last_save_failed: Option<String> = None;
+    let mut finished = false;
     let mut rates = Vec::new();
     for event in handle.events.iter() {
         match event {
@@ -332,19 +418,47 @@ fn train(a: TrainArgs) -> Result<()> {
                 )
             }),
             Event::Saved { path, step } => {
+                last_save_failed = None;
                 bar.suspend(|| eprintln!("saved step {step} to {}", path.display()))
             }
-            Event::Warning(w) => {
-                bar.suspend(|| eprintln!("warning: {w}"));
-                // Headless: a paused run would wait forever; stop and save instead.
-                handle.send(Command::Stop);
+            Event::SaveFailed { path, error } => {
+                bar.suspend(|| eprintln!("save to {} failed: {error}", path.display()));
+                last_save_failed = Some(format!("saving to {}: {error}", path.display()));
+            }
+            // Informational: the run goes on.
+            Event::Warning(w) => bar.suspend(|| eprintln!("warning: {w}")),
+            Event::Diverged {
+                step,
+                loss,
+                value,
+                last_good_step,
+            } => {
+                let kept = match last_good_step {
+                    Some(g) => format!(
+                        "the last good checkpoint (step {g}) in {} is kept",
+                        a.out.display()
+                    ),
+                    None => format!("nothing was saved to {}", a.out.display()),
+                };
+                outcome = Some(Fatal {
+                    code: EXIT_DIVERGED,
+                    message: format!(
+                        "training diverged at step {step}: {loss} = {value}; {kept}. Try a lower \
+                         --lr (with --resume to continue from the checkpoint)"
+                    ),
+                });
+                break;
             }
             Event::Failed(e) => {
-                failure = Some(e);
+                outcome = Some(Fatal {
+                    code: 1,
+                    message: format!("training failed: {e}"),
+                });
                 break;
             }
             Event::Finished { step } => {
                 bar.finish();
+                finished = true;
                 let secs = started.elapsed().as_secs_f64();
                 rates.sort_by(f32::total_cmp);
                 let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
@@ -355,19 +469,34 @@ fn train(a: TrainArgs) -> Result<()> {
         }
     }
     handle.shutdown();
-    match failure {
-        Some(e) => bail!("training failed: {e}"),
-        None => Ok(()),
+    if let Some(f) = outcome {
+        return Err(f.into());
     }
+    if let Some(e) = last_save_failed {
+        bail!("the run was not saved: {e}");
+    }
+    if !finished {
+        bail!("the training thread ended without finishing the run");
+    }
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        return Err(Fatal {
+            code: EXIT_INTERRUPTED,
+            message: format!(
+                "interrupted before step {total}; the run so far is saved in {}",
+                a.out.display()
+            ),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn sample(a: SampleArgs) -> Result<()> {
-    if a.n == 0 {
-        bail!("--n must be at least 1");
-    }
+    let (n, cols) = (a.n as usize, a.cols as usize);
+    let dir = checkpoint::shipped::resolve(&a.checkpoint);
     // Sampling always runs on the CPU so the same seed gives the same bytes everywhere.
     let device = burn::tensor::Device::flex();
-    let (manifest, g) = checkpoint::load_generator(&a.checkpoint, &device)
+    let (manifest, g) = checkpoint::load_generator(&dir, &device)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let model = manifest.model();
     let labels = match (a.label, model.kind.is_conditional()) {
@@ -381,21 +510,27 @@ fn sample(a: SampleArgs) -> Result<()> {
             model.num_classes - 1,
             manifest.class_names.join(", ")
         ),
-        (Some(l), true) => Some(latent::one_hot(&vec![l as u8; a.n], model.num_classes)),
+        (Some(l), true) => Some(latent::one_hot(&vec![l as u8; n], model.num_classes)),
         (None, _) => None,
     };
-    let z = latent::gaussian(a.seed, a.n * model.latent_dim);
+    let z = latent::gaussian(a.seed, n * model.latent_dim);
     let values = step::generate_with(&g, model, &device, &z, labels.as_deref())?;
-    let grid = render::grid(&values, a.n, model.image_size, a.cols);
+    let grid = render::grid(&values, n, model.image_size, cols);
     let mut meta = vec![
         ("model", model.kind.name().to_string()),
         ("checkpoint", a.checkpoint.display().to_string()),
         ("step", manifest.step.to_string()),
         ("seed", a.seed.to_string()),
-        ("n", a.n.to_string()),
+        ("n", n.to_string()),
     ];
     if let Some(l) = a.label {
         meta.push(("label", l.to_string()));
+    }
+    if a.out.exists() && !a.force {
+        bail!(
+            "{} already exists; pass --force to overwrite it (nothing was changed)",
+            a.out.display()
+        );
     }
     export::write_png(&a.out, &grid, &meta)?;
     println!(
@@ -403,7 +538,7 @@ fn sample(a: SampleArgs) -> Result<()> {
         a.out.display(),
         grid.width,
         grid.height,
-        a.n
+        n
     );
     Ok(())
 }
@@ -464,14 +599,23 @@ fn bench(a: BenchArgs) -> Result<()> {
 }
 
 fn classifier(a: ClassifierArgs) -> Result<()> {
+    use checkpoint::replace::{self, Target};
     use latentlab::quality;
+    replace::recover(&a.out, quality::CLASSIFIER_MANIFEST)?;
+    if replace::target(&a.out, quality::CLASSIFIER_MANIFEST)? == Target::Owned && !a.force {
+        bail!(
+            "{} already holds a classifier; pass --force to replace it (nothing was changed)",
+            a.out.display()
+        );
+    }
     let data = a
         .data
         .load(IMAGE_SIZE)
         .with_context(|| format!("loading data set `{}`", a.data))?;
     let device = burn::tensor::Device::flex();
     let started = std::time::Instant::now();
-    let (c, info) = quality::train_classifier(&data, a.steps, a.seed, &device, |step, loss| {
+    let steps = a.steps as usize;
+    let (c, info) = quality::train_classifier(&data, steps, a.seed, &device, |step, loss| {
         eprintln!("step {step}: cross-entropy {loss:.4}")
     })?;
     quality::save_classifier(&a.out, &c, &info)?;
@@ -491,8 +635,9 @@ fn classifier(a: ClassifierArgs) -> Result<()> {
 fn score(a: ScoreArgs) -> Result<()> {
     use latentlab::quality;
     let device = burn::tensor::Device::flex();
-    let (manifest, g) = checkpoint::load_generator(&a.checkpoint, &device)
-        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
+    let run = checkpoint::shipped::resolve(&a.checkpoint);
+    let (manifest, g) = checkpoint::load_generator(&run, &device)
+        .with_context(|| format!("loading checkpoint {}", run.display()))?;
     let dir = a
         .classifier
         .clone()
@@ -511,7 +656,15 @@ fn score(a: ScoreArgs) -> Result<()> {
     let real = source
         .load(IMAGE_SIZE)
         .with_context(|| format!("loading the real images of `{source}`"))?;
-    let s = quality::score_generator(&g, manifest.model(), &meter, &real, a.n, a.seed, &device)?;
+    let s = quality::score_generator(
+        &g,
+        manifest.model(),
+        &meter,
+        &real,
+        a.n as usize,
+        a.seed,
+        &device,
+    )?;
     println!(
         "{} ({} steps) rated by the {} classifier (held-out accuracy {:.1}%) on {} images:",
         a.checkpoint.display(),
@@ -546,6 +699,9 @@ fn inspect(dir: &std::path::Path) -> Result<()> {
     let t = &m.train;
     let model = &t.model;
     println!("run directory {}", dir.display());
+    if let Some((name, origin)) = checkpoint::shipped::describe(dir) {
+        println!("  shipped:   {name}, found in {origin}");
+    }
     println!(
         "  model:     {} (latent size {}, width {}{})",
         model.kind.name(),

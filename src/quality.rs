@@ -9,7 +9,7 @@ use crate::checkpoint::{self, CheckpointError};
 use crate::data::Dataset;
 use crate::explore::latent;
 use crate::model::classifier::{Classifier, FEATURES};
-use crate::model::{Generator, ModelConfig, seeded_init};
+use crate::model::{Generator, IMAGE_SIZE, ModelConfig, seeded_init};
 use crate::train::TrainError;
 use crate::train::step::readback;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -120,11 +120,30 @@ pub fn train_classifier(
     device: &Device,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<(Classifier, ClassifierInfo), TrainError> {
+    if data.height != IMAGE_SIZE || data.width != IMAGE_SIZE {
+        return Err(TrainError::ImageSize {
+            h: data.height,
+            w: data.width,
+            size: IMAGE_SIZE,
+        });
+    }
+    if data.num_classes() < 2 {
+        return Err(TrainError::NeedsLabels {
+            kind: "classifier",
+            data: data.name.clone(),
+        });
+    }
+    let (train, heldout) = split(data.len());
+    if train.is_empty() || heldout.is_empty() {
+        return Err(TrainError::TooSmall {
+            len: data.len(),
+            batch: 10,
+        });
+    }
     let ad = device.clone().autodiff();
     let classes = data.num_classes();
     let mut model = seeded_init(&ad, seed, || Classifier::new(classes, &ad));
     let mut opt = AdamConfig::new().init();
-    let (train, heldout) = split(data.len());
     let mut batcher = crate::data::Batcher::new(train.len(), seed);
     for step in 1..=steps {
         let idx: Vec<usize> = batcher
@@ -166,6 +185,8 @@ pub fn train_classifier(
     ))
 }
 
+/// Write a classifier directory crash-safely; only a classifier directory (or an empty one)
+/// is ever replaced.
 pub fn save_classifier(
     dir: &Path,
     c: &Classifier,
@@ -175,31 +196,49 @@ pub fn save_classifier(
         what: "classifier manifest",
         detail: e.to_string(),
     })?;
-    std::fs::create_dir_all(dir).map_err(|source| CheckpointError::Io {
-        path: dir.into(),
-        source,
-    })?;
-    for (name, bytes) in [
-        (CLASSIFIER_FILE, checkpoint::module_bytes(c)?),
-        (CLASSIFIER_MANIFEST, json),
-    ] {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|source| CheckpointError::Io { path, source })?;
+    let weights = checkpoint::module_bytes(c)?;
+    checkpoint::replace::write_dir(
+        dir,
+        CLASSIFIER_MANIFEST,
+        &[(CLASSIFIER_FILE, &weights), (CLASSIFIER_MANIFEST, &json)],
+    )
+}
+
+/// Parse and check `classifier.json` bytes (`path` names them in errors).
+pub fn parse_classifier_info(text: &[u8], path: &Path) -> Result<ClassifierInfo, CheckpointError> {
+    let info: ClassifierInfo =
+        serde_json::from_slice(text).map_err(|e| CheckpointError::Manifest {
+            path: path.into(),
+            detail: e.to_string(),
+        })?;
+    if info.format_version > checkpoint::FORMAT_VERSION {
+        return Err(CheckpointError::FutureVersion {
+            path: path.into(),
+            found: info.format_version,
+        });
     }
-    Ok(())
+    if !(1..=crate::model::MAX_CLASSES).contains(&info.class_names.len()) {
+        return Err(CheckpointError::OutOfRange {
+            path: path.into(),
+            what: "class_names",
+            detail: format!(
+                "{} classes (1 to {})",
+                info.class_names.len(),
+                crate::model::MAX_CLASSES
+            ),
+        });
+    }
+    Ok(info)
 }
 
 pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointError> {
+    checkpoint::replace::recover(dir, CLASSIFIER_MANIFEST)?;
     let path = dir.join(CLASSIFIER_MANIFEST);
     let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
         path: path.clone(),
         source,
     })?;
-    let info: ClassifierInfo =
-        serde_json::from_slice(&text).map_err(|e| CheckpointError::Manifest {
-            path,
-            detail: e.to_string(),
-        })?;
+    let info = parse_classifier_info(&text, &path)?;
     let c = Classifier::new(info.class_names.len(), device);
     Ok(Meter {
         classifier: checkpoint::load_module(dir, CLASSIFIER_FILE, c)?,
@@ -207,7 +246,7 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointE
     })
 }
 
-/// Where the shipped classifier for data set `name` lives in a source checkout.
+/// The shipped classifier for data set `name` (embedded for the data sets latentlab knows).
 pub fn shipped_classifier_dir(name: &str) -> PathBuf {
     crate::checkpoint::shipped_dir(&format!("classifier-{name}"))
 }
@@ -343,6 +382,10 @@ pub fn score_generator(
 /// Frechet distance between Gaussians fitted to two feature sets (`[n * dim]` each):
 /// |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2).
 pub fn frechet_distance(a: &[f32], b: &[f32], dim: usize) -> f64 {
+    if a.iter().chain(b).any(|v| !v.is_finite()) {
+        // A diverged generator has no distance worth reporting; NaN says so honestly.
+        return f64::NAN;
+    }
     let (mu1, s1) = mean_cov(a, dim);
     let (mu2, s2) = mean_cov(b, dim);
     let d2: f64 = mu1.iter().zip(&mu2).map(|(x, y)| (x - y) * (x - y)).sum();
@@ -351,7 +394,9 @@ pub fn frechet_distance(a: &[f32], b: &[f32], dim: usize) -> f64 {
     let (vals, _) = jacobi_eigen(&m, dim);
     let tr_cross: f64 = vals.iter().map(|v| v.max(0.0).sqrt()).sum();
     let tr = |s: &[f64]| (0..dim).map(|i| s[i * dim + i]).sum::<f64>();
-    (d2 + tr(&s1) + tr(&s2) - 2.0 * tr_cross).max(0.0)
+    let d = d2 + tr(&s1) + tr(&s2) - 2.0 * tr_cross;
+    // `max` would turn a NaN (a generator that outputs NaN) into a perfect 0.
+    if d.is_nan() { f64::NAN } else { d.max(0.0) }
 }
 
 fn mean_cov(x: &[f32], dim: usize) -> (Vec<f64>, Vec<f64>) {
@@ -476,5 +521,8 @@ mod tests {
         // Scaling by 3: tr(S1 + 9 S1 - 2 * 3 S1) = 4 tr(S1) ~ 12 for unit variances.
         let d = frechet_distance(&a, &c, dim);
         assert!((d - 12.0).abs() < 1.0, "{d}");
+        let mut nan = a.clone();
+        nan[5] = f32::NAN;
+        assert!(frechet_distance(&a, &nan, dim).is_nan());
     }
 }

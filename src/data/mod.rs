@@ -59,6 +59,15 @@ pub enum DataError {
         found: usize,
     },
     #[error(
+        "{path}: decompresses past the {expected} bytes its IDX header implies \
+         (possible decompression bomb): {detail}"
+    )]
+    TooLarge {
+        path: PathBuf,
+        expected: usize,
+        detail: String,
+    },
+    #[error(
         "image/label count mismatch: {images_path} holds {images} images but {labels_path} holds {labels} labels"
     )]
     CountMismatch {
@@ -208,12 +217,11 @@ fn load_path(path: &Path, size: usize) -> Result<Dataset, DataError> {
     }
 }
 
-/// Read a whole file, mapping the error to one that names it.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.into(),
-        source,
-    })
+/// Hidden entries (`.name`), which include macOS AppleDouble companions (`._name`): these
+/// share a real file's name and extension but hold resource-fork bytes, not data.
+pub(crate) fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 /// Digits "0".."9" style names for `n` numbered classes.

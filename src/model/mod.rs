@@ -19,6 +19,11 @@ pub use vae::{VaeDecoder, VaeEncoder, VaeNet};
 
 /// The image side length every model here is built for.
 pub const IMAGE_SIZE: usize = 28;
+/// Bounds a config from a file or a flag must respect (beyond them a model would not fit in
+/// memory, or a label would not fit in a byte).
+pub const MAX_LATENT: usize = 4096;
+pub const MAX_WIDTH: usize = 1024;
+pub const MAX_CLASSES: usize = 256;
 
 /// Which network family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -87,10 +92,12 @@ pub struct ModelConfig {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
-    #[error("latent size must be at least 1 (got {0})")]
+    #[error("latent size must be between 1 and {MAX_LATENT} (got {0})")]
     Latent(usize),
-    #[error("width must be at least 1 (got {0})")]
+    #[error("width must be between 1 and {MAX_WIDTH} (got {0})")]
     Width(usize),
+    #[error("a model takes at most {MAX_CLASSES} classes (got {0})")]
+    TooManyClasses(usize),
     #[error("model {kind} is conditional and needs at least 2 classes; the data set has {classes}")]
     Classes { kind: &'static str, classes: usize },
     #[error(
@@ -118,11 +125,14 @@ impl ModelConfig {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.latent_dim == 0 {
+        if !(1..=MAX_LATENT).contains(&self.latent_dim) {
             return Err(ModelError::Latent(self.latent_dim));
         }
-        if self.width == 0 {
+        if !(1..=MAX_WIDTH).contains(&self.width) {
             return Err(ModelError::Width(self.width));
+        }
+        if self.num_classes > MAX_CLASSES {
+            return Err(ModelError::TooManyClasses(self.num_classes));
         }
         if self.kind.is_conditional() && self.num_classes < 2 {
             return Err(ModelError::Classes {

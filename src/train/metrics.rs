@@ -4,22 +4,79 @@ use serde::{Deserialize, Serialize};
 
 /// What one training step measured. For the VAE, `loss_d` is the reconstruction term,
 /// `loss_g` the KL term and the D(.) fields are zero.
+// Older latentlab wrote a non-finite number as `null`; such a manifest still loads (as NaN).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct StepMetrics {
     pub step: u64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss_d: f32,
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss_g: f32,
     /// mean sigmoid(D(x)) on the real batch
+    #[serde(deserialize_with = "nan_if_null")]
     pub d_real: f32,
     /// mean sigmoid(D(G(z))) before the D update
+    #[serde(deserialize_with = "nan_if_null")]
     pub d_fake_before: f32,
     /// mean sigmoid(D(G(z))) after the D update (what G was trained against)
+    #[serde(deserialize_with = "nan_if_null")]
     pub d_fake_after: f32,
+    #[serde(deserialize_with = "nan_if_null")]
     pub examples_per_sec: f32,
+    #[serde(deserialize_with = "nan_if_null")]
     pub step_secs: f32,
 }
 
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+}
+
 impl StepMetrics {
+    /// Turn infinities (a hand-edited `1e39` read as f32) into NaN, which every view already
+    /// treats as a missing value.
+    pub fn infinite_to_nan(&mut self) {
+        for v in [
+            &mut self.loss_d,
+            &mut self.loss_g,
+            &mut self.d_real,
+            &mut self.d_fake_before,
+            &mut self.d_fake_after,
+            &mut self.examples_per_sec,
+            &mut self.step_secs,
+        ] {
+            if v.is_infinite() {
+                *v = f32::NAN;
+            }
+        }
+    }
+
+    /// Every number is finite (what a manifest may store).
+    pub fn is_finite(&self) -> bool {
+        [
+            self.loss_d,
+            self.loss_g,
+            self.d_real,
+            self.d_fake_before,
+            self.d_fake_after,
+            self.examples_per_sec,
+            self.step_secs,
+        ]
+        .iter()
+        .all(|v| v.is_finite())
+    }
+
+    /// The name and value of the first non-finite loss, if any.
+    pub fn non_finite_loss(&self) -> Option<(&'static str, f32)> {
+        self.non_finite().map(|name| {
+            let v = if name == "loss_D" {
+                self.loss_d
+            } else {
+                self.loss_g
+            };
+            (name, v)
+        })
+    }
+
     /// The name of the first non-finite loss, if any.
     pub fn non_finite(&self) -> Option<&'static str> {
         if !self.loss_d.is_finite() {

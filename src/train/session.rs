@@ -34,6 +34,8 @@ pub struct RunSpec {
     pub score_every: u64,
     /// The classifier for the meter (`checkpoints/classifier-<data set>` when `None`).
     pub classifier: Option<PathBuf>,
+    /// Learning rates (G, D) that replace the saved ones when resuming.
+    pub lr_override: Option<(f64, f64)>,
 }
 
 /// Images the meter generates for each in-training score.
@@ -69,6 +71,13 @@ pub enum Command {
     InjectPanic,
 }
 
+/// What the session reports. The contract the CLI and the app both follow:
+/// - `Warning` is informational: the run goes on (or stays paused if it was); it never ends a
+///   run by itself.
+/// - `Diverged` pauses the run: its state is no longer good and will not be saved; the last
+///   good checkpoint stays where it is.
+/// - `SaveFailed` means nothing was written (the previous checkpoint, if any, is intact).
+/// - `Failed` and `Finished` end a run.
 #[derive(Debug, Clone)]
 pub enum Event {
     Started {
@@ -106,6 +115,19 @@ pub enum Event {
         path: PathBuf,
         step: u64,
     },
+    /// A save was refused or failed; nothing at `path` changed.
+    SaveFailed {
+        path: PathBuf,
+        error: String,
+    },
+    /// A loss became non-finite at `step`; the run is paused and will not be saved. The last
+    /// good checkpoint (if any) holds step `last_good_step`.
+    Diverged {
+        step: u64,
+        loss: &'static str,
+        value: f32,
+        last_good_step: Option<u64>,
+    },
     /// The generator as it is now, as plain data (answer to [`Command::Snapshot`]).
     Snapshot(Box<GeneratorSnapshot>),
     Warning(String),
@@ -113,6 +135,15 @@ pub enum Event {
     Finished {
         step: u64,
     },
+}
+
+/// Where a crashed run without an output directory is saved: the data directory's
+/// `recovered/run-UNIXTIME`.
+fn emergency_dir() -> Option<PathBuf> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    crate::checkpoint::shipped::data_dir().map(|d| d.join("recovered").join(format!("run-{secs}")))
 }
 
 /// A generator's weights (burnpack bytes) and what is needed to rebuild it elsewhere.
@@ -130,6 +161,8 @@ pub struct TrainingHandle {
     pub commands: Sender<Command>,
     pub events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnects when the thread ends (lets `shutdown_within` wait with a bound).
+    done: Receiver<()>,
 }
 
 type Notify = Arc<dyn Fn() + Send + Sync>;
@@ -140,9 +173,11 @@ impl TrainingHandle {
     pub fn spawn(notify: Option<Notify>) -> std::io::Result<Self> {
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ev_tx, ev_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("latentlab-training".into())
             .spawn(move || {
+                let _done = done_tx;
                 let out = Outbox { tx: ev_tx, notify };
                 let mut session = Session::new(cmd_rx, out);
                 session.run();
@@ -151,6 +186,7 @@ impl TrainingHandle {
             commands: cmd_tx,
             events: ev_rx,
             thread: Some(thread),
+            done,
         })
     }
 
@@ -164,6 +200,21 @@ impl TrainingHandle {
         let _ = self.commands.send(Command::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+
+    /// Ask the thread to end (after the step or save under way) and wait at most `limit`;
+    /// false when it was still busy (it then ends on its own, unobserved).
+    pub fn shutdown_within(&mut self, limit: std::time::Duration) -> bool {
+        let _ = self.commands.send(Command::Shutdown);
+        match self.done.recv_timeout(limit) {
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            _ => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+                true
+            }
         }
     }
 }
@@ -198,6 +249,10 @@ struct Session {
     running: bool,
     pending_steps: u64,
     shutdown: bool,
+    /// The step whose loss became non-finite; the trainer's state is not good since.
+    diverged: Option<u64>,
+    /// The step of the last checkpoint known to be good (saved or resumed from).
+    last_good_step: Option<u64>,
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
@@ -218,6 +273,8 @@ impl Session {
             running: false,
             pending_steps: 0,
             shutdown: false,
+            diverged: None,
+            last_good_step: None,
         }
     }
 
@@ -240,19 +297,44 @@ impl Session {
             if let Some(c) = next {
                 let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(c)));
                 if let Err(p) = r {
-                    self.fail(panic_text(p));
+                    self.crashed(panic_text(p));
                 }
                 continue;
             }
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.one_step()));
             if let Err(p) = r {
-                self.fail(panic_text(p));
+                self.crashed(panic_text(p));
             }
         }
     }
 
+    /// A panic inside the thread: save what there is (an emergency save, never over good
+    /// state with bad), then report the failure.
+    fn crashed(&mut self, text: String) {
+        let unsaved = self.trainer.as_ref().is_some_and(|t| {
+            self.diverged.is_none() && Some(t.step) != self.last_good_step && t.step > 0
+        });
+        if unsaved {
+            let dir = self
+                .spec
+                .as_ref()
+                .and_then(|s| s.out_dir.clone())
+                .or_else(emergency_dir);
+            if let Some(dir) = dir {
+                let saved = std::panic::catch_unwind(AssertUnwindSafe(|| self.save(dir)));
+                if saved.is_err() {
+                    self.out.send(Event::Warning(
+                        "the emergency save panicked too; the last good checkpoint is kept".into(),
+                    ));
+                }
+            }
+        }
+        self.fail(text);
+    }
+
     fn fail(&mut self, text: String) {
         self.trainer = None;
+        self.diverged = None;
         self.running = false;
         self.pending_steps = 0;
         self.out.send(Event::Failed(text));
@@ -271,6 +353,9 @@ impl Session {
                 self.out.send(Event::Paused {
                     step: self.step_count(),
                 });
+            }
+            Command::Resume | Command::Step(_) if self.diverged.is_some() => {
+                self.out.send(Event::Warning(self.diverged_text()));
             }
             Command::Resume => {
                 if self.trainer.is_some() {
@@ -341,8 +426,16 @@ impl Session {
                 &selected.device,
             ),
         };
+        let trainer = trainer.and_then(|mut t| {
+            if let Some((lr_g, lr_d)) = spec.lr_override {
+                t.set_learning_rates(lr_g, lr_d)?;
+            }
+            Ok(t)
+        });
         match trainer {
             Ok(t) => {
+                self.diverged = None;
+                self.last_good_step = spec.resume_from.is_some().then_some(t.step);
                 self.out.send(Event::Started {
                     device: selected.description,
                     step: t.step,
@@ -382,14 +475,16 @@ impl Session {
         };
         self.pending_steps = self.pending_steps.saturating_sub(1);
         self.out.send(Event::Step(m));
-        if let Some(name) = m.non_finite() {
+        if let Some((loss, value)) = m.non_finite_loss() {
             self.running = false;
             self.pending_steps = 0;
-            self.out.send(Event::Warning(format!(
-                "{name} became non-finite at step {}: training is paused. Lower the learning rate \
-                 (or pick another loss) and resume, or load the last checkpoint.",
-                m.step
-            )));
+            self.diverged = Some(m.step);
+            self.out.send(Event::Diverged {
+                step: m.step,
+                loss,
+                value,
+                last_good_step: self.last_good_step,
+            });
             self.out.send(Event::Paused { step: m.step });
             return;
         }
@@ -460,15 +555,39 @@ impl Session {
         }
     }
 
+    fn diverged_text(&self) -> String {
+        let step = self.diverged.unwrap_or(0);
+        let good = match self.last_good_step {
+            Some(g) => format!("the last good checkpoint (step {g}) is kept"),
+            None => "no checkpoint of this run was saved before".into(),
+        };
+        format!(
+            "the model diverged at step {step} (a loss became non-finite), so its state is not \
+             saved: {good}. Lower the learning rate and start again, or open the last checkpoint"
+        )
+    }
+
     fn save(&mut self, path: PathBuf) {
         let Some(t) = &self.trainer else {
-            return self.out.send(Event::Warning(
-                "nothing to save: no run has been started".into(),
-            ));
+            return self.out.send(Event::SaveFailed {
+                path,
+                error: "nothing to save: no run has been started".into(),
+            });
         };
+        if self.diverged.is_some() {
+            let error = self.diverged_text();
+            return self.out.send(Event::SaveFailed { path, error });
+        }
         match t.save(&path) {
-            Ok(()) => self.out.send(Event::Saved { path, step: t.step }),
-            Err(e) => self.out.send(Event::Warning(format!("save failed: {e}"))),
+            Ok(()) => {
+                let step = t.step;
+                self.last_good_step = Some(step);
+                self.out.send(Event::Saved { path, step })
+            }
+            Err(e) => self.out.send(Event::SaveFailed {
+                path,
+                error: e.to_string(),
+            }),
         }
     }
 

@@ -237,7 +237,25 @@ pub struct LatentLabApp {
     pub busy_files: usize,
     ctx: egui::Context,
     frame_log: Option<PathBuf>,
+    /// Where closing the window stands (an unsaved run is asked about first).
+    pub closing: Closing,
 }
+
+/// Closing the window with an unsaved run: ask Save / Discard / Cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Closing {
+    #[default]
+    No,
+    /// The Save / Discard / Cancel question is showing.
+    Asking,
+    /// Save was chosen: close once the save has succeeded.
+    AfterSave,
+    /// Nothing (more) to ask: let the window close.
+    Allowed,
+}
+
+/// How long closing waits for a save or step under way on the training thread.
+const CLOSE_WAIT: Duration = Duration::from_secs(60);
 
 impl LatentLabApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> anyhow::Result<Self> {
@@ -286,6 +304,7 @@ impl LatentLabApp {
             busy_files: 0,
             ctx,
             frame_log: options.frame_log,
+            closing: Closing::No,
         })
     }
 
@@ -399,6 +418,7 @@ impl LatentLabApp {
             autostart: true,
             score_every: s.score_every,
             classifier: None,
+            lr_override: None,
         };
         self.training.send(Command::Start(Box::new(spec)));
     }
@@ -444,6 +464,8 @@ impl LatentLabApp {
                 class_names,
             } => {
                 t.status = RunStatus::Running;
+                t.saved_step = Some(step);
+                t.diverged = false;
                 t.device = device;
                 t.step = step;
                 t.model = Some(model);
@@ -472,7 +494,37 @@ impl LatentLabApp {
                 });
             }
             Event::Saved { path, step } => {
-                self.notice(format!("saved step {step} to {}", path.display()))
+                t.saved_step = Some(step);
+                self.notice(format!("saved step {step} to {}", path.display()));
+                if self.closing == Closing::AfterSave {
+                    self.closing = Closing::Allowed;
+                    self.ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+            Event::SaveFailed { path, error } => {
+                t.alert = Some(format!("not saved to {}: {error}", path.display()));
+                if self.closing == Closing::AfterSave {
+                    // The window stays open so the work is not lost.
+                    self.closing = Closing::No;
+                }
+                self.notice(format!("save failed: {}", path.display()));
+            }
+            Event::Diverged {
+                step,
+                loss,
+                value,
+                last_good_step,
+            } => {
+                t.diverged = true;
+                let kept = match last_good_step {
+                    Some(g) => format!("the last good checkpoint (step {g}) is kept"),
+                    None => "nothing of this run was saved".into(),
+                };
+                t.alert = Some(format!(
+                    "{loss} became {value} at step {step}: training is paused and this state \
+                     will not be saved ({kept}). Lower the learning rate and press Start, or \
+                     open the last checkpoint."
+                ));
             }
             Event::Snapshot(s) => {
                 self.explore.loading = true;
@@ -536,7 +588,11 @@ impl LatentLabApp {
                 self.busy_files = self.busy_files.saturating_sub(1);
                 match outcome {
                     DialogOutcome::Chosen(path) => self.complete(action, path),
-                    DialogOutcome::Cancelled => {}
+                    DialogOutcome::Cancelled => {
+                        if self.closing == Closing::AfterSave {
+                            self.closing = Closing::No;
+                        }
+                    }
                     DialogOutcome::Unavailable(reason) => {
                         // Start from a sensible path: the working directory plus the default name.
                         let text = match &action {
@@ -714,7 +770,12 @@ impl LatentLabApp {
                     self.complete(p.action, path);
                 }
             }
-            Some(false) => self.prompt = None,
+            Some(false) => {
+                self.prompt = None;
+                if self.closing == Closing::AfterSave {
+                    self.closing = Closing::No;
+                }
+            }
             _ => {}
         }
     }
@@ -739,9 +800,73 @@ impl LatentLabApp {
     }
 }
 
+impl LatentLabApp {
+    /// A close request with an unsaved run is held back and asked about.
+    fn guard_close(&mut self, ctx: &egui::Context) {
+        if !ctx.input(|i| i.viewport().close_requested()) {
+            return;
+        }
+        match self.closing {
+            Closing::Allowed => {}
+            _ if !self.train.unsaved() => self.closing = Closing::Allowed,
+            _ => {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                if self.closing == Closing::No {
+                    self.closing = Closing::Asking;
+                }
+            }
+        }
+    }
+
+    fn close_window(&mut self, ctx: &egui::Context) {
+        if self.closing != Closing::Asking {
+            return;
+        }
+        let mut choice = None;
+        egui::Window::new("Unsaved run")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                let saved = match self.train.saved_step {
+                    Some(s) if s > 0 => format!("the last save holds step {s}"),
+                    _ => "it has never been saved".into(),
+                };
+                ui.label(format!(
+                    "The run is at step {}, and {saved}. Save it before closing?",
+                    self.train.step
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Save…").clicked() {
+                        choice = Some(Closing::AfterSave);
+                    }
+                    if ui.button("Discard").clicked() {
+                        choice = Some(Closing::Allowed);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        choice = Some(Closing::No);
+                    }
+                });
+            });
+        match choice {
+            Some(Closing::AfterSave) => {
+                self.closing = Closing::AfterSave;
+                self.act(Action::SaveCheckpoint);
+            }
+            Some(Closing::Allowed) => {
+                self.closing = Closing::Allowed;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            Some(_) => self.closing = Closing::No,
+            None => {}
+        }
+    }
+}
+
 impl eframe::App for LatentLabApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain();
+        self.guard_close(ctx);
         self.handle_drops(ctx);
         if self.busy_files > 0
             || self.train.status == RunStatus::LoadingData
@@ -778,8 +903,19 @@ impl eframe::App for LatentLabApp {
             self.explorer.send(r);
         }
         self.prompt_window(&ctx);
+        self.close_window(&ctx);
         self.drop_overlay(&ctx);
         self.frame_stats.record(started, started.elapsed());
+    }
+
+    /// Closing waits for a save or step under way, with a bound and a message.
+    fn on_exit(&mut self) {
+        if !self.training.shutdown_within(CLOSE_WAIT) {
+            eprintln!(
+                "latentlab: the training thread was still busy after {} s; exiting without it",
+                CLOSE_WAIT.as_secs()
+            );
+        }
     }
 
     /// Called every 30 s and at exit.

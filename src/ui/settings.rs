@@ -90,6 +90,16 @@ impl Settings {
             self.lr_d = 2e-4;
         }
         self.sample_every = self.sample_every.max(1);
+        self.width = self.width.map(|w| w.clamp(1, crate::model::MAX_WIDTH));
+        self.latent = self.latent.map(|l| l.clamp(1, crate::model::MAX_LATENT));
+        // `clamp` keeps a NaN, so non-finite values fall back to the defaults first.
+        let d = Settings::default();
+        if !self.smoothing.is_finite() {
+            self.smoothing = d.smoothing;
+        }
+        if !self.interp_fps.is_finite() {
+            self.interp_fps = d.interp_fps;
+        }
         self.smoothing = self.smoothing.clamp(0.0, 0.99);
         self.interp_steps = self.interp_steps.clamp(2, 64);
         self.interp_fps = self.interp_fps.clamp(0.5, 60.0);

@@ -46,6 +46,10 @@ pub struct TrainState {
     pub live_lr: Option<(f64, f64)>,
     /// The last warning or failure from the engine, with what to do.
     pub alert: Option<String>,
+    /// The step last saved (or resumed from); unsaved work is asked about on close.
+    pub saved_step: Option<u64>,
+    /// A loss became non-finite: the run's state cannot be saved any more.
+    pub diverged: bool,
     grid_tex: Tex,
     shown: Option<u64>,
 }
@@ -67,6 +71,8 @@ impl Default for TrainState {
             class_names: Vec::new(),
             live_lr: None,
             alert: None,
+            saved_step: None,
+            diverged: false,
             grid_tex: Tex::named("sample-grid"),
             shown: None,
         }
@@ -75,6 +81,16 @@ impl Default for TrainState {
 
 impl TrainState {
     /// Forget the previous run's curves and grids (a new run starts).
+    /// A run whose latest steps would be lost by closing the app.
+    pub fn unsaved(&self) -> bool {
+        matches!(
+            self.status,
+            RunStatus::Running | RunStatus::Paused | RunStatus::Finished
+        ) && self.step > 0
+            && !self.diverged
+            && self.saved_step != Some(self.step)
+    }
+
     pub fn reset_run(&mut self) {
         let alert = self.alert.take();
         *self = Self::default();

@@ -224,3 +224,154 @@ fn fashion_loads_when_installed() {
         Err(e) => panic!("unexpected error: {e}"),
     }
 }
+
+#[test]
+fn gzip_bomb_is_refused_by_its_header() {
+    // The header promises 2 images of 28x28 (1,568 bytes); the stream inflates to 8 MB.
+    let bomb = gz(&idx_images(2, 28, 28, 8 << 20));
+    assert!(bomb.len() < 1 << 20, "a small file: {} bytes", bomb.len());
+    let e = latentlab::data::parse_idx_images(Path::new("bomb-images-idx3-ubyte.gz"), &bomb)
+        .expect_err("bomb");
+    assert!(
+        matches!(e, DataError::TooLarge { expected: 1568, .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("bomb-images-idx3-ubyte.gz")
+            && e.to_string().contains("decompression bomb"),
+        "{e}"
+    );
+
+    // The same through a directory, and for a label file.
+    let dir = crate::tempdir();
+    std::fs::write(dir.path().join("train-images-idx3-ubyte.gz"), &bomb).expect("w");
+    let e = load(dir.path()).expect_err("bomb file");
+    assert!(matches!(e, DataError::TooLarge { .. }), "{e}");
+    let labels = gz(&idx_labels(3, 1 << 20));
+    let e = latentlab::data::parse_idx_labels(Path::new("l.gz"), &labels).expect_err("labels");
+    assert!(matches!(e, DataError::TooLarge { expected: 3, .. }), "{e}");
+}
+
+#[test]
+fn absurd_headers_are_refused_before_reading_the_payload() {
+    // 1,000,000 images of 1024x1024 (a terabyte) claimed by a 100-byte file.
+    let dir = crate::tempdir();
+    let mut images = idx_images(1_000_000, 1024, 1024, 0);
+    images.resize(100, 0);
+    write_pair(dir.path(), &images, &idx_labels(5, 5));
+    let e = load(dir.path()).expect_err("absurd header");
+    assert!(matches!(e, DataError::BadDimensions { .. }), "{e}");
+    assert!(
+        e.to_string().contains("train-images-idx3-ubyte") && e.to_string().contains("limit"),
+        "{e}"
+    );
+
+    // A label file claiming 4 billion labels in 10 bytes.
+    let mut labels = idx_labels(u32::MAX, 0);
+    labels.resize(10, 0);
+    let e = latentlab::data::parse_idx_labels(Path::new("l"), &labels).expect_err("labels");
+    assert!(matches!(e, DataError::BadDimensions { .. }), "{e}");
+
+    // A plausible header on a short gzip stream: truncated, read only as far as the data goes.
+    let e = latentlab::data::parse_idx_images(
+        Path::new("short.gz"),
+        &gz(&idx_images(5000, 28, 28, 100)),
+    )
+    .expect_err("short");
+    assert!(
+        matches!(
+            e,
+            DataError::Truncated {
+                expected: 3_920_000,
+                found: 100,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn train_split_is_chosen_by_file_name_not_directory_name() {
+    // A directory whose own name says "train": the file names decide.
+    let dir = crate::tempdir();
+    let training = dir.path().join("training");
+    std::fs::create_dir(&training).expect("mkdir");
+    std::fs::write(
+        training.join("t10k-images-idx3-ubyte"),
+        idx_images(3, 28, 28, 3 * 784),
+    )
+    .expect("w");
+    std::fs::write(
+        training.join("train-images-idx3-ubyte"),
+        idx_images(5, 28, 28, 5 * 784),
+    )
+    .expect("w");
+    assert_eq!(load(&training).expect("train split").len(), 5);
+
+    // No train file at all: anything but the t10k test split.
+    let other = dir.path().join("trained-sets");
+    std::fs::create_dir(&other).expect("mkdir");
+    std::fs::write(
+        other.join("t10k-images-idx3-ubyte"),
+        idx_images(3, 28, 28, 3 * 784),
+    )
+    .expect("w");
+    std::fs::write(
+        other.join("usps-images-idx3-ubyte"),
+        idx_images(4, 28, 28, 4 * 784),
+    )
+    .expect("w");
+    assert_eq!(load(&other).expect("non-test split").len(), 4);
+}
+
+#[test]
+fn hidden_and_appledouble_files_are_skipped() {
+    // IDX: a macOS resource fork sorts first and contains "train"; it must not be read.
+    let dir = crate::tempdir();
+    write_pair(
+        dir.path(),
+        &idx_images(5, 28, 28, 5 * 784),
+        &idx_labels(5, 5),
+    );
+    std::fs::write(
+        dir.path().join("._train-images-idx3-ubyte"),
+        b"Mac OS X resource fork",
+    )
+    .expect("w");
+    std::fs::write(dir.path().join("._train-labels-idx1-ubyte"), b"Mac OS X").expect("w");
+    let d = load(dir.path()).expect("IDX beside AppleDouble files");
+    assert_eq!((d.len(), d.num_classes()), (5, 3));
+
+    // Image folders: hidden files and hidden class folders are not data.
+    let dir = crate::tempdir();
+    let class = dir.path().join("a");
+    std::fs::create_dir(&class).expect("mkdir");
+    let img = image::GrayImage::from_pixel(28, 28, image::Luma([200]));
+    img.save(class.join("one.png")).expect("png");
+    img.save(class.join(".hidden.png")).expect("png");
+    std::fs::write(
+        class.join("._one.png"),
+        b"\x00\x05\x16\x07 AppleDouble garbage",
+    )
+    .expect("w");
+    let hidden_class = dir.path().join(".thumbnails");
+    std::fs::create_dir(&hidden_class).expect("mkdir");
+    img.save(hidden_class.join("t.png")).expect("png");
+    let d = load(dir.path()).expect("folder beside hidden files");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d.class_names, ["a"]);
+}
+
+#[test]
+fn folder_size_out_of_range_is_a_named_error() {
+    let dir = crate::tempdir();
+    std::fs::create_dir(dir.path().join("a")).expect("mkdir");
+    image::GrayImage::from_pixel(4, 4, image::Luma([1]))
+        .save(dir.path().join("a/x.png"))
+        .expect("png");
+    let e = DataSource::Path(dir.path().into())
+        .load(0)
+        .expect_err("size 0");
+    assert!(matches!(e, DataError::BadDimensions { .. }), "{e}");
+}

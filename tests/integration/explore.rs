@@ -72,6 +72,7 @@ fn a_training_snapshot_generates_what_the_trainer_generates() {
         autostart: false,
         score_every: 0,
         classifier: None,
+        lr_override: None,
     })));
     training.send(Command::Step(3));
     let z = latent::gaussian(5, 8);

@@ -4,9 +4,11 @@ mod checkpoint;
 mod cli;
 mod data;
 mod explore;
+mod fuzz;
 mod learning;
 mod quality;
 mod session;
+mod trust;
 mod ui;
 
 use latentlab::data::Dataset;

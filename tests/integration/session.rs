@@ -22,6 +22,7 @@ fn spec(kind: ModelKind, autostart: bool) -> RunSpec {
         autostart,
         score_every: 0,
         classifier: None,
+        lr_override: None,
     }
 }
 
@@ -134,28 +135,88 @@ fn max_steps_finishes_and_saves_to_out_dir() {
 }
 
 #[test]
-fn non_finite_loss_pauses_with_a_warning() {
-    let mut s = spec(ModelKind::Mlp, true);
-    s.config.lr_g = 1e30;
-    s.config.lr_d = 1e30;
+fn non_finite_loss_pauses_and_the_diverged_state_is_never_saved() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    let mut s = spec(ModelKind::Mlp, false);
+    s.out_dir = Some(run.clone());
     let h = TrainingHandle::spawn(None).expect("spawn");
     h.send(Command::Start(Box::new(s)));
-    let ev = until(&h, |e| matches!(e, Event::Warning(_) | Event::Failed(_)));
-    let Some(Event::Warning(w)) = ev.last() else {
+    until(&h, |e| matches!(e, Event::Samples { .. }));
+    // A good checkpoint first, then the learning rate that blows the model up.
+    h.send(Command::Step(2));
+    until(&h, |e| matches!(e, Event::Paused { .. }));
+    h.send(Command::Save(run.clone()));
+    until(&h, |e| matches!(e, Event::Saved { step: 2, .. }));
+    let good = std::fs::read(run.join("manifest.json")).expect("saved");
+    h.send(Command::SetLearningRate {
+        lr_g: 1e30,
+        lr_d: 1e30,
+    });
+    h.send(Command::Resume);
+    let ev = until(&h, |e| {
+        matches!(e, Event::Diverged { .. } | Event::Failed(_))
+    });
+    let Some(Event::Diverged {
+        step,
+        loss,
+        value,
+        last_good_step,
+    }) = ev.last()
+    else {
         panic!("{ev:?}")
     };
-    assert!(
-        w.contains("non-finite")
-            && w.contains("step")
-            && (w.contains("loss_D") || w.contains("loss_G")),
-        "{w}"
-    );
+    assert!(*step > 2 && !value.is_finite(), "{ev:?}");
+    assert!(*loss == "loss_D" || *loss == "loss_G");
+    assert_eq!(*last_good_step, Some(2));
     assert!(matches!(
         h.events.recv_timeout(Duration::from_secs(10)),
         Ok(Event::Paused { .. })
     ));
     // Paused: no further steps arrive.
     assert!(h.events.recv_timeout(Duration::from_millis(300)).is_err());
+    // Save and Stop refuse to write the diverged state over the good checkpoint.
+    h.send(Command::Save(run.clone()));
+    let ev = until(&h, |e| {
+        matches!(e, Event::SaveFailed { .. } | Event::Saved { .. })
+    });
+    assert!(
+        matches!(ev.last(), Some(Event::SaveFailed { error, .. }) if error.contains("step 2")),
+        "{ev:?}"
+    );
+    h.send(Command::Stop);
+    until(&h, |e| matches!(e, Event::Finished { .. }));
+    assert_eq!(
+        std::fs::read(run.join("manifest.json")).expect("kept"),
+        good
+    );
+    let m = latentlab::checkpoint::read_manifest(&run).expect("the good run still loads");
+    assert_eq!(m.step, 2);
+    h.shutdown();
+}
+
+#[test]
+fn a_panic_saves_the_run_before_reporting_the_failure() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    let mut s = spec(ModelKind::Mlp, false);
+    s.out_dir = Some(run.clone());
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(s)));
+    h.send(Command::Step(3));
+    until(&h, |e| matches!(e, Event::Paused { step: 3 }));
+    h.send(Command::InjectPanic);
+    let ev = until(&h, |e| matches!(e, Event::Failed(_)));
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Saved { step: 3, .. })),
+        "emergency save before the failure: {ev:?}"
+    );
+    assert_eq!(
+        latentlab::checkpoint::read_manifest(&run)
+            .expect("saved run")
+            .step,
+        3
+    );
     h.shutdown();
 }
 

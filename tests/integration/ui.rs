@@ -347,3 +347,52 @@ fn settings_persist_between_launches() {
     assert_eq!(s.data, latentlab::data::DataSource::Fashion);
     assert_eq!(s.tab, Tab::Interpolate);
 }
+
+/// The window's close button, as the platform reports it.
+fn request_close(h: &mut Harness<'_, LatentLabApp>) {
+    h.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    h.step();
+    h.step();
+}
+
+#[test]
+fn closing_with_an_unsaved_run_asks_save_discard_or_cancel() {
+    use latentlab::ui::app::Closing;
+    let dir = super::tempdir();
+    let run_dir = dir.path().join("closing-run");
+    let mut h = harness(options(vec![DialogOutcome::Chosen(run_dir.clone())], None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "two steps", |a| a.train.metrics().len() >= 2);
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "paused", |a| a.train.status == RunStatus::Paused);
+
+    request_close(&mut h);
+    assert_eq!(h.state().closing, Closing::Asking);
+    h.get_by_label("Cancel").click();
+    h.step();
+    assert_eq!(h.state().closing, Closing::No);
+
+    // Save…: the dialog's answer is saved, and then the window may close.
+    request_close(&mut h);
+    h.get_by_label("Save…").click();
+    wait_for(&mut h, "the save", |a| a.closing == Closing::Allowed);
+    let m = latentlab::checkpoint::read_manifest(&run_dir).expect("saved before closing");
+    assert_eq!(m.step, h.state().train.step);
+    assert!(!h.state().train.unsaved());
+}
+
+#[test]
+fn closing_with_nothing_unsaved_does_not_ask() {
+    use latentlab::ui::app::Closing;
+    let mut h = harness(options(vec![], None));
+    h.step();
+    request_close(&mut h);
+    assert_eq!(h.state().closing, Closing::Allowed);
+}
