@@ -433,13 +433,11 @@ fn train(a: TrainArgs) -> Result<()> {
                 value,
                 last_good_step,
             } => {
-                let kept = match last_good_step {
-                    Some(g) => format!(
-                        "the last good checkpoint (step {g}) in {} is kept",
-                        a.out.display()
-                    ),
-                    None => format!("nothing was saved to {}", a.out.display()),
-                };
+                let kept = format!(
+                    "{} (in {})",
+                    latentlab::train::session::kept_text(last_good_step),
+                    a.out.display()
+                );
                 outcome = Some(Fatal {
                     code: EXIT_DIVERGED,
                     message: format!(

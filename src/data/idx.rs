@@ -114,15 +114,8 @@ impl<R: Read> Stream<R> {
                         path: path.into(),
                         source,
                     })?;
-                // A file that shrank while being read.
-                if out.len() < expected {
-                    return Err(DataError::Truncated {
-                        path: path.into(),
-                        expected,
-                        found: out.len(),
-                    });
-                }
-                Ok(out)
+                // A file that shrank while being read comes out short.
+                exactly(path, out, expected)
             }
             Stream::Gzip(gz) => {
                 // No capacity from the header: the vector grows only as real bytes inflate,
@@ -134,23 +127,26 @@ impl<R: Read> Stream<R> {
                         path: path.into(),
                         source,
                     })?;
-                if out.len() > expected {
-                    return Err(DataError::TooLarge {
-                        path: path.into(),
-                        expected,
-                        detail: "reading stopped one byte past it".into(),
-                    });
-                }
-                if out.len() < expected {
-                    return Err(DataError::Truncated {
-                        path: path.into(),
-                        expected,
-                        found: out.len(),
-                    });
-                }
-                Ok(out)
+                exactly(path, out, expected)
             }
         }
+    }
+}
+
+/// `out` when it holds exactly the `expected` bytes a header promised.
+fn exactly(path: &Path, out: Vec<u8>, expected: usize) -> Result<Vec<u8>, DataError> {
+    match out.len().cmp(&expected) {
+        std::cmp::Ordering::Equal => Ok(out),
+        std::cmp::Ordering::Greater => Err(DataError::TooLarge {
+            path: path.into(),
+            expected,
+            detail: "reading stopped one byte past it".into(),
+        }),
+        std::cmp::Ordering::Less => Err(DataError::Truncated {
+            path: path.into(),
+            expected,
+            found: out.len(),
+        }),
     }
 }
 

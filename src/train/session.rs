@@ -137,6 +137,14 @@ pub enum Event {
     },
 }
 
+/// What a diverged run keeps, for messages: "the last good checkpoint (step N) is kept".
+pub fn kept_text(last_good_step: Option<u64>) -> String {
+    match last_good_step {
+        Some(g) => format!("the last good checkpoint (step {g}) is kept"),
+        None => "nothing of this run was saved before".into(),
+    }
+}
+
 /// Where a crashed run without an output directory is saved: the data directory's
 /// `recovered/run-UNIXTIME`.
 fn emergency_dir() -> Option<PathBuf> {
@@ -557,10 +565,7 @@ impl Session {
 
     fn diverged_text(&self) -> String {
         let step = self.diverged.unwrap_or(0);
-        let good = match self.last_good_step {
-            Some(g) => format!("the last good checkpoint (step {g}) is kept"),
-            None => "no checkpoint of this run was saved before".into(),
-        };
+        let good = kept_text(self.last_good_step);
         format!(
             "the model diverged at step {step} (a loss became non-finite), so its state is not \
              saved: {good}. Lower the learning rate and start again, or open the last checkpoint"

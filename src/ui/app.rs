@@ -516,10 +516,7 @@ impl LatentLabApp {
                 last_good_step,
             } => {
                 t.diverged = true;
-                let kept = match last_good_step {
-                    Some(g) => format!("the last good checkpoint (step {g}) is kept"),
-                    None => "nothing of this run was saved".into(),
-                };
+                let kept = crate::train::session::kept_text(last_good_step);
                 t.alert = Some(format!(
                     "{loss} became {value} at step {step}: training is paused and this state \
                      will not be saved ({kept}). Lower the learning rate and press Start, or \

@@ -6,8 +6,7 @@ use latentlab::explore::latent;
 use latentlab::explore::worker::{ExplorerHandle, Reply, Request, Tag};
 use latentlab::model::ModelKind;
 use latentlab::train::objective::Loss;
-use latentlab::train::{Command, Event, RunSpec, TrainingHandle};
-use std::sync::Arc;
+use latentlab::train::{Command, Event, TrainingHandle};
 use std::time::Duration;
 
 fn next(h: &ExplorerHandle) -> Reply {
@@ -58,22 +57,9 @@ fn a_slider_flood_is_coalesced_to_the_newest_request() {
 
 #[test]
 fn a_training_snapshot_generates_what_the_trainer_generates() {
-    let data = Arc::new(super::patterns(8));
     let config = super::tiny(ModelKind::Cmlp, Loss::Nonsat, 4);
     let training = TrainingHandle::spawn(None).expect("thread");
-    training.send(Command::Start(Box::new(RunSpec {
-        config,
-        data,
-        data_source: "patterns".into(),
-        device: latentlab::device::DeviceChoice::Cpu,
-        resume_from: None,
-        out_dir: None,
-        max_steps: None,
-        autostart: false,
-        score_every: 0,
-        classifier: None,
-        lr_override: None,
-    })));
+    training.send(Command::Start(Box::new(super::pattern_spec(config))));
     training.send(Command::Step(3));
     let z = latent::gaussian(5, 8);
     let label = latent::blended_label(4, 1, 2, 0.3);

@@ -235,7 +235,7 @@ fn idx_labels(n: u32) -> Vec<u8> {
 /// A raw or a `.gz` name (the name decides whether gzip is required), chosen by the input's
 /// length so a saved input reproduces with its name.
 fn idx_path(bytes: &[u8]) -> &'static Path {
-    Path::new(if bytes.len() % 2 == 0 {
+    Path::new(if bytes.len().is_multiple_of(2) {
         "fuzz"
     } else {
         "fuzz.gz"

@@ -77,6 +77,23 @@ pub fn tiny(kind: ModelKind, loss: Loss, classes: usize) -> TrainConfig {
     c
 }
 
+/// A paused CPU run of `config` on the pattern images (4 classes), with nothing to save.
+pub fn pattern_spec(config: TrainConfig) -> latentlab::train::RunSpec {
+    latentlab::train::RunSpec {
+        config,
+        data: std::sync::Arc::new(patterns(8)),
+        data_source: "patterns".into(),
+        device: latentlab::device::DeviceChoice::Cpu,
+        resume_from: None,
+        out_dir: None,
+        max_steps: None,
+        autostart: false,
+        score_every: 0,
+        classifier: None,
+        lr_override: None,
+    }
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }

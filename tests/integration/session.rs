@@ -1,7 +1,6 @@
 //! The background training session: commands in, events out.
 
-use crate::{patterns, tempdir, tiny};
-use latentlab::device::DeviceChoice;
+use crate::{pattern_spec, patterns, tempdir, tiny};
 use latentlab::model::ModelKind;
 use latentlab::train::objective::Loss;
 use latentlab::train::{Command, Event, RunSpec, TrainingHandle};
@@ -12,18 +11,18 @@ fn spec(kind: ModelKind, autostart: bool) -> RunSpec {
     let mut config = tiny(kind, Loss::Nonsat, 4);
     config.sample_every = 2;
     RunSpec {
-        config,
-        data: Arc::new(patterns(8)),
-        data_source: "patterns".into(),
-        device: DeviceChoice::Cpu,
-        resume_from: None,
-        out_dir: None,
-        max_steps: None,
         autostart,
-        score_every: 0,
-        classifier: None,
-        lr_override: None,
+        ..pattern_spec(config)
     }
+}
+
+/// A paused MLP run that saves to `run` when it ends.
+fn saving_run(run: &std::path::Path) -> TrainingHandle {
+    let mut s = spec(ModelKind::Mlp, false);
+    s.out_dir = Some(run.to_path_buf());
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(s)));
+    h
 }
 
 /// Collect events until `stop` says so (or fail after 60 s).
@@ -138,10 +137,7 @@ fn max_steps_finishes_and_saves_to_out_dir() {
 fn non_finite_loss_pauses_and_the_diverged_state_is_never_saved() {
     let dir = tempdir();
     let run = dir.path().join("run");
-    let mut s = spec(ModelKind::Mlp, false);
-    s.out_dir = Some(run.clone());
-    let h = TrainingHandle::spawn(None).expect("spawn");
-    h.send(Command::Start(Box::new(s)));
+    let h = saving_run(&run);
     until(&h, |e| matches!(e, Event::Samples { .. }));
     // A good checkpoint first, then the learning rate that blows the model up.
     h.send(Command::Step(2));
@@ -199,10 +195,7 @@ fn non_finite_loss_pauses_and_the_diverged_state_is_never_saved() {
 fn a_panic_saves_the_run_before_reporting_the_failure() {
     let dir = tempdir();
     let run = dir.path().join("run");
-    let mut s = spec(ModelKind::Mlp, false);
-    s.out_dir = Some(run.clone());
-    let h = TrainingHandle::spawn(None).expect("spawn");
-    h.send(Command::Start(Box::new(s)));
+    let h = saving_run(&run);
     h.send(Command::Step(3));
     until(&h, |e| matches!(e, Event::Paused { step: 3 }));
     h.send(Command::InjectPanic);

@@ -1,17 +1,15 @@
 //! A user's files are sacred: one test per defect the trust issue reproduced, plus signals,
 //! kill -9 in the middle of saves, and an installed binary.
 
-use crate::{patterns, tempdir, tiny};
+use crate::{pattern_spec, tempdir, tiny};
 use latentlab::checkpoint;
-use latentlab::device::DeviceChoice;
 use latentlab::model::ModelKind;
 use latentlab::train::objective::Loss;
-use latentlab::train::{Command as TrainCommand, Event, RunSpec, TrainingHandle};
+use latentlab::train::{Command as TrainCommand, Event, TrainingHandle};
 use rand::{Rng, SeedableRng};
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
@@ -93,19 +91,7 @@ fn train_and_save_refuse_a_directory_that_is_not_a_run() {
     // The app's Save goes through the session: same refusal, same untouched directory.
     let h = TrainingHandle::spawn(None).expect("spawn");
     let config = tiny(ModelKind::Mlp, Loss::Nonsat, 4);
-    h.send(TrainCommand::Start(Box::new(RunSpec {
-        config,
-        data: Arc::new(patterns(8)),
-        data_source: "patterns".into(),
-        device: DeviceChoice::Cpu,
-        resume_from: None,
-        out_dir: None,
-        max_steps: None,
-        autostart: false,
-        score_every: 0,
-        classifier: None,
-        lr_override: None,
-    })));
+    h.send(TrainCommand::Start(Box::new(pattern_spec(config))));
     h.send(TrainCommand::Step(1));
     h.send(TrainCommand::Save(notes.clone()));
     let answer = loop {
@@ -361,6 +347,8 @@ fn kill_9_in_the_middle_of_saves_never_loses_the_run() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let mut step = 1;
     let kills = 15;
+    // Kills that left a save half done (siblings), and those that left no run at the path.
+    let (mut mid_save, mut restored) = (0, 0);
     for i in 0..kills {
         let pause = rng.random_range(0..8u32).to_string();
         let mut child = start_long(
@@ -371,6 +359,13 @@ fn kill_9_in_the_middle_of_saves_never_loses_the_run() {
         std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
         child.kill().expect("kill -9");
         let _ = child.wait();
+        let left = listing(root.path());
+        if left != ["run"] {
+            mid_save += 1;
+        }
+        if !left.iter().any(|f| f == "run") {
+            restored += 1;
+        }
         let device = burn::tensor::Device::flex();
         let (m, _) = checkpoint::load_generator(&run, &device)
             .unwrap_or_else(|e| panic!("kill {i}: the run does not load: {e}"));
@@ -382,7 +377,14 @@ fn kill_9_in_the_middle_of_saves_never_loses_the_run() {
         step = m.step;
         assert_eq!(listing(root.path()), ["run"], "kill {i}: leftovers");
     }
-    eprintln!("{kills} kills survived; the run reached step {step}");
+    eprintln!(
+        "{kills} kills survived ({mid_save} in the middle of a save, {restored} of them between \
+         the renames); the run reached step {step}"
+    );
+    assert!(
+        mid_save > 0,
+        "no kill landed in a save: the test proves nothing"
+    );
 }
 
 #[test]
