@@ -96,7 +96,7 @@ struct TrainArgs {
     /// Steps to run in this invocation (one step = one D and one G update, or one VAE update).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
     steps: u64,
-    /// Examples per batch (1 to 65536).
+    /// Examples per batch (1 to 4096).
     #[arg(long, default_value_t = 64, value_parser = batch_size)]
     batch: usize,
     /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the
@@ -156,15 +156,15 @@ struct BenchArgs {
     /// cpu (burn flex), wgpu (a real GPU), or all (both; wgpu skipped when there is no GPU).
     #[arg(long, value_enum, default_value = "cpu")]
     device: BenchDevice,
-    /// Examples per training step.
-    #[arg(long, default_value_t = 64)]
+    /// Examples per training step (1 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = batch_size)]
     batch: usize,
     /// Training steps per timed run.
-    #[arg(long, default_value_t = 20)]
-    steps: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    steps: u64,
     /// Timed runs per measurement; the median is reported.
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    runs: u64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -543,9 +543,6 @@ fn sample(a: SampleArgs) -> Result<()> {
 
 fn bench(a: BenchArgs) -> Result<()> {
     use latentlab::bench::{self, BenchError, BenchOptions};
-    if a.batch == 0 || a.steps == 0 || a.runs == 0 {
-        bail!("--batch, --steps and --runs must be at least 1");
-    }
     let devices = match a.device {
         BenchDevice::Cpu => vec![DeviceChoice::Cpu],
         BenchDevice::Wgpu => vec![DeviceChoice::Wgpu],
@@ -555,8 +552,8 @@ fn bench(a: BenchArgs) -> Result<()> {
         models: a.models.clone(),
         devices: devices.clone(),
         batch: a.batch,
-        steps: a.steps,
-        runs: a.runs,
+        steps: a.steps as usize,
+        runs: a.runs as usize,
         ..BenchOptions::default()
     };
     eprintln!(

@@ -302,7 +302,7 @@ fn fuzz_manifest(count: usize) {
                 assert!((1..=4096).contains(&m.train.model.latent_dim));
                 assert!((1..=4096).contains(&m.train.model.width));
                 assert!(m.train.sample_count <= 1024);
-                assert!((1..=65536).contains(&m.train.batch));
+                assert!((1..=latentlab::checkpoint::MAX_BATCH).contains(&m.train.batch));
                 for p in &m.history.points {
                     let values = [
                         p.loss_d,
