@@ -232,6 +232,41 @@ struct SampleArgs {
     force: bool,
 }
 
+/// Signal dispositions the caller chose, kept across installing the save-and-exit handler.
+mod signals {
+    /// The termination signals currently ignored (as under `nohup`).
+    #[cfg(unix)]
+    pub fn ignored() -> Vec<i32> {
+        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+            .into_iter()
+            .filter(|&sig| {
+                // SAFETY: a zeroed sigaction is a valid out-parameter, and a null new action
+                // makes sigaction(2) only read the current disposition.
+                let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+                let r = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+                r == 0 && old.sa_sigaction == libc::SIG_IGN
+            })
+            .collect()
+    }
+
+    /// Ignore `sigs` again (ctrlc installs its handler over an ignored disposition).
+    #[cfg(unix)]
+    pub fn ignore(sigs: &[i32]) {
+        for &sig in sigs {
+            // SAFETY: setting SIG_IGN for a termination signal has no memory effects.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn ignored() -> Vec<i32> {
+        Vec::new()
+    }
+
+    #[cfg(not(unix))]
+    pub fn ignore(_: &[i32]) {}
+}
+
 fn batch_size(s: &str) -> Result<usize, String> {
     let max = checkpoint::MAX_BATCH;
     match s.parse::<usize>() {
@@ -270,7 +305,7 @@ fn check_out(a: &TrainArgs) -> Result<u64> {
     use checkpoint::replace::{self, Target};
     let out = &a.out;
     replace::recover(out, checkpoint::MANIFEST)?;
-    let found = replace::target(out, checkpoint::MANIFEST)?;
+    let found = replace::target(out, checkpoint::MANIFEST, checkpoint::RUN_FILES)?;
     match (found, a.resume) {
         (Target::Owned, true) => {
             let m = checkpoint::read_manifest(out)
@@ -302,7 +337,7 @@ fn check_out(a: &TrainArgs) -> Result<u64> {
 fn train(a: TrainArgs) -> Result<()> {
     let start_step = check_out(&a)?;
     if let Some(lr) = a.lr
-        && !(lr.is_finite() && lr > 0.0)
+        && !(lr.is_finite() && lr > 0.0 && (lr as f32).is_finite())
     {
         bail!("--lr must be a positive finite number (got {lr})");
     }
@@ -350,7 +385,9 @@ fn train(a: TrainArgs) -> Result<()> {
     let interrupted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     {
         // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination` feature): the first stops and
-        // saves; a second exits at once, leaving the last complete checkpoint as it is.
+        // saves; a second exits at once, leaving the last complete checkpoint as it is. A
+        // signal the caller ignores (`nohup`, `&`) stays ignored.
+        let ignored = signals::ignored();
         let stop = handle.commands.clone();
         let count = interrupted.clone();
         ctrlc::set_handler(move || {
@@ -363,6 +400,7 @@ fn train(a: TrainArgs) -> Result<()> {
             }
         })
         .context("installing the signal handler")?;
+        signals::ignore(&ignored);
     }
     handle.send(Command::Start(Box::new(spec)));
 
@@ -377,7 +415,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let mut outcome: Option<Fatal> = None;
     let mut last_save_failed: Option<String> = None;
-    let mut finished = false;
+    let mut finished_at = None;
     let mut rates = Vec::new();
     for event in handle.events.iter() {
         match event {
@@ -456,7 +494,7 @@ fn train(a: TrainArgs) -> Result<()> {
             }
             Event::Finished { step } => {
                 bar.finish();
-                finished = true;
+                finished_at = Some(step);
                 let secs = started.elapsed().as_secs_f64();
                 rates.sort_by(f32::total_cmp);
                 let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
@@ -473,10 +511,10 @@ fn train(a: TrainArgs) -> Result<()> {
     if let Some(e) = last_save_failed {
         bail!("the run was not saved: {e}");
     }
-    if !finished {
+    let Some(final_step) = finished_at else {
         bail!("the training thread ended without finishing the run");
-    }
-    if interrupted.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+    };
+    if final_step < total && interrupted.load(std::sync::atomic::Ordering::SeqCst) > 0 {
         return Err(Fatal {
             code: EXIT_INTERRUPTED,
             message: format!(
@@ -597,7 +635,12 @@ fn classifier(a: ClassifierArgs) -> Result<()> {
     use checkpoint::replace::{self, Target};
     use latentlab::quality;
     replace::recover(&a.out, quality::CLASSIFIER_MANIFEST)?;
-    if replace::target(&a.out, quality::CLASSIFIER_MANIFEST)? == Target::Owned && !a.force {
+    let found = replace::target(
+        &a.out,
+        quality::CLASSIFIER_MANIFEST,
+        quality::CLASSIFIER_FILES,
+    )?;
+    if found == Target::Owned && !a.force {
         bail!(
             "{} already holds a classifier; pass --force to replace it (nothing was changed)",
             a.out.display()
@@ -685,6 +728,9 @@ fn score(a: ScoreArgs) -> Result<()> {
         "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
         s.frechet
     );
+    if !s.frechet.is_finite() {
+        bail!("the generator produced non-finite images, so it cannot be scored");
+    }
     Ok(())
 }
 

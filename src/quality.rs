@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 pub const CLASSIFIER_FILE: &str = "classifier.bpk";
 pub const CLASSIFIER_MANIFEST: &str = "classifier.json";
+/// Every file a classifier directory may hold.
+pub const CLASSIFIER_FILES: &[&str] = &[CLASSIFIER_FILE, CLASSIFIER_MANIFEST];
 
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {
@@ -200,6 +202,7 @@ pub fn save_classifier(
     checkpoint::replace::write_dir(
         dir,
         CLASSIFIER_MANIFEST,
+        CLASSIFIER_FILES,
         &[(CLASSIFIER_FILE, &weights), (CLASSIFIER_MANIFEST, &json)],
     )
 }

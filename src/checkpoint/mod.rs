@@ -27,6 +27,16 @@ pub const ENCODER: &str = "encoder.bpk";
 pub const OPTIM_G: &str = "optimizer-g.bpk";
 pub const OPTIM_D: &str = "optimizer-d.bpk";
 pub const SAMPLES: &str = "samples.png";
+/// Every file a run directory may hold.
+pub const RUN_FILES: &[&str] = &[
+    MANIFEST,
+    GENERATOR,
+    DISCRIMINATOR,
+    ENCODER,
+    OPTIM_G,
+    OPTIM_D,
+    SAMPLES,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -45,6 +55,11 @@ pub enum CheckpointError {
     Foreign { path: PathBuf, marker: String },
     #[error("{0}: exists and is not a directory; nothing was changed")]
     NotADirectory(PathBuf),
+    #[error(
+        "{path}: this run directory also holds files latentlab did not write ({files}); move \
+         them elsewhere first, nothing was changed"
+    )]
+    UnknownFiles { path: PathBuf, files: String },
     #[error("{path}: {what} is out of range: {detail}")]
     OutOfRange {
         path: PathBuf,
@@ -140,7 +155,7 @@ pub fn write_run_dir(
         .map(|(f, b)| (*f, b.as_slice()))
         .chain([(MANIFEST, json.as_slice())])
         .collect();
-    replace::write_dir(dir, MANIFEST, &all)
+    replace::write_dir(dir, MANIFEST, RUN_FILES, &all)
 }
 
 /// Refuse a save when the exported values already include a non-finite number (beyond what
@@ -318,6 +333,29 @@ pub fn load_module_bytes<M: Module>(
     })
 }
 
+/// Whether every float parameter of `module` is finite. A diverged update shows here one step
+/// before it shows in a loss (the loss is computed before the update).
+pub fn all_finite<M: Module>(module: &M) -> bool {
+    struct Check(bool);
+    impl burn::module::ModuleVisitor for Check {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            if !self.0 {
+                return;
+            }
+            // [1]: how many values are NaN or infinite
+            let bad = param.val().is_finite().bool_not().float().sum();
+            self.0 = bad
+                .try_into_data()
+                .ok()
+                .and_then(|d| d.try_to_vec::<f32>().ok())
+                .is_some_and(|v| v.iter().all(|&n| n == 0.0));
+        }
+    }
+    let mut check = Check(true);
+    module.visit(&mut check);
+    check.0
+}
+
 /// A checkpoint's generator, ready for inference on `device`.
 pub fn load_generator(
     dir: &Path,
@@ -327,4 +365,38 @@ pub fn load_generator(
     let g = manifest.model().init_generator(device);
     let g = load_module(dir, GENERATOR, g)?;
     Ok((manifest, g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModelConfig, ModelKind};
+
+    /// Turns every value of the first float parameter it meets into NaN.
+    struct Poison(bool);
+
+    impl burn::module::ModuleMapper for Poison {
+        fn map_float<const D: usize>(
+            &mut self,
+            param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            if std::mem::replace(&mut self.0, false) {
+                param.map(|t| t.mul_scalar(f32::NAN))
+            } else {
+                param
+            }
+        }
+    }
+
+    #[test]
+    fn all_finite_sees_one_poisoned_parameter() {
+        let device = Device::flex();
+        let mut cfg = ModelConfig::new(ModelKind::Mlp, 0);
+        cfg.width = 4;
+        cfg.latent_dim = 3;
+        let g = cfg.init_generator(&device);
+        assert!(all_finite(&g));
+        let g = g.map(&mut Poison(true));
+        assert!(!all_finite(&g));
+    }
 }

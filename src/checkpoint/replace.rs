@@ -1,18 +1,19 @@
 //! Crash-safe replacement of a directory latentlab owns (a run, a classifier).
 //!
-//! A save writes every file into a temporary sibling `.NAME.tmp-PID-N`, fsyncs the files and
-//! that directory, moves the previous version aside to `.NAME.old-PID-N`, moves the new one in
-//! and fsyncs the parent; only then is the old version removed. At every instant either a
-//! complete directory sits at the path, or the path is empty and the previous version waits in
-//! the `.old-` sibling, which [`recover`] (run by every load and save) moves back.
+//! A save takes an exclusive lock on the parent directory, writes every file into a temporary
+//! sibling `.NAME.tmp-PID-N`, fsyncs the files and that directory, moves the previous version
+//! aside to `.NAME.old-PID-N`, moves the new one in and fsyncs the parent; only then is the old
+//! version removed. At every instant either a complete directory sits at the path, or the path
+//! is empty and the previous version waits in the `.old-` sibling, which [`recover`] (run by
+//! every load and save, under the same lock) moves back. The lock, not a process id, tells a
+//! save under way from a crash's leftovers: the kernel releases it when a process dies.
 //! A directory that exists but does not carry the owner's marker file (`manifest.json` for a
-//! run) is never written into or replaced.
+//! run), or that holds files latentlab did not write, is never written into or replaced.
 
 use super::CheckpointError;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const TMP: &str = ".tmp-";
@@ -45,13 +46,13 @@ pub enum Target {
     Missing,
     /// An empty directory (nothing to lose).
     Empty,
-    /// A directory of the right kind (it carries the marker file).
+    /// A directory of the right kind (it carries the marker file and only `known` files).
     Owned,
 }
 
-/// Classify `dir` for a write of a directory marked by `marker`; refuse anything that is not
-/// ours to replace.
-pub fn target(dir: &Path, marker: &str) -> Result<Target, CheckpointError> {
+/// Classify `dir` for a write of a directory marked by `marker` whose files are all named in
+/// `known`; refuse anything that is not ours to replace.
+pub fn target(dir: &Path, marker: &str, known: &[&str]) -> Result<Target, CheckpointError> {
     let meta = match fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Missing),
@@ -60,16 +61,31 @@ pub fn target(dir: &Path, marker: &str) -> Result<Target, CheckpointError> {
     if !meta.is_dir() {
         return Err(CheckpointError::NotADirectory(dir.into()));
     }
-    if dir.join(marker).is_file() {
-        return Ok(Target::Owned);
+    let names: Vec<String> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    if names.is_empty() {
+        return Ok(Target::Empty);
     }
-    let mut entries = fs::read_dir(dir).map_err(io(dir))?;
-    if entries.next().is_none() {
-        Ok(Target::Empty)
-    } else {
-        Err(CheckpointError::Foreign {
+    if !dir.join(marker).is_file() {
+        return Err(CheckpointError::Foreign {
             path: dir.into(),
             marker: marker.to_string(),
+        });
+    }
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|n| !known.contains(&n.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        Ok(Target::Owned)
+    } else {
+        unknown.sort();
+        Err(CheckpointError::UnknownFiles {
+            path: dir.into(),
+            files: unknown.join(", "),
         })
     }
 }
@@ -92,34 +108,33 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     f.sync_all().map_err(io(path))
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// An exclusive lock on `parent`: one save or recovery at a time among all processes (and
+/// threads) using it. Released when dropped, or by the kernel when the process dies.
+struct ParentLock(#[allow(dead_code)] File);
 
-/// Siblings this process is writing right now: a load on another thread must not take them
-/// for a crash's leftovers.
-static IN_USE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+fn lock_parent(parent: &Path) -> Result<ParentLock, CheckpointError> {
+    // flock(2) works on a directory's own descriptor; elsewhere a lock file stands in.
+    #[cfg(unix)]
+    let f = File::open(parent).map_err(io(parent))?;
+    #[cfg(not(unix))]
+    let f = {
+        let p = parent.join(".latentlab.lock");
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io(&p))?
+    };
+    f.lock().map_err(io(parent))?;
+    Ok(ParentLock(f))
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn sibling(parent: &Path, name: &str, kind: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let p = parent.join(format!(".{name}{kind}{}-{n}", std::process::id()));
-    if let Ok(mut v) = IN_USE.lock() {
-        v.push(p.clone());
-    }
-    p
-}
-
-fn release(p: &Path) {
-    if let Ok(mut v) = IN_USE.lock() {
-        v.retain(|q| q != p);
-    }
-}
-
-/// Marks the siblings of one write as in use for as long as it lives.
-struct Claim(Vec<PathBuf>);
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        self.0.iter().for_each(|p| release(p));
-    }
+    parent.join(format!(".{name}{kind}{}-{n}", std::process::id()))
 }
 
 /// Test hook: `LATENTLAB_SAVE_PAUSE_MS` sleeps between the steps of a replacement, so a test
@@ -134,14 +149,20 @@ fn pause() {
 }
 
 /// Write `files` as directory `dir` (marked by `marker`, which must be among the files),
-/// replacing a previous directory of the same kind crash-safely.
-pub fn write_dir(dir: &Path, marker: &str, files: &[(&str, &[u8])]) -> Result<(), CheckpointError> {
+/// replacing a previous directory of the same kind crash-safely. `known` names every file such
+/// a directory may hold; one holding anything else is refused.
+pub fn write_dir(
+    dir: &Path,
+    marker: &str,
+    known: &[&str],
+    files: &[(&str, &[u8])],
+) -> Result<(), CheckpointError> {
     let (parent, name) = split(dir)?;
     fs::create_dir_all(&parent).map_err(io(&parent))?;
-    recover(dir, marker)?;
-    let existing = target(dir, marker)?;
+    let _lock = lock_parent(&parent)?;
+    recover_locked(dir, &parent, &name, marker)?;
+    let existing = target(dir, marker, known)?;
     let tmp = sibling(&parent, &name, TMP);
-    let mut claim = Claim(vec![tmp.clone()]);
     fs::create_dir(&tmp).map_err(io(&tmp))?;
     let written = (|| {
         for (file, bytes) in files {
@@ -156,12 +177,21 @@ pub fn write_dir(dir: &Path, marker: &str, files: &[(&str, &[u8])]) -> Result<()
         return Err(e);
     }
     let old = match existing {
-        Target::Missing => None,
-        Target::Empty | Target::Owned => {
+        // An empty directory is replaced by the rename itself, which fails (losing nothing)
+        // if something appeared in it meanwhile.
+        Target::Missing | Target::Empty => None,
+        Target::Owned => {
             let old = sibling(&parent, &name, OLD);
-            claim.0.push(old.clone());
-            fs::rename(dir, &old).map_err(io(dir))?;
-            sync_dir(&parent)?;
+            if let Err(e) = fs::rename(dir, &old) {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(io(dir)(e));
+            }
+            if let Err(e) = sync_dir(&parent) {
+                // Undo: the previous version goes back before anything else happens.
+                let _ = fs::rename(&old, dir);
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
             pause();
             Some(old)
         }
@@ -174,6 +204,8 @@ pub fn write_dir(dir: &Path, marker: &str, files: &[(&str, &[u8])]) -> Result<()
         let _ = fs::remove_dir_all(&tmp);
         return Err(io(dir)(e));
     }
+    // The new version is in place; if making that durable fails, the old one stays beside it
+    // (the next recover() removes it once the new one is seen complete).
     sync_dir(&parent)?;
     pause();
     if let Some(old) = old {
@@ -184,57 +216,66 @@ pub fn write_dir(dir: &Path, marker: &str, files: &[(&str, &[u8])]) -> Result<()
     Ok(())
 }
 
-/// Whether sibling `path` of process `pid` may still be in use.
-fn alive(pid: u32, path: &Path) -> bool {
-    if pid == std::process::id() {
-        // A crashed process can have had this pid too (containers reuse them): only the
-        // siblings this process registered are live.
-        return IN_USE.lock().map_or(true, |v| v.iter().any(|p| p == path));
-    }
-    if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        // Without a cheap process check, only siblings of this process are known to be live;
-        // the others are treated as left over by a crash.
-        false
-    }
+/// Whether `rest` (what follows `.NAME.tmp-` or `.NAME.old-`) is a writer's `PID-N` (or the
+/// `PID` of older latentlab versions), so `.a.old-3-x`, a sibling of run `a.old-3-x`, is not
+/// taken for one of run `a`'s.
+fn is_writer_suffix(rest: &str) -> bool {
+    let mut parts = rest.split('-');
+    let numeric =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let first = parts.next();
+    let second = parts.next();
+    numeric(first) && (second.is_none() || numeric(second)) && parts.next().is_none()
 }
 
-/// The writer's pid in a sibling's name `.NAME.tmp-PID-N`.
-fn owner_pid(rest: &str) -> Option<u32> {
-    rest.split('-').next()?.parse().ok()
-}
-
-/// Finish or undo a replacement that a crash interrupted: when `dir` lacks its marker and a
-/// complete `.old-` sibling exists, that previous version moves back; leftover temporary and
-/// superseded siblings of finished processes are removed.
-pub fn recover(dir: &Path, marker: &str) -> Result<(), CheckpointError> {
-    let (parent, name) = split(dir)?;
-    let Ok(entries) = fs::read_dir(&parent) else {
-        // No parent: nothing to recover (the load or save reports the missing path itself).
-        return Ok(());
+/// Leftover siblings of `dir`: (`.old-` ones, `.tmp-` ones).
+fn leftovers(parent: &Path, name: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut olds, mut tmps) = (Vec::new(), Vec::new());
+    let Ok(entries) = fs::read_dir(parent) else {
+        return (olds, tmps);
     };
     let tmp_prefix = format!(".{name}{TMP}");
     let old_prefix = format!(".{name}{OLD}");
-    let mut olds = Vec::new();
-    let mut tmps = Vec::new();
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = file.strip_prefix(&old_prefix) {
-            if owner_pid(rest).is_some_and(|p| !alive(p, &entry.path())) {
-                olds.push(entry.path());
-            }
+        if let Some(rest) = file.strip_prefix(&old_prefix)
+            && is_writer_suffix(rest)
+        {
+            olds.push(entry.path());
         } else if let Some(rest) = file.strip_prefix(&tmp_prefix)
-            && owner_pid(rest).is_some_and(|p| !alive(p, &entry.path()))
+            && is_writer_suffix(rest)
         {
             tmps.push(entry.path());
         }
     }
+    (olds, tmps)
+}
+
+/// Finish or undo a replacement that a crash interrupted: when `dir` lacks its marker and a
+/// complete `.old-` sibling exists, that previous version moves back; leftover temporary and
+/// superseded siblings are removed. Waits for a save under way in another thread or process.
+pub fn recover(dir: &Path, marker: &str) -> Result<(), CheckpointError> {
+    let (parent, name) = split(dir)?;
+    let (olds, tmps) = leftovers(&parent, &name);
     if olds.is_empty() && tmps.is_empty() {
         return Ok(());
     }
-    let complete = dir.join(marker).is_file();
-    if !complete {
+    let _lock = lock_parent(&parent)?;
+    recover_locked(dir, &parent, &name, marker)
+}
+
+/// [`recover`] with the parent's lock already held: every sibling is a leftover.
+fn recover_locked(
+    dir: &Path,
+    parent: &Path,
+    name: &str,
+    marker: &str,
+) -> Result<(), CheckpointError> {
+    let (mut olds, tmps) = leftovers(parent, name);
+    if olds.is_empty() && tmps.is_empty() {
+        return Ok(());
+    }
+    if !dir.join(marker).is_file() {
         // The newest complete previous version comes back.
         let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = olds
             .iter()
@@ -254,7 +295,7 @@ pub fn recover(dir: &Path, marker: &str) -> Result<(), CheckpointError> {
                 fs::remove_dir(dir).map_err(io(dir))?;
             }
             fs::rename(&best, dir).map_err(io(dir))?;
-            sync_dir(&parent)?;
+            sync_dir(parent)?;
             olds.retain(|p| *p != best);
         }
     }
@@ -269,17 +310,11 @@ pub fn recover(dir: &Path, marker: &str) -> Result<(), CheckpointError> {
 mod tests {
     use super::*;
 
-    fn files(step: &str) -> Vec<(&'static str, Vec<u8>)> {
-        vec![
-            ("a.bin", vec![1, 2, 3]),
-            ("manifest.json", step.as_bytes().to_vec()),
-        ]
-    }
+    const KNOWN: &[&str] = &["a.bin", "manifest.json"];
 
     fn write(dir: &Path, step: &str) -> Result<(), CheckpointError> {
-        let f = files(step);
-        let refs: Vec<(&str, &[u8])> = f.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-        write_dir(dir, "manifest.json", &refs)
+        let files: [(&str, &[u8]); 2] = [("a.bin", &[1, 2, 3]), ("manifest.json", step.as_bytes())];
+        write_dir(dir, "manifest.json", KNOWN, &files)
     }
 
     #[test]
@@ -298,13 +333,19 @@ mod tests {
     }
 
     #[test]
-    fn replaces_its_own_kind_and_cleans_up() {
+    fn replaces_its_own_kind_but_not_a_run_holding_other_files() {
         let root = tempfile::tempdir().expect("tempdir");
         let run = root.path().join("run");
         write(&run, "1").expect("first");
         write(&run, "2").expect("second");
         assert_eq!(fs::read(run.join("manifest.json")).expect("read"), b"2");
         assert_eq!(fs::read_dir(root.path()).expect("list").count(), 1);
+        // A file of the user's inside the run: refused, both kept.
+        fs::write(run.join("sevens.png"), b"mine").expect("write");
+        let err = write(&run, "3").expect_err("refused");
+        assert!(err.to_string().contains("sevens.png"), "{err}");
+        assert_eq!(fs::read(run.join("manifest.json")).expect("kept"), b"2");
+        assert_eq!(fs::read(run.join("sevens.png")).expect("kept"), b"mine");
         // A file in the way is refused too.
         let file = root.path().join("file");
         fs::write(&file, b"x").expect("write");
@@ -312,6 +353,11 @@ mod tests {
             write(&file, "1"),
             Err(CheckpointError::NotADirectory(_))
         ));
+        // An empty directory is filled.
+        let empty = root.path().join("empty");
+        fs::create_dir(&empty).expect("mkdir");
+        write(&empty, "1").expect("empty directory");
+        assert_eq!(fs::read(empty.join("manifest.json")).expect("read"), b"1");
     }
 
     #[test]
@@ -319,16 +365,24 @@ mod tests {
         let root = tempfile::tempdir().expect("tempdir");
         let run = root.path().join("run");
         write(&run, "1").expect("first");
-        // What a crash after "move the old version aside" leaves: no run, an .old- sibling of
-        // a dead process, and a complete .tmp- one.
-        let dead = u32::MAX - 7;
-        let old = root.path().join(format!(".run.old-{dead}-0"));
+        // What a crash after "move the old version aside" leaves: no run, an .old- sibling,
+        // and a complete .tmp- one. (Its writer's pid is this process's: only the lock counts.)
+        let pid = std::process::id();
+        let old = root.path().join(format!(".run.old-{pid}-900"));
         fs::rename(&run, &old).expect("aside");
-        let tmp = root.path().join(format!(".run.tmp-{dead}-1"));
+        let tmp = root.path().join(format!(".run.tmp-{pid}-901"));
         fs::create_dir(&tmp).expect("tmp");
         fs::write(tmp.join("manifest.json"), b"2").expect("tmp manifest");
+        // A sibling of another run whose name merely starts like one of ours is left alone.
+        let other = root.path().join(".run.old-3-x");
+        fs::create_dir(&other).expect("other");
         recover(&run, "manifest.json").expect("recover");
         assert_eq!(fs::read(run.join("manifest.json")).expect("restored"), b"1");
-        assert_eq!(fs::read_dir(root.path()).expect("list").count(), 1);
+        let mut left: Vec<String> = fs::read_dir(root.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".run.old-3-x", "run"]);
     }
 }

@@ -205,7 +205,8 @@ fn unpack(name: &str) -> Option<PathBuf> {
             .copied()
             .collect();
         files.push((e.marker, marker_bytes));
-        if super::replace::write_dir(&dir, e.marker, &files).is_ok() {
+        let known: Vec<&str> = e.files.iter().map(|(f, _)| *f).collect();
+        if super::replace::write_dir(&dir, e.marker, &known, &files).is_ok() {
             return Some(dir);
         }
     }

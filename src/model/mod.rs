@@ -24,6 +24,9 @@ pub const IMAGE_SIZE: usize = 28;
 pub const MAX_LATENT: usize = 4096;
 pub const MAX_WIDTH: usize = 1024;
 pub const MAX_CLASSES: usize = 256;
+/// The largest first layer (latent plus label to the first hidden features) in millions of
+/// weights: DCGAN-28 maps to `2 * width * 7 * 7` features, 200 million is 800 MB of f32.
+pub const MAX_FIRST_LAYER_MILLIONS: usize = 200;
 
 /// Which network family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -98,6 +101,15 @@ pub enum ModelError {
     Width(usize),
     #[error("a model takes at most {MAX_CLASSES} classes (got {0})")]
     TooManyClasses(usize),
+    #[error(
+        "latent size {latent} with width {width} makes a first layer of about {params} million \
+         weights, more than {MAX_FIRST_LAYER_MILLIONS} million"
+    )]
+    TooLarge {
+        latent: usize,
+        width: usize,
+        params: usize,
+    },
     #[error("model {kind} is conditional and needs at least 2 classes; the data set has {classes}")]
     Classes { kind: &'static str, classes: usize },
     #[error(
@@ -133,6 +145,15 @@ impl ModelConfig {
         }
         if self.num_classes > MAX_CLASSES {
             return Err(ModelError::TooManyClasses(self.num_classes));
+        }
+        // The widest first layer of any family: DCGAN-28's linear to 2 * width * 7 * 7.
+        let first = (self.latent_dim + self.num_classes) * self.width * 98;
+        if first > MAX_FIRST_LAYER_MILLIONS * 1_000_000 {
+            return Err(ModelError::TooLarge {
+                latent: self.latent_dim,
+                width: self.width,
+                params: first / 1_000_000,
+            });
         }
         if self.kind.is_conditional() && self.num_classes < 2 {
             return Err(ModelError::Classes {

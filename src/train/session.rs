@@ -589,10 +589,26 @@ impl Session {
                 self.last_good_step = Some(step);
                 self.out.send(Event::Saved { path, step })
             }
-            Err(e) => self.out.send(Event::SaveFailed {
-                path,
-                error: e.to_string(),
-            }),
+            Err(e) => {
+                let diverged = matches!(e, crate::checkpoint::CheckpointError::NonFinite { .. });
+                let step = t.step;
+                self.out.send(Event::SaveFailed {
+                    path,
+                    error: e.to_string(),
+                });
+                if diverged {
+                    // The weights broke in the last update, before any loss showed it.
+                    self.running = false;
+                    self.pending_steps = 0;
+                    self.diverged = Some(step);
+                    self.out.send(Event::Diverged {
+                        step,
+                        loss: "weights",
+                        value: f32::NAN,
+                        last_good_step: self.last_good_step,
+                    });
+                }
+            }
         }
     }
 

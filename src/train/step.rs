@@ -108,7 +108,8 @@ pub fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
 }
 
 fn check_lr(lr: f64) -> Result<(), TrainError> {
-    if lr.is_finite() && lr > 0.0 {
+    // The optimiser works in f32: 1e39 is finite here but infinite there.
+    if lr.is_finite() && lr > 0.0 && (lr as f32).is_finite() {
         Ok(())
     } else {
         Err(TrainError::LearningRate(lr))
@@ -449,6 +450,14 @@ impl Trainer {
         readback(all)
     }
 
+    /// Every weight of every network is finite (checked before a save).
+    pub fn weights_finite(&self) -> bool {
+        match &self.nets {
+            Nets::Gan { g, d, .. } => checkpoint::all_finite(g) && checkpoint::all_finite(d),
+            Nets::Vae { net, .. } => checkpoint::all_finite(net),
+        }
+    }
+
     /// An inference copy of the generator (no gradients; batch norm uses running statistics).
     pub fn generator(&self) -> Generator {
         match &self.nets {
@@ -490,6 +499,12 @@ impl Trainer {
 
     /// Write the run directory (atomically).
     pub fn save(&self, dir: &Path) -> Result<(), crate::checkpoint::CheckpointError> {
+        if !self.weights_finite() {
+            return Err(checkpoint::CheckpointError::NonFinite {
+                step: self.step,
+                detail: "the weights hold NaN or infinite values".into(),
+            });
+        }
         let manifest = Manifest {
             format_version: checkpoint::FORMAT_VERSION,
             crate_version: env!("CARGO_PKG_VERSION").into(),

@@ -241,8 +241,30 @@ fn classifier_on_32x32_data_is_an_error_not_a_panic() {
     assert!(e.contains("32x32"), "{e}");
 }
 
-/// Start a long training run and wait until it is stepping.
-fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Child {
+/// A long training run, and its stderr lines as they come.
+struct Long {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Long {
+    /// Wait (at most a minute) for a stderr line starting with `prefix`.
+    fn wait_for(&self, prefix: &str) {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.trim_start().starts_with(prefix) => return,
+                Ok(_) => {}
+                Err(e) => panic!("no line starting with `{prefix}`: {e}"),
+            }
+        }
+    }
+}
+
+/// Start a long training run (resuming the run in `out` if there is one) and wait until it
+/// has started.
+fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Long {
     let mut child = bin()
         .args(tiny_args(out))
         .args(["--steps", "100000000"])
@@ -258,20 +280,18 @@ fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Child {
         .spawn()
         .expect("spawn");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
         {
-            if line.starts_with("device:") {
-                let _ = tx.send(());
-            }
+            let _ = tx.send(line);
         }
     });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the run started");
-    child
+    let long = Long { child, lines };
+    long.wait_for("device:");
+    long
 }
 
 fn signal(child: &Child, sig: i32) {
@@ -299,13 +319,13 @@ fn sigterm_and_sighup_save_and_exit() {
     for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
         let root = tempdir();
         let run = root.path().join("run");
-        let mut child = start_long(&run, &[], &[]);
-        std::thread::sleep(Duration::from_millis(300));
-        signal(&child, sig);
-        let st = wait(&mut child, Duration::from_secs(60));
+        let mut long = start_long(&run, &[], &["--save-every", "3"]);
+        long.wait_for("saved step 3");
+        signal(&long.child, sig);
+        let st = wait(&mut long.child, Duration::from_secs(60));
         assert_eq!(st.code(), Some(130), "signal {sig}");
         let m = checkpoint::read_manifest(&run).expect("saved on the signal");
-        assert!(m.step > 0, "signal {sig}: step {}", m.step);
+        assert!(m.step > 3, "signal {sig}: step {}", m.step);
     }
 }
 
@@ -316,12 +336,13 @@ fn a_second_signal_exits_at_once_and_keeps_the_last_good_checkpoint() {
     assert!(train(&run, &["--steps", "2"]).status.success());
     let good = std::fs::read(run.join("manifest.json")).expect("manifest");
     // Each file of a save takes 2 s, so the first signal's save is still under way.
-    let mut child = start_long(&run, &[("LATENTLAB_SAVE_PAUSE_MS", "2000")], &[]);
-    signal(&child, libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut long = start_long(&run, &[("LATENTLAB_SAVE_PAUSE_MS", "2000")], &[]);
+    signal(&long.child, libc::SIGTERM);
+    long.wait_for("stopping: saving");
+    std::thread::sleep(Duration::from_millis(200));
     let sent = Instant::now();
-    signal(&child, libc::SIGTERM);
-    let st = wait(&mut child, Duration::from_secs(10));
+    signal(&long.child, libc::SIGTERM);
+    let st = wait(&mut long.child, Duration::from_secs(10));
     assert!(sent.elapsed() < Duration::from_secs(2), "not at once");
     assert_eq!(st.code(), Some(130));
     let m = checkpoint::read_manifest(&run).expect("the last good run loads");
@@ -334,6 +355,28 @@ fn a_second_signal_exits_at_once_and_keeps_the_last_good_checkpoint() {
         listing(root.path()),
         ["run"],
         "leftovers cleaned by the load"
+    );
+}
+
+#[test]
+fn a_save_refused_at_the_end_of_a_run_exits_1_and_changes_nothing() {
+    let root = tempdir();
+    let run = root.path().join("run");
+    assert!(train(&run, &["--steps", "1"]).status.success());
+    let good = std::fs::read(run.join("manifest.json")).expect("manifest");
+    let mut long = start_long(&run, &[], &[]);
+    // The user drops a file of their own into the run while it trains.
+    std::fs::write(run.join("sevens.png"), b"mine").expect("write");
+    signal(&long.child, libc::SIGTERM);
+    let st = wait(&mut long.child, Duration::from_secs(60));
+    assert_eq!(st.code(), Some(1), "a failed save must not exit 0 or 130");
+    assert_eq!(
+        std::fs::read(run.join("sevens.png")).expect("kept"),
+        b"mine"
+    );
+    assert_eq!(
+        std::fs::read(run.join("manifest.json")).expect("kept"),
+        good
     );
 }
 
@@ -351,14 +394,14 @@ fn kill_9_in_the_middle_of_saves_never_loses_the_run() {
     let (mut mid_save, mut restored) = (0, 0);
     for i in 0..kills {
         let pause = rng.random_range(0..8u32).to_string();
-        let mut child = start_long(
+        let mut long = start_long(
             &run,
             &[("LATENTLAB_SAVE_PAUSE_MS", pause.as_str())],
             &["--save-every", "1"],
         );
         std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
-        child.kill().expect("kill -9");
-        let _ = child.wait();
+        long.child.kill().expect("kill -9");
+        let _ = long.child.wait();
         let left = listing(root.path());
         if left != ["run"] {
             mid_save += 1;
@@ -490,4 +533,45 @@ fn sample_keeps_an_existing_file_unless_forced() {
     let o = sample(&["--force"]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(image::open(&out).is_ok());
+}
+
+#[test]
+fn a_run_under_nohup_keeps_ignoring_sighup() {
+    let root = tempdir();
+    let run = root.path().join("run");
+    // `nohup` is `trap '' HUP` and exec: the ignored disposition is inherited.
+    let args: Vec<String> = tiny_args(&run)
+        .into_iter()
+        .chain(["--steps".into(), "100000000".into()])
+        .collect();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' HUP; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_latentlab"))
+        .args(&args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let long = Long { child, lines };
+    long.wait_for("device:");
+    let mut child = long.child;
+    signal(&child, libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "SIGHUP stopped a nohup run"
+    );
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait(&mut child, Duration::from_secs(60)).code(), Some(130));
 }

@@ -348,8 +348,9 @@ fn settings_persist_between_launches() {
     assert_eq!(s.tab, Tab::Interpolate);
 }
 
-/// The window's close button, as the platform reports it.
-fn request_close(h: &mut Harness<'_, LatentLabApp>) {
+/// The window's close button, as the platform reports it; true when the app cancelled the
+/// close.
+fn request_close(h: &mut Harness<'_, LatentLabApp>) -> bool {
     h.input_mut()
         .viewports
         .entry(egui::ViewportId::ROOT)
@@ -357,7 +358,29 @@ fn request_close(h: &mut Harness<'_, LatentLabApp>) {
         .events
         .push(egui::ViewportEvent::Close);
     h.step();
+    let cancelled = sent(h, &egui::ViewportCommand::CancelClose);
     h.step();
+    cancelled
+}
+
+/// The last frame sent `command` to the window.
+fn sent(h: &Harness<'_, LatentLabApp>, command: &egui::ViewportCommand) -> bool {
+    h.output()
+        .viewport_output
+        .get(&egui::ViewportId::ROOT)
+        .is_some_and(|v| v.commands.contains(command))
+}
+
+/// A tiny run, trained a few steps and paused, never saved.
+fn unsaved_run<'a>(answers: Vec<DialogOutcome>) -> Harness<'a, LatentLabApp> {
+    let mut h = harness(options(answers, None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "two steps", |a| a.train.metrics().len() >= 2);
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "paused", |a| a.train.status == RunStatus::Paused);
+    h
 }
 
 #[test]
@@ -365,27 +388,34 @@ fn closing_with_an_unsaved_run_asks_save_discard_or_cancel() {
     use latentlab::ui::app::Closing;
     let dir = super::tempdir();
     let run_dir = dir.path().join("closing-run");
-    let mut h = harness(options(vec![DialogOutcome::Chosen(run_dir.clone())], None));
-    tiny_settings(&mut h.state_mut().settings);
-    h.step();
-    h.get_by_label("Start").click();
-    wait_for(&mut h, "two steps", |a| a.train.metrics().len() >= 2);
-    h.get_by_label("Pause").click();
-    wait_for(&mut h, "paused", |a| a.train.status == RunStatus::Paused);
+    let mut h = unsaved_run(vec![DialogOutcome::Chosen(run_dir.clone())]);
 
-    request_close(&mut h);
+    assert!(request_close(&mut h), "the close must be held back");
     assert_eq!(h.state().closing, Closing::Asking);
     h.get_by_label("Cancel").click();
     h.step();
     assert_eq!(h.state().closing, Closing::No);
 
-    // Save…: the dialog's answer is saved, and then the window may close.
-    request_close(&mut h);
+    // Save…: the dialog's answer is saved, and then the window closes.
+    assert!(request_close(&mut h));
     h.get_by_label("Save…").click();
     wait_for(&mut h, "the save", |a| a.closing == Closing::Allowed);
+    assert!(sent(&h, &egui::ViewportCommand::Close));
     let m = latentlab::checkpoint::read_manifest(&run_dir).expect("saved before closing");
     assert_eq!(m.step, h.state().train.step);
     assert!(!h.state().train.unsaved());
+}
+
+#[test]
+fn discard_closes_without_saving() {
+    use latentlab::ui::app::Closing;
+    let mut h = unsaved_run(vec![]);
+    assert!(request_close(&mut h));
+    h.get_by_label("Discard").click();
+    h.step();
+    assert_eq!(h.state().closing, Closing::Allowed);
+    assert!(sent(&h, &egui::ViewportCommand::Close));
+    assert!(h.state().train.unsaved(), "nothing was saved");
 }
 
 #[test]
@@ -393,6 +423,6 @@ fn closing_with_nothing_unsaved_does_not_ask() {
     use latentlab::ui::app::Closing;
     let mut h = harness(options(vec![], None));
     h.step();
-    request_close(&mut h);
+    assert!(!request_close(&mut h));
     assert_eq!(h.state().closing, Closing::Allowed);
 }
