@@ -12,5 +12,6 @@ pub mod explore;
 pub mod export;
 pub mod model;
 pub mod quality;
+pub mod signals;
 pub mod train;
 pub mod ui;

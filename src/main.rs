@@ -58,7 +58,7 @@ struct Fatal {
 }
 
 const EXIT_DIVERGED: i32 = 3;
-const EXIT_INTERRUPTED: i32 = 130;
+use latentlab::signals::EXIT_INTERRUPTED;
 
 #[derive(Subcommand)]
 enum Cmd {
@@ -232,41 +232,6 @@ struct SampleArgs {
     force: bool,
 }
 
-/// Signal dispositions the caller chose, kept across installing the save-and-exit handler.
-mod signals {
-    /// The termination signals currently ignored (as under `nohup`).
-    #[cfg(unix)]
-    pub fn ignored() -> Vec<i32> {
-        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
-            .into_iter()
-            .filter(|&sig| {
-                // SAFETY: a zeroed sigaction is a valid out-parameter, and a null new action
-                // makes sigaction(2) only read the current disposition.
-                let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-                let r = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
-                r == 0 && old.sa_sigaction == libc::SIG_IGN
-            })
-            .collect()
-    }
-
-    /// Ignore `sigs` again (ctrlc installs its handler over an ignored disposition).
-    #[cfg(unix)]
-    pub fn ignore(sigs: &[i32]) {
-        for &sig in sigs {
-            // SAFETY: setting SIG_IGN for a termination signal has no memory effects.
-            unsafe { libc::signal(sig, libc::SIG_IGN) };
-        }
-    }
-
-    #[cfg(not(unix))]
-    pub fn ignored() -> Vec<i32> {
-        Vec::new()
-    }
-
-    #[cfg(not(unix))]
-    pub fn ignore(_: &[i32]) {}
-}
-
 fn batch_size(s: &str) -> Result<usize, String> {
     let max = checkpoint::MAX_BATCH;
     match s.parse::<usize>() {
@@ -382,16 +347,12 @@ fn train(a: TrainArgs) -> Result<()> {
         lr_override: a.lr.filter(|_| a.resume).map(|lr| (lr, lr)),
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
-    let interrupted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    {
-        // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination` feature): the first stops and
-        // saves; a second exits at once, leaving the last complete checkpoint as it is. A
-        // signal the caller ignores (`nohup`, `&`) stays ignored.
-        let ignored = signals::ignored();
+    // The first signal stops and saves; a second exits at once, leaving the last complete
+    // checkpoint as it is.
+    let interrupted = {
         let stop = handle.commands.clone();
-        let count = interrupted.clone();
-        ctrlc::set_handler(move || {
-            if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        latentlab::signals::on_termination(move |n| {
+            if n == 1 {
                 eprintln!("\nstopping: saving the run (signal again to exit without saving)");
                 let _ = stop.send(Command::Stop);
             } else {
@@ -399,9 +360,8 @@ fn train(a: TrainArgs) -> Result<()> {
                 std::process::exit(EXIT_INTERRUPTED);
             }
         })
-        .context("installing the signal handler")?;
-        signals::ignore(&ignored);
-    }
+        .context("installing the signal handler")?
+    };
     handle.send(Command::Start(Box::new(spec)));
 
     let bar = ProgressBar::new(total);

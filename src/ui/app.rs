@@ -16,6 +16,7 @@ use eframe::egui;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,11 @@ pub struct AppOptions {
     pub fresh_settings: bool,
     /// Write frame-time statistics here every 30 s and on exit.
     pub frame_log: Option<PathBuf>,
+    /// Termination signals received (SIGINT, SIGTERM, SIGHUP; counted by the launcher's
+    /// handler): the first saves an unsaved run into `recovery_dir` and closes the window.
+    pub signals: Arc<AtomicUsize>,
+    /// Where a signal saves an unsaved run (`run-UNIXTIME` inside it).
+    pub recovery_dir: Option<PathBuf>,
 }
 
 impl AppOptions {
@@ -43,6 +49,8 @@ impl AppOptions {
                 .then_some(shipped),
             fresh_settings: false,
             frame_log: std::env::var_os("LATENTLAB_FRAME_LOG").map(PathBuf::from),
+            signals: Arc::new(AtomicUsize::new(0)),
+            recovery_dir: crate::checkpoint::shipped::data_dir().map(|d| d.join("recovered")),
         }
     }
 }
@@ -239,6 +247,9 @@ pub struct LatentLabApp {
     frame_log: Option<PathBuf>,
     /// Where closing the window stands (an unsaved run is asked about first).
     pub closing: Closing,
+    signals: Arc<AtomicUsize>,
+    signals_seen: usize,
+    recovery_dir: Option<PathBuf>,
 }
 
 /// Closing the window with an unsaved run: ask Save / Discard / Cancel.
@@ -305,6 +316,9 @@ impl LatentLabApp {
             ctx,
             frame_log: options.frame_log,
             closing: Closing::No,
+            signals: options.signals,
+            signals_seen: 0,
+            recovery_dir: options.recovery_dir,
         })
     }
 
@@ -798,6 +812,37 @@ impl LatentLabApp {
 }
 
 impl LatentLabApp {
+    /// A termination signal (logout, `kill`, Ctrl-C in the terminal): nobody may be there to
+    /// answer a question, so an unsaved run is saved into the recovery directory, then the
+    /// window closes.
+    fn on_signal(&mut self, ctx: &egui::Context) {
+        let n = self.signals.load(Ordering::SeqCst);
+        if n <= self.signals_seen {
+            return;
+        }
+        self.signals_seen = n;
+        let target = self.recovery_dir.as_ref().map(|d| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            d.join(format!("run-{secs}"))
+        });
+        match target {
+            Some(path) if self.train.unsaved() => {
+                self.notice(format!(
+                    "signal received: saving the run to {} before closing",
+                    path.display()
+                ));
+                self.closing = Closing::AfterSave;
+                self.training.send(Command::Save(path));
+            }
+            _ => {
+                self.closing = Closing::Allowed;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        }
+    }
+
     /// A close request with an unsaved run is held back and asked about.
     fn guard_close(&mut self, ctx: &egui::Context) {
         if !ctx.input(|i| i.viewport().close_requested()) {
@@ -863,6 +908,7 @@ impl LatentLabApp {
 impl eframe::App for LatentLabApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain();
+        self.on_signal(ctx);
         self.guard_close(ctx);
         self.handle_drops(ctx);
         if self.busy_files > 0

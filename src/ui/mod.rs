@@ -15,6 +15,8 @@ pub mod train_panel;
 
 pub use app::{AppOptions, LatentLabApp};
 
+use std::sync::{Arc, OnceLock};
+
 /// Open the window (wgpu renderer) and run until it is closed.
 pub fn run(options: AppOptions) -> anyhow::Result<()> {
     let native = eframe::NativeOptions {
@@ -26,10 +28,30 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
             .with_drag_and_drop(true),
         ..Default::default()
     };
+    // SIGINT, SIGTERM, SIGHUP: the first wakes the app, which saves an unsaved run and closes;
+    // a second exits at once.
+    let ctx: Arc<OnceLock<eframe::egui::Context>> = Arc::new(OnceLock::new());
+    let signals = {
+        let ctx = ctx.clone();
+        crate::signals::on_termination(move |n| {
+            if n > 1 {
+                eprintln!("latentlab: second signal, exiting without saving");
+                std::process::exit(crate::signals::EXIT_INTERRUPTED);
+            }
+            if let Some(ctx) = ctx.get() {
+                ctx.request_repaint();
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot install the signal handler: {e}"))?
+    };
+    let options = AppOptions { signals, ..options };
     eframe::run_native(
         "latentlab",
         native,
-        Box::new(move |cc| Ok(Box::new(LatentLabApp::new(cc, options)?))),
+        Box::new(move |cc| {
+            let _ = ctx.set(cc.egui_ctx.clone());
+            Ok(Box::new(LatentLabApp::new(cc, options)?))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the latentlab window: {e}"))
 }

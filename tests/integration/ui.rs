@@ -20,6 +20,8 @@ fn options(answers: Vec<DialogOutcome>, checkpoint: Option<PathBuf>) -> AppOptio
         initial_checkpoint: checkpoint,
         fresh_settings: true,
         frame_log: None,
+        signals: Default::default(),
+        recovery_dir: None,
     }
 }
 
@@ -373,7 +375,11 @@ fn sent(h: &Harness<'_, LatentLabApp>, command: &egui::ViewportCommand) -> bool 
 
 /// A tiny run, trained a few steps and paused, never saved.
 fn unsaved_run<'a>(answers: Vec<DialogOutcome>) -> Harness<'a, LatentLabApp> {
-    let mut h = harness(options(answers, None));
+    unsaved_run_with(options(answers, None))
+}
+
+fn unsaved_run_with<'a>(opts: AppOptions) -> Harness<'a, LatentLabApp> {
+    let mut h = harness(opts);
     tiny_settings(&mut h.state_mut().settings);
     h.step();
     h.get_by_label("Start").click();
@@ -425,4 +431,25 @@ fn closing_with_nothing_unsaved_does_not_ask() {
     h.step();
     assert!(!request_close(&mut h));
     assert_eq!(h.state().closing, Closing::Allowed);
+}
+
+#[test]
+fn a_termination_signal_saves_an_unsaved_run_and_closes() {
+    use latentlab::ui::app::Closing;
+    let dir = super::tempdir();
+    let mut opts = options(vec![], None);
+    opts.recovery_dir = Some(dir.path().to_path_buf());
+    let signals = opts.signals.clone();
+    let mut h = unsaved_run_with(opts);
+    signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    h.step();
+    wait_for(&mut h, "the save", |a| a.closing == Closing::Allowed);
+    assert!(sent(&h, &egui::ViewportCommand::Close));
+    let saved: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let m = latentlab::checkpoint::read_manifest(&saved[0]).expect("recovered run");
+    assert_eq!(m.step, h.state().train.step);
 }
