@@ -15,6 +15,15 @@ use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle, ste
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// `eprintln!` that cannot panic: stderr may be a closed terminal (after SIGHUP) or a broken
+/// pipe, and a message must never cost the run its save.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 // Training frees and re-allocates the same large buffers every step; glibc's malloc returns
 // them to the OS and page-faults them back in, mimalloc keeps them.
 #[global_allocator]
@@ -246,7 +255,7 @@ fn main() {
     latentlab::device::configure_cpu_threads();
     if let Err(e) = run() {
         let code = e.downcast_ref::<Fatal>().map_or(1, |f| f.code);
-        eprintln!("error: {e:#}");
+        say!("error: {e:#}");
         std::process::exit(code);
     }
 }
@@ -275,7 +284,7 @@ fn check_out(a: &TrainArgs) -> Result<u64> {
         (Target::Owned, true) => {
             let m = checkpoint::read_manifest(out)
                 .with_context(|| format!("--resume: reading {}", out.display()))?;
-            eprintln!(
+            say!(
                 "resuming {} ({} / {}) at step {}",
                 out.display(),
                 m.train.model.kind.name(),
@@ -324,7 +333,7 @@ fn train(a: TrainArgs) -> Result<()> {
     if let Some(w) = a.width {
         config.model.width = w;
     }
-    eprintln!(
+    say!(
         "data: {} ({} images {}x{}, {} classes)",
         data.name,
         data.len(),
@@ -353,11 +362,11 @@ fn train(a: TrainArgs) -> Result<()> {
         let stop = handle.commands.clone();
         latentlab::signals::on_termination(move |n| {
             if n == 1 {
-                eprintln!("\nstopping: saving the run (signal again to exit without saving)");
                 let _ = stop.send(Command::Stop);
+                say!("\nstopping: saving the run (signal again to exit without saving)");
             } else {
-                eprintln!("\nexiting without saving; the last saved checkpoint is kept");
-                std::process::exit(EXIT_INTERRUPTED);
+                say!("\nexiting without saving; the last saved checkpoint is kept");
+                latentlab::signals::exit_now();
             }
         })
         .context("installing the signal handler")?
@@ -386,7 +395,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 ..
             } => {
                 bar.suspend(|| {
-                    eprintln!(
+                    say!(
                         "device: {device}\nmodel: {} (latent {}, width {}), from step {step}",
                         model.kind.name(),
                         model.latent_dim,
@@ -410,21 +419,21 @@ fn train(a: TrainArgs) -> Result<()> {
                     .overall_accuracy
                     .map(|a| format!("label accuracy {:.1}%, ", 100.0 * a))
                     .unwrap_or_default();
-                eprintln!(
+                say!(
                     "quality at step {step}: {accuracy}{}/{} classes, entropy {:.2} bits, Frechet {:.1}",
                     score.classes_covered, score.classes, score.entropy_bits, score.frechet
                 )
             }),
             Event::Saved { path, step } => {
                 last_save_failed = None;
-                bar.suspend(|| eprintln!("saved step {step} to {}", path.display()))
+                bar.suspend(|| say!("saved step {step} to {}", path.display()))
             }
             Event::SaveFailed { path, error } => {
-                bar.suspend(|| eprintln!("save to {} failed: {error}", path.display()));
+                bar.suspend(|| say!("save to {} failed: {error}", path.display()));
                 last_save_failed = Some(format!("saving to {}: {error}", path.display()));
             }
             // Informational: the run goes on.
-            Event::Warning(w) => bar.suspend(|| eprintln!("warning: {w}")),
+            Event::Warning(w) => bar.suspend(|| say!("warning: {w}")),
             Event::Diverged {
                 step,
                 loss,
@@ -458,7 +467,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 let secs = started.elapsed().as_secs_f64();
                 rates.sort_by(f32::total_cmp);
                 let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
-                eprintln!("finished at step {step} in {secs:.1} s (median {median:.0} examples/s)");
+                say!("finished at step {step} in {secs:.1} s (median {median:.0} examples/s)");
                 break;
             }
             _ => {}
@@ -554,10 +563,12 @@ fn bench(a: BenchArgs) -> Result<()> {
         runs: a.runs as usize,
         ..BenchOptions::default()
     };
-    eprintln!(
+    say!(
         "warm-up {} steps, then the median of {} runs of {} steps; generator latency includes \
          the read-back and the conversion to an image",
-        opts.warmup, opts.runs, opts.steps
+        opts.warmup,
+        opts.runs,
+        opts.steps
     );
     let mut runs = Vec::new();
     for &device in &devices {
@@ -568,14 +579,16 @@ fn bench(a: BenchArgs) -> Result<()> {
         for (model, speedups) in plans {
             match bench::bench_one(model, device, &opts, speedups) {
                 Ok(r) => {
-                    eprintln!(
+                    say!(
                         "{} on {}: {:.1} examples/s",
-                        r.model, r.device_name, r.train_examples_per_sec
+                        r.model,
+                        r.device_name,
+                        r.train_examples_per_sec
                     );
                     runs.push(r);
                 }
                 Err(BenchError::NoGpu(why)) if a.device == BenchDevice::All => {
-                    eprintln!("skipping wgpu: no real GPU ({why})");
+                    say!("skipping wgpu: no real GPU ({why})");
                     break;
                 }
                 Err(e) => return Err(e.into()),
@@ -586,7 +599,7 @@ fn bench(a: BenchArgs) -> Result<()> {
     if let Some(path) = a.json {
         let text = serde_json::to_string_pretty(&bench::BenchReport { runs })?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        say!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -614,7 +627,7 @@ fn classifier(a: ClassifierArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let steps = a.steps as usize;
     let (c, info) = quality::train_classifier(&data, steps, a.seed, &device, |step, loss| {
-        eprintln!("step {step}: cross-entropy {loss:.4}")
+        say!("step {step}: cross-entropy {loss:.4}")
     })?;
     quality::save_classifier(&a.out, &c, &info)?;
     println!(

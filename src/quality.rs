@@ -236,6 +236,7 @@ pub fn parse_classifier_info(text: &[u8], path: &Path) -> Result<ClassifierInfo,
 
 pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointError> {
     checkpoint::replace::recover(dir, CLASSIFIER_MANIFEST)?;
+    let _reading = checkpoint::replace::read_lock(dir);
     let path = dir.join(CLASSIFIER_MANIFEST);
     let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
         path: path.clone(),

@@ -8,6 +8,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Exit code after a termination signal (128 + SIGINT, as shells report Ctrl-C).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// Exit at once with [`EXIT_INTERRUPTED`], skipping destructors and exit handlers (GPU
+/// drivers' threads may still be running; saves are crash-safe, so nothing needs flushing).
+pub fn exit_now() -> ! {
+    #[cfg(unix)]
+    // SAFETY: _exit(2) ends the process without touching Rust state.
+    unsafe {
+        libc::_exit(EXIT_INTERRUPTED)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(EXIT_INTERRUPTED)
+}
+
 /// Install `handler`, called on its own thread with the number of signals received so far
 /// (1 for the first). Returns the shared count.
 pub fn on_termination(

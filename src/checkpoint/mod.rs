@@ -13,6 +13,20 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Where runs saved without a chosen directory go (a crash's or a signal's emergency save):
+/// the platform data directory's `recovered/`.
+pub fn recovery_dir() -> Option<PathBuf> {
+    shipped::data_dir().map(|d| d.join("recovered"))
+}
+
+/// A fresh `run-UNIXTIME` directory name inside `base`.
+pub fn recovered_run(base: &Path) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    base.join(format!("run-{secs}"))
+}
+
 /// A shipped run or classifier by name (see [`shipped::dir`]).
 pub fn shipped_dir(name: &str) -> PathBuf {
     shipped::dir(name)
@@ -66,6 +80,10 @@ pub enum CheckpointError {
         what: &'static str,
         detail: String,
     },
+    #[error(
+        "{path}: another latentlab save or load kept this directory locked for {secs} s; try again"
+    )]
+    Busy { path: PathBuf, secs: u64 },
     #[error("refusing to save step {step}: {detail}; the last good checkpoint is kept")]
     NonFinite { step: u64, detail: String },
     #[error("{path}: unreadable manifest: {detail}")]
@@ -249,7 +267,14 @@ pub const MAX_HISTORY: usize = 1 << 20;
 /// Read and check a run directory's manifest, first restoring a previous version that an
 /// interrupted save left aside.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, CheckpointError> {
+    open_run(dir).map(|(m, _)| m)
+}
+
+/// Open run directory `dir` for reading: recover an interrupted save, then hold a shared lock
+/// (the returned guard) so no save replaces the run while its files are read.
+pub fn open_run(dir: &Path) -> Result<(Manifest, Option<replace::ParentLock>), CheckpointError> {
     replace::recover(dir, MANIFEST)?;
+    let guard = replace::read_lock(dir);
     let path = dir.join(MANIFEST);
     if !path.is_file() {
         return Err(CheckpointError::NotACheckpoint(dir.into()));
@@ -263,7 +288,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, CheckpointError> {
         });
     }
     let text = std::fs::read(&path).map_err(io(&path))?;
-    parse_manifest(&text, &path)
+    Ok((parse_manifest(&text, &path)?, guard))
 }
 
 /// Largest `manifest.json` read (a full history is about 1 MB).
@@ -361,7 +386,7 @@ pub fn load_generator(
     dir: &Path,
     device: &Device,
 ) -> Result<(Manifest, Generator), CheckpointError> {
-    let manifest = read_manifest(dir)?;
+    let (manifest, _reading) = open_run(dir)?;
     let g = manifest.model().init_generator(device);
     let g = load_module(dir, GENERATOR, g)?;
     Ok((manifest, g))

@@ -108,26 +108,82 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     f.sync_all().map_err(io(path))
 }
 
-/// An exclusive lock on `parent`: one save or recovery at a time among all processes (and
-/// threads) using it. Released when dropped, or by the kernel when the process dies.
-struct ParentLock(#[allow(dead_code)] File);
+/// A lock on `parent` (exclusive for a save or a recovery, shared for a load), one at a time
+/// among all processes and threads using it. Released when dropped, or by the kernel when the
+/// process dies.
+pub struct ParentLock(#[allow(dead_code)] File);
 
-fn lock_parent(parent: &Path) -> Result<ParentLock, CheckpointError> {
-    // flock(2) works on a directory's own descriptor; elsewhere a lock file stands in.
-    #[cfg(unix)]
-    let f = File::open(parent).map_err(io(parent))?;
-    #[cfg(not(unix))]
-    let f = {
-        let p = parent.join(".latentlab.lock");
-        fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(io(&p))?
+/// How long a save or load waits for another one in the same directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The lock file used where a directory's own descriptor cannot be locked (NFS emulates
+/// flock with POSIX locks, which need a file open for writing; other platforms).
+const LOCK_FILE: &str = ".latentlab.lock";
+
+fn lock_file(parent: &Path) -> Result<File, CheckpointError> {
+    let p = parent.join(LOCK_FILE);
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(io(&p))
+}
+
+fn try_lock(f: &File, shared: bool) -> Result<bool, std::fs::TryLockError> {
+    let r = if shared {
+        f.try_lock_shared()
+    } else {
+        f.try_lock()
     };
-    f.lock().map_err(io(parent))?;
-    Ok(ParentLock(f))
+    match r {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Wait (boundedly) for the lock on `f`.
+fn wait_lock(f: File, shared: bool, parent: &Path) -> Result<ParentLock, CheckpointError> {
+    let until = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match try_lock(&f, shared) {
+            Ok(true) => return Ok(ParentLock(f)),
+            Ok(false) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(false) => {
+                return Err(CheckpointError::Busy {
+                    path: parent.into(),
+                    secs: LOCK_WAIT.as_secs(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(parent)(e)),
+            Err(std::fs::TryLockError::WouldBlock) => unreachable!("mapped to Ok(false)"),
+        }
+    }
+}
+
+pub fn lock_parent(parent: &Path, shared: bool) -> Result<ParentLock, CheckpointError> {
+    // flock(2) on the directory's own descriptor leaves no file behind; where that cannot be
+    // locked, a lock file in it stands in.
+    #[cfg(unix)]
+    {
+        let f = File::open(parent).map_err(io(parent))?;
+        match try_lock(&f, shared) {
+            Ok(true) => return Ok(ParentLock(f)),
+            Ok(false) => return wait_lock(f, shared, parent),
+            Err(_) => {}
+        }
+    }
+    wait_lock(lock_file(parent)?, shared, parent)
+}
+
+/// A shared lock held while a directory is read, so no save swaps it half-way through. Taken
+/// after [`recover`]; `None` where the file system has no locks (the read goes on unlocked).
+pub fn read_lock(dir: &Path) -> Option<ParentLock> {
+    let (parent, _) = split(dir).ok()?;
+    lock_parent(&parent, true).ok()
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -159,7 +215,7 @@ pub fn write_dir(
 ) -> Result<(), CheckpointError> {
     let (parent, name) = split(dir)?;
     fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let _lock = lock_parent(&parent)?;
+    let _lock = lock_parent(&parent, false)?;
     recover_locked(dir, &parent, &name, marker)?;
     let existing = target(dir, marker, known)?;
     let tmp = sibling(&parent, &name, TMP);
@@ -260,7 +316,7 @@ pub fn recover(dir: &Path, marker: &str) -> Result<(), CheckpointError> {
     if olds.is_empty() && tmps.is_empty() {
         return Ok(());
     }
-    let _lock = lock_parent(&parent)?;
+    let _lock = lock_parent(&parent, false)?;
     recover_locked(dir, &parent, &name, marker)
 }
 

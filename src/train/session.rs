@@ -145,13 +145,9 @@ pub fn kept_text(last_good_step: Option<u64>) -> String {
     }
 }
 
-/// Where a crashed run without an output directory is saved: the data directory's
-/// `recovered/run-UNIXTIME`.
+/// Where a crashed run without an output directory is saved.
 fn emergency_dir() -> Option<PathBuf> {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    crate::checkpoint::shipped::data_dir().map(|d| d.join("recovered").join(format!("run-{secs}")))
+    crate::checkpoint::recovery_dir().map(|d| crate::checkpoint::recovered_run(&d))
 }
 
 /// A generator's weights (burnpack bytes) and what is needed to rebuild it elsewhere.

@@ -218,7 +218,8 @@ impl Trainer {
         data_source: String,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        let manifest = checkpoint::read_manifest(dir)?;
+        // Held until the weights are read: no save swaps the run meanwhile.
+        let (manifest, _reading) = checkpoint::open_run(dir)?;
         let want = manifest.train.model.num_classes;
         if manifest.train.model.kind.is_conditional() && want != data.num_classes() {
             return Err(TrainError::ClassMismatch {

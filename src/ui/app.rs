@@ -50,7 +50,7 @@ impl AppOptions {
             fresh_settings: false,
             frame_log: std::env::var_os("LATENTLAB_FRAME_LOG").map(PathBuf::from),
             signals: Arc::new(AtomicUsize::new(0)),
-            recovery_dir: crate::checkpoint::shipped::data_dir().map(|d| d.join("recovered")),
+            recovery_dir: crate::checkpoint::recovery_dir(),
         }
     }
 }
@@ -249,6 +249,9 @@ pub struct LatentLabApp {
     pub closing: Closing,
     signals: Arc<AtomicUsize>,
     signals_seen: usize,
+    /// The close was asked for by a signal: nobody may be there to answer, so it happens
+    /// even when the save fails (the last good checkpoint stays as it was).
+    closing_by_signal: bool,
     recovery_dir: Option<PathBuf>,
 }
 
@@ -318,6 +321,7 @@ impl LatentLabApp {
             closing: Closing::No,
             signals: options.signals,
             signals_seen: 0,
+            closing_by_signal: false,
             recovery_dir: options.recovery_dir,
         })
     }
@@ -518,8 +522,13 @@ impl LatentLabApp {
             Event::SaveFailed { path, error } => {
                 t.alert = Some(format!("not saved to {}: {error}", path.display()));
                 if self.closing == Closing::AfterSave {
-                    // The window stays open so the work is not lost.
-                    self.closing = Closing::No;
+                    if self.closing_by_signal {
+                        self.closing = Closing::Allowed;
+                        self.ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    } else {
+                        // The window stays open so the work is not lost.
+                        self.closing = Closing::No;
+                    }
                 }
                 self.notice(format!("save failed: {}", path.display()));
             }
@@ -821,12 +830,11 @@ impl LatentLabApp {
             return;
         }
         self.signals_seen = n;
-        let target = self.recovery_dir.as_ref().map(|d| {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            d.join(format!("run-{secs}"))
-        });
+        self.closing_by_signal = true;
+        let target = self
+            .recovery_dir
+            .as_deref()
+            .map(crate::checkpoint::recovered_run);
         match target {
             Some(path) if self.train.unsaved() => {
                 self.notice(format!(
@@ -954,7 +962,10 @@ impl eframe::App for LatentLabApp {
     /// Closing waits for a save or step under way, with a bound and a message.
     fn on_exit(&mut self) {
         if !self.training.shutdown_within(CLOSE_WAIT) {
-            eprintln!(
+            use std::io::Write as _;
+            // stderr may be gone with the terminal; the message is a courtesy.
+            let _ = writeln!(
+                std::io::stderr(),
                 "latentlab: the training thread was still busy after {} s; exiting without it",
                 CLOSE_WAIT.as_secs()
             );

@@ -35,8 +35,7 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
         let ctx = ctx.clone();
         crate::signals::on_termination(move |n| {
             if n > 1 {
-                eprintln!("latentlab: second signal, exiting without saving");
-                std::process::exit(crate::signals::EXIT_INTERRUPTED);
+                crate::signals::exit_now();
             }
             if let Some(ctx) = ctx.get() {
                 ctx.request_repaint();

@@ -248,13 +248,13 @@ struct Long {
 }
 
 impl Long {
-    /// Wait (at most a minute) for a stderr line starting with `prefix`.
-    fn wait_for(&self, prefix: &str) {
+    /// Wait (at most a minute) for a stderr line starting with `prefix`; returns the line.
+    fn wait_for(&self, prefix: &str) -> String {
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             let left = until.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.trim_start().starts_with(prefix) => return,
+                Ok(line) if line.trim_start().starts_with(prefix) => return line,
                 Ok(_) => {}
                 Err(e) => panic!("no line starting with `{prefix}`: {e}"),
             }
@@ -323,9 +323,30 @@ fn sigterm_and_sighup_save_and_exit() {
         long.wait_for("saved step 3");
         signal(&long.child, sig);
         let st = wait(&mut long.child, Duration::from_secs(60));
+        // Everything printed after the signal; the last save is the one the signal asked for.
+        let after: Vec<String> = long.lines.iter().collect();
+        assert!(
+            after.iter().any(|l| l.contains("stopping: saving")),
+            "{after:?}"
+        );
+        let saved = after
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("saved step"))
+            .unwrap_or_else(|| panic!("no save after the signal: {after:?}"));
+        // "saved step N to DIR"
+        let step: u64 = saved
+            .split_whitespace()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{saved}"));
         assert_eq!(st.code(), Some(130), "signal {sig}");
         let m = checkpoint::read_manifest(&run).expect("saved on the signal");
-        assert!(m.step > 3, "signal {sig}: step {}", m.step);
+        assert!(
+            m.step == step && step >= 3,
+            "signal {sig}: saved {step}, loaded {}",
+            m.step
+        );
     }
 }
 
@@ -563,15 +584,27 @@ fn a_run_under_nohup_keeps_ignoring_sighup() {
             let _ = tx.send(line);
         }
     });
-    let long = Long { child, lines };
+    let mut long = Long { child, lines };
     long.wait_for("device:");
-    let mut child = long.child;
-    signal(&child, libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(700));
+    signal(&long.child, libc::SIGHUP);
+    // Ignored: no "stopping" line, and the run goes on.
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Ok(line) = long
+        .lines
+        .recv_timeout(until.saturating_duration_since(Instant::now()))
+    {
+        assert!(
+            !line.contains("stopping"),
+            "SIGHUP stopped a nohup run: {line}"
+        );
+    }
     assert!(
-        child.try_wait().expect("wait").is_none(),
-        "SIGHUP stopped a nohup run"
+        long.child.try_wait().expect("wait").is_none(),
+        "the run ended"
     );
-    signal(&child, libc::SIGTERM);
-    assert_eq!(wait(&mut child, Duration::from_secs(60)).code(), Some(130));
+    signal(&long.child, libc::SIGTERM);
+    assert_eq!(
+        wait(&mut long.child, Duration::from_secs(60)).code(),
+        Some(130)
+    );
 }
