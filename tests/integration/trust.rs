@@ -265,8 +265,8 @@ impl Long {
 /// Start a long training run (resuming the run in `out` if there is one) and wait until it
 /// has started.
 fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Long {
-    let mut child = bin()
-        .args(tiny_args(out))
+    let mut cmd = bin();
+    cmd.args(tiny_args(out))
         .args(["--steps", "100000000"])
         .args(extra)
         .args(if out.join("manifest.json").is_file() {
@@ -274,7 +274,13 @@ fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Long {
         } else {
             vec![]
         })
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    spawn_long(cmd)
+}
+
+/// Spawn `cmd` (a training run), collect its stderr lines, and wait until it has started.
+fn spawn_long(mut cmd: Command) -> Long {
+    let mut child = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -565,27 +571,12 @@ fn a_run_under_nohup_keeps_ignoring_sighup() {
         .into_iter()
         .chain(["--steps".into(), "100000000".into()])
         .collect();
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg("trap '' HUP; exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_latentlab"))
-        .args(&args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut long = Long { child, lines };
-    long.wait_for("device:");
+        .args(&args);
+    let mut long = spawn_long(cmd);
     signal(&long.child, libc::SIGHUP);
     // Ignored: no "stopping" line, and the run goes on.
     let until = Instant::now() + Duration::from_secs(2);
