@@ -387,9 +387,18 @@ pub fn load_generator(
     device: &Device,
 ) -> Result<(Manifest, Generator), CheckpointError> {
     let (manifest, _reading) = open_run(dir)?;
-    let g = manifest.model().init_generator(device);
-    let g = load_module(dir, GENERATOR, g)?;
+    let g = run_generator(dir, &manifest, device)?;
     Ok((manifest, g))
+}
+
+/// The generator of the run in `dir` whose manifest is `manifest` (read under [`open_run`]'s
+/// guard, which the caller holds while it reads more of the run).
+pub fn run_generator(
+    dir: &Path,
+    manifest: &Manifest,
+    device: &Device,
+) -> Result<Generator, CheckpointError> {
+    load_module(dir, GENERATOR, manifest.model().init_generator(device))
 }
 
 #[cfg(test)]

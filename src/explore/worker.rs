@@ -209,7 +209,9 @@ impl Worker {
     fn handle(&mut self, r: Request) -> Result<Option<Reply>, ExploreError> {
         match r {
             Request::LoadDir(dir) => {
-                let (manifest, generator) = checkpoint::load_generator(&dir, &self.device)?;
+                // Held while the generator and the encoder are read: no save swaps the run.
+                let (manifest, _reading) = checkpoint::open_run(&dir)?;
+                let generator = checkpoint::run_generator(&dir, &manifest, &self.device)?;
                 let model = manifest.model().clone();
                 let encoder = if model.kind == crate::model::ModelKind::Vae
                     && dir.join(checkpoint::ENCODER).is_file()
