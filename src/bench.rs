@@ -3,10 +3,10 @@
 
 use crate::data::Dataset;
 use crate::device::{self, DeviceChoice};
-use crate::explore::{latent, render};
 use crate::model::{ModelKind, fast};
 use crate::train::objective::Loss;
-use crate::train::{TrainConfig, TrainError, Trainer, step};
+use crate::train::{TrainConfig, TrainError, Trainer};
+use crate::types::{grid, noise};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,13 +90,13 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// Random 28x28 images in 10 classes, enough for several epochs of batches.
 pub fn synthetic_data(len: usize, seed: u64) -> Dataset {
-    let noise = latent::gaussian(seed, len * 784);
+    let noise = noise::gaussian(seed, len * 784);
     Dataset {
         name: "synthetic".into(),
         height: 28,
         width: 28,
-        images: noise.iter().map(|v| render::to_u8(v.tanh())).collect(),
-        labels: latent::cycling_labels(len, 10),
+        images: noise.iter().map(|v| grid::to_u8(v.tanh())).collect(),
+        labels: noise::cycling_labels(len, 10),
         class_names: (0..10).map(|i| i.to_string()).collect(),
     }
 }
@@ -136,12 +136,12 @@ pub fn bench_one(
     let plain = selected.device.clone();
     // The explorer's path: one forward, read back, turned into an image.
     let latency = |n: usize, reps: usize| -> Result<f64, TrainError> {
-        let z = latent::gaussian(3, n * model.latent_dim);
+        let z = noise::gaussian(3, n * model.latent_dim);
         let mut times = Vec::with_capacity(reps);
         for i in 0..reps + 5 {
             let started = Instant::now();
-            let values = step::generate_with(&g, &model, &plain, &z, None)?;
-            let img = render::grid(&values, n, model.image_size, 8);
+            let values = crate::model::generate_with(&g, &model, &plain, &z, None)?;
+            let img = grid::grid(&values, n, model.image_size, 8);
             std::hint::black_box(img);
             if i >= 5 {
                 times.push(started.elapsed().as_secs_f64() * 1e3);

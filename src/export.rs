@@ -1,6 +1,6 @@
 //! Writing images: grayscale PNGs with latentlab's metadata in tEXt chunks.
 
-use crate::explore::render::GrayImage;
+use crate::types::grid::GrayImage;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]

@@ -14,4 +14,5 @@ pub mod model;
 pub mod quality;
 pub mod signals;
 pub mod train;
+pub mod types;
 pub mod ui;

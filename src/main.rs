@@ -7,11 +7,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use latentlab::checkpoint;
 use latentlab::data::DataSource;
 use latentlab::device::DeviceChoice;
-use latentlab::explore::{latent, render};
 use latentlab::export;
 use latentlab::model::{IMAGE_SIZE, ModelKind};
 use latentlab::train::objective::Loss;
-use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle, step};
+use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle};
+use latentlab::types::{grid, noise};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -515,12 +515,12 @@ fn sample(a: SampleArgs) -> Result<()> {
             model.num_classes - 1,
             manifest.class_names.join(", ")
         ),
-        (Some(l), true) => Some(latent::one_hot(&vec![l as u8; n], model.num_classes)),
+        (Some(l), true) => Some(noise::one_hot(&vec![l as u8; n], model.num_classes)),
         (None, _) => None,
     };
-    let z = latent::gaussian(a.seed, n * model.latent_dim);
-    let values = step::generate_with(&g, model, &device, &z, labels.as_deref())?;
-    let grid = render::grid(&values, n, model.image_size, cols);
+    let z = noise::gaussian(a.seed, n * model.latent_dim);
+    let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
+    let grid = grid::grid(&values, n, model.image_size, cols);
     let mut meta = vec![
         ("model", model.kind.name().to_string()),
         ("checkpoint", a.checkpoint.display().to_string()),
@@ -626,9 +626,13 @@ fn classifier(a: ClassifierArgs) -> Result<()> {
     let device = burn::tensor::Device::flex();
     let started = std::time::Instant::now();
     let steps = a.steps as usize;
-    let (c, info) = quality::train_classifier(&data, steps, a.seed, &device, |step, loss| {
-        say!("step {step}: cross-entropy {loss:.4}")
-    })?;
+    let (c, info) = latentlab::train::classifier::train_classifier(
+        &data,
+        steps,
+        a.seed,
+        &device,
+        |step, loss| say!("step {step}: cross-entropy {loss:.4}"),
+    )?;
     quality::save_classifier(&a.out, &c, &info)?;
     println!(
         "classifier for {}: held-out accuracy {:.2}% on {} images (trained on {} for {} steps in {:.0} s); wrote {}",

@@ -7,14 +7,11 @@
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::Dataset;
-use crate::explore::latent;
 use crate::model::classifier::{Classifier, FEATURES};
-use crate::model::{Generator, IMAGE_SIZE, ModelConfig, seeded_init};
-use crate::train::TrainError;
-use crate::train::step::readback;
-use burn::optim::{AdamConfig, GradientsParams};
+use crate::model::{Generator, ModelConfig};
+use crate::model::{ReadbackError, readback};
+use crate::types::noise;
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +25,7 @@ pub enum QualityError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
-    Train(#[from] TrainError),
+    Readback(#[from] ReadbackError),
     #[error(
         "no classifier for data set `{data}`: expected one in {searched}; train it with \
          `latentlab classifier --data <set> --out {searched}`"
@@ -70,7 +67,7 @@ pub fn classify(
     c: &Classifier,
     images: &[f32],
     device: &Device,
-) -> Result<(Vec<f32>, Vec<usize>), TrainError> {
+) -> Result<(Vec<f32>, Vec<usize>), ReadbackError> {
     let n = images.len() / 784;
     let mut features = Vec::with_capacity(n * FEATURES);
     let mut predicted = Vec::with_capacity(n);
@@ -103,7 +100,7 @@ pub fn accuracy(
     data: &Dataset,
     idx: &[usize],
     device: &Device,
-) -> Result<f32, TrainError> {
+) -> Result<f32, ReadbackError> {
     let (_, predicted) = classify(c, &data.pixels(idx), device)?;
     let right = idx
         .iter()
@@ -111,80 +108,6 @@ pub fn accuracy(
         .filter(|(i, p)| data.labels[**i] as usize == **p)
         .count();
     Ok(right as f32 / idx.len().max(1) as f32)
-}
-
-/// Train a classifier on the training split (Adam 1e-3, batch 64, cross-entropy) and measure
-/// it on the held-out split. `progress(step, loss)` is called every 100 steps.
-pub fn train_classifier(
-    data: &Dataset,
-    steps: usize,
-    seed: u64,
-    device: &Device,
-    mut progress: impl FnMut(usize, f32),
-) -> Result<(Classifier, ClassifierInfo), TrainError> {
-    if data.height != IMAGE_SIZE || data.width != IMAGE_SIZE {
-        return Err(TrainError::ImageSize {
-            h: data.height,
-            w: data.width,
-            size: IMAGE_SIZE,
-        });
-    }
-    if data.num_classes() < 2 {
-        return Err(TrainError::NeedsLabels {
-            kind: "classifier",
-            data: data.name.clone(),
-        });
-    }
-    let (train, heldout) = split(data.len());
-    if train.is_empty() || heldout.is_empty() {
-        return Err(TrainError::TooSmall {
-            len: data.len(),
-            batch: 10,
-        });
-    }
-    let ad = device.clone().autodiff();
-    let classes = data.num_classes();
-    let mut model = seeded_init(&ad, seed, || Classifier::new(classes, &ad));
-    let mut opt = AdamConfig::new().init();
-    let mut batcher = crate::data::Batcher::new(train.len(), seed);
-    for step in 1..=steps {
-        let idx: Vec<usize> = batcher
-            .next_indices(64)
-            .into_iter()
-            .map(|i| train[i])
-            .collect();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(data.pixels(&idx), [idx.len(), 1, data.height, data.width]),
-            &ad,
-        );
-        let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
-        let target = Tensor::<2>::from_data(
-            TensorData::new(latent::one_hot(&labels, classes), [idx.len(), classes]),
-            &ad,
-        );
-        let (_, logits) = model.forward(x);
-        let loss = (log_softmax(logits, 1) * target).sum_dim(1).mean().neg(); // cross-entropy
-        if step % 100 == 0 {
-            progress(step, loss.clone().into_scalar::<f32>());
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = opt.step(1e-3, model, grads);
-    }
-    let model = model.valid();
-    let heldout_accuracy = accuracy(&model, data, &heldout, device)?;
-    Ok((
-        model,
-        ClassifierInfo {
-            format_version: checkpoint::FORMAT_VERSION,
-            data: data.name.clone(),
-            class_names: data.class_names.clone(),
-            train_len: train.len(),
-            heldout_len: heldout.len(),
-            heldout_accuracy,
-            steps,
-            seed,
-        },
-    ))
 }
 
 /// Write a classifier directory crash-safely; only a classifier directory (or an empty one)
@@ -280,7 +203,7 @@ pub fn score_images(
     intended: Option<&[u8]>,
     real: &[f32],
     device: &Device,
-) -> Result<Score, TrainError> {
+) -> Result<Score, ReadbackError> {
     let (c, class_names) = (&meter.classifier, &meter.info.class_names);
     let n = generated.len() / 784;
     let classes = class_names.len();
@@ -352,19 +275,19 @@ pub fn score_generator(
             model: model.num_classes,
         });
     }
-    let z = latent::gaussian(seed, n * model.latent_dim);
+    let z = noise::gaussian(seed, n * model.latent_dim);
     let intended = model
         .kind
         .is_conditional()
-        .then(|| latent::cycling_labels(n, model.num_classes));
+        .then(|| noise::cycling_labels(n, model.num_classes));
     let mut generated = Vec::with_capacity(n * 784);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let zs = &z[start * model.latent_dim..(start + m) * model.latent_dim];
         let labels = intended
             .as_ref()
-            .map(|l| latent::one_hot(&l[start..start + m], model.num_classes));
-        generated.extend(crate::train::step::generate_with(
+            .map(|l| noise::one_hot(&l[start..start + m], model.num_classes));
+        generated.extend(crate::model::generate_with(
             g,
             model,
             device,
@@ -515,7 +438,7 @@ mod tests {
     #[test]
     fn frechet_of_identical_sets_is_zero_and_grows_with_shift() {
         let dim = 3;
-        let a = latent::gaussian(1, 3000 * dim);
+        let a = noise::gaussian(1, 3000 * dim);
         assert!(frechet_distance(&a, &a, dim) < 1e-6);
         let b: Vec<f32> = a.iter().map(|v| v + 2.0).collect();
         // Shifting every dimension by 2 adds |mu1 - mu2|^2 = 3 * 4 = 12.

@@ -5,7 +5,8 @@ pub mod replace;
 pub mod shipped;
 
 use crate::model::{Generator, ModelConfig};
-use crate::train::{History, TrainConfig};
+use crate::types::config::TrainConfig;
+use crate::types::metrics::History;
 use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleRecord;

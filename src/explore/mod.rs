@@ -1,6 +1,4 @@
-//! Latent vectors, interpolation paths, image grids and the explorer's generator thread.
+//! Interpolation paths and the explorer's generator thread.
 
 pub mod interpolate;
-pub mod latent;
-pub mod render;
 pub mod worker;

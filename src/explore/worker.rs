@@ -5,11 +5,11 @@
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::DataSource;
-use crate::explore::render::{self, GrayImage};
 use crate::model::vae::VaeEncoder;
 use crate::model::{Generator, ModelConfig};
+use crate::model::{generate_with, readback};
 use crate::train::GeneratorSnapshot;
-use crate::train::step::{generate_with, readback};
+use crate::types::grid::{self, GrayImage};
 use burn::prelude::*;
 use burn::tensor::Bytes;
 use std::path::PathBuf;
@@ -279,7 +279,7 @@ impl Worker {
                 .map_err(|e| ExploreError::Compute(e.to_string()))?;
                 let side = l.info.model.image_size;
                 let n = values.len() / (side * side);
-                let grid = render::grid(&values, n, side, cols);
+                let grid = grid::grid(&values, n, side, cols);
                 Ok(Some(Reply::Images {
                     tag,
                     id,

@@ -3,33 +3,8 @@
 //! Every function takes logits `[batch, 1]` and returns a scalar loss `[1]`.
 
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// The adversarial game to play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// The original saturating game: G minimises log(1 - D(G(z))).
-    Minimax,
-    /// Non-saturating: G maximises log D(G(z)). The default.
-    Nonsat,
-    /// Least squares on logits (LSGAN).
-    Lsgan,
-    /// Wasserstein critic with a gradient penalty (weight 10, several critic steps per G step).
-    #[value(name = "wgan-gp")]
-    WganGp,
-}
-
-impl Loss {
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::Minimax => "minimax",
-            Loss::Nonsat => "nonsat",
-            Loss::Lsgan => "lsgan",
-            Loss::WganGp => "wgan-gp",
-        }
-    }
-}
+pub use crate::types::config::Loss;
 
 /// Weight of the WGAN-GP gradient penalty.
 pub const GP_WEIGHT: f64 = 10.0;

@@ -4,15 +4,13 @@
 use super::{StepMetrics, TrainConfig, Trainer};
 use crate::data::Dataset;
 use crate::device::{self, DeviceChoice};
-use crate::explore::render::{self, GrayImage};
 use crate::model::ModelConfig;
+use crate::types::grid::{self, GrayImage};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
-
-pub type ImageGrid = GrayImage;
 
 /// What to train.
 #[derive(Debug, Clone)]
@@ -94,11 +92,11 @@ pub enum Event {
     },
     Samples {
         step: u64,
-        grid: ImageGrid,
+        grid: GrayImage,
     },
     Generated {
         id: u64,
-        grid: ImageGrid,
+        grid: GrayImage,
     },
     Paused {
         step: u64,
@@ -398,7 +396,7 @@ impl Session {
                         Ok(values) => {
                             let side = t.config.model.image_size;
                             let n = values.len() / (side * side);
-                            let grid = render::grid(&values, n, side, cols);
+                            let grid = grid::grid(&values, n, side, cols);
                             self.out.send(Event::Generated { id, grid });
                         }
                         Err(e) => self.out.send(Event::Warning(e.to_string())),

@@ -5,8 +5,8 @@ use super::objective::{self, Loss};
 use super::{History, StepMetrics, TrainConfig, TrainError};
 use crate::checkpoint::{self, DataInfo, Manifest};
 use crate::data::{Batcher, Dataset};
-use crate::explore::latent;
-use crate::model::{Discriminator, Generator, VaeNet};
+use crate::model::{Discriminator, Generator, VaeNet, generate_with, readback};
+use crate::types::noise;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -99,14 +99,6 @@ fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
         .init()
 }
 
-/// Copy a tensor back to the host as `f32`s.
-pub fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
-    t.try_into_data()
-        .map_err(|e| TrainError::Readback(format!("{e:?}")))?
-        .try_into_vec::<f32>()
-        .map_err(|e| TrainError::Readback(format!("{e:?}")))
-}
-
 fn check_lr(lr: f64) -> Result<(), TrainError> {
     // The optimiser works in f32: 1e39 is finite here but infinite there.
     if lr.is_finite() && lr > 0.0 && (lr as f32).is_finite() {
@@ -187,10 +179,10 @@ impl Trainer {
             }
         };
         let n = config.sample_count;
-        let fixed_z = latent::gaussian(config.seed ^ 0x5eed_f1ed, n * config.model.latent_dim);
+        let fixed_z = noise::gaussian(config.seed ^ 0x5eed_f1ed, n * config.model.latent_dim);
         let fixed_labels = kind.is_conditional().then(|| {
-            latent::one_hot(
-                &latent::cycling_labels(n, config.model.num_classes),
+            noise::one_hot(
+                &noise::cycling_labels(n, config.model.num_classes),
                 config.model.num_classes,
             )
         });
@@ -283,7 +275,7 @@ impl Trainer {
     }
 
     fn noise(&self, salt: u64, n: usize) -> Vec<f32> {
-        latent::gaussian_from(&mut self.rng(salt), n)
+        noise::gaussian_from(&mut self.rng(salt), n)
     }
 
     fn real_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>) {
@@ -296,7 +288,7 @@ impl Trainer {
         let classes = self.config.model.num_classes;
         let label = self.config.model.kind.is_conditional().then(|| {
             Tensor::<2>::from_data(
-                TensorData::new(latent::one_hot(&labels, classes), [b, classes]),
+                TensorData::new(noise::one_hot(&labels, classes), [b, classes]),
                 &self.device,
             )
         });
@@ -423,7 +415,7 @@ impl Trainer {
             ],
             0,
         );
-        readback(all)
+        Ok(readback(all)?)
     }
 
     fn vae_step(&mut self) -> Result<Vec<f32>, TrainError> {
@@ -448,7 +440,7 @@ impl Trainer {
         let zero = Tensor::<1>::zeros([3], &self.device);
         // [reconstruction, KL, 0, 0, 0]: the VAE has no D(.) read-outs
         let all = Tensor::cat(vec![recon.detach(), kl.detach(), zero], 0);
-        readback(all)
+        Ok(readback(all)?)
     }
 
     /// Every weight of every network is finite (checked before a save).
@@ -477,6 +469,7 @@ impl Trainer {
             z,
             labels,
         )
+        .map_err(TrainError::from)
     }
 
     /// The fixed-noise sample batch, `[sample_count, 28, 28]`.
@@ -486,7 +479,7 @@ impl Trainer {
 
     /// The fixed-noise samples as a grid: one column per class for conditional models
     /// (the fixed labels cycle through the classes), square otherwise.
-    pub fn sample_grid(&self) -> Result<crate::explore::render::GrayImage, TrainError> {
+    pub fn sample_grid(&self) -> Result<crate::types::grid::GrayImage, TrainError> {
         let values = self.samples()?;
         let side = self.config.model.image_size;
         let n = values.len() / (side * side);
@@ -495,7 +488,7 @@ impl Trainer {
         } else {
             (n as f64).sqrt().ceil() as usize
         };
-        Ok(crate::explore::render::grid(&values, n, side, cols))
+        Ok(crate::types::grid::grid(&values, n, side, cols))
     }
 
     /// Write the run directory (atomically).
@@ -580,36 +573,4 @@ fn load_optim(
         }
     })?;
     Ok(opt.load_record(record))
-}
-
-/// Run `g` on `device` for latent rows `z` and optional soft labels; pixel values out.
-pub fn generate_with(
-    g: &Generator,
-    model: &crate::model::ModelConfig,
-    device: &Device,
-    z: &[f32],
-    labels: Option<&[f32]>,
-) -> Result<Vec<f32>, TrainError> {
-    let zdim = model.latent_dim;
-    let n = z.len() / zdim.max(1);
-    let zt = Tensor::<2>::from_data(TensorData::new(z[..n * zdim].to_vec(), [n, zdim]), device);
-    let label = match (model.kind.is_conditional(), labels) {
-        (true, Some(l)) => Some(Tensor::<2>::from_data(
-            TensorData::new(l[..n * model.num_classes].to_vec(), [n, model.num_classes]),
-            device,
-        )),
-        (true, None) => {
-            // Unspecified label on a conditional model: cycle through the classes.
-            let l = latent::one_hot(
-                &latent::cycling_labels(n, model.num_classes),
-                model.num_classes,
-            );
-            Some(Tensor::<2>::from_data(
-                TensorData::new(l, [n, model.num_classes]),
-                device,
-            ))
-        }
-        (false, _) => None,
-    };
-    readback(g.forward(zt, label))
 }

@@ -1,9 +1,9 @@
 //! What a panel asks the app to do; the app owns the threads and the file flow.
 
 use super::image_view::upscale;
-use crate::explore::render::GrayImage;
 use crate::explore::worker::Request;
 use crate::train::Command;
+use crate::types::grid::GrayImage;
 use std::sync::Arc;
 
 /// What an export writes. Encoding (a GIF of hundreds of frames takes a while) happens on a

@@ -8,11 +8,11 @@ use super::gpu_view;
 use super::image_view::{Tex, fit};
 use super::settings::Settings;
 use crate::data::DataSource;
-use crate::explore::latent;
-use crate::explore::render::GrayImage;
 use crate::explore::worker::{ModelInfo, Request, Tag};
 use crate::export::{LatentRecord, format_floats};
 use crate::model::ModelKind;
+use crate::types::grid::GrayImage;
+use crate::types::noise;
 use eframe::egui;
 use std::sync::Arc;
 
@@ -92,7 +92,7 @@ impl ExploreState {
     /// The soft label the image is generated for (conditional models).
     pub fn label(&self) -> Option<Vec<f32>> {
         self.conditional()
-            .then(|| latent::blended_label(self.classes(), self.label_a, self.label_b, self.mix))
+            .then(|| noise::blended_label(self.classes(), self.label_a, self.label_b, self.mix))
     }
 
     /// A new model arrived: keep the latent if it still fits, else draw one from the seed.
@@ -105,7 +105,7 @@ impl ExploreState {
         self.scatter = None;
         self.reference = None;
         if self.z.len() != dim {
-            self.z = latent::truncated_gaussian(self.seed, dim, self.truncation);
+            self.z = noise::truncated_gaussian(self.seed, dim, self.truncation);
         }
         if self.label_a >= classes.max(1) {
             self.label_a = 0;
@@ -255,7 +255,7 @@ impl ExploreState {
     fn randomise(&mut self, seed: u64) {
         self.reference = self.image.clone();
         self.seed = seed;
-        self.z = latent::truncated_gaussian(seed, self.z.len(), self.truncation);
+        self.z = noise::truncated_gaussian(seed, self.z.len(), self.truncation);
         self.dirty = true;
     }
 }

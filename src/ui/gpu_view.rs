@@ -3,7 +3,7 @@
 //! a heat map. Where eframe runs without a wgpu renderer (tests, some remote sessions), the
 //! caller uses the CPU path in `colormap` instead; [`install`] says which.
 
-use crate::explore::render::GrayImage;
+use crate::types::grid::GrayImage;
 use eframe::egui;
 use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Generated images on screen: egui textures with nearest-neighbour zoom (pixels stay crisp),
 //! fitted to the space available, and hit-testing of grid cells.
 
-use crate::explore::render::{GAP, GrayImage};
+use crate::types::grid::{GAP, GrayImage};
 use eframe::egui::{self, ColorImage, TextureHandle, TextureOptions};
 
 /// One on-screen image, re-uploaded only when its content changes.

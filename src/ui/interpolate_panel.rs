@@ -7,10 +7,10 @@ use super::explore_panel::ExploreState;
 use super::image_view::{Tex, cell_at};
 use super::settings::Settings;
 use crate::explore::interpolate::{self, Mode};
-use crate::explore::latent;
-use crate::explore::render::{self, GrayImage};
 use crate::explore::worker::{Request, Tag};
 use crate::export::format_floats;
+use crate::types::grid::{self, GrayImage};
+use crate::types::noise;
 use eframe::egui;
 use std::sync::Arc;
 
@@ -113,7 +113,7 @@ impl InterpState {
         let per = side * side;
         self.frames = values
             .chunks(per)
-            .map(|v| Arc::new(render::grid(v, 1, side, 1)))
+            .map(|v| Arc::new(grid::grid(v, 1, side, 1)))
             .collect();
         self.strip = Some(Arc::new(grid));
         self.strip_uploaded = false;
@@ -136,8 +136,8 @@ impl InterpState {
     }
 
     fn candidates_request(&mut self, dim: usize, classes: Option<usize>) -> Request {
-        let z = latent::gaussian(self.candidates_seed, CANDIDATES * dim);
-        let labels = classes.map(|c| latent::one_hot(&latent::cycling_labels(CANDIDATES, c), c));
+        let z = noise::gaussian(self.candidates_seed, CANDIDATES * dim);
+        let labels = classes.map(|c| noise::one_hot(&noise::cycling_labels(CANDIDATES, c), c));
         self.candidate_latents = (0..CANDIDATES)
             .map(|i| Endpoint {
                 z: z[i * dim..(i + 1) * dim].to_vec(),

@@ -7,11 +7,11 @@ use super::plots::{self, Marker};
 use super::settings::Settings;
 use crate::data::DataSource;
 use crate::device::DeviceChoice;
-use crate::explore::render::GrayImage;
 use crate::model::{ModelConfig, ModelKind};
 use crate::quality::Score;
 use crate::train::objective::Loss;
 use crate::train::{Command, History, StepMetrics, TrainConfig};
+use crate::types::grid::GrayImage;
 use eframe::egui;
 use std::sync::Arc;
 

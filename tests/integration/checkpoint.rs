@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use latentlab::checkpoint::{self, CheckpointError};
 use latentlab::model::ModelKind;
 use latentlab::train::objective::Loss;
-use latentlab::train::{Trainer, step};
+use latentlab::train::Trainer;
 use std::sync::Arc;
 
 fn trained(kind: ModelKind, steps: usize) -> Trainer {
@@ -24,7 +24,7 @@ fn trained(kind: ModelKind, steps: usize) -> Trainer {
 }
 
 fn probe_z(latent: usize) -> Vec<f32> {
-    latentlab::explore::latent::gaussian(99, 6 * latent)
+    latentlab::types::noise::gaussian(99, 6 * latent)
 }
 
 #[test]
@@ -47,7 +47,8 @@ fn generator_round_trips_bit_exactly() {
         let (manifest, g) = checkpoint::load_generator(&run, &Device::flex()).expect("load");
         assert_eq!(manifest.step, 3);
         let after =
-            step::generate_with(&g, manifest.model(), &Device::flex(), &z, None).expect("gen");
+            latentlab::model::generate_with(&g, manifest.model(), &Device::flex(), &z, None)
+                .expect("gen");
         let differing = before
             .iter()
             .zip(&after)

@@ -2,11 +2,11 @@
 
 use latentlab::checkpoint::shipped_dir;
 use latentlab::data::DataSource;
-use latentlab::explore::latent;
 use latentlab::explore::worker::{ExplorerHandle, Reply, Request, Tag};
 use latentlab::model::ModelKind;
 use latentlab::train::objective::Loss;
 use latentlab::train::{Command, Event, TrainingHandle};
+use latentlab::types::noise;
 use std::time::Duration;
 
 fn next(h: &ExplorerHandle) -> Reply {
@@ -37,7 +37,7 @@ fn a_slider_flood_is_coalesced_to_the_newest_request() {
             Tag::Explore,
             id,
             z,
-            Some(latent::one_hot(&[3], 10)),
+            Some(noise::one_hot(&[3], 10)),
         ));
     }
     assert!(matches!(next(&h), Reply::Loaded(_)));
@@ -61,8 +61,8 @@ fn a_training_snapshot_generates_what_the_trainer_generates() {
     let training = TrainingHandle::spawn(None).expect("thread");
     training.send(Command::Start(Box::new(super::pattern_spec(config))));
     training.send(Command::Step(3));
-    let z = latent::gaussian(5, 8);
-    let label = latent::blended_label(4, 1, 2, 0.3);
+    let z = noise::gaussian(5, 8);
+    let label = noise::blended_label(4, 1, 2, 0.3);
     let mut trainer_grid = None;
     let mut snapshot = None;
     while snapshot.is_none() || trainer_grid.is_none() {

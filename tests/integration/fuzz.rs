@@ -366,8 +366,8 @@ fn fuzz_settings(count: usize) {
 }
 
 /// A 28x28 test pattern.
-fn grid() -> latentlab::explore::render::GrayImage {
-    latentlab::explore::render::GrayImage {
+fn grid() -> latentlab::types::grid::GrayImage {
+    latentlab::types::grid::GrayImage {
         width: 28,
         height: 28,
         pixels: (0..28 * 28).map(|i| (i * 3 % 256) as u8).collect(),

@@ -38,7 +38,7 @@ fn gan_learns(kind: ModelKind, loss: Loss, steps: usize, width: usize) -> Traine
     cfg.batch = 32;
     cfg.model.width = width;
     let mut t = Trainer::new(cfg, data, "patterns".into(), &Device::flex()).expect("trainer");
-    let z = latentlab::explore::latent::gaussian(5, 16 * t.config.model.latent_dim);
+    let z = latentlab::types::noise::gaussian(5, 16 * t.config.model.latent_dim);
     let before = distance_to_patterns(&t.generate(&z, None).expect("gen"));
     for _ in 0..steps {
         let m = t.step().expect("step");
@@ -67,9 +67,9 @@ fn conditional_dcgan_learns_fixed_patterns() {
     let t = gan_learns(ModelKind::Cdcgan, Loss::Nonsat, 400, 16);
     // The label is obeyed: asking for class k draws pattern k.
     let pats = pattern_values();
-    let z = latentlab::explore::latent::gaussian(11, 4 * t.config.model.latent_dim);
+    let z = latentlab::types::noise::gaussian(11, 4 * t.config.model.latent_dim);
     for (k, pattern) in pats.iter().enumerate() {
-        let labels = latentlab::explore::latent::one_hot(&[k as u8; 4], 4);
+        let labels = latentlab::types::noise::one_hot(&[k as u8; 4], 4);
         let out = t.generate(&z, Some(&labels)).expect("generate");
         for sample in out.chunks(784) {
             let d = sample
@@ -115,7 +115,7 @@ fn wgan_gp_learns_fixed_patterns() {
     let mut cfg = tiny(ModelKind::Mlp, Loss::WganGp, 4);
     (cfg.lr_g, cfg.lr_d, cfg.batch, cfg.model.width) = (3e-4, 3e-4, 32, 64);
     let mut t = Trainer::new(cfg, data, "patterns".into(), &Device::flex()).expect("trainer");
-    let z = latentlab::explore::latent::gaussian(5, 16 * t.config.model.latent_dim);
+    let z = latentlab::types::noise::gaussian(5, 16 * t.config.model.latent_dim);
     let mut best = f32::INFINITY;
     for step in 1..=500 {
         let m = t.step().expect("step");

@@ -27,7 +27,7 @@ fn meter_prefers_real_images_to_noise_and_collapse() {
     let labels: Vec<u8> = a.iter().map(|&i| data.labels[i]).collect();
 
     let real = rate(&real_a, Some(&labels), &real_b);
-    let noise: Vec<f32> = latentlab::explore::latent::gaussian(3, 250 * 784)
+    let noise: Vec<f32> = latentlab::types::noise::gaussian(3, 250 * 784)
         .iter()
         .map(|v| v.tanh())
         .collect();
@@ -84,9 +84,9 @@ fn shipped_checkpoints_load_and_generate_finite_images() {
             .sum();
         assert!(size < 8_000_000, "{} is {size} bytes", path.display());
         let (m, g) = checkpoint::load_generator(&path, &Device::flex()).expect("load");
-        let z = latentlab::explore::latent::gaussian(1, 4 * m.model().latent_dim);
-        let v = latentlab::train::step::generate_with(&g, m.model(), &Device::flex(), &z, None)
-            .expect("gen");
+        let z = latentlab::types::noise::gaussian(1, 4 * m.model().latent_dim);
+        let v =
+            latentlab::model::generate_with(&g, m.model(), &Device::flex(), &z, None).expect("gen");
         assert!(
             v.iter().all(|x| x.is_finite() && x.abs() <= 1.0),
             "{}",

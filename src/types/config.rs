@@ -1,0 +1,237 @@
+//! Configurations every layer shares: the model family and its architecture, the adversarial
+//! loss, and a run's hyper-parameters (all stored in checkpoint manifests), with their bounds.
+
+use serde::{Deserialize, Serialize};
+
+/// The image side length every model here is built for.
+pub const IMAGE_SIZE: usize = 28;
+/// Bounds a config from a file or a flag must respect (beyond them a model would not fit in
+/// memory, or a label would not fit in a byte).
+pub const MAX_LATENT: usize = 4096;
+pub const MAX_WIDTH: usize = 1024;
+pub const MAX_CLASSES: usize = 256;
+/// The largest first layer (latent plus label to the first hidden features) in millions of
+/// weights: DCGAN-28 maps to `2 * width * 7 * 7` features, 200 million is 800 MB of f32.
+pub const MAX_FIRST_LAYER_MILLIONS: usize = 200;
+
+/// Which network family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Fully connected GAN (z 100 -> 256 -> 512 -> 1024 -> 784).
+    Mlp,
+    /// DCGAN-28: transposed-convolution generator, strided-convolution discriminator.
+    Dcgan,
+    /// Conditional MLP GAN: the class label enters G and D.
+    Cmlp,
+    /// Conditional DCGAN-28.
+    Cdcgan,
+    /// Convolutional variational auto-encoder (latent 2 by default).
+    Vae,
+}
+
+impl ModelKind {
+    pub fn is_conditional(self) -> bool {
+        matches!(self, ModelKind::Cmlp | ModelKind::Cdcgan)
+    }
+
+    pub fn is_gan(self) -> bool {
+        self != ModelKind::Vae
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Dcgan => "dcgan",
+            ModelKind::Cmlp => "cmlp",
+            ModelKind::Cdcgan => "cdcgan",
+            ModelKind::Vae => "vae",
+        }
+    }
+
+    /// Default channel/hidden width: 64 gives exactly DCGAN-28, 256 the MLP of DESIGN section 4.
+    pub fn default_width(self) -> usize {
+        match self {
+            ModelKind::Mlp | ModelKind::Cmlp => 256,
+            ModelKind::Dcgan | ModelKind::Cdcgan => 64,
+            ModelKind::Vae => 32,
+        }
+    }
+
+    pub fn default_latent(self) -> usize {
+        match self {
+            ModelKind::Vae => 2,
+            _ => 100,
+        }
+    }
+}
+
+/// Everything needed to rebuild a model's architecture; stored in the checkpoint manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub kind: ModelKind,
+    pub latent_dim: usize,
+    /// Number of classes the conditional models accept (0 for unconditional models).
+    pub num_classes: usize,
+    /// Base width: DCGAN channels (64 = DCGAN-28), MLP first hidden size (256), VAE channels (32).
+    pub width: usize,
+    pub image_size: usize,
+    pub channels: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("latent size must be between 1 and {MAX_LATENT} (got {0})")]
+    Latent(usize),
+    #[error("width must be between 1 and {MAX_WIDTH} (got {0})")]
+    Width(usize),
+    #[error("a model takes at most {MAX_CLASSES} classes (got {0})")]
+    TooManyClasses(usize),
+    #[error(
+        "latent size {latent} with width {width} makes a first layer of about {params} million \
+         weights, more than {MAX_FIRST_LAYER_MILLIONS} million"
+    )]
+    TooLarge {
+        latent: usize,
+        width: usize,
+        params: usize,
+    },
+    #[error("model {kind} is conditional and needs at least 2 classes; the data set has {classes}")]
+    Classes { kind: &'static str, classes: usize },
+    #[error(
+        "models are built for {IMAGE_SIZE}x{IMAGE_SIZE}x1 images, got {size}x{size}x{channels}"
+    )]
+    ImageShape { size: usize, channels: usize },
+}
+
+impl ModelConfig {
+    /// The defaults of DESIGN section 4 for `kind`, conditioned on `num_classes` when it is a
+    /// conditional model.
+    pub fn new(kind: ModelKind, num_classes: usize) -> Self {
+        Self {
+            kind,
+            latent_dim: kind.default_latent(),
+            num_classes: if kind.is_conditional() {
+                num_classes
+            } else {
+                0
+            },
+            width: kind.default_width(),
+            image_size: IMAGE_SIZE,
+            channels: 1,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if !(1..=MAX_LATENT).contains(&self.latent_dim) {
+            return Err(ModelError::Latent(self.latent_dim));
+        }
+        if !(1..=MAX_WIDTH).contains(&self.width) {
+            return Err(ModelError::Width(self.width));
+        }
+        if self.num_classes > MAX_CLASSES {
+            return Err(ModelError::TooManyClasses(self.num_classes));
+        }
+        // The widest first layer of any family: DCGAN-28's linear to 2 * width * 7 * 7.
+        let first = (self.latent_dim + self.num_classes) * self.width * 98;
+        if first > MAX_FIRST_LAYER_MILLIONS * 1_000_000 {
+            return Err(ModelError::TooLarge {
+                latent: self.latent_dim,
+                width: self.width,
+                params: first / 1_000_000,
+            });
+        }
+        if self.kind.is_conditional() && self.num_classes < 2 {
+            return Err(ModelError::Classes {
+                kind: self.kind.name(),
+                classes: self.num_classes,
+            });
+        }
+        if self.image_size != IMAGE_SIZE || self.channels != 1 {
+            return Err(ModelError::ImageShape {
+                size: self.image_size,
+                channels: self.channels,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The adversarial game to play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// The original saturating game: G minimises log(1 - D(G(z))).
+    Minimax,
+    /// Non-saturating: G maximises log D(G(z)). The default.
+    Nonsat,
+    /// Least squares on logits (LSGAN).
+    Lsgan,
+    /// Wasserstein critic with a gradient penalty (weight 10, several critic steps per G step).
+    #[value(name = "wgan-gp")]
+    WganGp,
+}
+
+impl Loss {
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Minimax => "minimax",
+            Loss::Nonsat => "nonsat",
+            Loss::Lsgan => "lsgan",
+            Loss::WganGp => "wgan-gp",
+        }
+    }
+}
+
+/// Hyper-parameters of a run; stored in the checkpoint manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub loss: Loss,
+    pub batch: usize,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub beta1: f32,
+    pub beta2: f32,
+    /// Critic updates per generator update (5 for WGAN-GP, 1 otherwise).
+    pub n_critic: usize,
+    pub seed: u64,
+    /// Emit a sample grid from the fixed noise every this many steps (0: never).
+    pub sample_every: u64,
+    /// Images in the fixed-noise sample grid.
+    pub sample_count: usize,
+}
+
+impl TrainConfig {
+    /// DESIGN section 4's recipe for `kind` (Adam 2e-4, betas 0.5/0.999, batch 64); WGAN-GP
+    /// uses the paper's Adam 1e-4, betas 0.0/0.9 and 5 critic steps.
+    pub fn new(kind: ModelKind, loss: Loss, num_classes: usize) -> Self {
+        let wgan = loss == Loss::WganGp && kind.is_gan();
+        let lr = if kind == ModelKind::Vae {
+            1e-3
+        } else if wgan {
+            1e-4
+        } else {
+            2e-4
+        };
+        Self {
+            model: ModelConfig::new(kind, num_classes),
+            loss,
+            batch: 64,
+            lr_g: lr,
+            lr_d: lr,
+            beta1: if wgan {
+                0.0
+            } else if kind == ModelKind::Vae {
+                0.9
+            } else {
+                0.5
+            },
+            beta2: if wgan { 0.9 } else { 0.999 },
+            n_critic: if wgan { 5 } else { 1 },
+            seed: 0,
+            sample_every: 100,
+            sample_count: 64,
+        }
+    }
+}

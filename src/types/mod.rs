@@ -1,0 +1,8 @@
+//! Plain types every layer uses: configurations, per-step metrics, seeded noise and image
+//! grids. No I/O, no threads, no tensors: data, models, the run format, the meter, training,
+//! exploring and the UI all build on these.
+
+pub mod config;
+pub mod grid;
+pub mod metrics;
+pub mod noise;
