@@ -6,6 +6,7 @@ use crate::device::{self, DeviceChoice};
 use crate::model::{ModelKind, fast};
 use crate::train::objective::Loss;
 use crate::train::{TrainConfig, TrainError, Trainer};
+use crate::types::stats::median;
 use crate::types::{grid, noise};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -76,16 +77,6 @@ pub enum BenchError {
     Train(#[from] TrainError),
     #[error("--device wgpu: no real GPU adapter here ({0})")]
     NoGpu(String),
-}
-
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
-    }
 }
 
 /// Random 28x28 images in 10 classes, enough for several epochs of batches.

@@ -405,7 +405,7 @@ fn train(a: TrainArgs) -> Result<()> {
             }
             Event::Step(m) => {
                 bar.set_position(m.step);
-                rates.push(m.examples_per_sec);
+                rates.push(f64::from(m.examples_per_sec));
                 bar.set_message(format!(
                     "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
                     m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
@@ -465,8 +465,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 bar.finish();
                 finished_at = Some(step);
                 let secs = started.elapsed().as_secs_f64();
-                rates.sort_by(f32::total_cmp);
-                let median = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
+                let median = latentlab::types::stats::median(&rates);
                 say!("finished at step {step} in {secs:.1} s (median {median:.0} examples/s)");
                 break;
             }

@@ -277,9 +277,7 @@ impl Worker {
                     labels.as_deref(),
                 )
                 .map_err(|e| ExploreError::Compute(e.to_string()))?;
-                let side = l.info.model.image_size;
-                let n = values.len() / (side * side);
-                let grid = grid::grid(&values, n, side, cols);
+                let grid = grid::grid_of(&values, l.info.model.image_size, cols);
                 Ok(Some(Reply::Images {
                     tag,
                     id,

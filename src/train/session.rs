@@ -394,9 +394,7 @@ impl Session {
                 if let Some(t) = &self.trainer {
                     match t.generate(&z, labels.as_deref()) {
                         Ok(values) => {
-                            let side = t.config.model.image_size;
-                            let n = values.len() / (side * side);
-                            let grid = grid::grid(&values, n, side, cols);
+                            let grid = grid::grid_of(&values, t.config.model.image_size, cols);
                             self.out.send(Event::Generated { id, grid });
                         }
                         Err(e) => self.out.send(Event::Warning(e.to_string())),

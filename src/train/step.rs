@@ -482,13 +482,12 @@ impl Trainer {
     pub fn sample_grid(&self) -> Result<crate::types::grid::GrayImage, TrainError> {
         let values = self.samples()?;
         let side = self.config.model.image_size;
-        let n = values.len() / (side * side);
         let cols = if self.config.model.kind.is_conditional() {
             self.config.model.num_classes
         } else {
-            (n as f64).sqrt().ceil() as usize
+            (self.config.sample_count as f64).sqrt().ceil() as usize
         };
-        Ok(crate::types::grid::grid(&values, n, side, cols))
+        Ok(crate::types::grid::grid_of(&values, side, cols))
     }
 
     /// Write the run directory (atomically).

@@ -17,6 +17,12 @@ pub fn to_u8(v: f32) -> u8 {
     ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8
 }
 
+/// Lay out every whole `side` x `side` image in `values` in `cols` columns (see [`grid`]).
+pub fn grid_of(values: &[f32], side: usize, cols: usize) -> GrayImage {
+    let n = values.len() / (side * side).max(1);
+    grid(values, n, side, cols)
+}
+
 /// Lay out `n` images of `side` x `side` (values in [-1, 1], `[n, side, side]`) in `cols`
 /// columns with [`GAP`]-pixel gaps.
 pub fn grid(values: &[f32], n: usize, side: usize, cols: usize) -> GrayImage {

@@ -6,3 +6,4 @@ pub mod config;
 pub mod grid;
 pub mod metrics;
 pub mod noise;
+pub mod stats;

@@ -6,6 +6,7 @@ pub mod app;
 pub mod colormap;
 pub mod dialogs;
 pub mod explore_panel;
+pub mod frame_stats;
 pub mod gpu_view;
 pub mod image_view;
 pub mod interpolate_panel;

@@ -10,7 +10,7 @@ use crate::device::DeviceChoice;
 use crate::model::{ModelConfig, ModelKind};
 use crate::quality::Score;
 use crate::train::objective::Loss;
-use crate::train::{Command, History, StepMetrics, TrainConfig};
+use crate::train::{Command, Event, History, StepMetrics, TrainConfig};
 use crate::types::grid::GrayImage;
 use eframe::egui;
 use std::sync::Arc;
@@ -50,6 +50,8 @@ pub struct TrainState {
     pub saved_step: Option<u64>,
     /// A loss became non-finite: the run's state cannot be saved any more.
     pub diverged: bool,
+    /// Learning rates a starting run was given (shown once it has started).
+    pub starting_lr: (f64, f64),
     grid_tex: Tex,
     shown: Option<u64>,
 }
@@ -73,6 +75,7 @@ impl Default for TrainState {
             alert: None,
             saved_step: None,
             diverged: false,
+            starting_lr: (0.0, 0.0),
             grid_tex: Tex::named("sample-grid"),
             shown: None,
         }
@@ -81,6 +84,79 @@ impl Default for TrainState {
 
 impl TrainState {
     /// Forget the previous run's curves and grids (a new run starts).
+    /// Take in what the training thread reports (the contract is on [`Event`]).
+    pub fn apply(&mut self, e: Event) {
+        match e {
+            Event::Started {
+                device,
+                step,
+                model,
+                class_names,
+            } => {
+                self.status = RunStatus::Running;
+                self.saved_step = Some(step);
+                self.diverged = false;
+                self.device = device;
+                self.step = step;
+                self.model = Some(model);
+                self.class_names = class_names;
+                self.live_lr = Some(self.starting_lr);
+            }
+            Event::Step(m) => {
+                self.step = m.step;
+                self.history.push(m);
+            }
+            Event::Quality { step, score } => self.quality.push((step, score)),
+            Event::Samples { step, grid } => self.push_grid(step, grid),
+            Event::Paused { step } => {
+                self.step = step;
+                if self.status == RunStatus::Running {
+                    self.status = RunStatus::Paused;
+                }
+            }
+            Event::Resumed { .. } => self.status = RunStatus::Running,
+            Event::LearningRateChanged { step, lr_g, lr_d } => {
+                self.live_lr = Some((lr_g, lr_d));
+                self.markers.push(Marker {
+                    step,
+                    text: format!("learning rate G {lr_g:.1e}, D {lr_d:.1e}"),
+                });
+            }
+            Event::Saved { step, .. } => self.saved_step = Some(step),
+            Event::SaveFailed { path, error } => {
+                self.alert = Some(format!("not saved to {}: {error}", path.display()));
+            }
+            Event::Diverged {
+                step,
+                loss,
+                value,
+                last_good_step,
+            } => {
+                self.diverged = true;
+                let kept = crate::train::session::kept_text(last_good_step);
+                self.alert = Some(format!(
+                    "{loss} became {value} at step {step}: training is paused and this state \
+                     will not be saved ({kept}). Lower the learning rate and press Start, or \
+                     open the last checkpoint."
+                ));
+            }
+            Event::Warning(text) => self.alert = Some(text),
+            Event::Failed(text) => {
+                self.status = RunStatus::Failed;
+                self.alert = Some(format!(
+                    "training failed: {text}. Change the settings and press Start again; saved \
+                     checkpoints are untouched."
+                ));
+            }
+            Event::Finished { step } => {
+                self.step = step;
+                self.status = RunStatus::Finished;
+            }
+            // The app routes these elsewhere.
+            Event::Snapshot(_) | Event::Generated { .. } => {}
+        }
+    }
+
     /// A run whose latest steps would be lost by closing the app.
     pub fn unsaved(&self) -> bool {
         matches!(

@@ -4,8 +4,8 @@ use crate::{patterns, tempdir, tiny};
 use burn::tensor::Device;
 use latentlab::checkpoint::{self, CheckpointError};
 use latentlab::model::ModelKind;
-use latentlab::train::objective::Loss;
 use latentlab::train::Trainer;
+use latentlab::train::objective::Loss;
 use std::sync::Arc;
 
 fn trained(kind: ModelKind, steps: usize) -> Trainer {

@@ -1,0 +1,310 @@
+//! The file flow: native dialogs (or a typed path when none can open), writes and data loads
+//! on helper threads, and files dropped on the window.
+
+use super::{Closing, LatentLabApp};
+use crate::data::{DataSource, Dataset};
+use crate::explore::worker::Request;
+use crate::export::LatentRecord;
+use crate::train::Command;
+use crate::ui::actions::Payload;
+use crate::ui::dialogs::{DialogKind, DialogOutcome};
+use crate::ui::settings::Tab;
+use crate::ui::train_panel::RunStatus;
+use eframe::egui;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Something a file dialog will be asked for, and what to do with the answer.
+#[derive(Debug, Clone)]
+pub enum FileAction {
+    Write {
+        what: &'static str,
+        default_name: String,
+        payload: Arc<Payload>,
+    },
+    SaveCheckpoint,
+    OpenCheckpoint,
+    DataFolder,
+}
+
+impl FileAction {
+    pub(super) fn dialog(&self) -> (String, DialogKind) {
+        match self {
+            FileAction::Write {
+                what, default_name, ..
+            } => (
+                format!("Export {what}"),
+                DialogKind::SaveFile {
+                    default_name: default_name.clone(),
+                    extension: default_name
+                        .rsplit_once('.')
+                        .map(|(_, ext)| ext.to_string()),
+                },
+            ),
+            FileAction::SaveCheckpoint => (
+                "Save checkpoint as (a new run directory)".into(),
+                DialogKind::SaveFile {
+                    default_name: "latentlab-run".into(),
+                    extension: None,
+                },
+            ),
+            FileAction::OpenCheckpoint => ("Open a run directory".into(), DialogKind::PickFolder),
+            FileAction::DataFolder => (
+                "Choose a data directory (IDX files or one image folder per class)".into(),
+                DialogKind::PickFolder,
+            ),
+        }
+    }
+}
+
+/// Results of work done off the UI thread.
+pub(super) enum Job {
+    Answer(FileAction, DialogOutcome),
+    Wrote { what: &'static str, path: PathBuf },
+    Failed(String),
+    Data(DataSource, Result<Arc<Dataset>, String>),
+    Dropped(Dropped),
+}
+
+/// What a file dropped on the window turned out to be.
+pub(super) enum Dropped {
+    RunDir(PathBuf),
+    Latent(LatentRecord),
+    /// Not usable; the text says why.
+    Refused(String),
+}
+
+fn examine_drop(path: PathBuf) -> Dropped {
+    if path.is_dir() {
+        return if path.join(crate::checkpoint::MANIFEST).is_file() {
+            Dropped::RunDir(path)
+        } else {
+            Dropped::Refused(format!(
+                "{}: not a run directory (no manifest.json)",
+                path.display()
+            ))
+        };
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return match crate::export::read_latent(&path) {
+            Ok(record) => Dropped::Latent(record),
+            Err(e) => Dropped::Refused(format!("cannot restore from the dropped image: {e}")),
+        };
+    }
+    Dropped::Refused(format!(
+        "{}: drop a run directory or a PNG exported by latentlab",
+        path.display()
+    ))
+}
+
+/// Where a path is typed when no native dialog could open.
+pub struct PathPrompt {
+    pub action: FileAction,
+    pub reason: String,
+    pub text: String,
+    pub(super) focused_once: bool,
+}
+
+impl LatentLabApp {
+    /// Run `work` on a helper thread; its result comes back as a [`Job`].
+    pub(super) fn spawn_job(&self, work: impl FnOnce() -> Job + Send + 'static) {
+        let tx = self.jobs_tx.clone();
+        let ctx = self.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("latentlab-io".into())
+            .spawn(move || {
+                let _ = tx.send(work());
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            let _ = self
+                .jobs_tx
+                .send(Job::Failed(format!("cannot start a helper thread: {e}")));
+        }
+    }
+
+    pub(super) fn ask(&mut self, action: FileAction) {
+        let dialogs = self.dialogs.clone();
+        self.busy_files += 1;
+        self.spawn_job(move || {
+            let (title, kind) = action.dialog();
+            let outcome = dialogs.ask(&title, &kind);
+            Job::Answer(action, outcome)
+        });
+    }
+
+    /// A path was chosen (by dialog, path field or drop) for `action`.
+    pub fn complete(&mut self, action: FileAction, path: PathBuf) {
+        match action {
+            FileAction::Write { what, payload, .. } => {
+                self.busy_files += 1;
+                self.spawn_job(move || {
+                    let written = payload.encode().and_then(|bytes| {
+                        crate::export::write_atomic(&path, &bytes).map_err(|e| e.to_string())
+                    });
+                    match written {
+                        Ok(()) => Job::Wrote { what, path },
+                        Err(e) => Job::Failed(format!("export failed: {e}")),
+                    }
+                });
+            }
+            FileAction::SaveCheckpoint => {
+                self.training.send(Command::Save(path));
+            }
+            FileAction::OpenCheckpoint => self.open_checkpoint(path),
+            FileAction::DataFolder => {
+                if path.is_dir() {
+                    self.settings.data = DataSource::Path(path);
+                } else {
+                    self.notice(format!("{}: not a directory", path.display()));
+                }
+            }
+        }
+    }
+
+    pub(super) fn open_checkpoint(&mut self, dir: PathBuf) {
+        self.explore.loading = true;
+        self.settings.last_checkpoint = Some(dir.clone());
+        self.explorer.send(Request::LoadDir(dir));
+    }
+
+    pub(super) fn on_job(&mut self, j: Job) {
+        match j {
+            Job::Answer(action, outcome) => {
+                self.busy_files = self.busy_files.saturating_sub(1);
+                match outcome {
+                    DialogOutcome::Chosen(path) => self.complete(action, path),
+                    DialogOutcome::Cancelled => {
+                        if self.closing == Closing::AfterSave {
+                            self.closing = Closing::No;
+                        }
+                    }
+                    DialogOutcome::Unavailable(reason) => {
+                        // Start from a sensible path: the working directory plus the default name.
+                        let text = match &action {
+                            FileAction::Write { default_name, .. } => std::env::current_dir()
+                                .map(|d| d.join(default_name).display().to_string())
+                                .unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        self.prompt = Some(PathPrompt {
+                            action,
+                            reason,
+                            text,
+                            focused_once: false,
+                        })
+                    }
+                }
+            }
+            Job::Wrote { what, path } => {
+                self.busy_files = self.busy_files.saturating_sub(1);
+                self.notice(format!("exported the {what} to {}", path.display()));
+            }
+            Job::Failed(text) => {
+                self.busy_files = self.busy_files.saturating_sub(1);
+                self.notice(text);
+            }
+            Job::Data(source, result) => match result {
+                Ok(data) => {
+                    self.data_cache = Some((source, data.clone()));
+                    if self.train.status == RunStatus::LoadingData {
+                        self.send_start(data);
+                    }
+                }
+                Err(e) => {
+                    self.train.status = RunStatus::Failed;
+                    self.train.alert = Some(format!(
+                        "cannot load the data set: {e}. Choose another data set and press Start."
+                    ));
+                }
+            },
+            Job::Dropped(Dropped::RunDir(dir)) => self.open_checkpoint(dir),
+            Job::Dropped(Dropped::Refused(text)) => self.notice(text),
+            Job::Dropped(Dropped::Latent(record)) => match self.explore.restore(&record) {
+                Ok(()) => {
+                    self.settings.tab = Tab::Explore;
+                    self.notice("restored the latent vector from the dropped image");
+                }
+                Err(e) => self.notice(format!("cannot restore from the dropped image: {e}")),
+            },
+        }
+    }
+
+    /// Each dropped path is examined on a helper thread (it means file-system reads).
+    pub(super) fn handle_drops(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        for f in dropped {
+            let path = f.path().to_path_buf();
+            self.spawn_job(move || Job::Dropped(examine_drop(path)));
+        }
+    }
+
+    pub(super) fn prompt_window(&mut self, ctx: &egui::Context) {
+        let Some(p) = &mut self.prompt else { return };
+        let mut done: Option<bool> = None;
+        egui::Window::new("Type a path")
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                ui.label(format!("{}.", p.reason));
+                ui.label(p.action.dialog().0);
+                let r = ui.add(
+                    egui::TextEdit::singleline(&mut p.text)
+                        .hint_text("/path/to/file-or-folder")
+                        .desired_width(380.0),
+                );
+                if !p.focused_once {
+                    r.request_focus();
+                    p.focused_once = true;
+                }
+                if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    done = Some(true);
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("OK").clicked() {
+                        done = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        done = Some(false);
+                    }
+                });
+            });
+        match done {
+            Some(true) if !p.text.trim().is_empty() => {
+                if let Some(p) = self.prompt.take() {
+                    let path = PathBuf::from(p.text.trim());
+                    self.complete(p.action, path);
+                }
+            }
+            Some(false) => {
+                self.prompt = None;
+                if self.closing == Closing::AfterSave {
+                    self.closing = Closing::No;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn drop_overlay(&self, ctx: &egui::Context) {
+        if ctx.input(|i| i.raw.hovered_files.is_empty()) {
+            return;
+        }
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Foreground,
+            egui::Id::unique("latentlab-drop-overlay"),
+        ));
+        let rect = ctx.content_rect();
+        painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(180));
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "Drop a run directory to open it, or an exported PNG to restore its latent",
+            egui::TextStyle::Heading.resolve(&ctx.global_style()),
+            egui::Color32::WHITE,
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Frame times of the UI thread: the status bar's figures and the `LATENTLAB_FRAME_LOG` file.
+
+use crate::types::stats::percentile;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Frame times of the UI thread, for the status bar and the frame log.
+#[derive(Default)]
+pub struct FrameStats {
+    /// Time spent building each frame's UI, ms.
+    pub build_ms: VecDeque<f32>,
+    /// Time between consecutive frames, ms (includes painting and waiting).
+    pub interval_ms: VecDeque<f32>,
+    last: Option<Instant>,
+    /// Every sample since launch (for the log), bounded.
+    all_build: Vec<f32>,
+    all_interval: Vec<f32>,
+}
+
+const STATS_WINDOW: usize = 600;
+const STATS_KEEP: usize = 200_000;
+
+impl FrameStats {
+    pub fn record(&mut self, started: Instant, build: Duration) {
+        let ms = build.as_secs_f32() * 1000.0;
+        push_bounded(&mut self.build_ms, ms);
+        if self.all_build.len() < STATS_KEEP {
+            self.all_build.push(ms);
+        }
+        if let Some(last) = self.last {
+            let iv = started.duration_since(last).as_secs_f32() * 1000.0;
+            push_bounded(&mut self.interval_ms, iv);
+            if self.all_interval.len() < STATS_KEEP {
+                self.all_interval.push(iv);
+            }
+        }
+        self.last = Some(started);
+    }
+
+    /// (median, 95th percentile) of the recent build times, ms.
+    pub fn summary(&self) -> Option<(f32, f32)> {
+        let v: Vec<f32> = self.build_ms.iter().copied().collect();
+        Some((percentile(&v, 0.5)?, percentile(&v, 0.95)?))
+    }
+
+    pub fn log_json(&self) -> String {
+        let stat = |v: &[f32]| {
+            format!(
+                "{{\"frames\": {}, \"median_ms\": {:.3}, \"p95_ms\": {:.3}, \"max_ms\": {:.3}}}",
+                v.len(),
+                percentile(v, 0.5).unwrap_or(0.0),
+                percentile(v, 0.95).unwrap_or(0.0),
+                v.iter().copied().fold(0.0, f32::max)
+            )
+        };
+        format!(
+            "{{\"ui_build\": {}, \"frame_interval\": {}}}\n",
+            stat(&self.all_build),
+            stat(&self.all_interval)
+        )
+    }
+}
+
+fn push_bounded(q: &mut VecDeque<f32>, v: f32) {
+    if q.len() == STATS_WINDOW {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
