@@ -17,7 +17,10 @@ pub enum DeviceChoice {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
-    #[error("--device wgpu: no wgpu adapter found (no Vulkan/GL/Metal driver); use --device cpu")]
+    #[error(
+        "the GPU device (wgpu) was asked for, but no wgpu adapter was found (no Vulkan, GL or Metal \
+         driver); train on the CPU instead"
+    )]
     NoAdapter,
 }
 
@@ -130,7 +133,7 @@ pub fn select(choice: DeviceChoice) -> Result<Selected, DeviceError> {
         (Some(a), DeviceChoice::Wgpu) => Ok(Selected {
             device: Device::wgpu(DeviceKind::Cpu),
             description: format!(
-                "wgpu on {} (software adapter, {}: expect it to be far slower than --device cpu)",
+                "wgpu on {} (software adapter, {}: expect it to be far slower than the CPU backend)",
                 a.name, a.backend
             ),
             is_gpu: false,

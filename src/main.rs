@@ -386,6 +386,8 @@ fn train(a: TrainArgs) -> Result<()> {
     let mut last_save_failed: Option<String> = None;
     let mut finished_at = None;
     let mut rates = Vec::new();
+    // From the run itself once it has started (a resumed run keeps its own model).
+    let mut vae = a.model == ModelKind::Vae;
     for event in handle.events.iter() {
         match event {
             Event::Started {
@@ -394,6 +396,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 model,
                 ..
             } => {
+                vae = model.kind == ModelKind::Vae;
                 bar.suspend(|| {
                     say!(
                         "device: {device}\nmodel: {} (latent {}, width {}), from step {step}",
@@ -406,10 +409,19 @@ fn train(a: TrainArgs) -> Result<()> {
             Event::Step(m) => {
                 bar.set_position(m.step);
                 rates.push(f64::from(m.examples_per_sec));
-                bar.set_message(format!(
-                    "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
-                    m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
-                ));
+                bar.set_message(if vae {
+                    format!(
+                        "reconstruction {:.2}  KL {:.2}  {:.0} ex/s",
+                        m.reconstruction(),
+                        m.kl(),
+                        m.examples_per_sec
+                    )
+                } else {
+                    format!(
+                        "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
+                        m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
+                    )
+                });
                 if a.save_every > 0 && m.step.is_multiple_of(a.save_every) && m.step < total {
                     handle.send(Command::Save(a.out.clone()));
                 }
@@ -755,7 +767,9 @@ fn inspect(dir: &std::path::Path) -> Result<()> {
         } else {
             println!(
                 "  last step: reconstruction {:.2}, KL {:.2} (per image), {:.0} examples/s",
-                last.loss_d, last.loss_g, last.examples_per_sec
+                last.reconstruction(),
+                last.kl(),
+                last.examples_per_sec
             );
         }
     }

@@ -33,8 +33,8 @@ pub enum QualityError {
     NoClassifier { data: String, searched: String },
     #[error("the classifier knows {classifier} classes, the model {model}")]
     Classes { classifier: usize, model: usize },
-    #[error("--n must be at least 2")]
-    TooFew,
+    #[error("scoring needs at least 2 generated images (got {0})")]
+    TooFew(usize),
 }
 
 /// A trained classifier and what is known about it.
@@ -266,7 +266,7 @@ pub fn score_generator(
     device: &Device,
 ) -> Result<Score, QualityError> {
     if n < 2 {
-        return Err(QualityError::TooFew);
+        return Err(QualityError::TooFew(n));
     }
     let classes = meter.info.class_names.len();
     if model.kind.is_conditional() && model.num_classes != classes {

@@ -43,6 +43,49 @@ enum Nets {
     },
 }
 
+/// What one update measured, by family.
+enum Scalars {
+    Gan {
+        loss_d: f32,
+        loss_g: f32,
+        d_real: f32,
+        d_fake_before: f32,
+        d_fake_after: f32,
+    },
+    Vae {
+        reconstruction: f32,
+        kl: f32,
+    },
+}
+
+impl Scalars {
+    /// The step's metrics (step number and timing filled in by the caller). The VAE's terms
+    /// go where its charts read them: reconstruction as loss_D, KL as loss_G.
+    fn into_metrics(self) -> StepMetrics {
+        match self {
+            Scalars::Gan {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+            } => StepMetrics {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+                ..StepMetrics::default()
+            },
+            Scalars::Vae { reconstruction, kl } => StepMetrics {
+                loss_d: reconstruction,
+                loss_g: kl,
+                ..StepMetrics::default()
+            },
+        }
+    }
+}
+
 /// A training run in progress. Owns its tensors; lives on one thread.
 pub struct Trainer {
     pub config: TrainConfig,
@@ -318,19 +361,15 @@ impl Trainer {
         let per_step = self.config.batch * self.config.n_critic.max(1);
         let m = StepMetrics {
             step: self.step,
-            loss_d: scalars[0],
-            loss_g: scalars[1],
-            d_real: scalars[2],
-            d_fake_before: scalars[3],
-            d_fake_after: scalars[4],
             examples_per_sec: per_step as f32 / step_secs.max(1e-9),
             step_secs,
+            ..scalars.into_metrics()
         };
         self.history.push(m);
         Ok(m)
     }
 
-    fn gan_step(&mut self) -> Result<Vec<f32>, TrainError> {
+    fn gan_step(&mut self) -> Result<Scalars, TrainError> {
         let loss = self.config.loss;
         let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
         let fast = self.speedups;
@@ -415,10 +454,22 @@ impl Trainer {
             ],
             0,
         );
-        Ok(readback(all)?)
+        match readback(all)?[..] {
+            [loss_d, loss_g, d_real, d_fake_before, d_fake_after] => Ok(Scalars::Gan {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+            }),
+            ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
+                "expected 5 step scalars, got {}",
+                other.len()
+            )))),
+        }
     }
 
-    fn vae_step(&mut self) -> Result<Vec<f32>, TrainError> {
+    fn vae_step(&mut self) -> Result<Scalars, TrainError> {
         let lr = self.config.lr_g;
         let (real, _) = self.real_batch();
         let b = self.config.batch;
@@ -437,10 +488,15 @@ impl Trainer {
         let (total, recon, kl) = objective::vae_loss(logits, target, mu, logvar);
         let grads = GradientsParams::from_grads(total.backward(), &*net);
         *net = opt.step(lr, net.clone(), grads);
-        let zero = Tensor::<1>::zeros([3], &self.device);
-        // [reconstruction, KL, 0, 0, 0]: the VAE has no D(.) read-outs
-        let all = Tensor::cat(vec![recon.detach(), kl.detach(), zero], 0);
-        Ok(readback(all)?)
+        // One read-back per step: [reconstruction, KL]
+        let all = Tensor::cat(vec![recon.detach(), kl.detach()], 0);
+        match readback(all)?[..] {
+            [reconstruction, kl] => Ok(Scalars::Vae { reconstruction, kl }),
+            ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
+                "expected 2 step scalars, got {}",
+                other.len()
+            )))),
+        }
     }
 
     /// Every weight of every network is finite (checked before a save).

@@ -32,6 +32,17 @@ fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> 
 }
 
 impl StepMetrics {
+    /// The VAE's reconstruction term, per image (kept where a GAN keeps loss_D, so one history
+    /// and one manifest format serve both families).
+    pub fn reconstruction(&self) -> f32 {
+        self.loss_d
+    }
+
+    /// The VAE's KL term, per image (kept where a GAN keeps loss_G).
+    pub fn kl(&self) -> f32 {
+        self.loss_g
+    }
+
     /// Turn infinities (a hand-edited `1e39` read as f32) into NaN, which every view already
     /// treats as a missing value.
     pub fn infinite_to_nan(&mut self) {

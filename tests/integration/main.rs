@@ -1,5 +1,8 @@
 //! Integration tests, one module per area, in one binary (each binary links all of burn).
 
+// Test helpers outside #[test] functions may unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod checkpoint;
 mod cli;
 mod data;
