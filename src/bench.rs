@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::device::{self, DeviceChoice};
-use crate::model::{ModelKind, fast};
+use crate::model::ModelKind;
 use crate::train::objective::Loss;
 use crate::train::{TrainConfig, TrainError, Trainer};
 use crate::types::stats::median;
@@ -107,7 +107,6 @@ pub fn bench_one(
     let mut config = TrainConfig::new(kind, Loss::Nonsat, 10);
     config.batch = opts.batch;
     config.sample_every = 0;
-    let _restore = fast::Override::set(speedups.cpu_extensions);
     let mut t = Trainer::new(config, data, "synthetic".into(), &selected.device)?;
     t.speedups = speedups;
     for _ in 0..opts.warmup {

@@ -1,10 +1,10 @@
 //! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
 //! G and enters D as one constant input plane per class.
 
-use super::fast;
-use super::fast::activation::leaky;
-use super::fast::conv::{conv, conv_transpose};
-use super::fast::norm::batch_norm_act;
+use super::cpu_kernels;
+use super::cpu_kernels::activation::leaky;
+use super::cpu_kernels::conv::{conv, conv_transpose};
+use super::cpu_kernels::norm::batch_norm_act;
 use super::leaky_relu;
 use super::{ModelConfig, dcgan_init, with_label};
 use burn::nn::PaddingConfig2d;
@@ -63,7 +63,7 @@ impl DcganGenerator {
         let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
         let [batch, _] = x.dims();
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
-        if fast::training_here(&x.device()) {
+        if cpu_kernels::training_here(&x.device()) {
             // Channels-last through the CPU extensions (same function, fewer layout copies).
             let x = batch_norm_act(&self.bn0, x.permute([0, 2, 3, 1]), 0.0); // [batch, 7, 7, 128]
             let x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, 64]
@@ -111,7 +111,7 @@ impl DcganDiscriminator {
             }
             None => x,
         };
-        let x = if fast::training_here(&x.device()) {
+        let x = if cpu_kernels::training_here(&x.device()) {
             // Channels-last through the CPU extensions (same function, fewer layout copies).
             let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, channels]
             let x = leaky(conv(&self.conv1, x), SLOPE); // [batch, 14, 14, 64]
@@ -147,9 +147,17 @@ mod tests {
                 .is_conditional()
                 .then(|| Tensor::<2>::random([4, 10], Distribution::Default, &device));
             let run = |fast_on: bool| {
-                let path = crate::model::fast::Override::set(fast_on);
+                let path = crate::model::cpu_kernels::Scope::set(fast_on);
+                let before = cpu_kernels::dispatched_here();
                 let logits = d.forward(g.forward(z.clone(), label.clone()), label.clone());
                 drop(path);
+                // G's and D's forward each took the kernel path, or neither did.
+                let took = cpu_kernels::dispatched_here() - before;
+                assert_eq!(
+                    took,
+                    if fast_on { 2 } else { 0 },
+                    "kernel path taken {took} times"
+                );
                 let grads = logits.clone().sum().backward();
                 let gw = g.up1.weight.val().grad(&grads).expect("G weight gradient");
                 let dw = d

@@ -5,8 +5,8 @@
 //! images (plus label) to logits `[batch, 1]`.
 
 pub mod classifier;
+pub mod cpu_kernels;
 mod dcgan;
-pub mod fast;
 pub mod inference;
 mod mlp;
 pub mod vae;

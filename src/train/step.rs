@@ -110,7 +110,7 @@ pub struct Speedups {
     pub reuse_fake: bool,
     /// Freeze D's weights during the G update (no weight gradients for D).
     pub freeze_d_for_g: bool,
-    /// DCGAN layers through latentlab's CPU extensions (`model::fast`); process-wide, applied
+    /// DCGAN layers through latentlab's CPU extensions (`model::cpu_kernels`); process-wide, applied
     /// by `latentlab bench`.
     pub cpu_extensions: bool,
 }
@@ -351,6 +351,8 @@ impl Trainer {
     /// the VAE one update of encoder and decoder together.
     pub fn step(&mut self) -> Result<StepMetrics, TrainError> {
         let started = Instant::now();
+        // This trainer's choice, for its own steps only (other threads keep theirs).
+        let _kernels = crate::model::cpu_kernels::Scope::set(self.speedups.cpu_extensions);
         let scalars = if self.config.model.kind.is_gan() {
             self.gan_step()?
         } else {

@@ -134,3 +134,23 @@ fn wgan_gp_learns_fixed_patterns() {
 fn minimax_learns_fixed_patterns() {
     gan_learns(ModelKind::Mlp, Loss::Minimax, 400, 64);
 }
+
+#[test]
+fn dcgan_training_on_the_cpu_runs_the_kernels_unless_the_trainer_turns_them_off() {
+    use latentlab::model::cpu_kernels::dispatched_here;
+    let config = crate::tiny(ModelKind::Dcgan, Loss::Nonsat, 4);
+    let data = std::sync::Arc::new(crate::patterns(8));
+    let mut t = latentlab::train::Trainer::new(config, data, "patterns".into(), &Device::flex())
+        .expect("trainer");
+    let before = dispatched_here();
+    t.step().expect("step");
+    assert!(dispatched_here() > before, "the kernels did not run");
+    t.speedups.cpu_extensions = false;
+    let before = dispatched_here();
+    t.step().expect("step");
+    assert_eq!(
+        dispatched_here(),
+        before,
+        "the kernels ran though turned off"
+    );
+}

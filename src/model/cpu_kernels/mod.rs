@@ -1,0 +1,100 @@
+//! latentlab's own CPU kernels for the layers DCGAN-28 spends its time in, as burn backend
+//! extensions (implemented for burn-flex and its autodiff wrapper). Each computes the same
+//! function and gradients as the burn layer it stands in for; on any other device, or when a
+//! trainer turns them off, the burn layer runs instead.
+
+pub mod activation;
+pub mod conv;
+pub mod norm;
+
+use burn::backend::Backend;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use std::cell::Cell;
+
+thread_local! {
+    /// Whether this thread's training steps may use the kernels: each trainer sets it for its
+    /// own steps (see [`Scope`]), so one run's choice never leaks into another thread's.
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+    /// How many layer calls on this thread took the kernels (tests check the path ran).
+    static DISPATCHED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Sets this thread's choice until dropped, then restores the previous one (also on an early
+/// return or a panic).
+pub struct Scope(bool);
+
+impl Scope {
+    pub fn set(enabled: bool) -> Self {
+        Self(ENABLED.with(|e| e.replace(enabled)))
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        ENABLED.with(|e| e.set(self.0));
+    }
+}
+
+/// On unless this thread's [`Scope`] turned it off, or unless `LATENTLAB_FAST_OPS=off` asks
+/// for burn's own layers everywhere (for side-by-side timing).
+pub fn enabled() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("LATENTLAB_FAST_OPS").is_ok_and(|v| v == "off"));
+    ENABLED.with(Cell::get) && !off
+}
+
+/// Layer calls on this thread that went through the kernels so far.
+pub fn dispatched_here() -> u64 {
+    DISPATCHED.with(Cell::get)
+}
+
+/// Only on burn's CPU backend: the extensions are implemented for flex alone.
+fn wanted(device: &Device) -> bool {
+    enabled() && device.clone().without_autodiff() == Device::flex()
+}
+
+/// Whether DCGAN training on `device` takes the channels-last path through the extensions
+/// (counted for [`dispatched_here`] when it does).
+pub fn training_here(device: &Device) -> bool {
+    let yes = device.is_autodiff() && wanted(device);
+    if yes {
+        DISPATCHED.with(|d| d.set(d.get() + 1));
+    }
+    yes
+}
+
+/// Row-major f32 values of a flex tensor, copied only when it is a strided view. Callers check
+/// the dtype is f32 before entering the extensions; anything else is a bug in that check, and
+/// stops here rather than computing with an empty buffer.
+fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => match t.to_contiguous().as_slice::<f32>() {
+            Some(v) => std::borrow::Cow::Owned(v.to_vec()),
+            None => panic!("CPU kernel given a non-f32 tensor ({:?})", t.dtype()),
+        },
+    }
+}
+
+/// A flex tensor owning `values`.
+fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// Hand each tracked parent (by node id) of a three-input operation its gradient.
+fn register_grads<B: Backend>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; 3],
+    values: [FloatTensor<B>; 3],
+) {
+    for (id, value) in parents.into_iter().zip(values) {
+        if let Some(id) = id {
+            grads.register::<B>(id, value);
+        }
+    }
+}
