@@ -454,7 +454,7 @@ fn train(a: TrainArgs) -> Result<()> {
             } => {
                 let kept = format!(
                     "{} (in {})",
-                    latentlab::train::session::kept_text(last_good_step),
+                    latentlab::train::messages::kept_text(last_good_step),
                     a.out.display()
                 );
                 outcome = Some(Fatal {

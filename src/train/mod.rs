@@ -1,14 +1,16 @@
 //! Training: objectives, one optimisation step, the background session, metric histories.
 
 pub mod classifier;
+pub mod messages;
 pub mod objective;
 pub mod session;
-pub mod step;
+pub mod trainer;
 
 pub use crate::types::config::TrainConfig;
 pub use crate::types::metrics::{History, StepMetrics};
-pub use session::{Command, Event, GeneratorSnapshot, RunSpec, TrainingHandle};
-pub use step::{Speedups, Trainer};
+pub use messages::{Command, Event, GeneratorSnapshot, RunSpec};
+pub use session::TrainingHandle;
+pub use trainer::{Speedups, Trainer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

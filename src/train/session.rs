@@ -1,161 +1,19 @@
 //! The training session: a named background thread that owns the trainer and answers typed
 //! commands between steps, reporting typed events. Only plain data crosses the boundary.
 
-use super::{StepMetrics, TrainConfig, Trainer};
-use crate::data::Dataset;
-use crate::device::{self, DeviceChoice};
-use crate::model::ModelConfig;
-use crate::types::grid::{self, GrayImage};
+use super::Trainer;
+use super::messages::{Command, Event, GeneratorSnapshot, RunSpec, SCORE_IMAGES, kept_text};
+use crate::device;
+use crate::types::grid;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
-/// What to train.
-#[derive(Debug, Clone)]
-pub struct RunSpec {
-    pub config: TrainConfig,
-    pub data: Arc<Dataset>,
-    /// How the user named the data (`default`, `fashion`, a path), for the manifest.
-    pub data_source: String,
-    pub device: DeviceChoice,
-    /// Continue the run in this directory instead of starting fresh.
-    pub resume_from: Option<PathBuf>,
-    /// Save here when the run finishes or is stopped.
-    pub out_dir: Option<PathBuf>,
-    /// Stop (and save) when the step count reaches this.
-    pub max_steps: Option<u64>,
-    /// Start running at once; otherwise wait for Resume or Step.
-    pub autostart: bool,
-    /// Rate the generator with the quality meter every this many steps (0: never).
-    pub score_every: u64,
-    /// The classifier for the meter (`checkpoints/classifier-<data set>` when `None`).
-    pub classifier: Option<PathBuf>,
-    /// Learning rates (G, D) that replace the saved ones when resuming.
-    pub lr_override: Option<(f64, f64)>,
-}
-
-/// Images the meter generates for each in-training score.
-pub const SCORE_IMAGES: usize = 500;
-
-#[derive(Debug, Clone)]
-pub enum Command {
-    Start(Box<RunSpec>),
-    Pause,
-    Resume,
-    /// Run this many steps, then pause.
-    Step(u64),
-    /// End the run (saving to `out_dir` when one was given).
-    Stop,
-    SetLearningRate {
-        lr_g: f64,
-        lr_d: f64,
-    },
-    Save(PathBuf),
-    /// Generate images for latent rows `z` (`[n * latent]`) and optional soft labels.
-    Generate {
-        id: u64,
-        z: Vec<f32>,
-        labels: Option<Vec<f32>>,
-        cols: usize,
-    },
-    /// Send the current generator's weights as [`Event::Snapshot`] (for the explorer).
-    Snapshot,
-    /// End the thread.
-    Shutdown,
-    /// Panic inside the thread, to exercise the failure path (tests and diagnostics).
-    #[doc(hidden)]
-    InjectPanic,
-}
-
-/// What the session reports. The contract the CLI and the app both follow:
-/// - `Warning` is informational: the run goes on (or stays paused if it was); it never ends a
-///   run by itself.
-/// - `Diverged` pauses the run: its state is no longer good and will not be saved; the last
-///   good checkpoint stays where it is.
-/// - `SaveFailed` means nothing was written (the previous checkpoint, if any, is intact).
-/// - `Failed` and `Finished` end a run.
-#[derive(Debug, Clone)]
-pub enum Event {
-    Started {
-        device: String,
-        step: u64,
-        model: ModelConfig,
-        class_names: Vec<String>,
-    },
-    Step(StepMetrics),
-    /// The quality meter's verdict on the generator at `step`.
-    Quality {
-        step: u64,
-        score: crate::quality::Score,
-    },
-    Samples {
-        step: u64,
-        grid: GrayImage,
-    },
-    Generated {
-        id: u64,
-        grid: GrayImage,
-    },
-    Paused {
-        step: u64,
-    },
-    Resumed {
-        step: u64,
-    },
-    LearningRateChanged {
-        step: u64,
-        lr_g: f64,
-        lr_d: f64,
-    },
-    Saved {
-        path: PathBuf,
-        step: u64,
-    },
-    /// A save was refused or failed; nothing at `path` changed.
-    SaveFailed {
-        path: PathBuf,
-        error: String,
-    },
-    /// A loss became non-finite at `step`; the run is paused and will not be saved. The last
-    /// good checkpoint (if any) holds step `last_good_step`.
-    Diverged {
-        step: u64,
-        loss: &'static str,
-        value: f32,
-        last_good_step: Option<u64>,
-    },
-    /// The generator as it is now, as plain data (answer to [`Command::Snapshot`]).
-    Snapshot(Box<GeneratorSnapshot>),
-    Warning(String),
-    Failed(String),
-    Finished {
-        step: u64,
-    },
-}
-
-/// What a diverged run keeps, for messages: "the last good checkpoint (step N) is kept".
-pub fn kept_text(last_good_step: Option<u64>) -> String {
-    match last_good_step {
-        Some(g) => format!("the last good checkpoint (step {g}) is kept"),
-        None => "nothing of this run was saved before".into(),
-    }
-}
-
 /// Where a crashed run without an output directory is saved.
 fn emergency_dir() -> Option<PathBuf> {
     crate::checkpoint::recovery_dir().map(|d| crate::checkpoint::recovered_run(&d))
-}
-
-/// A generator's weights (burnpack bytes) and what is needed to rebuild it elsewhere.
-#[derive(Debug, Clone)]
-pub struct GeneratorSnapshot {
-    pub step: u64,
-    pub model: ModelConfig,
-    pub class_names: Vec<String>,
-    pub data_name: String,
-    pub generator: Vec<u8>,
 }
 
 /// The owner's end of a session: send commands, drain events.

@@ -133,7 +133,7 @@ impl TrainState {
                 last_good_step,
             } => {
                 self.diverged = true;
-                let kept = crate::train::session::kept_text(last_good_step);
+                let kept = crate::train::messages::kept_text(last_good_step);
                 self.alert = Some(format!(
                     "{loss} became {value} at step {step}: training is paused and this state \
                      will not be saved ({kept}). Lower the learning rate and press Start, or \

@@ -1,0 +1,249 @@
+//! One update: a GAN's D update(s) then G update, or a VAE's joint update, each read back once.
+
+use super::{Nets, Trainer};
+use crate::model::readback;
+use crate::train::objective::{self, Loss};
+use crate::train::{StepMetrics, TrainError};
+use crate::types::noise;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+/// What one update measured, by family.
+enum Scalars {
+    Gan {
+        loss_d: f32,
+        loss_g: f32,
+        d_real: f32,
+        d_fake_before: f32,
+        d_fake_after: f32,
+    },
+    Vae {
+        reconstruction: f32,
+        kl: f32,
+    },
+}
+
+impl Scalars {
+    /// The step's metrics (step number and timing filled in by the caller). The VAE's terms
+    /// go where its charts read them: reconstruction as loss_D, KL as loss_G.
+    fn into_metrics(self) -> StepMetrics {
+        match self {
+            Scalars::Gan {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+            } => StepMetrics {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+                ..StepMetrics::default()
+            },
+            Scalars::Vae { reconstruction, kl } => StepMetrics {
+                loss_d: reconstruction,
+                loss_g: kl,
+                ..StepMetrics::default()
+            },
+        }
+    }
+}
+
+impl Trainer {
+    /// Derived from (seed, step, salt) so a resumed run draws the same noise as an unbroken one.
+    fn rng(&self, salt: u64) -> StdRng {
+        StdRng::seed_from_u64(
+            self.config.seed ^ self.step.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt.rotate_left(32),
+        )
+    }
+
+    fn noise(&self, salt: u64, n: usize) -> Vec<f32> {
+        noise::gaussian_from(&mut self.rng(salt), n)
+    }
+
+    fn real_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>) {
+        let b = self.config.batch;
+        let size = self.config.model.image_size;
+        let (pixels, labels) = self.batcher.next_batch(&self.data, b);
+        self.examples_seen += b as u64;
+        let real =
+            Tensor::<4>::from_data(TensorData::new(pixels, [b, 1, size, size]), &self.device);
+        let classes = self.config.model.num_classes;
+        let label = self.config.model.kind.is_conditional().then(|| {
+            Tensor::<2>::from_data(
+                TensorData::new(noise::one_hot(&labels, classes), [b, classes]),
+                &self.device,
+            )
+        });
+        (real, label)
+    }
+
+    fn latent_batch(&self, salt: u64) -> Tensor<2> {
+        let b = self.config.batch;
+        let z = self.config.model.latent_dim;
+        Tensor::from_data(
+            TensorData::new(self.noise(salt, b * z), [b, z]),
+            &self.device,
+        )
+    }
+
+    /// Run one step: for a GAN `n_critic` discriminator updates and one generator update; for
+    /// the VAE one update of encoder and decoder together.
+    pub fn step(&mut self) -> Result<StepMetrics, TrainError> {
+        let started = Instant::now();
+        // This trainer's choice, for its own steps only (other threads keep theirs).
+        let _kernels = crate::model::cpu_kernels::Scope::set(self.speedups.cpu_extensions);
+        let scalars = if self.config.model.kind.is_gan() {
+            self.gan_step()?
+        } else {
+            self.vae_step()?
+        };
+        self.step += 1;
+        let step_secs = started.elapsed().as_secs_f32();
+        let per_step = self.config.batch * self.config.n_critic.max(1);
+        let m = StepMetrics {
+            step: self.step,
+            examples_per_sec: per_step as f32 / step_secs.max(1e-9),
+            step_secs,
+            ..scalars.into_metrics()
+        };
+        self.history.push(m);
+        Ok(m)
+    }
+
+    fn gan_step(&mut self) -> Result<Scalars, TrainError> {
+        let loss = self.config.loss;
+        let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let fast = self.speedups;
+        let n_critic = if loss == Loss::WganGp {
+            self.config.n_critic.max(1)
+        } else {
+            1
+        };
+        let mut last = None;
+        let mut label = None;
+        let mut fake_for_g = None;
+        for i in 0..n_critic {
+            let (real, l) = self.real_batch();
+            label = l;
+            let z = self.latent_batch(1 + i as u64);
+            let mix = (loss == Loss::WganGp).then(|| {
+                let b = self.config.batch;
+                let mut rng = self.rng(0xa11 + i as u64);
+                let m: Vec<f32> = (0..b).map(|_| rng.random::<f32>()).collect();
+                Tensor::<4>::from_data(TensorData::new(m, [b, 1, 1, 1]), &self.device)
+            });
+            let Nets::Gan { g, d, opt_d, .. } = &mut self.nets else {
+                unreachable!("gan_step runs on GAN nets")
+            };
+            let fake_graph = g.forward(z, label.clone()); // [batch, 1, 28, 28]
+            let fake = fake_graph.clone().detach();
+            if fast.reuse_fake && i + 1 == n_critic {
+                // The G update scores these same samples against the updated D (as the
+                // PyTorch DCGAN recipe does), saving a second generator forward.
+                fake_for_g = Some(fake_graph);
+            }
+            let l_real = d.forward(real.clone(), label.clone()); // [batch, 1]
+            let l_fake = d.forward(fake.clone(), label.clone());
+            let mut loss_d = objective::d_loss(loss, l_real.clone(), l_fake.clone());
+            if let Some(mix) = mix {
+                let lab = label.clone();
+                let dd = &*d;
+                loss_d = loss_d
+                    + objective::gradient_penalty(|x| dd.forward(x, lab.clone()), real, fake, mix);
+            }
+            let grads = GradientsParams::from_grads(loss_d.backward(), &*d);
+            *d = opt_d.step(lr_d, d.clone(), grads);
+            last = Some((
+                loss_d.detach(),
+                sigmoid(l_real.detach()).mean(),
+                sigmoid(l_fake.detach()).mean(),
+            ));
+        }
+        let fake = match fake_for_g {
+            Some(f) => f,
+            None => {
+                let z = self.latent_batch(0);
+                let Nets::Gan { g, .. } = &self.nets else {
+                    unreachable!("gan_step runs on GAN nets")
+                };
+                g.forward(z, label.clone())
+            }
+        };
+        let Nets::Gan { g, d, opt_g, .. } = &mut self.nets else {
+            unreachable!("gan_step runs on GAN nets")
+        };
+        // D's weights get no gradient in the G update: skipping them saves D's weight-gradient
+        // work (the gradient still flows through D to G).
+        let d_for_g = if fast.freeze_d_for_g {
+            d.clone().no_grad()
+        } else {
+            d.clone()
+        };
+        let l_fake = d_for_g.forward(fake, label);
+        let loss_g = objective::g_loss(loss, l_fake.clone());
+        let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
+        *g = opt_g.step(lr_g, g.clone(), grads);
+        let (loss_d, d_real, d_fake) = last.ok_or(TrainError::ZeroBatch)?;
+        // One read-back per step: [loss_D, loss_G, D(x), D(G(z)) before, after]
+        let all = Tensor::cat(
+            vec![
+                loss_d,
+                loss_g.detach(),
+                d_real,
+                d_fake,
+                sigmoid(l_fake.detach()).mean(),
+            ],
+            0,
+        );
+        match readback(all)?[..] {
+            [loss_d, loss_g, d_real, d_fake_before, d_fake_after] => Ok(Scalars::Gan {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+            }),
+            ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
+                "expected 5 step scalars, got {}",
+                other.len()
+            )))),
+        }
+    }
+
+    fn vae_step(&mut self) -> Result<Scalars, TrainError> {
+        let lr = self.config.lr_g;
+        let (real, _) = self.real_batch();
+        let b = self.config.batch;
+        let zdim = self.config.model.latent_dim;
+        let eps = Tensor::<2>::from_data(
+            TensorData::new(self.noise(7, b * zdim), [b, zdim]),
+            &self.device,
+        );
+        let Nets::Vae { net, opt } = &mut self.nets else {
+            unreachable!("vae_step runs on VAE nets")
+        };
+        let target = real.clone().add_scalar(1.0).mul_scalar(0.5); // [batch, 1, 28, 28] in [0, 1]
+        let (mu, logvar) = net.encoder.forward(real);
+        let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps; // [batch, latent]
+        let logits = net.decoder.forward_logits(z);
+        let (total, recon, kl) = objective::vae_loss(logits, target, mu, logvar);
+        let grads = GradientsParams::from_grads(total.backward(), &*net);
+        *net = opt.step(lr, net.clone(), grads);
+        // One read-back per step: [reconstruction, KL]
+        let all = Tensor::cat(vec![recon.detach(), kl.detach()], 0);
+        match readback(all)?[..] {
+            [reconstruction, kl] => Ok(Scalars::Vae { reconstruction, kl }),
+            ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
+                "expected 2 step scalars, got {}",
+                other.len()
+            )))),
+        }
+    }
+}
