@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::device::{self, DeviceChoice};
-use crate::model::ModelKind;
+use crate::model::{IMAGE_SIZE, ModelKind};
 use crate::train::objective::Loss;
 use crate::train::{TrainConfig, TrainError, Trainer};
 use crate::types::stats::median;
@@ -81,12 +81,12 @@ pub enum BenchError {
 
 /// Random 28x28 images in 10 classes, enough for several epochs of batches.
 pub fn synthetic_data(len: usize, seed: u64) -> Dataset {
-    let noise = noise::gaussian(seed, len * 784);
+    let values = noise::gaussian(seed, len * IMAGE_SIZE * IMAGE_SIZE);
     Dataset {
         name: "synthetic".into(),
-        height: 28,
-        width: 28,
-        images: noise.iter().map(|v| grid::to_u8(v.tanh())).collect(),
+        height: IMAGE_SIZE,
+        width: IMAGE_SIZE,
+        images: values.iter().map(|v| grid::to_u8(v.tanh())).collect(),
         labels: noise::cycling_labels(len, 10),
         class_names: (0..10).map(|i| i.to_string()).collect(),
     }

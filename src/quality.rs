@@ -8,7 +8,10 @@
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::Dataset;
 use crate::model::classifier::{Classifier, FEATURES};
-use crate::model::{Generator, ModelConfig};
+use crate::model::{Generator, IMAGE_SIZE, ModelConfig};
+
+/// Pixels of one image the classifier reads.
+const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
 use crate::model::{ReadbackError, readback};
 use crate::types::noise;
 use burn::prelude::*;
@@ -68,15 +71,15 @@ pub fn classify(
     images: &[f32],
     device: &Device,
 ) -> Result<(Vec<f32>, Vec<usize>), ReadbackError> {
-    let n = images.len() / 784;
+    let n = images.len() / PIXELS;
     let mut features = Vec::with_capacity(n * FEATURES);
     let mut predicted = Vec::with_capacity(n);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let x = Tensor::<4>::from_data(
             TensorData::new(
-                images[start * 784..(start + m) * 784].to_vec(),
-                [m, 1, 28, 28],
+                images[start * PIXELS..(start + m) * PIXELS].to_vec(),
+                [m, 1, IMAGE_SIZE, IMAGE_SIZE],
             ),
             device,
         );
@@ -205,7 +208,7 @@ pub fn score_images(
     device: &Device,
 ) -> Result<Score, ReadbackError> {
     let (c, class_names) = (&meter.classifier, &meter.info.class_names);
-    let n = generated.len() / 784;
+    let n = generated.len() / PIXELS;
     let classes = class_names.len();
     let (gen_features, predicted) = classify(c, generated, device)?;
     let (real_features, _) = classify(c, real, device)?;
@@ -280,7 +283,7 @@ pub fn score_generator(
         .kind
         .is_conditional()
         .then(|| noise::cycling_labels(n, model.num_classes));
-    let mut generated = Vec::with_capacity(n * 784);
+    let mut generated = Vec::with_capacity(n * PIXELS);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let zs = &z[start * model.latent_dim..(start + m) * model.latent_dim];

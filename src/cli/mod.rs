@@ -1,0 +1,5 @@
+//! The command line's subcommands (argument types and `main` are in `main.rs`).
+
+pub mod bench;
+pub mod runs;
+pub mod train;

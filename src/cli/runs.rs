@@ -1,0 +1,227 @@
+//! Commands on saved runs and classifiers: sample, score, inspect, and training the meter's
+//! classifier.
+
+use crate::{ClassifierArgs, SampleArgs, ScoreArgs};
+use anyhow::{Context, Result, bail};
+use latentlab::checkpoint;
+use latentlab::data::DataSource;
+use latentlab::export;
+use latentlab::model::IMAGE_SIZE;
+use latentlab::types::{grid, noise};
+
+pub fn sample(a: SampleArgs) -> Result<()> {
+    let (n, cols) = (a.n as usize, a.cols as usize);
+    let dir = checkpoint::shipped::resolve(&a.checkpoint);
+    // Sampling always runs on the CPU so the same seed gives the same bytes everywhere.
+    let device = burn::tensor::Device::flex();
+    let (manifest, g) = checkpoint::load_generator(&dir, &device)
+        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
+    let model = manifest.model();
+    let labels = match (a.label, model.kind.is_conditional()) {
+        (Some(_), false) => bail!(
+            "--label: model {} is not conditional (it has no classes)",
+            model.kind.name()
+        ),
+        (Some(l), true) if l >= model.num_classes => bail!(
+            "--label {l} is out of range: this checkpoint has {} classes (0-{}: {})",
+            model.num_classes,
+            model.num_classes - 1,
+            manifest.class_names.join(", ")
+        ),
+        (Some(l), true) => Some(noise::one_hot(&vec![l as u8; n], model.num_classes)),
+        (None, _) => None,
+    };
+    let z = noise::gaussian(a.seed, n * model.latent_dim);
+    let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
+    let grid = grid::grid(&values, n, model.image_size, cols);
+    let mut meta = vec![
+        ("model", model.kind.name().to_string()),
+        ("checkpoint", a.checkpoint.display().to_string()),
+        ("step", manifest.step.to_string()),
+        ("seed", a.seed.to_string()),
+        ("n", n.to_string()),
+    ];
+    if let Some(l) = a.label {
+        meta.push(("label", l.to_string()));
+    }
+    if a.out.exists() && !a.force {
+        bail!(
+            "{} already exists; pass --force to overwrite it (nothing was changed)",
+            a.out.display()
+        );
+    }
+    export::write_png(&a.out, &grid, &meta)?;
+    println!(
+        "wrote {} ({}x{} px, {} images)",
+        a.out.display(),
+        grid.width,
+        grid.height,
+        n
+    );
+    Ok(())
+}
+
+pub fn classifier(a: ClassifierArgs) -> Result<()> {
+    use checkpoint::replace::{self, Target};
+    use latentlab::quality;
+    replace::recover(&a.out, quality::CLASSIFIER_MANIFEST)?;
+    let found = replace::target(
+        &a.out,
+        quality::CLASSIFIER_MANIFEST,
+        quality::CLASSIFIER_FILES,
+    )?;
+    if found == Target::Owned && !a.force {
+        bail!(
+            "{} already holds a classifier; pass --force to replace it (nothing was changed)",
+            a.out.display()
+        );
+    }
+    let data = a
+        .data
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading data set `{}`", a.data))?;
+    let device = burn::tensor::Device::flex();
+    let started = std::time::Instant::now();
+    let steps = a.steps as usize;
+    let (c, info) = latentlab::train::classifier::train_classifier(
+        &data,
+        steps,
+        a.seed,
+        &device,
+        |step, loss| say!("step {step}: cross-entropy {loss:.4}"),
+    )?;
+    quality::save_classifier(&a.out, &c, &info)?;
+    println!(
+        "classifier for {}: held-out accuracy {:.2}% on {} images (trained on {} for {} steps in {:.0} s); wrote {}",
+        info.data,
+        100.0 * info.heldout_accuracy,
+        info.heldout_len,
+        info.train_len,
+        info.steps,
+        started.elapsed().as_secs_f64(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+pub fn score(a: ScoreArgs) -> Result<()> {
+    use latentlab::quality;
+    let device = burn::tensor::Device::flex();
+    let run = checkpoint::shipped::resolve(&a.checkpoint);
+    let (manifest, g) = checkpoint::load_generator(&run, &device)
+        .with_context(|| format!("loading checkpoint {}", run.display()))?;
+    let dir = a
+        .classifier
+        .clone()
+        .unwrap_or_else(|| quality::shipped_classifier_dir(&manifest.data.name));
+    if !dir.join(quality::CLASSIFIER_MANIFEST).is_file() {
+        return Err(quality::QualityError::NoClassifier {
+            data: manifest.data.name.clone(),
+            searched: dir.display().to_string(),
+        }
+        .into());
+    }
+    let meter = quality::load_classifier(&dir, &device)
+        .with_context(|| format!("loading classifier {}", dir.display()))?;
+    let info = &meter.info;
+    let source: DataSource = manifest.data.source.parse()?;
+    let real = source
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading the real images of `{source}`"))?;
+    let s = quality::score_generator(
+        &g,
+        manifest.model(),
+        &meter,
+        &real,
+        a.n as usize,
+        a.seed,
+        &device,
+    )?;
+    println!(
+        "{} ({} steps) rated by the {} classifier (held-out accuracy {:.1}%) on {} images:",
+        a.checkpoint.display(),
+        manifest.step,
+        info.data,
+        100.0 * info.heldout_accuracy,
+        s.n
+    );
+    if let (Some(per), Some(all)) = (&s.per_label, s.overall_accuracy) {
+        for (name, acc) in per {
+            println!("  label {name:<12} accuracy {:5.1}%", 100.0 * acc);
+        }
+        println!("  overall            accuracy {:5.1}%", 100.0 * all);
+    }
+    println!(
+        "  classes covered {}/{}; predicted-class entropy {:.2} bits (max {:.2})",
+        s.classes_covered,
+        s.classes,
+        s.entropy_bits,
+        (s.classes as f32).log2()
+    );
+    println!(
+        "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
+        s.frechet
+    );
+    if !s.frechet.is_finite() {
+        bail!("the generator produced non-finite images, so it cannot be scored");
+    }
+    Ok(())
+}
+
+pub fn inspect(dir: &std::path::Path) -> Result<()> {
+    let m =
+        checkpoint::read_manifest(dir).with_context(|| format!("inspecting {}", dir.display()))?;
+    let t = &m.train;
+    let model = &t.model;
+    println!("run directory {}", dir.display());
+    if let Some((name, origin)) = checkpoint::shipped::describe(dir) {
+        println!("  shipped:   {name}, found in {origin}");
+    }
+    println!(
+        "  model:     {} (latent size {}, width {}{})",
+        model.kind.name(),
+        model.latent_dim,
+        model.width,
+        if model.kind.is_conditional() {
+            format!(", conditional on {} classes", model.num_classes)
+        } else {
+            String::new()
+        }
+    );
+    if model.kind.is_gan() {
+        println!("  loss:      {}", t.loss.name());
+    }
+    println!(
+        "  data:      {} from `{}` ({} images {}x{}); classes: {}",
+        m.data.name,
+        m.data.source,
+        m.data.len,
+        m.data.width,
+        m.data.height,
+        m.class_names.join(", ")
+    );
+    println!(
+        "  trained:   {} steps, {} examples seen, batch {}, lr G {} / D {}, Adam betas ({}, {}), seed {}",
+        m.step, m.examples_seen, t.batch, t.lr_g, t.lr_d, t.beta1, t.beta2, t.seed
+    );
+    if let Some(last) = m.history.last() {
+        if model.kind.is_gan() {
+            println!(
+                "  last step: loss_D {:.4}, loss_G {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} examples/s",
+                last.loss_d, last.loss_g, last.d_real, last.d_fake_after, last.examples_per_sec
+            );
+        } else {
+            println!(
+                "  last step: reconstruction {:.2}, KL {:.2} (per image), {:.0} examples/s",
+                last.reconstruction(),
+                last.kl(),
+                last.examples_per_sec
+            );
+        }
+    }
+    println!(
+        "  format:    version {}, written by latentlab {} at unix time {}",
+        m.format_version, m.crate_version, m.created_unix_secs
+    );
+    Ok(())
+}

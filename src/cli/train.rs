@@ -1,0 +1,244 @@
+//! `latentlab train`: refuse an `--out` that could lose work, run the session with a progress
+//! bar, save on signals, and turn its events into exit codes.
+
+use crate::{EXIT_DIVERGED, EXIT_INTERRUPTED, Fatal, TrainArgs};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use latentlab::checkpoint;
+use latentlab::model::{IMAGE_SIZE, ModelKind};
+use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle};
+use std::sync::Arc;
+
+/// Refuse `--out` before any work when writing there could lose something; returns the step a
+/// resumed run starts from.
+fn check_out(a: &TrainArgs) -> Result<u64> {
+    use checkpoint::replace::{self, Target};
+    let out = &a.out;
+    replace::recover(out, checkpoint::MANIFEST)?;
+    let found = replace::target(out, checkpoint::MANIFEST, checkpoint::RUN_FILES)?;
+    match (found, a.resume) {
+        (Target::Owned, true) => {
+            let m = checkpoint::read_manifest(out)
+                .with_context(|| format!("--resume: reading {}", out.display()))?;
+            say!(
+                "resuming {} ({} / {}) at step {}",
+                out.display(),
+                m.train.model.kind.name(),
+                m.train.loss.name(),
+                m.step
+            );
+            Ok(m.step)
+        }
+        (_, true) => bail!("--resume: {} holds no run to continue", out.display()),
+        (Target::Owned, false) if !a.force => {
+            let what = checkpoint::read_manifest(out)
+                .map(|m| format!("a run at step {}", m.step))
+                .unwrap_or_else(|e| format!("a run ({e})"));
+            bail!(
+                "{} already holds {what}; pass --resume to continue it or --force to replace it \
+                 (nothing was changed)",
+                out.display()
+            )
+        }
+        _ => Ok(0),
+    }
+}
+
+pub fn train(a: TrainArgs) -> Result<()> {
+    let start_step = check_out(&a)?;
+    if let Some(lr) = a.lr
+        && !(lr.is_finite() && lr > 0.0 && (lr as f32).is_finite())
+    {
+        bail!("--lr must be a positive finite number (got {lr})");
+    }
+    let data = a
+        .data
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading data set `{}`", a.data))?;
+    let mut config = TrainConfig::new(a.model, a.loss, data.num_classes());
+    config.batch = a.batch;
+    config.seed = a.seed;
+    config.sample_every = a.sample_every;
+    if let Some(lr) = a.lr {
+        config.lr_g = lr;
+        config.lr_d = lr;
+    }
+    if let Some(l) = a.latent {
+        config.model.latent_dim = l;
+    }
+    if let Some(w) = a.width {
+        config.model.width = w;
+    }
+    say!(
+        "data: {} ({} images {}x{}, {} classes)",
+        data.name,
+        data.len(),
+        data.width,
+        data.height,
+        data.num_classes()
+    );
+    let total = start_step.saturating_add(a.steps);
+    let spec = RunSpec {
+        config,
+        data: Arc::new(data),
+        data_source: a.data.to_string(),
+        device: a.device,
+        resume_from: a.resume.then(|| a.out.clone()),
+        out_dir: Some(a.out.clone()),
+        max_steps: Some(total),
+        autostart: true,
+        score_every: a.score_every,
+        classifier: None,
+        lr_override: a.lr.filter(|_| a.resume).map(|lr| (lr, lr)),
+    };
+    let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
+    // The first signal stops and saves; a second exits at once, leaving the last complete
+    // checkpoint as it is.
+    let interrupted = {
+        let stop = handle.commands.clone();
+        latentlab::signals::on_termination(move |n| {
+            if n == 1 {
+                let _ = stop.send(Command::Stop);
+                say!("\nstopping: saving the run (signal again to exit without saving)");
+            } else {
+                say!("\nexiting without saving; the last saved checkpoint is kept");
+                latentlab::signals::exit_now();
+            }
+        })
+        .context("installing the signal handler")?
+    };
+    handle.send(Command::Start(Box::new(spec)));
+
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise}, ETA {eta}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(start_step);
+    let started = std::time::Instant::now();
+    let mut outcome: Option<Fatal> = None;
+    let mut last_save_failed: Option<String> = None;
+    let mut finished_at = None;
+    let mut rates = Vec::new();
+    // From the run itself once it has started (a resumed run keeps its own model).
+    let mut vae = a.model == ModelKind::Vae;
+    for event in handle.events.iter() {
+        match event {
+            Event::Started {
+                device,
+                step,
+                model,
+                ..
+            } => {
+                vae = model.kind == ModelKind::Vae;
+                bar.suspend(|| {
+                    say!(
+                        "device: {device}\nmodel: {} (latent {}, width {}), from step {step}",
+                        model.kind.name(),
+                        model.latent_dim,
+                        model.width
+                    )
+                });
+            }
+            Event::Step(m) => {
+                bar.set_position(m.step);
+                rates.push(f64::from(m.examples_per_sec));
+                bar.set_message(if vae {
+                    format!(
+                        "reconstruction {:.2}  KL {:.2}  {:.0} ex/s",
+                        m.reconstruction(),
+                        m.kl(),
+                        m.examples_per_sec
+                    )
+                } else {
+                    format!(
+                        "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
+                        m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
+                    )
+                });
+                if a.save_every > 0 && m.step.is_multiple_of(a.save_every) && m.step < total {
+                    handle.send(Command::Save(a.out.clone()));
+                }
+            }
+            Event::Quality { step, score } => bar.suspend(|| {
+                let accuracy = score
+                    .overall_accuracy
+                    .map(|a| format!("label accuracy {:.1}%, ", 100.0 * a))
+                    .unwrap_or_default();
+                say!(
+                    "quality at step {step}: {accuracy}{}/{} classes, entropy {:.2} bits, Frechet {:.1}",
+                    score.classes_covered, score.classes, score.entropy_bits, score.frechet
+                )
+            }),
+            Event::Saved { path, step } => {
+                last_save_failed = None;
+                bar.suspend(|| say!("saved step {step} to {}", path.display()))
+            }
+            Event::SaveFailed { path, error } => {
+                bar.suspend(|| say!("save to {} failed: {error}", path.display()));
+                last_save_failed = Some(format!("saving to {}: {error}", path.display()));
+            }
+            // Informational: the run goes on.
+            Event::Warning(w) => bar.suspend(|| say!("warning: {w}")),
+            Event::Diverged {
+                step,
+                loss,
+                value,
+                last_good_step,
+            } => {
+                let kept = format!(
+                    "{} (in {})",
+                    latentlab::train::messages::kept_text(last_good_step),
+                    a.out.display()
+                );
+                outcome = Some(Fatal {
+                    code: EXIT_DIVERGED,
+                    message: format!(
+                        "training diverged at step {step}: {loss} = {value}; {kept}. Try a lower \
+                         --lr (with --resume to continue from the checkpoint)"
+                    ),
+                });
+                break;
+            }
+            Event::Failed(e) => {
+                outcome = Some(Fatal {
+                    code: 1,
+                    message: format!("training failed: {e}"),
+                });
+                break;
+            }
+            Event::Finished { step } => {
+                bar.finish();
+                finished_at = Some(step);
+                let secs = started.elapsed().as_secs_f64();
+                let median = latentlab::types::stats::median(&rates);
+                say!("finished at step {step} in {secs:.1} s (median {median:.0} examples/s)");
+                break;
+            }
+            _ => {}
+        }
+    }
+    handle.shutdown();
+    if let Some(f) = outcome {
+        return Err(f.into());
+    }
+    if let Some(e) = last_save_failed {
+        bail!("the run was not saved: {e}");
+    }
+    let Some(final_step) = finished_at else {
+        bail!("the training thread ended without finishing the run");
+    };
+    if final_step < total && interrupted.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        return Err(Fatal {
+            code: EXIT_INTERRUPTED,
+            message: format!(
+                "interrupted before step {total}; the run so far is saved in {}",
+                a.out.display()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
