@@ -13,6 +13,7 @@ pub mod export;
 pub mod model;
 pub mod quality;
 pub mod signals;
+pub mod threads;
 pub mod train;
 pub mod types;
 pub mod ui;

@@ -8,14 +8,13 @@ use crate::data::DataSource;
 use crate::model::vae::VaeEncoder;
 use crate::model::{Generator, ModelConfig};
 use crate::model::{generate_with, readback};
+use crate::threads::{DROP_WAIT, Notify, Outbox, Thread};
 use crate::train::GeneratorSnapshot;
 use crate::types::grid::{self, GrayImage};
 use burn::prelude::*;
 use burn::tensor::Bytes;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread::JoinHandle;
 
 /// What a generate request is for; the newest request per tag wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,13 +96,11 @@ pub enum ExploreError {
     Compute(String),
 }
 
-type Notify = Arc<dyn Fn() + Send + Sync>;
-
 /// The UI's end of the explorer thread.
 pub struct ExplorerHandle {
     requests: Sender<Request>,
     pub replies: Receiver<Reply>,
-    thread: Option<JoinHandle<()>>,
+    thread: Thread,
 }
 
 impl ExplorerHandle {
@@ -111,13 +108,13 @@ impl ExplorerHandle {
     pub fn spawn(notify: Option<Notify>) -> std::io::Result<Self> {
         let (req_tx, req_rx) = mpsc::channel();
         let (rep_tx, rep_rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("latentlab-explorer".into())
-            .spawn(move || Worker::new(rep_tx, notify).run(req_rx))?;
+        let thread = Thread::spawn("latentlab-explorer", move || {
+            Worker::new(Outbox::new(rep_tx, notify)).run(req_rx)
+        })?;
         Ok(Self {
             requests: req_tx,
             replies: rep_rx,
-            thread: Some(thread),
+            thread,
         })
     }
 
@@ -130,9 +127,7 @@ impl ExplorerHandle {
 impl Drop for ExplorerHandle {
     fn drop(&mut self) {
         let _ = self.requests.send(Request::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread.join_within(DROP_WAIT);
     }
 }
 
@@ -143,17 +138,15 @@ struct Loaded {
 }
 
 struct Worker {
-    out: Sender<Reply>,
-    notify: Option<Notify>,
+    out: Outbox<Reply>,
     device: Device,
     loaded: Option<Loaded>,
 }
 
 impl Worker {
-    fn new(out: Sender<Reply>, notify: Option<Notify>) -> Self {
+    fn new(out: Outbox<Reply>) -> Self {
         Self {
             out,
-            notify,
             // Batch-1 inference is fastest on the CPU (no transfer, no kernel launch).
             device: Device::flex(),
             loaded: None,
@@ -161,10 +154,7 @@ impl Worker {
     }
 
     fn reply(&self, r: Reply) {
-        let _ = self.out.send(r);
-        if let Some(n) = &self.notify {
-            n();
-        }
+        self.out.send(r);
     }
 
     fn run(mut self, requests: Receiver<Request>) {

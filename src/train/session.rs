@@ -4,12 +4,12 @@
 use super::Trainer;
 use super::messages::{Command, Event, GeneratorSnapshot, RunSpec, SCORE_IMAGES, kept_text};
 use crate::device;
+use crate::threads::{DROP_WAIT, Notify, Outbox, Thread};
 use crate::types::grid;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Where a crashed run without an output directory is saved.
 fn emergency_dir() -> Option<PathBuf> {
@@ -20,12 +20,8 @@ fn emergency_dir() -> Option<PathBuf> {
 pub struct TrainingHandle {
     pub commands: Sender<Command>,
     pub events: Receiver<Event>,
-    thread: Option<JoinHandle<()>>,
-    /// Disconnects when the thread ends (lets `shutdown_within` wait with a bound).
-    done: Receiver<()>,
+    thread: Thread,
 }
-
-type Notify = Arc<dyn Fn() + Send + Sync>;
 
 impl TrainingHandle {
     /// Start the session thread. `notify` runs after every event (the UI passes
@@ -33,20 +29,13 @@ impl TrainingHandle {
     pub fn spawn(notify: Option<Notify>) -> std::io::Result<Self> {
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ev_tx, ev_rx) = mpsc::channel();
-        let (done_tx, done) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("latentlab-training".into())
-            .spawn(move || {
-                let _done = done_tx;
-                let out = Outbox { tx: ev_tx, notify };
-                let mut session = Session::new(cmd_rx, out);
-                session.run();
-            })?;
+        let thread = Thread::spawn("latentlab-training", move || {
+            Session::new(cmd_rx, Outbox::new(ev_tx, notify)).run();
+        })?;
         Ok(Self {
             commands: cmd_tx,
             events: ev_rx,
-            thread: Some(thread),
-            done,
+            thread,
         })
     }
 
@@ -57,52 +46,26 @@ impl TrainingHandle {
 
     /// Ask the thread to end and wait for it.
     pub fn shutdown(mut self) {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.shutdown_within(Duration::MAX);
     }
 
     /// Ask the thread to end (after the step or save under way) and wait at most `limit`;
     /// false when it was still busy (it then ends on its own, unobserved).
-    pub fn shutdown_within(&mut self, limit: std::time::Duration) -> bool {
+    pub fn shutdown_within(&mut self, limit: Duration) -> bool {
         let _ = self.commands.send(Command::Shutdown);
-        match self.done.recv_timeout(limit) {
-            Err(mpsc::RecvTimeoutError::Timeout) => false,
-            _ => {
-                if let Some(t) = self.thread.take() {
-                    let _ = t.join();
-                }
-                true
-            }
-        }
+        self.thread.join_within(limit)
     }
 }
 
 impl Drop for TrainingHandle {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Shutdown);
-    }
-}
-
-struct Outbox {
-    tx: Sender<Event>,
-    notify: Option<Notify>,
-}
-
-impl Outbox {
-    fn send(&self, e: Event) {
-        // A closed receiver only means nobody is listening any more.
-        let _ = self.tx.send(e);
-        if let Some(n) = &self.notify {
-            n();
-        }
+        self.shutdown_within(DROP_WAIT);
     }
 }
 
 struct Session {
     commands: Receiver<Command>,
-    out: Outbox,
+    out: Outbox<Event>,
     trainer: Option<Trainer>,
     spec: Option<RunSpec>,
     meter: Option<crate::quality::Meter>,
@@ -123,7 +86,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Session {
-    fn new(commands: Receiver<Command>, out: Outbox) -> Self {
+    fn new(commands: Receiver<Command>, out: Outbox<Event>) -> Self {
         Self {
             commands,
             out,

@@ -8,6 +8,7 @@ use std::path::Path;
 const ORDER: &[&str] = &[
     "types",
     "signals",
+    "threads",
     "device",
     "data",
     "model",
