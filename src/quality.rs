@@ -176,6 +176,11 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointE
     })
 }
 
+/// The classifier a score uses: the one chosen, or else the shipped one for data set `data`.
+pub fn classifier_dir(chosen: Option<&Path>, data: &str) -> PathBuf {
+    chosen.map_or_else(|| shipped_classifier_dir(data), Path::to_path_buf)
+}
+
 /// The shipped classifier for data set `name` (embedded for the data sets latentlab knows).
 pub fn shipped_classifier_dir(name: &str) -> PathBuf {
     crate::checkpoint::shipped_dir(&format!("classifier-{name}"))

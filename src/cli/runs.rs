@@ -110,10 +110,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let run = checkpoint::shipped::resolve(&a.checkpoint);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
         .with_context(|| format!("loading checkpoint {}", run.display()))?;
-    let dir = a
-        .classifier
-        .clone()
-        .unwrap_or_else(|| quality::shipped_classifier_dir(&manifest.data.name));
+    let dir = quality::classifier_dir(a.classifier.as_deref(), &manifest.data.name);
     if !dir.join(quality::CLASSIFIER_MANIFEST).is_file() {
         return Err(quality::QualityError::NoClassifier {
             data: manifest.data.name.clone(),

@@ -265,10 +265,8 @@ impl Session {
                 });
                 self.meter = None;
                 if spec.score_every > 0 {
-                    let dir = spec
-                        .classifier
-                        .clone()
-                        .unwrap_or_else(|| crate::quality::shipped_classifier_dir(&t.data().name));
+                    let dir =
+                        crate::quality::classifier_dir(spec.classifier.as_deref(), &t.data().name);
                     let plain = t.device().clone().without_autodiff();
                     match crate::quality::load_classifier(&dir, &plain) {
                         Ok(m) => self.meter = Some(m),
