@@ -16,4 +16,5 @@ pub mod signals;
 pub mod threads;
 pub mod train;
 pub mod types;
+#[cfg(feature = "app")]
 pub mod ui;

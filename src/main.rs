@@ -266,6 +266,12 @@ fn run() -> Result<()> {
         Some(Cmd::Bench(a)) => cli::bench::bench(a),
         Some(Cmd::Score(a)) => cli::runs::score(a),
         Some(Cmd::Classifier(a)) => cli::runs::classifier(a),
+        #[cfg(feature = "app")]
         None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
+        #[cfg(not(feature = "app"))]
+        None => anyhow::bail!(
+            "this latentlab was built without the desktop app (cargo feature `app`); use a \
+             subcommand, see --help"
+        ),
     }
 }

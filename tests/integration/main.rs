@@ -13,6 +13,7 @@ mod learning;
 mod quality;
 mod session;
 mod trust;
+#[cfg(feature = "app")]
 mod ui;
 
 use latentlab::data::Dataset;
