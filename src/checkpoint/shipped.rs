@@ -188,37 +188,40 @@ pub fn dir(name: &str) -> PathBuf {
 fn unpack(name: &str) -> Option<PathBuf> {
     let e = EMBEDDED.iter().find(|e| e.name == name)?;
     let marker_bytes = e.files.iter().find(|(f, _)| *f == e.marker)?.1;
-    let version = concat!("shipped-", env!("CARGO_PKG_VERSION"));
-    let bases = cache_dir()
-        .into_iter()
-        .chain([std::env::temp_dir().join("latentlab")]);
-    for base in bases {
-        let dir = base.join(version).join(name);
-        if std::fs::read(dir.join(e.marker)).is_ok_and(|b| b == marker_bytes) {
-            return Some(dir);
-        }
-        // The marker is written last, so a complete marker means a complete copy.
-        let mut files: Vec<(&str, &[u8])> = e
-            .files
-            .iter()
-            .filter(|(f, _)| *f != e.marker)
-            .copied()
-            .collect();
-        files.push((e.marker, marker_bytes));
-        let known: Vec<&str> = e.files.iter().map(|(f, _)| *f).collect();
-        if super::replace::write_dir(&dir, e.marker, &known, &files).is_ok() {
-            return Some(dir);
-        }
-    }
-    None
+    let known: Vec<&str> = e.files.iter().map(|(f, _)| *f).collect();
+    unpack_dirs(name).into_iter().find(|dir| {
+        // A copy whose marker matches is complete: write_dir swaps whole directories in.
+        std::fs::read(dir.join(e.marker)).is_ok_and(|b| b == marker_bytes)
+            || super::replace::write_dir(dir, e.marker, &known, e.files).is_ok()
+    })
 }
 
-/// When `dir` is (a copy of) a shipped directory, its name and origin.
+/// Where the embedded copy of `name` is unpacked: the cache, else a temporary directory.
+fn unpack_dirs(name: &str) -> Vec<PathBuf> {
+    let version = concat!("shipped-", env!("CARGO_PKG_VERSION"));
+    cache_dir()
+        .into_iter()
+        .chain([std::env::temp_dir().join("latentlab")])
+        .map(|base| base.join(version).join(name))
+        .collect()
+}
+
+/// When `dir` is (a copy of) a shipped directory, its name and origin. Only looks: nothing is
+/// unpacked to answer.
 pub fn describe(dir: &Path) -> Option<(&'static str, Origin)> {
     let canon = std::fs::canonicalize(dir).ok()?;
+    let same = |p: &Path| std::fs::canonicalize(p).is_ok_and(|p| p == canon);
     NAMES.iter().find_map(|&name| {
-        let (p, origin) = locate(name)?;
-        (std::fs::canonicalize(p).ok()? == canon).then_some((name, origin))
+        candidates(name)
+            .into_iter()
+            .find(|(p, _)| same(p))
+            .or_else(|| {
+                unpack_dirs(name)
+                    .iter()
+                    .any(|p| same(p))
+                    .then_some((PathBuf::new(), Origin::Embedded))
+            })
+            .map(|(_, origin)| (name, origin))
     })
 }
 
