@@ -5,9 +5,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use latentlab::checkpoint;
 use latentlab::data::DataSource;
-use latentlab::device::DeviceChoice;
 use latentlab::model::ModelKind;
-use latentlab::train::objective::Loss;
+use latentlab::train::RunOptions;
 use std::path::PathBuf;
 
 /// `eprintln!` that cannot panic: stderr may be a closed terminal (after SIGHUP) or a broken
@@ -89,46 +88,17 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Model family: mlp, dcgan (DCGAN-28), cmlp / cdcgan (conditional on the class), vae.
-    #[arg(long, value_enum, default_value = "dcgan")]
-    model: ModelKind,
-    /// GAN objective (ignored by the VAE).
-    #[arg(long, value_enum, default_value = "nonsat")]
-    loss: Loss,
-    /// `default` (5,000 embedded MNIST digits), `fashion` (Debian's dataset-fashion-mnist),
-    /// or a directory of IDX files or of one image sub-folder per class.
-    #[arg(long, default_value = "default")]
-    data: DataSource,
+    #[command(flatten)]
+    run: RunOptions,
     /// Steps to run in this invocation (one step = one D and one G update, or one VAE update).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
     steps: u64,
-    /// Examples per batch (1 to 4096).
-    #[arg(long, default_value_t = 64, value_parser = batch_size)]
-    batch: usize,
-    /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the
-    /// VAE). With --resume it replaces the saved learning rate.
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Seed for initialisation, noise and data order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// auto: wgpu on a real GPU, the CPU otherwise; cpu: burn's flex backend; wgpu: force wgpu.
-    #[arg(long, value_enum, default_value = "auto")]
-    device: DeviceChoice,
-    /// Report a fixed-noise sample grid (saved as samples.png in the run) every K steps.
-    #[arg(long, default_value_t = 100)]
-    sample_every: u64,
-    /// Latent size (default 100 for GANs, 2 for the VAE).
-    #[arg(long)]
-    latent: Option<usize>,
-    /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
-    #[arg(long)]
-    width: Option<usize>,
     /// Run directory to write (created; a run there is replaced crash-safely at each save). A
     /// directory that holds other files is refused.
     #[arg(long)]
     out: PathBuf,
-    /// Continue the run already in --out (its config wins over the flags above, except --lr).
+    /// Continue the run already in --out (its config wins over the flags above, except the
+    /// learning rates).
     #[arg(long, conflicts_with = "force")]
     resume: bool,
     /// Replace the run already in --out with a fresh one.
@@ -137,9 +107,6 @@ struct TrainArgs {
     /// Also save a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     save_every: u64,
-    /// Rate the generator with the quality meter every N steps (0: never).
-    #[arg(long, default_value_t = 0)]
-    score_every: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -163,7 +130,7 @@ struct BenchArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     device: BenchDevice,
     /// Examples per training step (1 to 4096).
-    #[arg(long, default_value_t = 64, value_parser = batch_size)]
+    #[arg(long, default_value_t = 64, value_parser = latentlab::train::options::batch_size)]
     batch: usize,
     /// Training steps per timed run.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -236,14 +203,6 @@ struct SampleArgs {
     /// Overwrite --out if it exists.
     #[arg(long)]
     force: bool,
-}
-
-fn batch_size(s: &str) -> Result<usize, String> {
-    let max = checkpoint::MAX_BATCH;
-    match s.parse::<usize>() {
-        Ok(b) if (1..=max).contains(&b) => Ok(b),
-        _ => Err(format!("`{s}` is not a batch size from 1 to {max}")),
-    }
 }
 
 fn main() {

@@ -37,6 +37,8 @@ pub fn shipped_dir(name: &str) -> PathBuf {
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 pub const GENERATOR: &str = "generator.bpk";
+/// The moving average of the generator's weights, in runs that keep one (`train.ema`).
+pub const GENERATOR_EMA: &str = "generator-ema.bpk";
 pub const DISCRIMINATOR: &str = "discriminator.bpk";
 pub const ENCODER: &str = "encoder.bpk";
 pub const OPTIM_G: &str = "optimizer-g.bpk";
@@ -46,6 +48,7 @@ pub const SAMPLES: &str = "samples.png";
 pub const RUN_FILES: &[&str] = &[
     MANIFEST,
     GENERATOR,
+    GENERATOR_EMA,
     DISCRIMINATOR,
     ENCODER,
     OPTIM_G,
@@ -221,6 +224,11 @@ impl Manifest {
         if !(t.lr_g.is_finite() && t.lr_g > 0.0 && t.lr_d.is_finite() && t.lr_d > 0.0) {
             return Err(out("learning rate", format!("{} / {}", t.lr_g, t.lr_d)));
         }
+        if let Some(e) = t.ema
+            && !(0.0..1.0).contains(&e)
+        {
+            return Err(out("ema", format!("{e} (0 to below 1)")));
+        }
         if !((0.0..1.0).contains(&t.beta1) && (0.0..1.0).contains(&t.beta2)) {
             return Err(out("Adam betas", format!("{} / {}", t.beta1, t.beta2)));
         }
@@ -393,13 +401,19 @@ pub fn load_generator(
 }
 
 /// The generator of the run in `dir` whose manifest is `manifest` (read under [`open_run`]'s
-/// guard, which the caller holds while it reads more of the run).
+/// guard, which the caller holds while it reads more of the run): the weight average where the
+/// run keeps one, else the trained weights.
 pub fn run_generator(
     dir: &Path,
     manifest: &Manifest,
     device: &Device,
 ) -> Result<Generator, CheckpointError> {
-    load_module(dir, GENERATOR, manifest.model().init_generator(device))
+    let file = if manifest.train.ema.is_some() {
+        GENERATOR_EMA
+    } else {
+        GENERATOR
+    };
+    load_module(dir, file, manifest.model().init_generator(device))
 }
 
 #[cfg(test)]

@@ -187,6 +187,12 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
     );
     if model.kind.is_gan() {
         println!("  loss:      {}", t.loss.name());
+        match t.ema {
+            Some(decay) => println!(
+                "  weights:   moving average of G (decay {decay}) for sample, explore and score"
+            ),
+            None => println!("  weights:   G as trained (no moving average kept)"),
+        }
     }
     println!(
         "  data:      {} from `{}` ({} images {}x{}); classes: {}",

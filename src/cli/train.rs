@@ -9,9 +9,9 @@ use latentlab::model::{IMAGE_SIZE, ModelKind};
 use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle};
 use std::sync::Arc;
 
-/// Refuse `--out` before any work when writing there could lose something; returns the step a
-/// resumed run starts from.
-fn check_out(a: &TrainArgs) -> Result<u64> {
+/// Refuse `--out` before any work when writing there could lose something; returns the step the
+/// run starts from and, when it resumes, its saved config.
+fn check_out(a: &TrainArgs) -> Result<(u64, Option<TrainConfig>)> {
     use checkpoint::replace::{self, Target};
     let out = &a.out;
     replace::recover(out, checkpoint::MANIFEST)?;
@@ -27,7 +27,7 @@ fn check_out(a: &TrainArgs) -> Result<u64> {
                 m.train.loss.name(),
                 m.step
             );
-            Ok(m.step)
+            Ok((m.step, Some(m.train)))
         }
         (_, true) => bail!("--resume: {} holds no run to continue", out.display()),
         (Target::Owned, false) if !a.force => {
@@ -40,35 +40,20 @@ fn check_out(a: &TrainArgs) -> Result<u64> {
                 out.display()
             )
         }
-        _ => Ok(0),
+        _ => Ok((0, None)),
     }
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
-    let start_step = check_out(&a)?;
-    if let Some(lr) = a.lr
-        && !(lr.is_finite() && lr > 0.0 && (lr as f32).is_finite())
-    {
-        bail!("--lr must be a positive finite number (got {lr})");
-    }
-    let data = a
+    let (start_step, saved) = check_out(&a)?;
+    let run = &a.run;
+    let data = run
         .data
         .load(IMAGE_SIZE)
-        .with_context(|| format!("loading data set `{}`", a.data))?;
-    let mut config = TrainConfig::new(a.model, a.loss, data.num_classes());
-    config.batch = a.batch;
-    config.seed = a.seed;
-    config.sample_every = a.sample_every;
-    if let Some(lr) = a.lr {
-        config.lr_g = lr;
-        config.lr_d = lr;
-    }
-    if let Some(l) = a.latent {
-        config.model.latent_dim = l;
-    }
-    if let Some(w) = a.width {
-        config.model.width = w;
-    }
+        .with_context(|| format!("loading data set `{}`", run.data))?;
+    let config = run.config(data.num_classes());
+    // A resumed run keeps its saved config; only learning rates given here replace its own.
+    let lr_override = saved.and_then(|saved| run.lr_override(&saved));
     say!(
         "data: {} ({} images {}x{}, {} classes)",
         data.name,
@@ -81,15 +66,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let spec = RunSpec {
         config,
         data: Arc::new(data),
-        data_source: a.data.to_string(),
-        device: a.device,
+        data_source: run.data.to_string(),
+        device: run.device,
         resume_from: a.resume.then(|| a.out.clone()),
         out_dir: Some(a.out.clone()),
         max_steps: Some(total),
         autostart: true,
-        score_every: a.score_every,
+        score_every: run.score_every,
         classifier: None,
-        lr_override: a.lr.filter(|_| a.resume).map(|lr| (lr, lr)),
+        lr_override,
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
     // The first signal stops and saves; a second exits at once, leaving the last complete
@@ -123,7 +108,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut finished_at = None;
     let mut rates = Vec::new();
     // From the run itself once it has started (a resumed run keeps its own model).
-    let mut vae = a.model == ModelKind::Vae;
+    let mut vae = run.model == ModelKind::Vae;
     for event in handle.events.iter() {
         match event {
             Event::Started {
@@ -154,8 +139,16 @@ pub fn train(a: TrainArgs) -> Result<()> {
                     )
                 } else {
                     format!(
-                        "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} ex/s",
-                        m.loss_d, m.loss_g, m.d_real, m.d_fake_after, m.examples_per_sec
+                        "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {}{:.0} ex/s",
+                        m.loss_d,
+                        m.loss_g,
+                        m.d_real,
+                        m.d_fake_after,
+                        match (m.class_acc_real, m.class_acc_fake) {
+                            (Some(r), Some(f)) => format!("class acc {r:.2}/{f:.2}  "),
+                            _ => String::new(),
+                        },
+                        m.examples_per_sec
                     )
                 });
                 if a.save_every > 0 && m.step.is_multiple_of(a.save_every) && m.step < total {

@@ -1,5 +1,6 @@
 //! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
-//! G and enters D as one constant input plane per class.
+//! G and enters D as one constant input plane per class (cDCGAN), or D predicts it with a second
+//! head on the same features (ACGAN).
 
 use super::cpu_kernels;
 use super::cpu_kernels::activation::leaky;
@@ -82,24 +83,42 @@ pub struct DcganDiscriminator {
     conv2: Conv2d,
     bn2: BatchNorm,
     fc: Linear,
+    /// ACGAN's class logits from the same features.
+    classes: Option<Linear>,
 }
 
 impl DcganDiscriminator {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         let c = 2 * cfg.width;
         let side = cfg.image_size / 4;
+        let planes = if cfg.kind.label_into_d() {
+            cfg.num_classes
+        } else {
+            0
+        };
+        let head = |out: usize| {
+            LinearConfig::new(c * side * side, out)
+                .with_initializer(dcgan_init())
+                .init(device)
+        };
         Self {
-            conv1: down(cfg.channels + cfg.num_classes, cfg.width, device),
+            conv1: down(cfg.channels + planes, cfg.width, device),
             conv2: down(cfg.width, c, device),
             bn2: BatchNormConfig::new(c).init(device),
-            fc: LinearConfig::new(c * side * side, 1)
-                .with_initializer(dcgan_init())
-                .init(device),
+            fc: head(1),
+            classes: cfg.kind.has_class_head().then(|| head(cfg.num_classes)),
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>, label: Option<Tensor<2>>) -> Tensor<2> {
+    /// The real/fake logits [batch, 1] and ACGAN's class logits [batch, classes]. `label`
+    /// enters only a D built to take it (its first layer has the planes for it).
+    pub fn forward_heads(
+        &self,
+        x: Tensor<4>,
+        label: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _, h, w] = x.dims();
+        let label = label.filter(|_| self.conv1.weight.dims()[1] > x.dims()[1]);
         let x = match label {
             // [batch, classes] -> [batch, classes, 28, 28] constant planes
             Some(c) => {
@@ -121,7 +140,9 @@ impl DcganDiscriminator {
             let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
             leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE) // [batch, 128, 7, 7]
         };
-        self.fc.forward(x.flatten(1, 3)) // [batch, 1]
+        let features = x.flatten(1, 3); // [batch, 6272]
+        let classes = self.classes.as_ref().map(|h| h.forward(features.clone())); // [batch, classes]
+        (self.fc.forward(features), classes) // [batch, 1]
     }
 }
 
@@ -149,7 +170,9 @@ mod tests {
             let run = |fast_on: bool| {
                 let path = crate::model::cpu_kernels::Scope::set(fast_on);
                 let before = cpu_kernels::dispatched_here();
-                let logits = d.forward(g.forward(z.clone(), label.clone()), label.clone());
+                let logits = d
+                    .forward_heads(g.forward(z.clone(), label.clone()), label.clone())
+                    .0;
                 drop(path);
                 // G's and D's forward each took the kernel path, or neither did.
                 let took = cpu_kernels::dispatched_here() - before;

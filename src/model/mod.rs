@@ -7,6 +7,7 @@
 pub mod classifier;
 pub mod cpu_kernels;
 mod dcgan;
+pub mod ema;
 pub mod inference;
 mod mlp;
 pub mod vae;
@@ -28,7 +29,7 @@ impl ModelConfig {
     pub fn init_generator(&self, device: &Device) -> Generator {
         match self.kind {
             ModelKind::Mlp | ModelKind::Cmlp => Generator::Mlp(MlpGenerator::new(self, device)),
-            ModelKind::Dcgan | ModelKind::Cdcgan => {
+            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan => {
                 Generator::Dcgan(DcganGenerator::new(self, device))
             }
             ModelKind::Vae => Generator::Vae(VaeDecoder::new(self, device)),
@@ -41,7 +42,7 @@ impl ModelConfig {
             ModelKind::Mlp | ModelKind::Cmlp => {
                 Some(Discriminator::Mlp(MlpDiscriminator::new(self, device)))
             }
-            ModelKind::Dcgan | ModelKind::Cdcgan => {
+            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan => {
                 Some(Discriminator::Dcgan(DcganDiscriminator::new(self, device)))
             }
             ModelKind::Vae => None,
@@ -82,11 +83,22 @@ pub enum Discriminator {
 }
 
 impl Discriminator {
-    /// `x`: [batch, 1, 28, 28]; returns logits [batch, 1].
+    /// `x`: [batch, 1, 28, 28]; `label`: [batch, classes], used only by a D that takes it.
+    /// Returns the real/fake logits [batch, 1].
     pub fn forward(&self, x: Tensor<4>, label: Option<Tensor<2>>) -> Tensor<2> {
+        self.forward_heads(x, label).0
+    }
+
+    /// The real/fake logits [batch, 1] and, for a D with a class head (ACGAN), the class
+    /// logits [batch, classes].
+    pub fn forward_heads(
+        &self,
+        x: Tensor<4>,
+        label: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         match self {
-            Discriminator::Mlp(d) => d.forward(x, label),
-            Discriminator::Dcgan(d) => d.forward(x, label),
+            Discriminator::Mlp(d) => (d.forward(x, label), None),
+            Discriminator::Dcgan(d) => d.forward_heads(x, label),
         }
     }
 }

@@ -87,9 +87,12 @@ pub enum Event {
         step: u64,
         score: crate::quality::Score,
     },
+    /// The fixed-noise sample grid from the generator users see (the weight average where the
+    /// run keeps one), and then also from the trained weights themselves.
     Samples {
         step: u64,
         grid: GrayImage,
+        live: Option<GrayImage>,
     },
     Generated {
         id: u64,

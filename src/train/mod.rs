@@ -3,12 +3,14 @@
 pub mod classifier;
 pub mod messages;
 pub mod objective;
+pub mod options;
 pub mod session;
 pub mod trainer;
 
 pub use crate::types::config::TrainConfig;
 pub use crate::types::metrics::{History, StepMetrics};
 pub use messages::{Command, Event, GeneratorSnapshot, RunSpec};
+pub use options::RunOptions;
 pub use session::TrainingHandle;
 pub use trainer::{Speedups, Trainer};
 

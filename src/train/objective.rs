@@ -35,6 +35,22 @@ pub fn g_loss(loss: Loss, fake: Tensor<2>) -> Tensor<1> {
     }
 }
 
+/// Weight of ACGAN's class terms in both networks' losses.
+pub const CLASS_WEIGHT: f64 = 1.0;
+
+/// Cross-entropy of class logits `[batch, classes]` against one-hot (or soft) labels of the
+/// same shape, averaged over the batch; returns `[1]`.
+pub fn class_loss(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
+    let log_p = burn::tensor::activation::log_softmax(logits, 1);
+    (log_p * labels).sum_dim(1).mean().neg()
+}
+
+/// The fraction of rows whose largest logit is the label's class; returns `[1]`.
+pub fn class_accuracy(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
+    let hit = logits.argmax(1).equal(labels.argmax(1)); // [batch, 1]
+    hit.float().mean()
+}
+
 /// WGAN-GP penalty, `GP_WEIGHT * mean((|dD/du| - 1)^2)` at points between real and fake.
 ///
 /// burn 0.22 has no double backward, so the gradient norm is estimated by a central difference

@@ -325,8 +325,15 @@ impl Session {
 
     fn emit_samples(&mut self) {
         let Some(t) = &self.trainer else { return };
-        match t.sample_grid() {
-            Ok(grid) => self.out.send(Event::Samples { step: t.step, grid }),
+        match t
+            .sample_grid()
+            .and_then(|grid| Ok((grid, t.live_sample_grid()?)))
+        {
+            Ok((grid, live)) => self.out.send(Event::Samples {
+                step: t.step,
+                grid,
+                live,
+            }),
             Err(e) => self.out.send(Event::Warning(e.to_string())),
         }
     }

@@ -7,7 +7,7 @@ mod update;
 use super::{History, TrainConfig, TrainError};
 use crate::checkpoint::{self, DataInfo, Manifest};
 use crate::data::{Batcher, Dataset};
-use crate::model::{Discriminator, Generator, VaeNet, generate_with};
+use crate::model::{Discriminator, Generator, VaeNet, ema, generate_with};
 use crate::types::noise;
 use burn::optim::{AdamConfig, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
@@ -34,6 +34,8 @@ enum Nets {
         d: Discriminator,
         opt_g: ModuleOptimizer,
         opt_d: ModuleOptimizer,
+        /// The moving average of `g`'s weights (plain device), when the run keeps one.
+        ema: Option<Generator>,
     },
     Vae {
         net: VaeNet,
@@ -157,11 +159,18 @@ impl Trainer {
                 })
                 .into_parts()
                 .ok_or(TrainError::Model(crate::model::ModelError::Width(0)))?;
+                let plain = device.clone().without_autodiff();
+                let ema = config.ema.map(|_| {
+                    let fresh =
+                        crate::model::seeded_init(&plain, seed, || model.init_generator(&plain));
+                    ema::copy(fresh, &g)
+                });
                 Nets::Gan {
                     g,
                     d,
                     opt_g: adam(&config),
                     opt_d: adam(&config),
+                    ema,
                 }
             }
             false => {
@@ -219,11 +228,21 @@ impl Trainer {
         }
         let mut t = Self::new(manifest.train.clone(), data, data_source, device)?;
         t.nets = match t.nets {
-            Nets::Gan { g, d, opt_g, opt_d } => Nets::Gan {
+            Nets::Gan {
+                g,
+                d,
+                opt_g,
+                opt_d,
+                ema,
+            } => Nets::Gan {
                 g: checkpoint::load_module(dir, checkpoint::GENERATOR, g)?,
                 d: checkpoint::load_module(dir, checkpoint::DISCRIMINATOR, d)?,
                 opt_g: load_optim(dir, checkpoint::OPTIM_G, opt_g)?,
                 opt_d: load_optim(dir, checkpoint::OPTIM_D, opt_d)?,
+                ema: match ema {
+                    Some(e) => Some(checkpoint::load_module(dir, checkpoint::GENERATOR_EMA, e)?),
+                    None => None,
+                },
             },
             Nets::Vae { net, opt } => {
                 let decoder = match checkpoint::load_module(
@@ -268,24 +287,52 @@ impl Trainer {
     /// Every weight of every network is finite (checked before a save).
     pub fn weights_finite(&self) -> bool {
         match &self.nets {
-            Nets::Gan { g, d, .. } => checkpoint::all_finite(g) && checkpoint::all_finite(d),
+            Nets::Gan { g, d, ema, .. } => {
+                checkpoint::all_finite(g)
+                    && checkpoint::all_finite(d)
+                    && ema.as_ref().is_none_or(checkpoint::all_finite)
+            }
             Nets::Vae { net, .. } => checkpoint::all_finite(net),
         }
     }
 
-    /// An inference copy of the generator (no gradients; batch norm uses running statistics).
+    /// An inference copy of the generator users see (no gradients; batch norm uses running
+    /// statistics): the weight average where the run keeps one.
     pub fn generator(&self) -> Generator {
+        match &self.nets {
+            Nets::Gan { ema: Some(e), .. } => e.clone(),
+            _ => self.live_generator(),
+        }
+    }
+
+    /// An inference copy of the generator's trained weights themselves.
+    pub fn live_generator(&self) -> Generator {
         match &self.nets {
             Nets::Gan { g, .. } => g.valid(),
             Nets::Vae { net, .. } => Generator::Vae(net.decoder.valid()),
         }
     }
 
+    /// Whether the run keeps a weight average besides the trained generator.
+    pub fn has_ema(&self) -> bool {
+        matches!(&self.nets, Nets::Gan { ema: Some(_), .. })
+    }
+
     /// Generate `n` images from the latent rows `z` (`[n * latent]`) and optional soft labels
-    /// (`[n * classes]`); returns pixel values `[n, 28, 28]` in [-1, 1].
+    /// (`[n * classes]`) with [`Self::generator`]; returns pixel values `[n, 28, 28]` in
+    /// [-1, 1].
     pub fn generate(&self, z: &[f32], labels: Option<&[f32]>) -> Result<Vec<f32>, TrainError> {
+        self.generate_by(&self.generator(), z, labels)
+    }
+
+    fn generate_by(
+        &self,
+        g: &Generator,
+        z: &[f32],
+        labels: Option<&[f32]>,
+    ) -> Result<Vec<f32>, TrainError> {
         generate_with(
-            &self.generator(),
+            g,
             &self.config.model,
             &self.device.clone().without_autodiff(),
             z,
@@ -302,14 +349,27 @@ impl Trainer {
     /// The fixed-noise samples as a grid: one column per class for conditional models
     /// (the fixed labels cycle through the classes), square otherwise.
     pub fn sample_grid(&self) -> Result<crate::types::grid::GrayImage, TrainError> {
-        let values = self.samples()?;
+        Ok(self.grid_of(self.samples()?))
+    }
+
+    /// The same grid from the trained weights, when the run also keeps an average.
+    pub fn live_sample_grid(&self) -> Result<Option<crate::types::grid::GrayImage>, TrainError> {
+        if !self.has_ema() {
+            return Ok(None);
+        }
+        let g = self.live_generator();
+        let values = self.generate_by(&g, &self.fixed_z, self.fixed_labels.as_deref())?;
+        Ok(Some(self.grid_of(values)))
+    }
+
+    fn grid_of(&self, values: Vec<f32>) -> crate::types::grid::GrayImage {
         let side = self.config.model.image_size;
         let cols = if self.config.model.kind.is_conditional() {
             self.config.model.num_classes
         } else {
             (self.config.sample_count as f64).sqrt().ceil() as usize
         };
-        Ok(crate::types::grid::grid_of(&values, side, cols))
+        crate::types::grid::grid_of(&values, side, cols)
     }
 
     /// Write the run directory (atomically).
@@ -349,12 +409,24 @@ impl Trainer {
                 })
         };
         let mut files = match &self.nets {
-            Nets::Gan { g, d, opt_g, opt_d } => vec![
-                (checkpoint::GENERATOR, checkpoint::module_bytes(g)?),
-                (checkpoint::DISCRIMINATOR, checkpoint::module_bytes(d)?),
-                (checkpoint::OPTIM_G, optim(opt_g)?),
-                (checkpoint::OPTIM_D, optim(opt_d)?),
-            ],
+            Nets::Gan {
+                g,
+                d,
+                opt_g,
+                opt_d,
+                ema,
+            } => {
+                let mut files = vec![
+                    (checkpoint::GENERATOR, checkpoint::module_bytes(g)?),
+                    (checkpoint::DISCRIMINATOR, checkpoint::module_bytes(d)?),
+                    (checkpoint::OPTIM_G, optim(opt_g)?),
+                    (checkpoint::OPTIM_D, optim(opt_d)?),
+                ];
+                if let Some(e) = ema {
+                    files.push((checkpoint::GENERATOR_EMA, checkpoint::module_bytes(e)?));
+                }
+                files
+            }
             Nets::Vae { net, opt } => vec![
                 (
                     checkpoint::GENERATOR,

@@ -28,11 +28,25 @@ pub enum ModelKind {
     Cdcgan,
     /// Convolutional variational auto-encoder (latent 2 by default).
     Vae,
+    /// Auxiliary-classifier GAN (Odena et al. 2017): DCGAN-28 whose G takes the label and whose
+    /// D also predicts it.
+    Acgan,
 }
 
 impl ModelKind {
+    /// G takes a class label (and the data set must have classes).
     pub fn is_conditional(self) -> bool {
+        matches!(self, ModelKind::Cmlp | ModelKind::Cdcgan | ModelKind::Acgan)
+    }
+
+    /// D takes the label as an input (the cGANs); ACGAN's D predicts it instead.
+    pub fn label_into_d(self) -> bool {
         matches!(self, ModelKind::Cmlp | ModelKind::Cdcgan)
+    }
+
+    /// D has a class head besides its real/fake logit.
+    pub fn has_class_head(self) -> bool {
+        self == ModelKind::Acgan
     }
 
     pub fn is_gan(self) -> bool {
@@ -46,6 +60,7 @@ impl ModelKind {
             ModelKind::Cmlp => "cmlp",
             ModelKind::Cdcgan => "cdcgan",
             ModelKind::Vae => "vae",
+            ModelKind::Acgan => "acgan",
         }
     }
 
@@ -53,7 +68,7 @@ impl ModelKind {
     pub fn default_width(self) -> usize {
         match self {
             ModelKind::Mlp | ModelKind::Cmlp => 256,
-            ModelKind::Dcgan | ModelKind::Cdcgan => 64,
+            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan => 64,
             ModelKind::Vae => 32,
         }
     }
@@ -183,6 +198,9 @@ impl Loss {
     }
 }
 
+/// The generator average's decay GANs train with unless told otherwise.
+pub const DEFAULT_EMA: f64 = 0.999;
+
 /// Hyper-parameters of a run; stored in the checkpoint manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -200,6 +218,10 @@ pub struct TrainConfig {
     pub sample_every: u64,
     /// Images in the fixed-noise sample grid.
     pub sample_count: usize,
+    /// Decay of the exponential moving average of the generator's weights (`None`: none kept).
+    /// Sampling, the explorer and the meter use the average where a run has one.
+    #[serde(default)]
+    pub ema: Option<f64>,
 }
 
 impl TrainConfig {
@@ -232,6 +254,7 @@ impl TrainConfig {
             seed: 0,
             sample_every: 100,
             sample_count: 64,
+            ema: kind.is_gan().then_some(DEFAULT_EMA),
         }
     }
 }

@@ -25,6 +25,12 @@ pub struct StepMetrics {
     pub examples_per_sec: f32,
     #[serde(deserialize_with = "nan_if_null")]
     pub step_secs: f32,
+    /// ACGAN: the fraction of the real batch whose class D names correctly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_acc_real: Option<f32>,
+    /// ACGAN: the same on the generated batch (against the labels G was asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_acc_fake: Option<f32>,
 }
 
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
@@ -59,6 +65,11 @@ impl StepMetrics {
                 *v = f32::NAN;
             }
         }
+        for v in [&mut self.class_acc_real, &mut self.class_acc_fake] {
+            if v.is_some_and(|a| !a.is_finite()) {
+                *v = None;
+            }
+        }
     }
 
     /// Every number is finite (what a manifest may store).
@@ -73,6 +84,8 @@ impl StepMetrics {
             self.step_secs,
         ]
         .iter()
+        .chain(self.class_acc_real.iter())
+        .chain(self.class_acc_fake.iter())
         .all(|v| v.is_finite())
     }
 

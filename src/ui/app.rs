@@ -99,9 +99,9 @@ impl LatentLabApp {
             Settings::default()
         } else {
             cc.storage
-                .and_then(|s| eframe::get_value::<Settings>(s, settings::KEY))
+                .and_then(|s| s.get_string(settings::KEY))
+                .map(|text| Settings::from_ron(&text))
                 .unwrap_or_default()
-                .sanitized()
         };
         let repaint = {
             let ctx = ctx.clone();
@@ -156,7 +156,7 @@ impl LatentLabApp {
     fn start_run(&mut self) {
         self.train.reset_run();
         self.train.status = RunStatus::LoadingData;
-        let source = self.settings.data.clone();
+        let source = self.settings.run.data.clone();
         if let Some((cached, data)) = &self.data_cache
             && *cached == source
         {
@@ -174,7 +174,7 @@ impl LatentLabApp {
 
     fn send_start(&mut self, data: Arc<Dataset>) {
         let s = &self.settings;
-        let config = train_panel::train_config(s, data.num_classes());
+        let config = s.run.config(data.num_classes());
         if let Err(e) = config.model.validate() {
             self.train.status = RunStatus::Failed;
             self.train.alert = Some(format!(
@@ -186,13 +186,13 @@ impl LatentLabApp {
         let spec = RunSpec {
             config,
             data,
-            data_source: s.data.to_string(),
-            device: s.device,
+            data_source: s.run.data.to_string(),
+            device: s.run.device,
             resume_from: None,
             out_dir: None,
             max_steps: None,
             autostart: true,
-            score_every: s.score_every,
+            score_every: s.run.score_every,
             classifier: None,
             lr_override: None,
         };

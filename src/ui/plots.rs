@@ -1,5 +1,5 @@
 //! The Train tab's live charts (egui_plot): losses raw and smoothed, D(x) and D(G(z)) with the
-//! 0.5 line, throughput, and the quality meter's curve; hyper-parameter changes as vertical
+//! 0.5 line, ACGAN's class accuracy, throughput, and the quality meter's curve; hyper-parameter changes as vertical
 //! markers on each.
 
 use crate::quality::Score;
@@ -102,6 +102,40 @@ pub fn losses(
         );
         markers(p, marks);
     });
+}
+
+/// ACGAN: the fraction of real and of generated images whose class D names correctly.
+pub fn class_accuracy(
+    ui: &mut egui::Ui,
+    metrics: &[StepMetrics],
+    marks: &[Marker],
+    smoothing: f32,
+    height: f32,
+) {
+    let (xr, real) = series(metrics, |m| m.class_acc_real.unwrap_or(f32::NAN));
+    let (xf, fake) = series(metrics, |m| m.class_acc_fake.unwrap_or(f32::NAN));
+    let (sr, sf) = (
+        smooth(&real, smoothing as f64),
+        smooth(&fake, smoothing as f64),
+    );
+    base("plot-class", "D's class accuracy", height)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |p| {
+            p.line(Line::new("real (raw)", points(&xr, &real)).color(faint(D_COLOR)));
+            p.line(Line::new("generated (raw)", points(&xf, &fake)).color(faint(G_COLOR)));
+            p.line(
+                Line::new("on real", points(&xr, &sr))
+                    .color(D_COLOR)
+                    .width(2.0),
+            );
+            p.line(
+                Line::new("on generated", points(&xf, &sf))
+                    .color(G_COLOR)
+                    .width(2.0),
+            );
+            markers(p, marks);
+        });
 }
 
 /// Mean D(x) on real data and D(G(z)) on generated data, with the 0.5 line of a confused D.

@@ -6,6 +6,7 @@ use crate::device::DeviceChoice;
 use crate::explore::interpolate::Mode;
 use crate::model::ModelKind;
 use crate::train::objective::Loss;
+use crate::train::options::RunOptions;
 use crate::ui::colormap::ColorMap;
 use serde::{Deserialize, Serialize};
 
@@ -24,22 +25,8 @@ pub enum Tab {
 #[serde(default)]
 pub struct Settings {
     pub tab: Tab,
-    pub model: ModelKind,
-    pub loss: Loss,
-    pub data: DataSource,
-    pub batch: usize,
-    pub lr_g: f64,
-    pub lr_d: f64,
-    pub seed: u64,
-    pub device: DeviceChoice,
-    /// Refresh the sample grid every this many steps.
-    pub sample_every: u64,
-    /// Run the quality meter every this many steps (0: off).
-    pub score_every: u64,
-    /// Generator/discriminator width; `None` uses the model's default.
-    pub width: Option<usize>,
-    /// Latent size; `None` uses the model's default.
-    pub latent: Option<usize>,
+    /// The run the Train tab starts: the same options as `latentlab train`'s flags.
+    pub run: RunOptions,
     /// Exponential smoothing of the loss curves, 0 (raw) to 0.99.
     pub smoothing: f32,
     pub colormap: ColorMap,
@@ -56,18 +43,13 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             tab: Tab::Train,
-            model: ModelKind::Cdcgan,
-            loss: Loss::Nonsat,
-            data: DataSource::Default,
-            batch: 64,
-            lr_g: 2e-4,
-            lr_d: 2e-4,
-            seed: 0,
-            device: DeviceChoice::Auto,
-            sample_every: 20,
-            score_every: 0,
-            width: None,
-            latent: None,
+            // The app opens on the conditional model (its label picker is the showcase) and
+            // refreshes the live sample grid more often than the CLI saves it.
+            run: RunOptions {
+                model: ModelKind::Cdcgan,
+                sample_every: 20,
+                ..RunOptions::default()
+            },
             smoothing: 0.9,
             colormap: ColorMap::Gray,
             interp_steps: 10,
@@ -80,18 +62,25 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The settings stored under [`KEY`] (RON, as eframe writes them): defaults where there are
+    /// none or they do not parse, and older files' flat run fields carried over.
+    pub fn from_ron(text: &str) -> Self {
+        let Ok(mut s) = ron::from_str::<Settings>(text) else {
+            return Settings::default();
+        };
+        if let Ok(old) = ron::from_str::<Flat>(text)
+            && old.run.is_none()
+        {
+            old.carry_into(&mut s.run);
+        }
+        s.sanitized()
+    }
+
     /// Clamp values a hand-edited or older settings file could have put out of range.
     pub fn sanitized(mut self) -> Self {
-        self.batch = self.batch.clamp(1, 4096);
-        if !(self.lr_g.is_finite() && self.lr_g > 0.0) {
-            self.lr_g = 2e-4;
-        }
-        if !(self.lr_d.is_finite() && self.lr_d > 0.0) {
-            self.lr_d = 2e-4;
-        }
-        self.sample_every = self.sample_every.max(1);
-        self.width = self.width.map(|w| w.clamp(1, crate::model::MAX_WIDTH));
-        self.latent = self.latent.map(|l| l.clamp(1, crate::model::MAX_LATENT));
+        self.run = self.run.sanitized();
+        // The live sample grid needs a period.
+        self.run.sample_every = self.run.sample_every.max(1);
         // `clamp` keeps a NaN, so non-finite values fall back to the defaults first.
         let d = Settings::default();
         if !self.smoothing.is_finite() {
@@ -104,5 +93,115 @@ impl Settings {
         self.interp_steps = self.interp_steps.clamp(2, 64);
         self.interp_fps = self.interp_fps.clamp(0.5, 60.0);
         self
+    }
+}
+
+/// The run fields as latentlab 0.1 stored them, at the top level of [`Settings`]. A field is
+/// `Some` where the file has it (RON writes options as `Some(..)`, hence [`present`]).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Flat {
+    #[serde(deserialize_with = "present")]
+    run: Option<serde::de::IgnoredAny>,
+    #[serde(deserialize_with = "present")]
+    model: Option<ModelKind>,
+    #[serde(deserialize_with = "present")]
+    loss: Option<Loss>,
+    #[serde(deserialize_with = "present")]
+    data: Option<DataSource>,
+    #[serde(deserialize_with = "present")]
+    batch: Option<usize>,
+    #[serde(deserialize_with = "present")]
+    lr_g: Option<f64>,
+    #[serde(deserialize_with = "present")]
+    lr_d: Option<f64>,
+    #[serde(deserialize_with = "present")]
+    seed: Option<u64>,
+    #[serde(deserialize_with = "present")]
+    device: Option<DeviceChoice>,
+    #[serde(deserialize_with = "present")]
+    sample_every: Option<u64>,
+    #[serde(deserialize_with = "present")]
+    score_every: Option<u64>,
+    #[serde(deserialize_with = "present")]
+    width: Option<Option<usize>>,
+    #[serde(deserialize_with = "present")]
+    latent: Option<Option<usize>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl Flat {
+    fn carry_into(self, run: &mut RunOptions) {
+        macro_rules! carry {
+            ($($field:ident),*) => {$(
+                if let Some(v) = self.$field {
+                    run.$field = v;
+                }
+            )*};
+        }
+        carry!(
+            model,
+            loss,
+            data,
+            batch,
+            seed,
+            device,
+            sample_every,
+            score_every,
+            width,
+            latent
+        );
+        run.lr_g = self.lr_g.or(run.lr_g);
+        run.lr_d = self.lr_d.or(run.lr_d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written by latentlab before the run options moved under `run` (eframe's RON).
+    const FLAT: &str = "(tab:Explore,model:vae,loss:lsgan,data:Path(\"/data/glyphs\"),batch:32,\
+        lr_g:0.001,lr_d:0.0005,seed:7,device:cpu,sample_every:50,score_every:200,width:Some(16),\
+        latent:None,smoothing:0.5,colormap:Gray,interp_steps:12,interp_mode:Spherical,\
+        interp_fps:8.0,interp_blend_labels:false,last_checkpoint:None)";
+
+    #[test]
+    fn settings_from_before_the_run_section_keep_their_choices() {
+        let s = Settings::from_ron(FLAT);
+        let r = &s.run;
+        assert_eq!(
+            (r.model, r.loss, r.batch, r.seed),
+            (ModelKind::Vae, Loss::Lsgan, 32, 7)
+        );
+        assert_eq!(r.data, DataSource::Path("/data/glyphs".into()));
+        assert_eq!((r.lr_g, r.lr_d, r.lr), (Some(1e-3), Some(5e-4), None));
+        assert_eq!(
+            (r.device, r.sample_every, r.score_every),
+            (DeviceChoice::Cpu, 50, 200)
+        );
+        assert_eq!((r.width, r.latent), (Some(16), None));
+        assert_eq!(
+            (s.tab, s.smoothing, s.interp_steps),
+            (Tab::Explore, 0.5, 12)
+        );
+        assert!(!s.interp_blend_labels);
+    }
+
+    #[test]
+    fn settings_round_trip_through_ron_and_junk_gives_defaults() {
+        let mut s = Settings::default();
+        s.run.model = ModelKind::Mlp;
+        s.run.lr_d = Some(3e-4);
+        s.tab = Tab::Interpolate;
+        let text = ron::to_string(&s).unwrap_or_default();
+        assert_eq!(Settings::from_ron(&text), s);
+        assert_eq!(Settings::from_ron("(model: Nope"), Settings::default());
+        assert_eq!(Settings::from_ron("()"), Settings::default());
     }
 }

@@ -36,6 +36,11 @@ pub struct TrainState {
     pub markers: Vec<Marker>,
     pub quality: Vec<(u64, Score)>,
     pub grids: Vec<(u64, Arc<GrayImage>)>,
+    /// The newest grid from the trained weights, when the run also keeps their average (the
+    /// grids above).
+    pub live_grid: Option<(u64, Arc<GrayImage>)>,
+    /// Show `live_grid` instead of the average's newest grid.
+    pub show_live: bool,
     /// Time-lapse position; `None` follows the newest grid.
     pub scrub: Option<usize>,
     pub playing: bool,
@@ -53,7 +58,8 @@ pub struct TrainState {
     /// Learning rates a starting run was given (shown once it has started).
     pub starting_lr: (f64, f64),
     grid_tex: Tex,
-    shown: Option<u64>,
+    /// The step and source (trained weights or not) of the grid in `grid_tex`.
+    shown: Option<(u64, bool)>,
 }
 
 impl Default for TrainState {
@@ -66,6 +72,8 @@ impl Default for TrainState {
             markers: Vec::new(),
             quality: Vec::new(),
             grids: Vec::new(),
+            live_grid: None,
+            show_live: false,
             scrub: None,
             playing: false,
             play_clock: 0.0,
@@ -83,7 +91,6 @@ impl Default for TrainState {
 }
 
 impl TrainState {
-    /// Forget the previous run's curves and grids (a new run starts).
     /// Take in what the training thread reports (the contract is on [`Event`]).
     pub fn apply(&mut self, e: Event) {
         match e {
@@ -107,7 +114,10 @@ impl TrainState {
                 self.history.push(m);
             }
             Event::Quality { step, score } => self.quality.push((step, score)),
-            Event::Samples { step, grid } => self.push_grid(step, grid),
+            Event::Samples { step, grid, live } => {
+                self.live_grid = live.map(|l| (step, Arc::new(l)));
+                self.push_grid(step, grid);
+            }
             Event::Paused { step } => {
                 self.step = step;
                 if self.status == RunStatus::Running {
@@ -167,6 +177,7 @@ impl TrainState {
             && self.saved_step != Some(self.step)
     }
 
+    /// Forget the previous run's curves and grids (a new run starts).
     pub fn reset_run(&mut self) {
         let alert = self.alert.take();
         *self = Self::default();
@@ -200,28 +211,12 @@ impl TrainState {
 
     /// The grid the time-lapse shows now.
     pub fn current_grid(&self) -> Option<&(u64, Arc<GrayImage>)> {
-        match self.scrub {
-            Some(i) => self.grids.get(i),
-            None => self.grids.last(),
+        match (self.scrub, &self.live_grid) {
+            (Some(i), _) => self.grids.get(i),
+            (None, Some(live)) if self.show_live => Some(live),
+            (None, _) => self.grids.last(),
         }
     }
-}
-
-/// The training configuration the settings describe, for a data set with `num_classes`.
-pub fn train_config(s: &Settings, num_classes: usize) -> TrainConfig {
-    let mut c = TrainConfig::new(s.model, s.loss, num_classes);
-    c.batch = s.batch;
-    c.lr_g = s.lr_g;
-    c.lr_d = s.lr_d;
-    c.seed = s.seed;
-    c.sample_every = s.sample_every;
-    if let Some(w) = s.width {
-        c.model.width = w;
-    }
-    if let Some(l) = s.latent {
-        c.model.latent_dim = l;
-    }
-    c
 }
 
 pub fn model_label(k: ModelKind) -> &'static str {
@@ -230,15 +225,17 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Dcgan => "DCGAN-28",
         ModelKind::Cmlp => "conditional MLP GAN",
         ModelKind::Cdcgan => "conditional DCGAN-28",
+        ModelKind::Acgan => "ACGAN (D also classifies)",
         ModelKind::Vae => "VAE",
     }
 }
 
-const KINDS: [ModelKind; 5] = [
+const KINDS: [ModelKind; 6] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
     ModelKind::Cdcgan,
+    ModelKind::Acgan,
     ModelKind::Vae,
 ];
 const LOSSES: [Loss; 4] = [Loss::Nonsat, Loss::Minimax, Loss::Lsgan, Loss::WganGp];
@@ -296,22 +293,22 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
             .show(ui, |ui| {
                 let l = ui.label("Model");
                 egui::ComboBox::from_id_salt("model")
-                    .selected_text(model_label(s.model))
+                    .selected_text(model_label(s.run.model))
                     .show_ui(ui, |ui| {
                         for k in KINDS {
-                            ui.selectable_value(&mut s.model, k, model_label(k));
+                            ui.selectable_value(&mut s.run.model, k, model_label(k));
                         }
                     })
                     .response
                     .labelled_by(l.id);
                 ui.end_row();
                 let l = ui.label("Loss");
-                ui.add_enabled_ui(s.model.is_gan(), |ui| {
+                ui.add_enabled_ui(s.run.model.is_gan(), |ui| {
                     egui::ComboBox::from_id_salt("loss")
-                        .selected_text(s.loss.name())
+                        .selected_text(s.run.loss.name())
                         .show_ui(ui, |ui| {
                             for l in LOSSES {
-                                ui.selectable_value(&mut s.loss, l, l.name());
+                                ui.selectable_value(&mut s.run.loss, l, l.name());
                             }
                         })
                         .response
@@ -320,21 +317,24 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 ui.end_row();
                 let l = ui.label("Data");
                 egui::ComboBox::from_id_salt("data")
-                    .selected_text(data_label(&s.data))
+                    .selected_text(data_label(&s.run.data))
                     .width(170.0)
                     .show_ui(ui, |ui| {
                         ui.selectable_value(
-                            &mut s.data,
+                            &mut s.run.data,
                             DataSource::Default,
                             data_label(&DataSource::Default),
                         );
                         ui.selectable_value(
-                            &mut s.data,
+                            &mut s.run.data,
                             DataSource::Fashion,
                             data_label(&DataSource::Fashion),
                         );
                         if ui
-                            .selectable_label(matches!(s.data, DataSource::Path(_)), "a folder…")
+                            .selectable_label(
+                                matches!(s.run.data, DataSource::Path(_)),
+                                "a folder…",
+                            )
                             .clicked()
                         {
                             out.push(Action::PickDataFolder);
@@ -344,18 +344,23 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                     .labelled_by(l.id);
                 ui.end_row();
                 let l = ui.label("Batch");
-                ui.add(egui::DragValue::new(&mut s.batch).range(1..=1024))
+                ui.add(egui::DragValue::new(&mut s.run.batch).range(1..=1024))
                     .labelled_by(l.id);
                 ui.end_row();
                 let l = ui.label("Seed");
-                ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
+                ui.add(egui::DragValue::new(&mut s.run.seed))
+                    .labelled_by(l.id);
                 ui.end_row();
                 let l = ui.label("Device");
                 egui::ComboBox::from_id_salt("device")
-                    .selected_text(format!("{:?}", s.device).to_lowercase())
+                    .selected_text(format!("{:?}", s.run.device).to_lowercase())
                     .show_ui(ui, |ui| {
                         for d in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Wgpu] {
-                            ui.selectable_value(&mut s.device, d, format!("{d:?}").to_lowercase());
+                            ui.selectable_value(
+                                &mut s.run.device,
+                                d,
+                                format!("{d:?}").to_lowercase(),
+                            );
                         }
                     })
                     .response
@@ -363,7 +368,7 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 ui.end_row();
                 let l = ui.label("Samples every");
                 ui.add(
-                    egui::DragValue::new(&mut s.sample_every)
+                    egui::DragValue::new(&mut s.run.sample_every)
                         .range(1..=10_000)
                         .suffix(" steps"),
                 )
@@ -371,7 +376,7 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 ui.end_row();
                 let l = ui.label("Quality every");
                 ui.add(
-                    egui::DragValue::new(&mut s.score_every)
+                    egui::DragValue::new(&mut s.run.score_every)
                         .range(0..=100_000)
                         .suffix(" steps"),
                 )
@@ -380,26 +385,32 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 ui.end_row();
             });
     });
-    // Learning rates stay editable during a run; applying them marks the charts.
+    // Learning rates stay editable during a run; applying them marks the charts. Unset, they
+    // show the model's recipe.
+    let recipe = TrainConfig::new(s.run.model, s.run.loss, 0);
+    let (mut lr_g, mut lr_d) = s.run.learning_rates(recipe.lr_g, recipe.lr_d);
     ui.label("Learning rate G / D");
-    ui.add(
-        egui::Slider::new(&mut s.lr_g, 1e-6..=1e-2)
+    let g = ui.add(
+        egui::Slider::new(&mut lr_g, 1e-6..=1e-2)
             .logarithmic(true)
             .text("G"),
     );
-    ui.add(
-        egui::Slider::new(&mut s.lr_d, 1e-6..=1e-2)
+    let d = ui.add(
+        egui::Slider::new(&mut lr_d, 1e-6..=1e-2)
             .logarithmic(true)
             .text("D"),
     );
+    if g.changed() {
+        s.run.lr_g = Some(lr_g);
+    }
+    if d.changed() {
+        s.run.lr_d = Some(lr_d);
+    }
     if let Some(live) = t.live_lr
-        && live != (s.lr_g, s.lr_d)
+        && live != (lr_g, lr_d)
         && ui.button("Apply learning rates").clicked()
     {
-        out.push(Action::Train(Command::SetLearningRate {
-            lr_g: s.lr_g,
-            lr_d: s.lr_d,
-        }));
+        out.push(Action::Train(Command::SetLearningRate { lr_g, lr_d }));
     }
     ui.separator();
     ui.horizontal_wrapped(|ui| {
@@ -479,12 +490,16 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
 
 fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
     let vae = t.model.as_ref().is_some_and(|m| m.kind == ModelKind::Vae);
-    let n_plots = if t.quality.is_empty() { 3.0 } else { 4.0 };
-    let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(110.0, 320.0);
     let m = t.metrics();
+    let class = m.last().is_some_and(|p| p.class_acc_real.is_some());
+    let n_plots = 3.0 + f32::from(u8::from(class)) + f32::from(u8::from(!t.quality.is_empty()));
+    let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(110.0, 320.0);
     plots::losses(ui, m, &t.markers, s.smoothing, vae, h);
     if !vae {
         plots::discriminator(ui, m, &t.markers, s.smoothing, h);
+    }
+    if class {
+        plots::class_accuracy(ui, m, &t.markers, s.smoothing, h);
     }
     plots::throughput(ui, m, &t.markers, s.smoothing, h);
     if !t.quality.is_empty() {
@@ -511,9 +526,18 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
     let Some((step, grid)) = t.current_grid().cloned() else {
         return;
     };
-    if t.shown != Some(step) || !t.grid_tex.is_set() {
+    if t.live_grid.is_some() {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut t.show_live, false, "Average")
+                .on_hover_text("the moving average of G's weights (what sample and explore use)");
+            ui.selectable_value(&mut t.show_live, true, "Trained weights")
+                .on_hover_text("G's weights as the last update left them");
+        });
+    }
+    let shown = (step, t.show_live && t.scrub.is_none());
+    if t.shown != Some(shown) || !t.grid_tex.is_set() {
         t.grid_tex.set_gray(ui.ctx(), &grid);
-        t.shown = Some(step);
+        t.shown = Some(shown);
     }
     // floor: a fractional size would widen the resizable panel a little every frame
     let w = (ui.available_width() - 2.0).floor();

@@ -29,7 +29,12 @@ fn probe_z(latent: usize) -> Vec<f32> {
 
 #[test]
 fn generator_round_trips_bit_exactly() {
-    for kind in [ModelKind::Cdcgan, ModelKind::Mlp, ModelKind::Vae] {
+    for kind in [
+        ModelKind::Cdcgan,
+        ModelKind::Mlp,
+        ModelKind::Vae,
+        ModelKind::Acgan,
+    ] {
         let t = trained(kind, 3);
         let dir = tempdir();
         let run = dir.path().join("run");
@@ -64,9 +69,47 @@ fn generator_round_trips_bit_exactly() {
 }
 
 #[test]
+fn the_weight_average_is_saved_and_is_what_sampling_uses() {
+    let device = Device::flex();
+    let t = trained(ModelKind::Dcgan, 12);
+    assert!(t.has_ema());
+    let z = probe_z(t.config.model.latent_dim);
+    let model = t.config.model.clone();
+    let avg = t.generate(&z, None).expect("average");
+    let live = latentlab::model::generate_with(&t.live_generator(), &model, &device, &z, None)
+        .expect("live");
+    assert_ne!(avg, live, "the average lags the trained weights");
+    let dir = tempdir();
+    t.save(dir.path()).expect("save");
+    assert!(dir.path().join(checkpoint::GENERATOR_EMA).is_file());
+    let (m, g) = checkpoint::load_generator(dir.path(), &device).expect("load");
+    assert_eq!(m.train.ema, Some(latentlab::types::config::DEFAULT_EMA));
+    let loaded = latentlab::model::generate_with(&g, &model, &device, &z, None).expect("gen");
+    assert_eq!(loaded, avg);
+
+    // Without an average the trained weights are saved and used.
+    let mut cfg = tiny(ModelKind::Dcgan, Loss::Nonsat, 4);
+    cfg.ema = None;
+    let mut t = Trainer::new(cfg, Arc::new(patterns(8)), "p".into(), &device).expect("t");
+    t.step().expect("step");
+    assert!(!t.has_ema());
+    let dir = tempdir();
+    t.save(dir.path()).expect("save");
+    assert!(!dir.path().join(checkpoint::GENERATOR_EMA).exists());
+    let (m, _) = checkpoint::load_generator(dir.path(), &device).expect("load");
+    assert_eq!(m.train.ema, None);
+}
+
+#[test]
 fn resume_continues_exactly_like_an_unbroken_run() {
+    for kind in [ModelKind::Dcgan, ModelKind::Acgan] {
+        resumes_exactly(kind);
+    }
+}
+
+fn resumes_exactly(kind: ModelKind) {
     let data = Arc::new(patterns(8));
-    let cfg = tiny(ModelKind::Dcgan, Loss::Nonsat, 4);
+    let cfg = tiny(kind, Loss::Nonsat, 4);
     let mut unbroken =
         Trainer::new(cfg.clone(), data.clone(), "p".into(), &Device::flex()).expect("t");
     let mut first = Trainer::new(cfg, data.clone(), "p".into(), &Device::flex()).expect("t");
@@ -87,33 +130,57 @@ fn resume_continues_exactly_like_an_unbroken_run() {
         assert_eq!(
             (a.loss_d.to_bits(), a.loss_g.to_bits()),
             (b.loss_d.to_bits(), b.loss_g.to_bits()),
-            "{a:?} vs {b:?}"
+            "{kind:?}: {a:?} vs {b:?}"
         );
     }
     let z = probe_z(8);
+    let labels = kind
+        .is_conditional()
+        .then(|| latentlab::types::noise::one_hot(&[0, 1, 2, 3, 0, 1], 4));
     let (x, y) = (
-        unbroken.generate(&z, None).expect("g"),
-        resumed.generate(&z, None).expect("g"),
+        unbroken.generate(&z, labels.as_deref()).expect("g"),
+        resumed.generate(&z, labels.as_deref()).expect("g"),
     );
     let max_diff = x
         .iter()
         .zip(&y)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
-    assert!(max_diff == 0.0, "resumed run drifted by {max_diff}");
+    assert!(
+        max_diff == 0.0,
+        "{kind:?}: resumed run drifted by {max_diff}"
+    );
 }
 
 #[test]
 fn truncated_weights_give_corrupt_error() {
-    let t = trained(ModelKind::Mlp, 1);
-    let dir = tempdir();
-    t.save(dir.path()).expect("save");
-    let path = dir.path().join("generator.bpk");
-    let bytes = std::fs::read(&path).expect("read");
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
-    let e = checkpoint::load_generator(dir.path(), &Device::flex()).expect_err("error");
-    assert!(matches!(e, CheckpointError::Corrupt { .. }), "{e}");
-    assert!(e.to_string().contains("generator.bpk"), "{e}");
+    // Sampling reads the weight average, resuming the trained weights: each names its file.
+    for file in [checkpoint::GENERATOR_EMA, checkpoint::GENERATOR] {
+        let t = trained(ModelKind::Mlp, 1);
+        let dir = tempdir();
+        t.save(dir.path()).expect("save");
+        let path = dir.path().join(file);
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+        let e = if file == checkpoint::GENERATOR_EMA {
+            checkpoint::load_generator(dir.path(), &Device::flex()).map(|_| ())
+        } else {
+            Trainer::resume(
+                dir.path(),
+                Arc::new(patterns(8)),
+                "p".into(),
+                &Device::flex(),
+            )
+            .map(|_| ())
+            .map_err(|e| match e {
+                latentlab::train::TrainError::Checkpoint(c) => c,
+                other => panic!("{other}"),
+            })
+        }
+        .expect_err("error");
+        assert!(matches!(e, CheckpointError::Corrupt { .. }), "{e}");
+        assert!(e.to_string().contains(file), "{e}");
+    }
 }
 
 #[test]

@@ -349,7 +349,7 @@ fn fuzz_settings(count: usize) {
         |bytes| {
             if let Ok(s) = serde_json::from_slice::<Settings>(bytes) {
                 let s = s.sanitized();
-                assert!((1..=4096).contains(&s.batch), "batch {}", s.batch);
+                assert!((1..=4096).contains(&s.run.batch), "batch {}", s.run.batch);
                 assert!((0.0..=0.99).contains(&s.smoothing), "{}", s.smoothing);
                 assert!((2..=64).contains(&s.interp_steps), "{}", s.interp_steps);
                 assert!(
@@ -357,7 +357,10 @@ fn fuzz_settings(count: usize) {
                     "{}",
                     s.interp_fps
                 );
-                for v in [s.width, s.latent].into_iter().flatten() {
+                for lr in [s.run.lr, s.run.lr_g, s.run.lr_d].into_iter().flatten() {
+                    assert!(lr.is_finite() && lr > 0.0, "learning rate {lr}");
+                }
+                for v in [s.run.width, s.run.latent].into_iter().flatten() {
                     assert!((1..=4096).contains(&v), "{v}");
                 }
             }

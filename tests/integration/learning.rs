@@ -65,7 +65,29 @@ fn mlp_gan_learns_fixed_patterns() {
 #[test]
 fn conditional_dcgan_learns_fixed_patterns() {
     let t = gan_learns(ModelKind::Cdcgan, Loss::Nonsat, 400, 16);
-    // The label is obeyed: asking for class k draws pattern k.
+    assert_obeys_labels(&t);
+}
+
+#[test]
+fn acgan_learns_fixed_patterns_and_its_d_names_their_classes() {
+    let t = gan_learns(ModelKind::Acgan, Loss::Nonsat, 600, 16);
+    assert_obeys_labels(&t);
+    let last = &t.history.points[t.history.points.len() - 20..];
+    let mean = |f: fn(&latentlab::train::StepMetrics) -> Option<f32>| {
+        last.iter()
+            .map(|m| f(m).expect("ACGAN reports class accuracy"))
+            .sum::<f32>()
+            / 20.0
+    };
+    let (real, fake) = (mean(|m| m.class_acc_real), mean(|m| m.class_acc_fake));
+    assert!(
+        real > 0.95 && fake > 0.95,
+        "class accuracy real {real}, generated {fake}"
+    );
+}
+
+/// The label is obeyed: asking for class k draws pattern k.
+fn assert_obeys_labels(t: &Trainer) {
     let pats = pattern_values();
     let z = latentlab::types::noise::gaussian(11, 4 * t.config.model.latent_dim);
     for (k, pattern) in pats.iter().enumerate() {

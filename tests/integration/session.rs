@@ -63,7 +63,7 @@ fn step_pause_resume_and_samples() {
     assert_eq!(steps, [1, 2, 3]);
     assert!(
         ev.iter()
-            .any(|e| matches!(e, Event::Samples { step: 2, grid } if grid.width > 28))
+            .any(|e| matches!(e, Event::Samples { step: 2, grid, .. } if grid.width > 28))
     );
 
     h.send(Command::SetLearningRate {

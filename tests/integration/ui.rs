@@ -62,11 +62,11 @@ fn set_mirrored_end_points(h: &mut Harness<'_, LatentLabApp>) {
 }
 
 fn tiny_settings(s: &mut Settings) {
-    s.model = ModelKind::Mlp;
-    s.batch = 16;
-    s.width = Some(16);
-    s.latent = Some(8);
-    s.sample_every = 1;
+    s.run.model = ModelKind::Mlp;
+    s.run.batch = 16;
+    s.run.width = Some(16);
+    s.run.latent = Some(8);
+    s.run.sample_every = 1;
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn starting_a_run_plots_losses_and_the_controls_drive_it() {
     wait_for(&mut h, "one step", |a| a.train.step == before + 1);
 
     // A learning-rate change mid-run is applied and marked on the charts.
-    h.state_mut().settings.lr_g = 1e-3;
+    h.state_mut().settings.run.lr_g = Some(1e-3);
     h.step();
     h.get_by_label("Apply learning rates").click();
     wait_for(&mut h, "the marker", |a| !a.train.markers.is_empty());
@@ -326,10 +326,10 @@ fn settings_persist_between_launches() {
     {
         let mut h = harness(options(vec![], None));
         let s = &mut h.state_mut().settings;
-        s.model = ModelKind::Vae;
-        s.batch = 32;
-        s.lr_d = 5e-4;
-        s.data = latentlab::data::DataSource::Fashion;
+        s.run.model = ModelKind::Vae;
+        s.run.batch = 32;
+        s.run.lr_d = Some(5e-4);
+        s.run.data = latentlab::data::DataSource::Fashion;
         s.tab = Tab::Interpolate;
         eframe::App::save(h.state_mut(), &mut store);
     }
@@ -343,10 +343,10 @@ fn settings_persist_between_launches() {
             LatentLabApp::new(cc, opts).expect("app starts")
         });
     let s = &h.state().settings;
-    assert_eq!(s.model, ModelKind::Vae);
-    assert_eq!(s.batch, 32);
-    assert_eq!(s.lr_d, 5e-4);
-    assert_eq!(s.data, latentlab::data::DataSource::Fashion);
+    assert_eq!(s.run.model, ModelKind::Vae);
+    assert_eq!(s.run.batch, 32);
+    assert_eq!(s.run.lr_d, Some(5e-4));
+    assert_eq!(s.run.data, latentlab::data::DataSource::Fashion);
     assert_eq!(s.tab, Tab::Interpolate);
 }
 

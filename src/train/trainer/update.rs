@@ -20,6 +20,8 @@ enum Scalars {
         d_real: f32,
         d_fake_before: f32,
         d_fake_after: f32,
+        /// ACGAN: D's class accuracy on the real and on the generated batch.
+        class_acc: Option<(f32, f32)>,
     },
     Vae {
         reconstruction: f32,
@@ -38,12 +40,15 @@ impl Scalars {
                 d_real,
                 d_fake_before,
                 d_fake_after,
+                class_acc,
             } => StepMetrics {
                 loss_d,
                 loss_g,
                 d_real,
                 d_fake_before,
                 d_fake_after,
+                class_acc_real: class_acc.map(|c| c.0),
+                class_acc_fake: class_acc.map(|c| c.1),
                 ..StepMetrics::default()
             },
             Scalars::Vae { reconstruction, kl } => StepMetrics {
@@ -53,6 +58,14 @@ impl Scalars {
             },
         }
     }
+}
+
+/// The average's decay at `step`: lower at first, so that early samples are not dominated by
+/// the random initial weights (the warm-up of TensorFlow's ExponentialMovingAverage with
+/// `num_updates`).
+fn ema_warmup(decay: f64, step: u64) -> f64 {
+    let s = step as f64;
+    decay.min((1.0 + s) / (10.0 + s))
 }
 
 impl Trainer {
@@ -149,9 +162,20 @@ impl Trainer {
                 // PyTorch DCGAN recipe does), saving a second generator forward.
                 fake_for_g = Some(fake_graph);
             }
-            let l_real = d.forward(real.clone(), label.clone()); // [batch, 1]
-            let l_fake = d.forward(fake.clone(), label.clone());
+            let (l_real, c_real) = d.forward_heads(real.clone(), label.clone()); // [batch, 1]
+            let (l_fake, c_fake) = d.forward_heads(fake.clone(), label.clone());
             let mut loss_d = objective::d_loss(loss, l_real.clone(), l_fake.clone());
+            // ACGAN: D also learns to name the class of real and of generated images.
+            let mut class_acc = None;
+            if let (Some(cr), Some(cf), Some(y)) = (c_real, c_fake, label.clone()) {
+                let terms = objective::class_loss(cr.clone(), y.clone())
+                    + objective::class_loss(cf.clone(), y.clone());
+                loss_d = loss_d + terms.mul_scalar(objective::CLASS_WEIGHT);
+                class_acc = Some((
+                    objective::class_accuracy(cr.detach(), y.clone()),
+                    objective::class_accuracy(cf.detach(), y),
+                ));
+            }
             if let Some(mix) = mix {
                 let lab = label.clone();
                 let dd = &*d;
@@ -164,6 +188,7 @@ impl Trainer {
                 loss_d.detach(),
                 sigmoid(l_real.detach()).mean(),
                 sigmoid(l_fake.detach()).mean(),
+                class_acc,
             ));
         }
         let fake = match fake_for_g {
@@ -176,7 +201,11 @@ impl Trainer {
                 g.forward(z, label.clone())
             }
         };
-        let Nets::Gan { g, d, opt_g, .. } = &mut self.nets else {
+        let decay = self.config.ema.map(|d| ema_warmup(d, self.step));
+        let Nets::Gan {
+            g, d, opt_g, ema, ..
+        } = &mut self.nets
+        else {
             unreachable!("gan_step runs on GAN nets")
         };
         // D's weights get no gradient in the G update: skipping them saves D's weight-gradient
@@ -186,32 +215,50 @@ impl Trainer {
         } else {
             d.clone()
         };
-        let l_fake = d_for_g.forward(fake, label);
-        let loss_g = objective::g_loss(loss, l_fake.clone());
+        let (l_fake, c_fake) = d_for_g.forward_heads(fake, label.clone());
+        let mut loss_g = objective::g_loss(loss, l_fake.clone());
+        // ACGAN: G is also rewarded when D names the class it was asked for.
+        if let (Some(c), Some(y)) = (c_fake, label) {
+            loss_g = loss_g + objective::class_loss(c, y).mul_scalar(objective::CLASS_WEIGHT);
+        }
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = opt_g.step(lr_g, g.clone(), grads);
-        let (loss_d, d_real, d_fake) = last.ok_or(TrainError::ZeroBatch)?;
-        // One read-back per step: [loss_D, loss_G, D(x), D(G(z)) before, after]
-        let all = Tensor::cat(
-            vec![
-                loss_d,
-                loss_g.detach(),
-                d_real,
-                d_fake,
-                sigmoid(l_fake.detach()).mean(),
-            ],
-            0,
-        );
-        match readback(all)?[..] {
-            [loss_d, loss_g, d_real, d_fake_before, d_fake_after] => Ok(Scalars::Gan {
+        if let (Some(avg), Some(decay)) = (ema.take(), decay) {
+            *ema = Some(crate::model::ema::blend(avg, &*g, decay));
+        }
+        let (loss_d, d_real, d_fake, class_acc) = last.ok_or(TrainError::ZeroBatch)?;
+        // One read-back per step: [loss_D, loss_G, D(x), D(G(z)) before, after] and, for
+        // ACGAN, [class accuracy on real, on generated]
+        let mut all = vec![
+            loss_d,
+            loss_g.detach(),
+            d_real,
+            d_fake,
+            sigmoid(l_fake.detach()).mean(),
+        ];
+        all.extend(class_acc.into_iter().flat_map(|(r, f)| [r, f]));
+        let expected = all.len();
+        match readback(Tensor::cat(all, 0))?[..] {
+            [
                 loss_d,
                 loss_g,
                 d_real,
                 d_fake_before,
                 d_fake_after,
+                ref class @ ..,
+            ] if class.len() + 5 == expected => Ok(Scalars::Gan {
+                loss_d,
+                loss_g,
+                d_real,
+                d_fake_before,
+                d_fake_after,
+                class_acc: match class {
+                    [r, f] => Some((*r, *f)),
+                    _ => None,
+                },
             }),
             ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
-                "expected 5 step scalars, got {}",
+                "expected {expected} step scalars, got {}",
                 other.len()
             )))),
         }

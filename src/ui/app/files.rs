@@ -157,7 +157,7 @@ impl LatentLabApp {
             FileAction::OpenCheckpoint => self.open_checkpoint(path),
             FileAction::DataFolder => {
                 if path.is_dir() {
-                    self.settings.data = DataSource::Path(path);
+                    self.settings.run.data = DataSource::Path(path);
                 } else {
                     self.notice(format!("{}: not a directory", path.display()));
                 }

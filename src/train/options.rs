@@ -1,0 +1,234 @@
+//! The one description of a run a user chooses: `latentlab train`'s flags (clap), the app's
+//! remembered settings (serde) and, through [`RunOptions::config`], the engine's
+//! [`TrainConfig`]. Defaults left unset (`None`) are the model's own (DESIGN section 4).
+
+use crate::checkpoint::MAX_BATCH;
+use crate::data::DataSource;
+use crate::device::DeviceChoice;
+use crate::types::config::{Loss, ModelKind, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default)]
+pub struct RunOptions {
+    /// Model family: mlp, dcgan (DCGAN-28), cmlp / cdcgan (conditional on the class), acgan
+    /// (conditional; D also classifies), vae.
+    #[arg(long, value_enum, default_value = "dcgan")]
+    pub model: ModelKind,
+    /// GAN objective (ignored by the VAE).
+    #[arg(long, value_enum, default_value = "nonsat")]
+    pub loss: Loss,
+    /// `default` (5,000 embedded MNIST digits), `fashion` (Debian's dataset-fashion-mnist),
+    /// or a directory of IDX files or of one image sub-folder per class.
+    #[arg(long, default_value = "default")]
+    pub data: DataSource,
+    /// Examples per batch (1 to 4096).
+    #[arg(long, default_value_t = 64, value_parser = batch_size)]
+    pub batch: usize,
+    /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the
+    /// VAE). With --resume it replaces the saved learning rate.
+    #[arg(long, value_parser = learning_rate)]
+    pub lr: Option<f64>,
+    /// Learning rate of the generator (or the VAE) alone; overrides --lr.
+    #[arg(long, value_parser = learning_rate)]
+    pub lr_g: Option<f64>,
+    /// Learning rate of the discriminator alone; overrides --lr.
+    #[arg(long, value_parser = learning_rate)]
+    pub lr_d: Option<f64>,
+    /// Seed for initialisation, noise and data order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto: wgpu on a real GPU, the CPU otherwise; cpu: burn's flex backend; wgpu: force wgpu.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Report a fixed-noise sample grid (saved as samples.png in the run) every K steps.
+    #[arg(long, default_value_t = 100)]
+    pub sample_every: u64,
+    /// Rate the generator with the quality meter every N steps (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub score_every: u64,
+    /// Decay of the moving average of G's weights that sampling, exploring and scoring use
+    /// (GANs; default 0.999; 0 keeps no average).
+    #[arg(long, value_parser = ema_decay)]
+    pub ema: Option<f64>,
+    /// Latent size (default 100 for GANs, 2 for the VAE).
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
+    #[arg(long)]
+    pub width: Option<usize>,
+}
+
+impl Default for RunOptions {
+    /// The same values as the flags' defaults (a test holds them together).
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Dcgan,
+            loss: Loss::Nonsat,
+            data: DataSource::Default,
+            batch: 64,
+            lr: None,
+            lr_g: None,
+            lr_d: None,
+            seed: 0,
+            device: DeviceChoice::Auto,
+            sample_every: 100,
+            score_every: 0,
+            ema: None,
+            latent: None,
+            width: None,
+        }
+    }
+}
+
+impl RunOptions {
+    /// The engine's configuration for a data set with `num_classes`.
+    pub fn config(&self, num_classes: usize) -> TrainConfig {
+        let mut c = TrainConfig::new(self.model, self.loss, num_classes);
+        c.batch = self.batch;
+        c.seed = self.seed;
+        c.sample_every = self.sample_every;
+        let (g, d) = self.learning_rates(c.lr_g, c.lr_d);
+        c.lr_g = g;
+        c.lr_d = d;
+        if let Some(e) = self.ema
+            && self.model.is_gan()
+        {
+            c.ema = (e > 0.0).then_some(e);
+        }
+        if let Some(l) = self.latent {
+            c.model.latent_dim = l;
+        }
+        if let Some(w) = self.width {
+            c.model.width = w;
+        }
+        c
+    }
+
+    /// G's and D's learning rates: the per-network option, else `lr`, else the given defaults.
+    pub fn learning_rates(&self, default_g: f64, default_d: f64) -> (f64, f64) {
+        (
+            self.lr_g.or(self.lr).unwrap_or(default_g),
+            self.lr_d.or(self.lr).unwrap_or(default_d),
+        )
+    }
+
+    /// The learning rates a resumed run should use instead of its saved ones, if any was set.
+    pub fn lr_override(&self, saved: &TrainConfig) -> Option<(f64, f64)> {
+        (self.lr.is_some() || self.lr_g.is_some() || self.lr_d.is_some())
+            .then(|| self.learning_rates(saved.lr_g, saved.lr_d))
+    }
+
+    /// Clamp values a hand-edited or older settings file could have put out of range; the
+    /// flags' parsers already refuse them on the command line.
+    pub fn sanitized(mut self) -> Self {
+        self.batch = self.batch.clamp(1, MAX_BATCH);
+        for lr in [&mut self.lr, &mut self.lr_g, &mut self.lr_d] {
+            if lr.is_some_and(|v| learning_rate(&v.to_string()).is_err()) {
+                *lr = None;
+            }
+        }
+        if self.ema.is_some_and(|e| ema_decay(&e.to_string()).is_err()) {
+            self.ema = None;
+        }
+        self.width = self
+            .width
+            .map(|w| w.clamp(1, crate::types::config::MAX_WIDTH));
+        self.latent = self
+            .latent
+            .map(|l| l.clamp(1, crate::types::config::MAX_LATENT));
+        self
+    }
+}
+
+/// A batch size from 1 to [`MAX_BATCH`].
+pub fn batch_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(b) if (1..=MAX_BATCH).contains(&b) => Ok(b),
+        _ => Err(format!("`{s}` is not a batch size from 1 to {MAX_BATCH}")),
+    }
+}
+
+/// A positive learning rate that stays finite in f32 (the optimisers' precision).
+pub fn learning_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(lr) if lr.is_finite() && lr > 0.0 && (lr as f32).is_finite() && lr as f32 > 0.0 => {
+            Ok(lr)
+        }
+        _ => Err(format!("`{s}` is not a positive finite learning rate")),
+    }
+}
+
+/// A moving-average decay in [0, 1) (0: no average).
+pub fn ema_decay(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(e) if (0.0..1.0).contains(&e) => Ok(e),
+        _ => Err(format!(
+            "`{s}` is not a decay from 0 (no average) to below 1"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        run: RunOptions,
+    }
+
+    #[test]
+    fn default_is_the_flags_defaults() {
+        let parsed = Flags::try_parse_from(["latentlab"]).map(|f| f.run);
+        assert_eq!(parsed.ok(), Some(RunOptions::default()));
+    }
+
+    #[test]
+    fn per_network_rate_overrides_the_shared_one() {
+        let f = Flags::try_parse_from(["x", "--lr", "1e-3", "--lr-d", "5e-4"]).map(|f| f.run);
+        let Ok(run) = f else { panic!("flags refused") };
+        let c = run.config(10);
+        assert_eq!((c.lr_g, c.lr_d), (1e-3, 5e-4));
+        let saved = TrainConfig::new(ModelKind::Dcgan, Loss::Nonsat, 10);
+        assert_eq!(run.lr_override(&saved), Some((1e-3, 5e-4)));
+        assert_eq!(RunOptions::default().lr_override(&saved), None);
+        // Unset rates are the model's recipe.
+        let vae = RunOptions {
+            model: ModelKind::Vae,
+            ..RunOptions::default()
+        };
+        assert_eq!(vae.config(10).lr_g, 1e-3);
+    }
+
+    #[test]
+    fn bad_values_are_refused_or_clamped() {
+        for bad in [
+            ["x", "--lr", "0"],
+            ["x", "--lr", "nan"],
+            ["x", "--batch", "0"],
+        ] {
+            assert!(Flags::try_parse_from(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Flags::try_parse_from(["x", "--lr-g", "1e300"]).is_err());
+        assert!(Flags::try_parse_from(["x", "--ema", "1"]).is_err());
+        let off = Flags::try_parse_from(["x", "--ema", "0"]).map(|f| f.run.config(0).ema);
+        assert_eq!(off.ok(), Some(None));
+        let odd = RunOptions {
+            batch: 0,
+            lr: Some(f64::NAN),
+            lr_g: Some(-1.0),
+            lr_d: Some(3e-4),
+            width: Some(1 << 20),
+            ..RunOptions::default()
+        }
+        .sanitized();
+        assert_eq!(
+            (odd.batch, odd.lr, odd.lr_g, odd.lr_d),
+            (1, None, None, Some(3e-4))
+        );
+        assert_eq!(odd.width, Some(crate::types::config::MAX_WIDTH));
+    }
+}
