@@ -301,7 +301,7 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
     };
     ui.label(format!(
         "{} · {} · step {}",
-        super::train_panel::model_label(info.model.kind),
+        super::run_form::model_label(info.model.kind),
         info.data_name,
         info.step
     ))

@@ -11,6 +11,7 @@ pub mod gpu_view;
 pub mod image_view;
 pub mod interpolate_panel;
 pub mod plots;
+pub mod run_form;
 pub mod settings;
 pub mod train_panel;
 

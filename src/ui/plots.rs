@@ -69,6 +69,25 @@ fn base(id: &str, y_label: &str, height: f32) -> Plot<'static> {
         .allow_scroll(false)
 }
 
+/// Reads one number of a step's metrics.
+type Pick = fn(&StepMetrics) -> f32;
+
+/// Two series of `metrics`, D-coloured and G-coloured, each raw (faint) and smoothed (bold).
+fn pair(
+    p: &mut egui_plot::PlotUi<'_>,
+    metrics: &[StepMetrics],
+    smoothing: f32,
+    series_d: (&str, Pick),
+    series_g: (&str, Pick),
+) {
+    for ((name, pick), color) in [(series_d, D_COLOR), (series_g, G_COLOR)] {
+        let (x, y) = series(metrics, pick);
+        let s = smooth(&y, smoothing as f64);
+        p.line(Line::new(format!("{name} (raw)"), points(&x, &y)).color(faint(color)));
+        p.line(Line::new(name, points(&x, &s)).color(color).width(2.0));
+    }
+}
+
 /// Losses of both networks (for the VAE: reconstruction and KL), raw faint, smoothed bold.
 pub fn losses(
     ui: &mut egui::Ui,
@@ -83,22 +102,13 @@ pub fn losses(
     } else {
         ("loss_D", "loss_G")
     };
-    let (xd, yd) = series(metrics, |m| m.loss_d);
-    let (xg, yg) = series(metrics, |m| m.loss_g);
-    let sd = smooth(&yd, smoothing as f64);
-    let sg = smooth(&yg, smoothing as f64);
     base("plot-losses", "loss", height).show(ui, |p| {
-        p.line(Line::new(format!("{d_name} (raw)"), points(&xd, &yd)).color(faint(D_COLOR)));
-        p.line(Line::new(format!("{g_name} (raw)"), points(&xg, &yg)).color(faint(G_COLOR)));
-        p.line(
-            Line::new(d_name, points(&xd, &sd))
-                .color(D_COLOR)
-                .width(2.0),
-        );
-        p.line(
-            Line::new(g_name, points(&xg, &sg))
-                .color(G_COLOR)
-                .width(2.0),
+        pair(
+            p,
+            metrics,
+            smoothing,
+            (d_name, |m| m.loss_d),
+            (g_name, |m| m.loss_g),
         );
         markers(p, marks);
     });
@@ -112,27 +122,18 @@ pub fn class_accuracy(
     smoothing: f32,
     height: f32,
 ) {
-    let (xr, real) = series(metrics, |m| m.class_acc_real.unwrap_or(f32::NAN));
-    let (xf, fake) = series(metrics, |m| m.class_acc_fake.unwrap_or(f32::NAN));
-    let (sr, sf) = (
-        smooth(&real, smoothing as f64),
-        smooth(&fake, smoothing as f64),
-    );
     base("plot-class", "D's class accuracy", height)
         .include_y(0.0)
         .include_y(1.0)
         .show(ui, |p| {
-            p.line(Line::new("real (raw)", points(&xr, &real)).color(faint(D_COLOR)));
-            p.line(Line::new("generated (raw)", points(&xf, &fake)).color(faint(G_COLOR)));
-            p.line(
-                Line::new("on real", points(&xr, &sr))
-                    .color(D_COLOR)
-                    .width(2.0),
-            );
-            p.line(
-                Line::new("on generated", points(&xf, &sf))
-                    .color(G_COLOR)
-                    .width(2.0),
+            let real: Pick = |m| m.class_acc_real.unwrap_or(f32::NAN);
+            let fake: Pick = |m| m.class_acc_fake.unwrap_or(f32::NAN);
+            pair(
+                p,
+                metrics,
+                smoothing,
+                ("on real", real),
+                ("on generated", fake),
             );
             markers(p, marks);
         });
@@ -146,24 +147,13 @@ pub fn discriminator(
     smoothing: f32,
     height: f32,
 ) {
-    let (x, real) = series(metrics, |m| m.d_real);
-    let (_, fake) = series(metrics, |m| m.d_fake_before);
-    let (sr, sf) = (
-        smooth(&real, smoothing as f64),
-        smooth(&fake, smoothing as f64),
-    );
     base("plot-d", "mean D output", height)
         .include_y(0.0)
         .include_y(1.0)
         .show(ui, |p| {
-            p.line(Line::new("D(x) (raw)", points(&x, &real)).color(faint(D_COLOR)));
-            p.line(Line::new("D(G(z)) (raw)", points(&x, &fake)).color(faint(G_COLOR)));
-            p.line(Line::new("D(x)", points(&x, &sr)).color(D_COLOR).width(2.0));
-            p.line(
-                Line::new("D(G(z))", points(&x, &sf))
-                    .color(G_COLOR)
-                    .width(2.0),
-            );
+            let real: Pick = |m| m.d_real;
+            let fake: Pick = |m| m.d_fake_before;
+            pair(p, metrics, smoothing, ("D(x)", real), ("D(G(z))", fake));
             p.hline(
                 HLine::new("0.5: D cannot tell", 0.5)
                     .color(Color32::GRAY)
