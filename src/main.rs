@@ -194,6 +194,13 @@ struct SampleArgs {
     /// Class label for conditional models (0-based index; default: cycle through the classes).
     #[arg(long)]
     label: Option<usize>,
+    /// InfoGAN: the categorical code's value for every image (default: cycle through them).
+    #[arg(long)]
+    code: Option<usize>,
+    /// InfoGAN: the continuous codes' values, comma-separated (default: all 0; training drew
+    /// them from [-1, 1]).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    cont: Option<Vec<f32>>,
     /// Seed of the latent noise: the same seed writes a byte-identical file.
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -201,14 +201,58 @@ pub struct Score {
     pub entropy_bits: f32,
     /// Frechet distance between real and generated penultimate features (latentlab units).
     pub frechet: f64,
+    /// InfoGAN: for each value of the categorical code, the class the classifier names most
+    /// often for its images and that class's share (the code's purity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_code: Option<Vec<CodeClass>>,
+}
+
+/// What one value of InfoGAN's categorical code draws, as the classifier sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeClass {
+    pub code: usize,
+    /// The majority class's name.
+    pub class: String,
+    /// The majority class's share of the code's images.
+    pub purity: f32,
+}
+
+/// Per code value, the majority predicted class and its share.
+fn code_purity(codes: &[u8], predicted: &[usize], class_names: &[String]) -> Vec<CodeClass> {
+    let values = codes.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let classes = class_names.len();
+    (0..values)
+        .map(|code| {
+            let mut hist = vec![0usize; classes];
+            for (_, &p) in codes
+                .iter()
+                .zip(predicted)
+                .filter(|(c, _)| **c as usize == code)
+            {
+                hist[p.min(classes - 1)] += 1;
+            }
+            let total = hist.iter().sum::<usize>().max(1);
+            let (best, count) = hist
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, h)| **h)
+                .map_or((0, 0), |(i, h)| (i, *h));
+            CodeClass {
+                code,
+                class: class_names.get(best).cloned().unwrap_or_default(),
+                purity: count as f32 / total as f32,
+            }
+        })
+        .collect()
 }
 
 /// Score images `[n, 784]` in [-1, 1] against `real` (images in [-1, 1]); `intended` holds the
-/// label each image was generated for (conditional models).
+/// label each image was generated for (conditional models), `codes` InfoGAN's categorical code.
 pub fn score_images(
     meter: &Meter,
     generated: &[f32],
     intended: Option<&[u8]>,
+    codes: Option<&[u8]>,
     real: &[f32],
     device: &Device,
 ) -> Result<Score, ReadbackError> {
@@ -259,6 +303,7 @@ pub fn score_images(
         classes,
         entropy_bits,
         frechet: frechet_distance(&real_features, &gen_features, FEATURES),
+        per_code: codes.map(|c| code_purity(c, &predicted, class_names)),
     })
 }
 
@@ -305,10 +350,16 @@ pub fn score_generator(
     }
     let (_, heldout) = split(real.len());
     let real_px = real.pixels(&heldout[..heldout.len().min(n.max(500))]);
+    // Without explicit codes generation cycles through InfoGAN's categorical values.
+    let codes = model
+        .kind
+        .has_codes()
+        .then(|| noise::cycling_labels(n, model.num_classes));
     Ok(score_images(
         meter,
         &generated,
         intended.as_deref(),
+        codes.as_deref(),
         &real_px,
         device,
     )?)

@@ -17,19 +17,18 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     let (manifest, g) = checkpoint::load_generator(&dir, &device)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let model = manifest.model();
-    let labels = match (a.label, model.kind.is_conditional()) {
-        (Some(_), false) => bail!(
-            "--label: model {} is not conditional (it has no classes)",
+    let labels = if model.kind.has_codes() {
+        if a.label.is_some() {
+            bail!("--label: InfoGAN has no classes; use --code and --cont to set its codes");
+        }
+        Some(info_codes(&a, model, n)?)
+    } else if a.code.is_some() || a.cont.is_some() {
+        bail!(
+            "--code and --cont: model {} has no latent codes (only infogan has)",
             model.kind.name()
-        ),
-        (Some(l), true) if l >= model.num_classes => bail!(
-            "--label {l} is out of range: this checkpoint has {} classes (0-{}: {})",
-            model.num_classes,
-            model.num_classes - 1,
-            manifest.class_names.join(", ")
-        ),
-        (Some(l), true) => Some(noise::one_hot(&vec![l as u8; n], model.num_classes)),
-        (None, _) => None,
+        )
+    } else {
+        sample_labels(&a, &manifest, n)?
     };
     let z = noise::gaussian(a.seed, n * model.latent_dim);
     let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
@@ -43,6 +42,12 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     ];
     if let Some(l) = a.label {
         meta.push(("label", l.to_string()));
+    }
+    if let Some(k) = a.code {
+        meta.push(("code", k.to_string()));
+    }
+    if let Some(c) = &a.cont {
+        meta.push(("cont", export::format_floats(c)));
     }
     if a.out.exists() && !a.force {
         bail!(
@@ -59,6 +64,60 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         n
     );
     Ok(())
+}
+
+/// InfoGAN's code rows for `n` images from `--code` (or cycling values) and `--cont` (or 0).
+fn info_codes(a: &SampleArgs, model: &latentlab::model::ModelConfig, n: usize) -> Result<Vec<f32>> {
+    let categories = model.num_classes;
+    if let Some(k) = a.code
+        && k >= categories
+    {
+        bail!(
+            "--code {k} is out of range: this InfoGAN's code takes 0-{}",
+            categories - 1
+        );
+    }
+    let cont = match &a.cont {
+        Some(c) if c.len() != model.codes => bail!(
+            "--cont: this InfoGAN has {} continuous codes, got {} values",
+            model.codes,
+            c.len()
+        ),
+        Some(c) if c.iter().any(|v| !v.is_finite()) => bail!("--cont: values must be finite"),
+        Some(c) => c.clone(),
+        None => vec![0.0; model.codes],
+    };
+    let cats = match a.code {
+        Some(k) => vec![k as u8; n],
+        None => noise::cycling_labels(n, categories),
+    };
+    Ok(noise::one_hot(&cats, categories)
+        .chunks(categories)
+        .flat_map(|row| row.iter().chain(&cont).copied().collect::<Vec<_>>())
+        .collect())
+}
+
+/// Soft labels for `--label` on a conditional model (`None`: cycle through the classes).
+fn sample_labels(
+    a: &SampleArgs,
+    manifest: &checkpoint::Manifest,
+    n: usize,
+) -> Result<Option<Vec<f32>>> {
+    let model = manifest.model();
+    Ok(match (a.label, model.kind.is_conditional()) {
+        (Some(_), false) => bail!(
+            "--label: model {} is not conditional (it has no classes)",
+            model.kind.name()
+        ),
+        (Some(l), true) if l >= model.num_classes => bail!(
+            "--label {l} is out of range: this checkpoint has {} classes (0-{}: {})",
+            model.num_classes,
+            model.num_classes - 1,
+            manifest.class_names.join(", ")
+        ),
+        (Some(l), true) => Some(noise::one_hot(&vec![l as u8; n], model.num_classes)),
+        (None, _) => None,
+    })
 }
 
 pub fn classifier(a: ClassifierArgs) -> Result<()> {
@@ -148,6 +207,25 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         }
         println!("  overall            accuracy {:5.1}%", 100.0 * all);
     }
+    if let Some(codes) = &s.per_code {
+        for c in codes {
+            println!(
+                "  code {:<2} draws {:<12} purity {:5.1}%",
+                c.code,
+                c.class,
+                100.0 * c.purity
+            );
+        }
+        let mut distinct: Vec<&str> = codes.iter().map(|c| c.class.as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        println!(
+            "  the {} code values draw {} distinct classes; mean purity {:.1}%",
+            codes.len(),
+            distinct.len(),
+            100.0 * codes.iter().map(|c| c.purity).sum::<f32>() / codes.len().max(1) as f32
+        );
+    }
     println!(
         "  classes covered {}/{}; predicted-class entropy {:.2} bits (max {:.2})",
         s.classes_covered,
@@ -181,6 +259,11 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         model.width,
         if model.kind.is_conditional() {
             format!(", conditional on {} classes", model.num_classes)
+        } else if model.kind.has_codes() {
+            format!(
+                ", codes: one {}-way categorical and {} continuous",
+                model.num_classes, model.codes
+            )
         } else {
             String::new()
         }

@@ -23,6 +23,8 @@ pub enum Tag {
     Candidates,
     Strip,
     Manifold,
+    /// InfoGAN's continuous-code sweeps.
+    Sweep,
 }
 
 #[derive(Debug, Clone)]

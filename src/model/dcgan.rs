@@ -1,6 +1,6 @@
 //! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
 //! G and enters D as one constant input plane per class (cDCGAN), or D predicts it with a second
-//! head on the same features (ACGAN).
+//! head on the same features (ACGAN; InfoGAN's Q head predicts its codes the same way).
 
 use super::cpu_kernels;
 use super::cpu_kernels::activation::leaky;
@@ -48,7 +48,7 @@ impl DcganGenerator {
         let c = 2 * cfg.width; // 128 for DCGAN-28
         let side = cfg.image_size / 4; // 7
         Self {
-            fc: LinearConfig::new(cfg.latent_dim + cfg.num_classes, c * side * side)
+            fc: LinearConfig::new(cfg.latent_dim + cfg.cond_dim(), c * side * side)
                 .with_initializer(dcgan_init())
                 .init(device),
             bn0: BatchNormConfig::new(c).init(device),
@@ -83,8 +83,9 @@ pub struct DcganDiscriminator {
     conv2: Conv2d,
     bn2: BatchNorm,
     fc: Linear,
-    /// ACGAN's class logits from the same features.
-    classes: Option<Linear>,
+    /// A second head on the same features: ACGAN's class logits, or InfoGAN's Q (categorical
+    /// code logits, then the continuous codes' predicted means).
+    aux: Option<Linear>,
 }
 
 impl DcganDiscriminator {
@@ -106,12 +107,12 @@ impl DcganDiscriminator {
             conv2: down(cfg.width, c, device),
             bn2: BatchNormConfig::new(c).init(device),
             fc: head(1),
-            classes: cfg.kind.has_class_head().then(|| head(cfg.num_classes)),
+            aux: cfg.kind.has_aux_head().then(|| head(cfg.cond_dim())),
         }
     }
 
-    /// The real/fake logits [batch, 1] and ACGAN's class logits [batch, classes]. `label`
-    /// enters only a D built to take it (its first layer has the planes for it).
+    /// The real/fake logits [batch, 1] and the second head's output [batch, cond_dim] (ACGAN,
+    /// InfoGAN). `label` enters only a D built to take it (its first layer has the planes).
     pub fn forward_heads(
         &self,
         x: Tensor<4>,
@@ -141,8 +142,8 @@ impl DcganDiscriminator {
             leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE) // [batch, 128, 7, 7]
         };
         let features = x.flatten(1, 3); // [batch, 6272]
-        let classes = self.classes.as_ref().map(|h| h.forward(features.clone())); // [batch, classes]
-        (self.fc.forward(features), classes) // [batch, 1]
+        let aux = self.aux.as_ref().map(|h| h.forward(features.clone())); // [batch, cond_dim]
+        (self.fc.forward(features), aux) // [batch, 1]
     }
 }
 

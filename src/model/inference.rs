@@ -17,7 +17,8 @@ pub fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadbackError>
         .map_err(|e| ReadbackError(format!("{e:?}")))
 }
 
-/// Run `g` on `device` for latent rows `z` and optional soft labels; pixel values out.
+/// Run `g` on `device` for latent rows `z` and optional conditions (`[n * cond_dim]`: soft
+/// labels, or InfoGAN's codes); pixel values out.
 pub fn generate_with(
     g: &Generator,
     model: &crate::model::ModelConfig,
@@ -28,23 +29,13 @@ pub fn generate_with(
     let zdim = model.latent_dim;
     let n = z.len() / zdim.max(1);
     let zt = Tensor::<2>::from_data(TensorData::new(z[..n * zdim].to_vec(), [n, zdim]), device);
-    let label = match (model.kind.is_conditional(), labels) {
-        (true, Some(l)) => Some(Tensor::<2>::from_data(
-            TensorData::new(l[..n * model.num_classes].to_vec(), [n, model.num_classes]),
-            device,
-        )),
-        (true, None) => {
-            // Unspecified label on a conditional model: cycle through the classes.
-            let l = noise::one_hot(
-                &noise::cycling_labels(n, model.num_classes),
-                model.num_classes,
-            );
-            Some(Tensor::<2>::from_data(
-                TensorData::new(l, [n, model.num_classes]),
-                device,
-            ))
-        }
-        (false, _) => None,
-    };
+    let cond = model.cond_dim();
+    let label = match (cond, labels) {
+        (0, _) => None,
+        (_, Some(l)) => Some(l[..n * cond].to_vec()),
+        // Unspecified: cycle through the classes (or InfoGAN's categories, continuous codes 0).
+        (_, None) => Some(noise::cycling_conditions(n, model.num_classes, model.codes)),
+    }
+    .map(|l| Tensor::<2>::from_data(TensorData::new(l, [n, cond]), device));
     readback(g.forward(zt, label))
 }

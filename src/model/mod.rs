@@ -29,7 +29,7 @@ impl ModelConfig {
     pub fn init_generator(&self, device: &Device) -> Generator {
         match self.kind {
             ModelKind::Mlp | ModelKind::Cmlp => Generator::Mlp(MlpGenerator::new(self, device)),
-            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan => {
+            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => {
                 Generator::Dcgan(DcganGenerator::new(self, device))
             }
             ModelKind::Vae => Generator::Vae(VaeDecoder::new(self, device)),
@@ -42,7 +42,7 @@ impl ModelConfig {
             ModelKind::Mlp | ModelKind::Cmlp => {
                 Some(Discriminator::Mlp(MlpDiscriminator::new(self, device)))
             }
-            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan => {
+            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => {
                 Some(Discriminator::Dcgan(DcganDiscriminator::new(self, device)))
             }
             ModelKind::Vae => None,
@@ -89,8 +89,8 @@ impl Discriminator {
         self.forward_heads(x, label).0
     }
 
-    /// The real/fake logits [batch, 1] and, for a D with a class head (ACGAN), the class
-    /// logits [batch, classes].
+    /// The real/fake logits [batch, 1] and, for a D with a second head, its output
+    /// [batch, cond_dim]: ACGAN's class logits, InfoGAN's code predictions.
     pub fn forward_heads(
         &self,
         x: Tensor<4>,

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct RunOptions {
     /// Model family: mlp, dcgan (DCGAN-28), cmlp / cdcgan (conditional on the class), acgan
-    /// (conditional; D also classifies), vae.
+    /// (conditional; D also classifies), infogan (learns a 10-way and 2 continuous codes
+    /// without labels), vae.
     #[arg(long, value_enum, default_value = "dcgan")]
     pub model: ModelKind,
     /// GAN objective (ignored by the VAE).

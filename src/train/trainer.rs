@@ -187,12 +187,10 @@ impl Trainer {
         };
         let n = config.sample_count;
         let fixed_z = noise::gaussian(config.seed ^ 0x5eed_f1ed, n * config.model.latent_dim);
-        let fixed_labels = kind.is_conditional().then(|| {
-            noise::one_hot(
-                &noise::cycling_labels(n, config.model.num_classes),
-                config.model.num_classes,
-            )
-        });
+        // Conditions cycle through the classes (InfoGAN: the categorical code, continuous 0).
+        let m = &config.model;
+        let fixed_labels =
+            (m.cond_dim() > 0).then(|| noise::cycling_conditions(n, m.num_classes, m.codes));
         Ok(Self {
             batcher: Batcher::new(data.len(), config.seed),
             config,
@@ -364,7 +362,7 @@ impl Trainer {
 
     fn grid_of(&self, values: Vec<f32>) -> crate::types::grid::GrayImage {
         let side = self.config.model.image_size;
-        let cols = if self.config.model.kind.is_conditional() {
+        let cols = if self.config.model.cond_dim() > 0 {
             self.config.model.num_classes
         } else {
             (self.config.sample_count as f64).sqrt().ceil() as usize

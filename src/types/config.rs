@@ -10,6 +10,11 @@ pub const IMAGE_SIZE: usize = 28;
 pub const MAX_LATENT: usize = 4096;
 pub const MAX_WIDTH: usize = 1024;
 pub const MAX_CLASSES: usize = 256;
+/// InfoGAN's most continuous codes.
+pub const MAX_CODES: usize = 16;
+/// InfoGAN's defaults (Chen et al. 2016, MNIST): one 10-way categorical and 2 continuous codes.
+pub const INFOGAN_CATEGORIES: usize = 10;
+pub const INFOGAN_CODES: usize = 2;
 /// The largest first layer (latent plus label to the first hidden features) in millions of
 /// weights: DCGAN-28 maps to `2 * width * 7 * 7` features, 200 million is 800 MB of f32.
 pub const MAX_FIRST_LAYER_MILLIONS: usize = 200;
@@ -31,6 +36,9 @@ pub enum ModelKind {
     /// Auxiliary-classifier GAN (Odena et al. 2017): DCGAN-28 whose G takes the label and whose
     /// D also predicts it.
     Acgan,
+    /// InfoGAN (Chen et al. 2016): DCGAN-28 trained without labels, whose G also takes a
+    /// categorical and continuous codes that a Q head on D's features learns to recover.
+    Infogan,
 }
 
 impl ModelKind {
@@ -44,9 +52,14 @@ impl ModelKind {
         matches!(self, ModelKind::Cmlp | ModelKind::Cdcgan)
     }
 
-    /// D has a class head besides its real/fake logit.
-    pub fn has_class_head(self) -> bool {
-        self == ModelKind::Acgan
+    /// D has a second head besides its real/fake logit: ACGAN's class logits, InfoGAN's Q.
+    pub fn has_aux_head(self) -> bool {
+        matches!(self, ModelKind::Acgan | ModelKind::Infogan)
+    }
+
+    /// G takes InfoGAN's latent codes (drawn by the trainer, not taken from the data).
+    pub fn has_codes(self) -> bool {
+        self == ModelKind::Infogan
     }
 
     pub fn is_gan(self) -> bool {
@@ -61,6 +74,7 @@ impl ModelKind {
             ModelKind::Cdcgan => "cdcgan",
             ModelKind::Vae => "vae",
             ModelKind::Acgan => "acgan",
+            ModelKind::Infogan => "infogan",
         }
     }
 
@@ -68,7 +82,7 @@ impl ModelKind {
     pub fn default_width(self) -> usize {
         match self {
             ModelKind::Mlp | ModelKind::Cmlp => 256,
-            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan => 64,
+            ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => 64,
             ModelKind::Vae => 32,
         }
     }
@@ -86,8 +100,12 @@ impl ModelKind {
 pub struct ModelConfig {
     pub kind: ModelKind,
     pub latent_dim: usize,
-    /// Number of classes the conditional models accept (0 for unconditional models).
+    /// Number of classes the conditional models accept, or the values of InfoGAN's categorical
+    /// code (0 for unconditional models).
     pub num_classes: usize,
+    /// InfoGAN's continuous codes, each uniform in [-1, 1] in training (0 for other models).
+    #[serde(default)]
+    pub codes: usize,
     /// Base width: DCGAN channels (64 = DCGAN-28), MLP first hidden size (256), VAE channels (32).
     pub width: usize,
     pub image_size: usize,
@@ -114,6 +132,13 @@ pub enum ModelError {
     #[error("model {kind} is conditional and needs at least 2 classes; the data set has {classes}")]
     Classes { kind: &'static str, classes: usize },
     #[error(
+        "InfoGAN takes a categorical code of 2 to {MAX_CLASSES} values and at most {MAX_CODES} \
+         continuous codes (got {categories} and {codes})"
+    )]
+    Codes { categories: usize, codes: usize },
+    #[error("only InfoGAN takes latent codes (got {codes} for {kind})")]
+    UnexpectedCodes { kind: &'static str, codes: usize },
+    #[error(
         "models are built for {IMAGE_SIZE}x{IMAGE_SIZE}x1 images, got {size}x{size}x{channels}"
     )]
     ImageShape { size: usize, channels: usize },
@@ -128,13 +153,22 @@ impl ModelConfig {
             latent_dim: kind.default_latent(),
             num_classes: if kind.is_conditional() {
                 num_classes
+            } else if kind.has_codes() {
+                INFOGAN_CATEGORIES
             } else {
                 0
             },
+            codes: if kind.has_codes() { INFOGAN_CODES } else { 0 },
             width: kind.default_width(),
             image_size: IMAGE_SIZE,
             channels: 1,
         }
+    }
+
+    /// The size of G's input besides the noise: the soft label of a conditional model, or
+    /// InfoGAN's codes (categorical one-hot, then the continuous values).
+    pub fn cond_dim(&self) -> usize {
+        self.num_classes + self.codes
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
@@ -147,8 +181,21 @@ impl ModelConfig {
         if self.num_classes > MAX_CLASSES {
             return Err(ModelError::TooManyClasses(self.num_classes));
         }
+        if self.kind.has_codes() {
+            if !(2..=MAX_CLASSES).contains(&self.num_classes) || self.codes > MAX_CODES {
+                return Err(ModelError::Codes {
+                    categories: self.num_classes,
+                    codes: self.codes,
+                });
+            }
+        } else if self.codes != 0 {
+            return Err(ModelError::UnexpectedCodes {
+                kind: self.kind.name(),
+                codes: self.codes,
+            });
+        }
         // The widest first layer of any family: DCGAN-28's linear to 2 * width * 7 * 7.
-        let first = (self.latent_dim + self.num_classes) * self.width * 98;
+        let first = (self.latent_dim + self.cond_dim()) * self.width * 98;
         if first > MAX_FIRST_LAYER_MILLIONS * 1_000_000 {
             return Err(ModelError::TooLarge {
                 latent: self.latent_dim,

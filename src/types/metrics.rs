@@ -31,6 +31,13 @@ pub struct StepMetrics {
     /// ACGAN: the same on the generated batch (against the labels G was asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class_acc_fake: Option<f32>,
+    /// InfoGAN: the information loss (lower means more mutual information between the codes
+    /// and the images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_loss: Option<f32>,
+    /// InfoGAN: the fraction of generated images whose categorical code Q names correctly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_acc: Option<f32>,
 }
 
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
@@ -65,7 +72,12 @@ impl StepMetrics {
                 *v = f32::NAN;
             }
         }
-        for v in [&mut self.class_acc_real, &mut self.class_acc_fake] {
+        for v in [
+            &mut self.class_acc_real,
+            &mut self.class_acc_fake,
+            &mut self.info_loss,
+            &mut self.code_acc,
+        ] {
             if v.is_some_and(|a| !a.is_finite()) {
                 *v = None;
             }
@@ -86,6 +98,8 @@ impl StepMetrics {
         .iter()
         .chain(self.class_acc_real.iter())
         .chain(self.class_acc_fake.iter())
+        .chain(self.info_loss.iter())
+        .chain(self.code_acc.iter())
         .all(|v| v.is_finite())
     }
 

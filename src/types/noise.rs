@@ -72,6 +72,39 @@ pub fn blended_label(classes: usize, a: usize, b: usize, mix: f32) -> Vec<f32> {
     out
 }
 
+/// `n` condition rows `[n * (classes + codes)]`: one-hot classes cycling 0, 1, ... and the
+/// continuous codes (InfoGAN's) at 0.
+pub fn cycling_conditions(n: usize, classes: usize, codes: usize) -> Vec<f32> {
+    let onehot = one_hot(&cycling_labels(n, classes), classes);
+    if codes == 0 {
+        return onehot;
+    }
+    onehot
+        .chunks(classes.max(1))
+        .flat_map(|row| row.iter().copied().chain(std::iter::repeat_n(0.0, codes)))
+        .collect()
+}
+
+/// InfoGAN's code rows `[n * (categories + codes)]`: a one-hot categorical value then the
+/// continuous codes, all drawn from `rng` (categories uniform, codes uniform in [-1, 1]).
+/// Returns the rows and the categorical values.
+pub fn info_codes(
+    rng: &mut impl Rng,
+    n: usize,
+    categories: usize,
+    codes: usize,
+) -> (Vec<f32>, Vec<u8>) {
+    let cats: Vec<u8> = (0..n)
+        .map(|_| rng.random_range(0..categories.max(1)) as u8)
+        .collect();
+    let mut rows = Vec::with_capacity(n * (categories + codes));
+    for &c in &cats {
+        rows.extend((0..categories).map(|k| if k == c as usize { 1.0 } else { 0.0 }));
+        rows.extend((0..codes).map(|_| rng.random_range(-1.0f32..=1.0)));
+    }
+    (rows, cats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,6 +291,7 @@ impl LatentLabApp {
                     self.interp.on_strip(&values, grid, side);
                 }
                 Tag::Manifold => self.explore.on_manifold(grid),
+                Tag::Sweep => self.explore.codes.on_sweep(grid),
             },
             Reply::Encoded { points, labels } => self.explore.scatter = Some((points, labels)),
             Reply::Error(text) => {
@@ -369,7 +370,7 @@ impl eframe::App for LatentLabApp {
         for a in actions {
             self.act(a);
         }
-        if let Some(r) = self.explore.pending_request() {
+        for r in self.explore.pending_requests() {
             self.explorer.send(r);
         }
         self.prompt_window(&ctx);

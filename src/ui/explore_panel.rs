@@ -6,6 +6,7 @@ use super::actions::{Action, Payload};
 use super::colormap::{self, ColorMap};
 use super::gpu_view;
 use super::image_view::{Tex, fit};
+use super::info_codes::Codes;
 use super::settings::Settings;
 use crate::data::DataSource;
 use crate::explore::worker::{ModelInfo, Request, Tag};
@@ -48,6 +49,8 @@ pub struct ExploreState {
     /// Whether the wgpu image view is available (set by the app at start).
     pub gpu: bool,
     pub loading: bool,
+    /// InfoGAN's codes (unused by other models).
+    pub codes: Codes,
 }
 
 impl Default for ExploreState {
@@ -74,6 +77,7 @@ impl Default for ExploreState {
             manifold_tex: Tex::named("vae-manifold"),
             gpu: false,
             loading: false,
+            codes: Codes::default(),
         }
     }
 }
@@ -89,8 +93,12 @@ impl ExploreState {
         self.info.as_ref().map_or(0, |i| i.model.num_classes)
     }
 
-    /// The soft label the image is generated for (conditional models).
+    /// G's condition for the image: the soft label (conditional models) or InfoGAN's codes.
     pub fn label(&self) -> Option<Vec<f32>> {
+        let info = self.info.as_ref()?;
+        if info.model.kind.has_codes() {
+            return Some(self.codes.vector(&info.model));
+        }
         self.conditional()
             .then(|| noise::blended_label(self.classes(), self.label_a, self.label_b, self.mix))
     }
@@ -113,6 +121,7 @@ impl ExploreState {
         if self.label_b >= classes.max(1) {
             self.label_b = classes.saturating_sub(1).min(1);
         }
+        self.codes.on_loaded(&info.model);
         let mut requests = Vec::new();
         if info.model.kind == ModelKind::Vae && dim == 2 {
             let n = MANIFOLD_SIDE;
@@ -179,6 +188,10 @@ impl ExploreState {
             self.seed = seed;
         }
         if let Some(label) = &r.label
+            && info.model.kind.has_codes()
+        {
+            self.codes.restore(&info.model, label);
+        } else if let Some(label) = &r.label
             && label.len() == info.model.num_classes
         {
             let mut order: Vec<usize> = (0..label.len()).collect();
@@ -205,8 +218,11 @@ impl ExploreState {
             m.push(("checkpoint", info.origin.clone()));
             m.push(("step", info.step.to_string()));
         }
+        if self.info.as_ref().is_some_and(|i| i.model.kind.has_codes()) {
+            m.extend(self.codes.metadata());
+        }
         if let Some(label) = self.label() {
-            if let Some(info) = &self.info {
+            if let Some(info) = self.info.as_ref().filter(|i| i.model.kind.is_conditional()) {
                 let name = |i: usize| {
                     info.class_names
                         .get(i)
@@ -231,14 +247,17 @@ impl ExploreState {
         m
     }
 
-    /// The generate request for a changed latent or label, if anything changed. The app asks
-    /// every frame, whichever tab is shown, so the image is ready when Explore opens.
-    pub fn pending_request(&mut self) -> Option<Request> {
-        if !self.dirty || self.info.is_none() {
-            return None;
-        }
+    /// The generate requests for a changed latent or condition, if anything changed: the
+    /// image, and InfoGAN's sweep strips. The app asks every frame, whichever tab is shown, so
+    /// the image is ready when Explore opens.
+    pub fn pending_requests(&mut self) -> Vec<Request> {
+        let Some(info) = self.info.clone().filter(|_| self.dirty) else {
+            return Vec::new();
+        };
         self.dirty = false;
-        Some(self.request())
+        let mut out = vec![self.request()];
+        out.extend(self.codes.sweep_request(&info.model, &self.z));
+        out
     }
 
     fn request(&mut self) -> Request {
@@ -331,6 +350,13 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
         ui.add(egui::Slider::new(&mut e.truncation, 0.25..=3.0).text("truncation"))
             .on_hover_text("Randomise redraws latent entries beyond this magnitude (3 = off)");
     });
+    if info.model.kind.has_codes() {
+        ui.separator();
+        if e.codes.show(ui, &info.model) {
+            e.reference = e.image.clone();
+            e.dirty = true;
+        }
+    }
     if info.model.kind.is_conditional() {
         ui.separator();
         ui.label("Condition");

@@ -135,9 +135,11 @@ impl InterpState {
         }
     }
 
-    fn candidates_request(&mut self, dim: usize, classes: Option<usize>) -> Request {
+    /// `cond`: the model's classes (or InfoGAN's categories) and continuous codes, if G takes
+    /// a condition.
+    fn candidates_request(&mut self, dim: usize, cond: Option<(usize, usize)>) -> Request {
         let z = noise::gaussian(self.candidates_seed, CANDIDATES * dim);
-        let labels = classes.map(|c| noise::one_hot(&noise::cycling_labels(CANDIDATES, c), c));
+        let labels = cond.map(|(c, k)| noise::cycling_conditions(CANDIDATES, c, k));
         self.candidate_latents = (0..CANDIDATES)
             .map(|i| Endpoint {
                 z: z[i * dim..(i + 1) * dim].to_vec(),
@@ -198,14 +200,10 @@ pub fn show(
     };
     let dim = info.model.latent_dim;
     let side = info.model.image_size;
-    let classes = info
-        .model
-        .kind
-        .is_conditional()
-        .then_some(info.model.num_classes);
+    let cond = (info.model.cond_dim() > 0).then_some((info.model.num_classes, info.model.codes));
     if it.candidates_dirty {
         it.candidates_dirty = false;
-        let r = it.candidates_request(dim, classes);
+        let r = it.candidates_request(dim, cond);
         out.push(Action::Explore(r));
     }
     egui::Panel::left("interp-controls")
@@ -270,7 +268,7 @@ pub fn show(
                 ui.radio_value(&mut s.interp_mode, Mode::Spherical, "spherical");
             });
             ui.add(egui::Slider::new(&mut s.interp_steps, 2..=64).text("steps"));
-            if classes.is_some() {
+            if cond.is_some() {
                 ui.checkbox(
                     &mut s.interp_blend_labels,
                     "blend the label from A's to B's",

@@ -9,6 +9,7 @@ pub mod explore_panel;
 pub mod frame_stats;
 pub mod gpu_view;
 pub mod image_view;
+pub mod info_codes;
 pub mod interpolate_panel;
 pub mod plots;
 pub mod run_form;

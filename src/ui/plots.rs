@@ -1,5 +1,5 @@
 //! The Train tab's live charts (egui_plot): losses raw and smoothed, D(x) and D(G(z)) with the
-//! 0.5 line, ACGAN's class accuracy, throughput, and the quality meter's curve; hyper-parameter changes as vertical
+//! 0.5 line, ACGAN's class accuracy, InfoGAN's information term, throughput, and the quality meter's curve; hyper-parameter changes as vertical
 //! markers on each.
 
 use crate::quality::Score;
@@ -134,6 +134,32 @@ pub fn class_accuracy(
                 smoothing,
                 ("on real", real),
                 ("on generated", fake),
+            );
+            markers(p, marks);
+        });
+}
+
+/// InfoGAN: the information loss (the mutual-information term, lower is more information) and
+/// the share of generated images whose categorical code Q reads back.
+pub fn information(
+    ui: &mut egui::Ui,
+    metrics: &[StepMetrics],
+    marks: &[Marker],
+    smoothing: f32,
+    height: f32,
+) {
+    base("plot-info", "codes", height)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |p| {
+            let loss: Pick = |m| m.info_loss.unwrap_or(f32::NAN);
+            let acc: Pick = |m| m.code_acc.unwrap_or(f32::NAN);
+            pair(
+                p,
+                metrics,
+                smoothing,
+                ("information loss", loss),
+                ("Q's code accuracy", acc),
             );
             markers(p, marks);
         });

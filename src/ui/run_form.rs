@@ -17,16 +17,18 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Cmlp => "conditional MLP GAN",
         ModelKind::Cdcgan => "conditional DCGAN-28",
         ModelKind::Acgan => "ACGAN (D also classifies)",
+        ModelKind::Infogan => "InfoGAN (codes learned without labels)",
         ModelKind::Vae => "VAE",
     }
 }
 
-const KINDS: [ModelKind; 6] = [
+const KINDS: [ModelKind; 7] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
     ModelKind::Cdcgan,
     ModelKind::Acgan,
+    ModelKind::Infogan,
     ModelKind::Vae,
 ];
 const LOSSES: [Loss; 4] = [Loss::Nonsat, Loss::Minimax, Loss::Lsgan, Loss::WganGp];

@@ -363,7 +363,9 @@ fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
     let vae = t.model.as_ref().is_some_and(|m| m.kind == ModelKind::Vae);
     let m = t.metrics();
     let class = m.last().is_some_and(|p| p.class_acc_real.is_some());
-    let n_plots = 3.0 + f32::from(u8::from(class)) + f32::from(u8::from(!t.quality.is_empty()));
+    let info = m.last().is_some_and(|p| p.info_loss.is_some());
+    let extra = [class, info, !t.quality.is_empty()];
+    let n_plots = 3.0 + extra.iter().filter(|x| **x).count() as f32;
     let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(110.0, 320.0);
     plots::losses(ui, m, &t.markers, s.smoothing, vae, h);
     if !vae {
@@ -371,6 +373,9 @@ fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
     }
     if class {
         plots::class_accuracy(ui, m, &t.markers, s.smoothing, h);
+    }
+    if info {
+        plots::information(ui, m, &t.markers, s.smoothing, h);
     }
     plots::throughput(ui, m, &t.markers, s.smoothing, h);
     if !t.quality.is_empty() {

@@ -12,7 +12,15 @@ fn digits_meter() -> quality::Meter {
 }
 
 fn rate(images: &[f32], intended: Option<&[u8]>, real: &[f32]) -> Score {
-    quality::score_images(&digits_meter(), images, intended, real, &Device::flex()).expect("score")
+    quality::score_images(
+        &digits_meter(),
+        images,
+        intended,
+        None,
+        real,
+        &Device::flex(),
+    )
+    .expect("score")
 }
 
 #[test]

@@ -453,3 +453,56 @@ fn a_termination_signal_saves_an_unsaved_run_and_closes() {
     let m = latentlab::checkpoint::read_manifest(&saved[0]).expect("recovered run");
     assert_eq!(m.step, h.state().train.step);
 }
+
+#[test]
+fn infogan_code_picker_and_continuous_slider_drive_the_image_and_sweeps() {
+    // A tiny InfoGAN, a few steps in: enough for the codes to change the image.
+    let dir = super::tempdir();
+    let mut cfg = super::tiny(
+        ModelKind::Infogan,
+        latentlab::train::objective::Loss::Nonsat,
+        4,
+    );
+    cfg.model.width = 8;
+    let data = std::sync::Arc::new(super::patterns(8));
+    let mut t =
+        latentlab::train::Trainer::new(cfg, data, "p".into(), &burn::tensor::Device::flex())
+            .expect("trainer");
+    for _ in 0..3 {
+        t.step().expect("step");
+    }
+    t.save(dir.path()).expect("save");
+    let mut h = harness(options(vec![], Some(dir.path().to_path_buf())));
+    wait_for(&mut h, "the first image and sweeps", |a| {
+        a.explore.image.is_some() && a.explore.codes.sweep.is_some()
+    });
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    let sweep = h.state().explore.codes.sweep.clone().expect("sweeps");
+    // One row per continuous code (2), nine images each, 2-pixel gaps.
+    assert_eq!((sweep.width, sweep.height), (9 * 28 + 8 * 2, 2 * 28 + 2));
+
+    let first = h.state().explore.image.clone().expect("image");
+    h.get_by_label("3").click();
+    wait_for(&mut h, "code 3's image", |a| {
+        a.explore
+            .image
+            .as_ref()
+            .is_some_and(|i| i.pixels != first.pixels)
+    });
+    assert_eq!(h.state().explore.codes.category, 3);
+
+    let before = h.state().explore.image.clone().expect("image");
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "code c1")
+        .set_value_accesskit(1.5);
+    wait_for(&mut h, "the moved code's image", |a| {
+        a.explore
+            .image
+            .as_ref()
+            .is_some_and(|i| i.pixels != before.pixels)
+    });
+    assert_eq!(h.state().explore.codes.cont, vec![0.0, 1.5]);
+    let label = h.state().explore.label().expect("codes");
+    assert_eq!(label.len(), 12);
+    assert_eq!((label[3], label[11]), (1.0, 1.5));
+}

@@ -22,6 +22,8 @@ enum Scalars {
         d_fake_after: f32,
         /// ACGAN: D's class accuracy on the real and on the generated batch.
         class_acc: Option<(f32, f32)>,
+        /// InfoGAN: the information loss and Q's categorical-code accuracy.
+        info: Option<(f32, f32)>,
     },
     Vae {
         reconstruction: f32,
@@ -41,6 +43,7 @@ impl Scalars {
                 d_fake_before,
                 d_fake_after,
                 class_acc,
+                info,
             } => StepMetrics {
                 loss_d,
                 loss_g,
@@ -49,6 +52,8 @@ impl Scalars {
                 d_fake_after,
                 class_acc_real: class_acc.map(|c| c.0),
                 class_acc_fake: class_acc.map(|c| c.1),
+                info_loss: info.map(|i| i.0),
+                code_acc: info.map(|i| i.1),
                 ..StepMetrics::default()
             },
             Scalars::Vae { reconstruction, kl } => StepMetrics {
@@ -58,6 +63,38 @@ impl Scalars {
             },
         }
     }
+}
+
+/// The second head's measurements in one D update, on the device until the read-back.
+enum Aux {
+    /// ACGAN: class accuracy on the real and on the generated batch.
+    Class(Tensor<1>, Tensor<1>),
+    /// InfoGAN: the information loss and Q's categorical-code accuracy.
+    Info(Tensor<1>, Tensor<1>),
+}
+
+impl Aux {
+    const CLASS: u8 = 0;
+    const INFO: u8 = 1;
+
+    fn kind(&self) -> u8 {
+        match self {
+            Aux::Class(..) => Self::CLASS,
+            Aux::Info(..) => Self::INFO,
+        }
+    }
+
+    fn into_tensors(self) -> [Tensor<1>; 2] {
+        match self {
+            Aux::Class(a, b) | Aux::Info(a, b) => [a, b],
+        }
+    }
+}
+
+fn short(expected: usize, got: usize) -> TrainError {
+    TrainError::Readback(crate::model::ReadbackError(format!(
+        "expected {expected} step scalars, got {got}"
+    )))
 }
 
 /// The average's decay at `step`: lower at first, so that early samples are not dominated by
@@ -130,9 +167,25 @@ impl Trainer {
         Ok(m)
     }
 
+    /// InfoGAN's codes for one batch, `[batch, categories + codes]`; `None` for other models.
+    fn code_batch(&self, salt: u64) -> Option<Tensor<2>> {
+        let m = &self.config.model;
+        if !m.kind.has_codes() {
+            return None;
+        }
+        let b = self.config.batch;
+        let (rows, _) = noise::info_codes(&mut self.rng(salt), b, m.num_classes, m.codes);
+        Some(Tensor::from_data(
+            TensorData::new(rows, [b, m.cond_dim()]),
+            &self.device,
+        ))
+    }
+
     fn gan_step(&mut self) -> Result<Scalars, TrainError> {
         let loss = self.config.loss;
         let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let categories = self.config.model.num_classes;
+        let has_codes = self.config.model.kind.has_codes();
         let fast = self.speedups;
         let n_critic = if loss == Loss::WganGp {
             self.config.n_critic.max(1)
@@ -141,10 +194,14 @@ impl Trainer {
         };
         let mut last = None;
         let mut label = None;
+        // What G is conditioned on: the batch's labels (cGANs, ACGAN) or InfoGAN's codes.
+        let mut cond = None;
         let mut fake_for_g = None;
         for i in 0..n_critic {
             let (real, l) = self.real_batch();
             label = l;
+            let code = self.code_batch(0xc0de + i as u64);
+            cond = code.clone().or_else(|| label.clone());
             let z = self.latent_batch(1 + i as u64);
             let mix = (loss == Loss::WganGp).then(|| {
                 let b = self.config.batch;
@@ -155,26 +212,35 @@ impl Trainer {
             let Nets::Gan { g, d, opt_d, .. } = &mut self.nets else {
                 unreachable!("gan_step runs on GAN nets")
             };
-            let fake_graph = g.forward(z, label.clone()); // [batch, 1, 28, 28]
+            let fake_graph = g.forward(z, cond.clone()); // [batch, 1, 28, 28]
             let fake = fake_graph.clone().detach();
             if fast.reuse_fake && i + 1 == n_critic {
                 // The G update scores these same samples against the updated D (as the
                 // PyTorch DCGAN recipe does), saving a second generator forward.
                 fake_for_g = Some(fake_graph);
             }
-            let (l_real, c_real) = d.forward_heads(real.clone(), label.clone()); // [batch, 1]
-            let (l_fake, c_fake) = d.forward_heads(fake.clone(), label.clone());
+            let (l_real, a_real) = d.forward_heads(real.clone(), label.clone()); // [batch, 1]
+            let (l_fake, a_fake) = d.forward_heads(fake.clone(), label.clone());
             let mut loss_d = objective::d_loss(loss, l_real.clone(), l_fake.clone());
-            // ACGAN: D also learns to name the class of real and of generated images.
-            let mut class_acc = None;
-            if let (Some(cr), Some(cf), Some(y)) = (c_real, c_fake, label.clone()) {
-                let terms = objective::class_loss(cr.clone(), y.clone())
-                    + objective::class_loss(cf.clone(), y.clone());
-                loss_d = loss_d + terms.mul_scalar(objective::CLASS_WEIGHT);
-                class_acc = Some((
-                    objective::class_accuracy(cr.detach(), y.clone()),
-                    objective::class_accuracy(cf.detach(), y),
-                ));
+            let mut aux = None;
+            match (a_real, a_fake, &label, &code) {
+                // ACGAN: D also learns to name the class of real and of generated images.
+                (Some(ar), Some(af), Some(y), None) => {
+                    let terms = objective::class_loss(ar.clone(), y.clone())
+                        + objective::class_loss(af.clone(), y.clone());
+                    loss_d = loss_d + terms.mul_scalar(objective::CLASS_WEIGHT);
+                    aux = Some(Aux::Class(
+                        objective::class_accuracy(ar.detach(), y.clone()),
+                        objective::class_accuracy(af.detach(), y.clone()),
+                    ));
+                }
+                // InfoGAN: D's body and Q learn to recover the codes of generated images.
+                (_, Some(af), _, Some(c)) => {
+                    let (info, acc) = objective::info_loss(af, c.clone(), categories);
+                    loss_d = loss_d + info.clone().mul_scalar(objective::INFO_WEIGHT);
+                    aux = Some(Aux::Info(info.detach(), acc));
+                }
+                _ => {}
             }
             if let Some(mix) = mix {
                 let lab = label.clone();
@@ -188,7 +254,7 @@ impl Trainer {
                 loss_d.detach(),
                 sigmoid(l_real.detach()).mean(),
                 sigmoid(l_fake.detach()).mean(),
-                class_acc,
+                aux,
             ));
         }
         let fake = match fake_for_g {
@@ -198,7 +264,7 @@ impl Trainer {
                 let Nets::Gan { g, .. } = &self.nets else {
                     unreachable!("gan_step runs on GAN nets")
                 };
-                g.forward(z, label.clone())
+                g.forward(z, cond.clone())
             }
         };
         let decay = self.config.ema.map(|d| ema_warmup(d, self.step));
@@ -215,20 +281,28 @@ impl Trainer {
         } else {
             d.clone()
         };
-        let (l_fake, c_fake) = d_for_g.forward_heads(fake, label.clone());
+        let (l_fake, a_fake) = d_for_g.forward_heads(fake, label.clone());
         let mut loss_g = objective::g_loss(loss, l_fake.clone());
-        // ACGAN: G is also rewarded when D names the class it was asked for.
-        if let (Some(c), Some(y)) = (c_fake, label) {
-            loss_g = loss_g + objective::class_loss(c, y).mul_scalar(objective::CLASS_WEIGHT);
+        match (a_fake, label, cond) {
+            // InfoGAN: G is rewarded when its codes can be read back from its images.
+            (Some(af), _, Some(c)) if has_codes => {
+                let (info, _) = objective::info_loss(af, c, categories);
+                loss_g = loss_g + info.mul_scalar(objective::INFO_WEIGHT);
+            }
+            // ACGAN: G is also rewarded when D names the class it was asked for.
+            (Some(af), Some(y), _) => {
+                loss_g = loss_g + objective::class_loss(af, y).mul_scalar(objective::CLASS_WEIGHT);
+            }
+            _ => {}
         }
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = opt_g.step(lr_g, g.clone(), grads);
         if let (Some(avg), Some(decay)) = (ema.take(), decay) {
             *ema = Some(crate::model::ema::blend(avg, &*g, decay));
         }
-        let (loss_d, d_real, d_fake, class_acc) = last.ok_or(TrainError::ZeroBatch)?;
+        let (loss_d, d_real, d_fake, aux) = last.ok_or(TrainError::ZeroBatch)?;
         // One read-back per step: [loss_D, loss_G, D(x), D(G(z)) before, after] and, for
-        // ACGAN, [class accuracy on real, on generated]
+        // ACGAN, [class accuracy on real, on generated], for InfoGAN [info loss, code accuracy]
         let mut all = vec![
             loss_d,
             loss_g.detach(),
@@ -236,32 +310,34 @@ impl Trainer {
             d_fake,
             sigmoid(l_fake.detach()).mean(),
         ];
-        all.extend(class_acc.into_iter().flat_map(|(r, f)| [r, f]));
+        let kind = aux.as_ref().map(Aux::kind);
+        all.extend(aux.into_iter().flat_map(Aux::into_tensors));
         let expected = all.len();
-        match readback(Tensor::cat(all, 0))?[..] {
-            [
-                loss_d,
-                loss_g,
-                d_real,
-                d_fake_before,
-                d_fake_after,
-                ref class @ ..,
-            ] if class.len() + 5 == expected => Ok(Scalars::Gan {
-                loss_d,
-                loss_g,
-                d_real,
-                d_fake_before,
-                d_fake_after,
-                class_acc: match class {
-                    [r, f] => Some((*r, *f)),
-                    _ => None,
-                },
-            }),
-            ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
-                "expected {expected} step scalars, got {}",
-                other.len()
-            )))),
+        let values = readback(Tensor::cat(all, 0))?;
+        let [
+            loss_d,
+            loss_g,
+            d_real,
+            d_fake_before,
+            d_fake_after,
+            ref extra @ ..,
+        ] = values[..]
+        else {
+            return Err(short(expected, values.len()));
+        };
+        if values.len() != expected {
+            return Err(short(expected, values.len()));
         }
+        let pair = |k: u8| (kind == Some(k)).then(|| (extra[0], extra[1]));
+        Ok(Scalars::Gan {
+            loss_d,
+            loss_g,
+            d_real,
+            d_fake_before,
+            d_fake_after,
+            class_acc: pair(Aux::CLASS),
+            info: pair(Aux::INFO),
+        })
     }
 
     fn vae_step(&mut self) -> Result<Scalars, TrainError> {
