@@ -58,6 +58,7 @@ const EMBEDDED: &[Embedded] = &[
 /// Every name latentlab ships, embedded or not.
 pub const NAMES: &[&str] = &[
     "mnist-cdcgan",
+    "mnist-dcgan",
     "mnist-vae2d",
     "fashion-dcgan",
     "classifier-mnist5k",
