@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
+pub mod detect;
 pub mod device;
 pub mod explore;
 pub mod export;

@@ -79,6 +79,10 @@ enum Cmd {
     Score(ScoreArgs),
     /// Train the quality meter's classifier for a data set (held-out accuracy is reported).
     Classifier(ClassifierArgs),
+    /// Ask a discriminator whether images are real: prints PATH<TAB>P(real) per image.
+    Detect(DetectArgs),
+    /// Train a dedicated real/fake detector on real images against one generator's fakes.
+    Detector(DetectorArgs),
     /// Describe a saved run (a directory, or a shipped run's name such as mnist-cdcgan).
     Inspect {
         /// The run directory (as written by `train --out`), or a shipped run's name.
@@ -181,6 +185,41 @@ struct ClassifierArgs {
 }
 
 #[derive(clap::Args)]
+struct DetectArgs {
+    /// A GAN run (its discriminator is asked) or a detector directory from `latentlab detector`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The class to judge the images as, for a conditional D (default: every class, keeping
+    /// the most real-looking, which is printed as a third column).
+    #[arg(long)]
+    label: Option<usize>,
+    /// 28x28 images (PNG or JPEG; colour is converted to grayscale as the data loader does).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct DetectorArgs {
+    /// The GAN run whose generator makes the fakes.
+    #[arg(long)]
+    fakes_from: PathBuf,
+    /// The real images, as for `train` (default: the run's own data set).
+    #[arg(long)]
+    data: Option<DataSource>,
+    /// Training steps (32 real and 32 fake images each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    steps: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory to write (detector.bpk and detector.json).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace the detector already in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
 struct SampleArgs {
     /// Run directory to sample from.
     #[arg(long)]
@@ -232,6 +271,8 @@ fn run() -> Result<()> {
         Some(Cmd::Bench(a)) => cli::bench::bench(a),
         Some(Cmd::Score(a)) => cli::runs::score(a),
         Some(Cmd::Classifier(a)) => cli::runs::classifier(a),
+        Some(Cmd::Detect(a)) => cli::detect::detect(a),
+        Some(Cmd::Detector(a)) => cli::detect::detector(a),
         #[cfg(feature = "app")]
         None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
         #[cfg(not(feature = "app"))]

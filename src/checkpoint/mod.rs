@@ -102,6 +102,8 @@ pub enum CheckpointError {
     Mismatch { path: PathBuf, detail: String },
     #[error("cannot serialise {what}: {detail}")]
     Encode { what: &'static str, detail: String },
+    #[error("{path} holds a {kind} run, which has no discriminator")]
+    NoDiscriminator { path: PathBuf, kind: &'static str },
 }
 
 /// Where the training data came from, for the record.
@@ -398,6 +400,22 @@ pub fn load_generator(
     let (manifest, _reading) = open_run(dir)?;
     let g = run_generator(dir, &manifest, device)?;
     Ok((manifest, g))
+}
+
+/// A run's discriminator, ready for inference on `device`.
+pub fn load_discriminator(
+    dir: &Path,
+    device: &Device,
+) -> Result<(Manifest, crate::model::Discriminator), CheckpointError> {
+    let (manifest, _reading) = open_run(dir)?;
+    let d = manifest.model().init_discriminator(device).ok_or_else(|| {
+        CheckpointError::NoDiscriminator {
+            path: dir.into(),
+            kind: manifest.model().kind.name(),
+        }
+    })?;
+    let d = load_module(dir, DISCRIMINATOR, d)?;
+    Ok((manifest, d))
 }
 
 /// The generator of the run in `dir` whose manifest is `manifest` (read under [`open_run`]'s

@@ -57,6 +57,25 @@ fn decode(file: &Path) -> Result<image::DynamicImage, DataError> {
     })
 }
 
+/// One image file as the data loader reads it (grayscale bytes, `[size * size]`), which must
+/// already be `size` x `size`: a model's verdict on a resized image would be about a different
+/// image.
+pub fn load_image(file: &Path, size: usize) -> Result<Vec<u8>, DataError> {
+    if !file.exists() {
+        return Err(DataError::NotFound { path: file.into() });
+    }
+    let img = decode(file)?;
+    if (img.width() as usize, img.height() as usize) != (size, size) {
+        return Err(DataError::ImageSize {
+            path: file.into(),
+            width: img.width(),
+            height: img.height(),
+            size,
+        });
+    }
+    Ok(img.into_luma8().into_raw())
+}
+
 pub(super) fn load(dir: &Path, size: usize) -> Result<Dataset, DataError> {
     if !(1..=MAX_SIZE).contains(&size) {
         return Err(DataError::BadDimensions {

@@ -4,6 +4,7 @@
 mod batches;
 mod embedded;
 mod folder;
+pub use folder::load_image;
 mod idx;
 
 use std::path::{Path, PathBuf};
@@ -88,6 +89,13 @@ pub enum DataError {
     EmptyFolder { path: PathBuf },
     #[error("{path}: unreadable image: {detail}")]
     UnreadableImage { path: PathBuf, detail: String },
+    #[error("{path}: the image is {width}x{height}; the model takes {size}x{size} images")]
+    ImageSize {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        size: usize,
+    },
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
     #[error(

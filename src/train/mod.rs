@@ -1,6 +1,7 @@
 //! Training: objectives, one optimisation step, the background session, metric histories.
 
 pub mod classifier;
+pub mod detector;
 pub mod messages;
 pub mod objective;
 pub mod options;

@@ -249,3 +249,137 @@ fn bench_prints_a_table_and_writes_json() {
     }
     assert_eq!(runs[0]["variant"].as_str(), Some("baseline"));
 }
+
+/// A 28x28 PNG of the embedded data's image `i` (as a user would save a real digit).
+fn real_digit_png(dir: &Path, i: usize) -> std::path::PathBuf {
+    let data = latentlab::data::DataSource::Default
+        .load(28)
+        .expect("embedded digits");
+    let path = dir.join(format!("real{i}.png"));
+    image::GrayImage::from_raw(28, 28, data.image(i).to_vec())
+        .expect("28x28")
+        .save(&path)
+        .expect("write png");
+    path
+}
+
+#[test]
+fn detect_scores_images_and_names_bad_ones() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    train_tiny(&run);
+    let real = real_digit_png(dir.path(), 0);
+    let p = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let o = latentlab(&[
+        "detect",
+        "--checkpoint",
+        &p(&run),
+        "--label",
+        "3",
+        &p(&real),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let (path, prob) = out.trim().split_once('\t').expect("PATH<TAB>P(real)");
+    assert_eq!(path, p(&real));
+    let prob: f32 = prob.parse().expect("a probability");
+    assert!((0.0..=1.0).contains(&prob), "{prob}");
+    // Without --label a conditional D is asked for every class and says which it kept.
+    let o = latentlab(&["detect", "--checkpoint", &p(&run), &p(&real)]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\tlabel "),
+        "{}",
+        stderr(&o)
+    );
+
+    let big = dir.path().join("big.png");
+    image::GrayImage::new(32, 32).save(&big).expect("png");
+    fails_with(
+        &["detect", "--checkpoint", &p(&run), "--label", "0", &p(&big)],
+        "the image is 32x32; the model takes 28x28 images",
+    );
+    let junk = dir.path().join("junk.png");
+    std::fs::write(&junk, b"not an image").expect("write");
+    fails_with(
+        &[
+            "detect",
+            "--checkpoint",
+            &p(&run),
+            "--label",
+            "0",
+            &p(&junk),
+        ],
+        "unreadable image",
+    );
+    fails_with(
+        &[
+            "detect",
+            "--checkpoint",
+            &p(&run),
+            "--label",
+            "10",
+            &p(&real),
+        ],
+        "label 10 is out of range",
+    );
+}
+
+#[test]
+fn a_dedicated_detector_tells_real_digits_from_a_weak_generators_fakes() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    train_tiny(&run); // two steps: its fakes are far from digits
+    let det = dir.path().join("det");
+    let p = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let args = [
+        "detector",
+        "--fakes-from",
+        &p(&run),
+        "--steps",
+        "60",
+        "--out",
+        &p(&det),
+    ];
+    let o = latentlab(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = latentlab::detect::parse_info(
+        &std::fs::read(det.join("detector.json")).expect("detector.json"),
+        &det,
+    )
+    .expect("info");
+    assert!(info.heldout_auc > 0.95, "held-out AUC {}", info.heldout_auc);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("held-out AUC"));
+    // A second run without --force keeps the first.
+    fails_with(&args, "already holds a detector");
+
+    // The detector rates a real digit above one of the generator's samples.
+    let real = real_digit_png(dir.path(), 1);
+    let fake = dir.path().join("fake.png");
+    let o = latentlab(&[
+        "sample",
+        "--checkpoint",
+        &p(&run),
+        "--n",
+        "1",
+        "--out",
+        &p(&fake),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = latentlab(&["detect", "--checkpoint", &p(&det), &p(&real), &p(&fake)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scores: Vec<f32> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            l.split('\t')
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .expect("score")
+        })
+        .collect();
+    assert!(
+        scores[0] > 0.5 && scores[1] < 0.5,
+        "real {} fake {}",
+        scores[0],
+        scores[1]
+    );
+}

@@ -15,6 +15,7 @@ const ORDER: &[&str] = &[
     "export",
     "checkpoint",
     "quality",
+    "detect",
     "train",
     "explore",
     "bench",

@@ -1,0 +1,313 @@
+//! The discriminator as a real/fake detector: P(real) = sigmoid(D(x)), from a GAN run's own D
+//! or from a dedicated detector (`latentlab detector`: a fresh DCGAN-28 discriminator trained on
+//! real images against one generator's fakes), and the ROC AUC that measures either.
+
+use crate::checkpoint::{self, CheckpointError, Manifest};
+use crate::data::DataError;
+use crate::model::{Discriminator, IMAGE_SIZE, ModelConfig, ReadbackError, readback};
+use crate::types::noise;
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const DETECTOR_FILE: &str = "detector.bpk";
+pub const DETECTOR_MANIFEST: &str = "detector.json";
+/// Every file a detector directory may hold.
+pub const DETECTOR_FILES: &[&str] = &[DETECTOR_FILE, DETECTOR_MANIFEST];
+const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
+
+/// What `latentlab detector` trained and measured; stored as `detector.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorInfo {
+    pub format_version: u32,
+    /// The discriminator's architecture (an unconditional DCGAN-28 D).
+    pub model: ModelConfig,
+    /// The real images' data set (name and how it was named on the command line).
+    pub data: String,
+    pub data_source: String,
+    /// The run whose generator made the fakes, and its step.
+    pub fakes_from: String,
+    pub fakes_step: u64,
+    pub steps: usize,
+    pub seed: u64,
+    pub heldout_real: usize,
+    pub heldout_fake: usize,
+    pub heldout_auc: f64,
+    pub heldout_accuracy: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+    #[error("label {label} is out of range: this discriminator takes {classes} classes")]
+    Label { label: usize, classes: usize },
+    #[error(
+        "this discriminator does not take a label (only the conditional MLP GAN's and DCGAN's do)"
+    )]
+    LabelUnused,
+}
+
+/// A loaded detector.
+pub enum Detector {
+    /// A GAN run's own discriminator.
+    Run {
+        manifest: Box<Manifest>,
+        d: Discriminator,
+    },
+    /// A detector trained by `latentlab detector`.
+    Dedicated {
+        info: Box<DetectorInfo>,
+        d: Discriminator,
+    },
+}
+
+/// One image's verdict: P(real), and the label it was scored for by a D that takes one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    pub p_real: f32,
+    pub label: Option<usize>,
+}
+
+/// The detector in `dir`: a detector directory, or a GAN run (its discriminator).
+pub fn load(dir: &Path, device: &Device) -> Result<Detector, DetectError> {
+    if dir.join(DETECTOR_MANIFEST).is_file() {
+        checkpoint::replace::recover(dir, DETECTOR_MANIFEST)?;
+        let _reading = checkpoint::replace::read_lock(dir);
+        let path = dir.join(DETECTOR_MANIFEST);
+        let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let info = parse_info(&text, &path)?;
+        let d = info.model.init_discriminator(device).ok_or_else(|| {
+            CheckpointError::NoDiscriminator {
+                path: dir.into(),
+                kind: info.model.kind.name(),
+            }
+        })?;
+        let d = checkpoint::load_module(dir, DETECTOR_FILE, d)?;
+        return Ok(Detector::Dedicated {
+            info: Box::new(info),
+            d,
+        });
+    }
+    let (manifest, d) = checkpoint::load_discriminator(dir, device)?;
+    Ok(Detector::Run {
+        manifest: Box::new(manifest),
+        d,
+    })
+}
+
+/// `detector.json`, checked: a known format and an architecture that validates.
+pub fn parse_info(text: &[u8], path: &Path) -> Result<DetectorInfo, CheckpointError> {
+    let bad = |detail: String| CheckpointError::Manifest {
+        path: path.into(),
+        detail,
+    };
+    let info: DetectorInfo = serde_json::from_slice(text).map_err(|e| bad(e.to_string()))?;
+    if info.format_version > checkpoint::FORMAT_VERSION {
+        return Err(CheckpointError::FutureVersion {
+            path: path.into(),
+            found: info.format_version,
+        });
+    }
+    info.model
+        .validate()
+        .map_err(|e| bad(format!("model: {e}")))?;
+    if !info.model.kind.is_gan() {
+        return Err(bad(format!(
+            "{} has no discriminator",
+            info.model.kind.name()
+        )));
+    }
+    Ok(info)
+}
+
+/// Write a detector directory crash-safely (only a detector directory, or an empty one, is
+/// ever replaced).
+pub fn save(dir: &Path, d: &Discriminator, info: &DetectorInfo) -> Result<(), CheckpointError> {
+    let json = serde_json::to_vec_pretty(info).map_err(|e| CheckpointError::Encode {
+        what: "detector manifest",
+        detail: e.to_string(),
+    })?;
+    let weights = checkpoint::module_bytes(d)?;
+    checkpoint::replace::write_dir(
+        dir,
+        DETECTOR_MANIFEST,
+        DETECTOR_FILES,
+        &[(DETECTOR_FILE, &weights), (DETECTOR_MANIFEST, &json)],
+    )
+}
+
+impl Detector {
+    pub fn model(&self) -> &ModelConfig {
+        match self {
+            Detector::Run { manifest, .. } => manifest.model(),
+            Detector::Dedicated { info, .. } => &info.model,
+        }
+    }
+
+    /// Where the detector came from, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Detector::Run { manifest, .. } => format!(
+                "the discriminator of a {} run at step {}",
+                manifest.model().kind.name(),
+                manifest.step
+            ),
+            Detector::Dedicated { info, .. } => format!(
+                "a detector trained against {} (held-out AUC {:.3})",
+                info.fakes_from, info.heldout_auc
+            ),
+        }
+    }
+
+    fn d(&self) -> &Discriminator {
+        match self {
+            Detector::Run { d, .. } | Detector::Dedicated { d, .. } => d,
+        }
+    }
+
+    /// P(real) for images `[n * 784]` in [-1, 1]. A D that takes a label scores each image
+    /// for `label`, or else for every label, keeping the highest (and saying which).
+    pub fn p_real(
+        &self,
+        images: &[f32],
+        label: Option<usize>,
+        device: &Device,
+    ) -> Result<Vec<Verdict>, DetectError> {
+        let model = self.model();
+        let classes = model.num_classes;
+        let takes_label = model.kind.label_into_d();
+        if !takes_label && label.is_some() {
+            return Err(DetectError::LabelUnused);
+        }
+        if let Some(l) = label
+            && l >= classes
+        {
+            return Err(DetectError::Label { label: l, classes });
+        }
+        let n = images.len() / PIXELS;
+        let mut out = Vec::with_capacity(n);
+        for start in (0..n).step_by(256) {
+            let m = (n - start).min(256);
+            let x = || {
+                Tensor::<4>::from_data(
+                    TensorData::new(
+                        images[start * PIXELS..(start + m) * PIXELS].to_vec(),
+                        [m, 1, IMAGE_SIZE, IMAGE_SIZE],
+                    ),
+                    device,
+                )
+            };
+            let score = |l: Option<usize>| -> Result<Vec<f32>, DetectError> {
+                let label = l.map(|l| {
+                    Tensor::<2>::from_data(
+                        TensorData::new(noise::one_hot(&vec![l as u8; m], classes), [m, classes]),
+                        device,
+                    )
+                });
+                Ok(readback(sigmoid(self.d().forward(x(), label)))?) // [m] of P(real)
+            };
+            let verdicts: Vec<Verdict> = match (takes_label, label) {
+                (false, _) => score(None)?
+                    .into_iter()
+                    .map(|p_real| Verdict {
+                        p_real,
+                        label: None,
+                    })
+                    .collect(),
+                (true, Some(l)) => score(Some(l))?
+                    .into_iter()
+                    .map(|p_real| Verdict {
+                        p_real,
+                        label: Some(l),
+                    })
+                    .collect(),
+                (true, None) => {
+                    let mut best = vec![
+                        Verdict {
+                            p_real: f32::NEG_INFINITY,
+                            label: None,
+                        };
+                        m
+                    ];
+                    for l in 0..classes {
+                        for (b, p) in best.iter_mut().zip(score(Some(l))?) {
+                            if p > b.p_real {
+                                *b = Verdict {
+                                    p_real: p,
+                                    label: Some(l),
+                                };
+                            }
+                        }
+                    }
+                    best
+                }
+            };
+            out.extend(verdicts);
+        }
+        Ok(out)
+    }
+}
+
+/// Image files as the data loader reads them, as values `[n * 784]` in [-1, 1].
+pub fn load_images(paths: &[PathBuf]) -> Result<Vec<f32>, DataError> {
+    let mut out = Vec::with_capacity(paths.len() * PIXELS);
+    for p in paths {
+        let bytes = crate::data::load_image(p, IMAGE_SIZE)?;
+        out.extend(bytes.iter().map(|&b| b as f32 / 127.5 - 1.0));
+    }
+    Ok(out)
+}
+
+/// The area under the ROC curve of scores that should be high for `positive` and low for
+/// `negative`: the chance that a random positive outscores a random negative (ties count
+/// half). 0.5 is a detector that cannot tell; NaN when either side is empty.
+pub fn auc(positive: &[f32], negative: &[f32]) -> f64 {
+    if positive.is_empty() || negative.is_empty() {
+        return f64::NAN;
+    }
+    // Rank all scores together (Mann-Whitney U), averaging ranks over ties.
+    let mut all: Vec<(f32, bool)> = positive
+        .iter()
+        .map(|&v| (v, true))
+        .chain(negative.iter().map(|&v| (v, false)))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += avg_rank * all[i..=j].iter().filter(|x| x.1).count() as f64;
+        i = j + 1;
+    }
+    let (np, nn) = (positive.len() as f64, negative.len() as f64);
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_by_hand() {
+        assert_eq!(auc(&[0.9, 0.8], &[0.1, 0.2]), 1.0);
+        assert_eq!(auc(&[0.1, 0.2], &[0.9, 0.8]), 0.0);
+        // Pairs (p, n): (0.6, 0.5) win, (0.6, 0.7) loss, (0.4, 0.5) loss, (0.4, 0.7) loss.
+        assert_eq!(auc(&[0.6, 0.4], &[0.5, 0.7]), 0.25);
+        // Ties count half.
+        assert_eq!(auc(&[0.5], &[0.5]), 0.5);
+        assert!(auc(&[], &[0.5]).is_nan());
+    }
+}
