@@ -105,6 +105,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let mut outcome: Option<Fatal> = None;
     let mut last_save_failed: Option<String> = None;
+    let mut save_in_flight = false;
     let mut finished_at = None;
     let mut rates = Vec::new();
     // From the run itself once it has started (a resumed run keeps its own model).
@@ -151,7 +152,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
                         m.examples_per_sec
                     )
                 });
-                if a.save_every > 0 && m.step.is_multiple_of(a.save_every) && m.step < total {
+                // At most one periodic save in flight: on a loaded machine queued saves would
+                // otherwise pile up ahead of a Stop and delay it by their fsyncs.
+                if a.save_every > 0
+                    && m.step.is_multiple_of(a.save_every)
+                    && m.step < total
+                    && !save_in_flight
+                {
+                    save_in_flight = true;
                     handle.send(Command::Save(a.out.clone()));
                 }
             }
@@ -166,10 +174,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 )
             }),
             Event::Saved { path, step } => {
+                save_in_flight = false;
                 last_save_failed = None;
                 bar.suspend(|| say!("saved step {step} to {}", path.display()))
             }
             Event::SaveFailed { path, error } => {
+                save_in_flight = false;
                 bar.suspend(|| say!("save to {} failed: {error}", path.display()));
                 last_save_failed = Some(format!("saving to {}: {error}", path.display()));
             }
