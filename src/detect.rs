@@ -74,6 +74,26 @@ pub struct Verdict {
     pub label: Option<usize>,
 }
 
+/// A discriminator's scores during training: P(real) on real images and on fresh generated
+/// ones, and how well they separate (plain data, sent to the app).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub step: u64,
+    pub real: Vec<f32>,
+    pub fake: Vec<f32>,
+    /// ROC AUC of `real` against `fake` (1: D tells them apart perfectly, 0.5: not at all).
+    pub auc: f64,
+}
+
+/// Images judged on request: P(real) for each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub names: Vec<String>,
+    /// `[n * 784]` in [-1, 1].
+    pub images: Vec<f32>,
+    pub verdicts: Vec<Verdict>,
+}
+
 /// The detector in `dir`: a detector directory, or a GAN run (its discriminator).
 pub fn load(dir: &Path, device: &Device) -> Result<Detector, DetectError> {
     if dir.join(DETECTOR_MANIFEST).is_file() {

@@ -75,6 +75,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         score_every: run.score_every,
         classifier: None,
         lr_override,
+        detect_every: 0,
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;
     // The first signal stops and saves; a second exits at once, leaving the last complete

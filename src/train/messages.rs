@@ -31,7 +31,13 @@ pub struct RunSpec {
     pub classifier: Option<PathBuf>,
     /// Learning rates (G, D) that replace the saved ones when resuming.
     pub lr_override: Option<(f64, f64)>,
+    /// Measure D as a real/fake detector every this many steps (GANs; 0: never), reported
+    /// as [`Event::Detection`].
+    pub detect_every: u64,
 }
+
+/// Real and generated images D scores for each [`Event::Detection`] (each).
+pub const DETECTION_IMAGES: usize = 256;
 
 /// Images the meter generates for each in-training score.
 pub const SCORE_IMAGES: usize = 500;
@@ -59,6 +65,13 @@ pub enum Command {
     },
     /// Send the current generator's weights as [`Event::Snapshot`] (for the explorer).
     Snapshot,
+    /// Ask D about images (`[n * 784]` in [-1, 1], named for the reply): answered by
+    /// [`Event::Judged`]. With no images, D judges `n` data images and `n` fresh samples.
+    Judge {
+        names: Vec<String>,
+        images: Vec<f32>,
+        n: usize,
+    },
     /// End the thread.
     Shutdown,
     /// Panic inside the thread, to exercise the failure path (tests and diagnostics).
@@ -82,6 +95,10 @@ pub enum Event {
         class_names: Vec<String>,
     },
     Step(StepMetrics),
+    /// D's scores on real and fresh generated images at a step (see `RunSpec::detect_every`).
+    Detection(crate::detect::Detection),
+    /// D's verdict on the images of a [`Command::Judge`].
+    Judged(crate::detect::Judged),
     /// The quality meter's verdict on the generator at `step`.
     Quality {
         step: u64,

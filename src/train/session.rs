@@ -223,6 +223,18 @@ impl Session {
                 }
             }
             Command::Snapshot => self.snapshot(),
+            Command::Judge { names, images, n } => match &self.trainer {
+                None => self.out.send(Event::Warning(
+                    "no discriminator to ask yet: start a GAN run first".into(),
+                )),
+                Some(t) => match t.judge(names, images, n) {
+                    Ok(Some(j)) => self.out.send(Event::Judged(j)),
+                    Ok(None) => self
+                        .out
+                        .send(Event::Warning("a VAE has no discriminator to ask".into())),
+                    Err(e) => self.out.send(Event::Warning(format!("detector: {e}"))),
+                },
+            },
             Command::Shutdown => self.shutdown = true,
             Command::InjectPanic => panic!("injected panic (Command::InjectPanic)"),
         }
@@ -311,6 +323,10 @@ impl Session {
         if every > 0 && m.step.is_multiple_of(every) {
             self.emit_samples();
         }
+        let detect_every = self.spec.as_ref().map_or(0, |s| s.detect_every);
+        if detect_every > 0 && m.step.is_multiple_of(detect_every) {
+            self.emit_detection();
+        }
         let score_every = self.spec.as_ref().map_or(0, |s| s.score_every);
         if score_every > 0 && m.step.is_multiple_of(score_every) {
             self.emit_score();
@@ -335,6 +351,15 @@ impl Session {
                 live,
             }),
             Err(e) => self.out.send(Event::Warning(e.to_string())),
+        }
+    }
+
+    fn emit_detection(&mut self) {
+        let Some(t) = &self.trainer else { return };
+        match t.detection(super::messages::DETECTION_IMAGES) {
+            Ok(Some(d)) => self.out.send(Event::Detection(d)),
+            Ok(None) => {}
+            Err(e) => self.out.send(Event::Warning(format!("detector: {e}"))),
         }
     }
 

@@ -2,6 +2,7 @@
 //! history), starting fresh or from a checkpoint, and saving it. One update of each family is in
 //! `trainer/update.rs`.
 
+mod detection;
 mod update;
 
 use super::{History, TrainConfig, TrainError};

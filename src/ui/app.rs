@@ -2,6 +2,7 @@
 //! the tabs, runs file dialogs and file writes off the UI thread, and persists the settings.
 
 use super::actions::Action;
+use super::detect_panel::{self, DetectState};
 use super::dialogs::{Dialogs, NativeDialogs};
 use super::explore_panel::{self, ExploreState};
 use super::frame_stats::FrameStats;
@@ -66,6 +67,7 @@ impl AppOptions {
 pub struct LatentLabApp {
     pub settings: Settings,
     pub train: TrainState,
+    pub detect: DetectState,
     pub explore: ExploreState,
     pub interp: InterpState,
     /// Messages for the status bar, newest last.
@@ -124,6 +126,7 @@ impl LatentLabApp {
         Ok(Self {
             settings,
             train: TrainState::default(),
+            detect: DetectState::default(),
             explore,
             interp: InterpState::default(),
             notices: Vec::new(),
@@ -195,6 +198,7 @@ impl LatentLabApp {
             score_every: s.run.score_every,
             classifier: None,
             lr_override: None,
+            detect_every: s.run.sample_every,
         };
         self.training.send(Command::Start(Box::new(spec)));
     }
@@ -254,6 +258,9 @@ impl LatentLabApp {
                 self.notice(format!("save failed: {}", path.display()));
             }
             _ => {}
+        }
+        if self.detect.apply(&e) {
+            return;
         }
         if let Event::Snapshot(s) = e {
             self.explore.loading = true;
@@ -359,6 +366,7 @@ impl eframe::App for LatentLabApp {
             Tab::Explore => {
                 explore_panel::show(ui, &mut self.settings, &mut self.explore, &mut actions)
             }
+            Tab::Detect => detect_panel::show(ui, &mut self.detect, &mut actions),
             Tab::Interpolate => interpolate_panel::show(
                 ui,
                 &mut self.settings,

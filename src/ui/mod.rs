@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod app;
 pub mod colormap;
+pub mod detect_panel;
 pub mod dialogs;
 pub mod explore_panel;
 pub mod frame_stats;

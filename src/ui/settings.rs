@@ -19,6 +19,7 @@ pub enum Tab {
     Train,
     Explore,
     Interpolate,
+    Detect,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -161,7 +161,10 @@ impl TrainState {
                 self.status = RunStatus::Finished;
             }
             // The app routes these elsewhere.
-            Event::Snapshot(_) | Event::Generated { .. } => {}
+            Event::Snapshot(_)
+            | Event::Generated { .. }
+            | Event::Detection(_)
+            | Event::Judged(_) => {}
         }
     }
 

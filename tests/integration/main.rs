@@ -96,6 +96,7 @@ pub fn pattern_spec(config: TrainConfig) -> latentlab::train::RunSpec {
         score_every: 0,
         classifier: None,
         lr_override: None,
+        detect_every: 0,
     }
 }
 

@@ -506,3 +506,28 @@ fn infogan_code_picker_and_continuous_slider_drive_the_image_and_sweeps() {
     assert_eq!(label.len(), 12);
     assert_eq!((label[3], label[11]), (1.0, 1.5));
 }
+
+#[test]
+fn the_detect_tab_shows_d_scores_during_training_and_judges_samples() {
+    let mut h = harness(options(vec![], None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "D's scores", |a| a.detect.latest.is_some());
+    h.state_mut().settings.tab = Tab::Detect;
+    h.run_steps(2);
+    let d = h.state().detect.latest.clone().expect("scores");
+    // 256 fresh samples; the real images are every 10th of the 5,000 embedded digits.
+    assert_eq!((d.real.len(), d.fake.len()), (256, 256));
+    assert!((0.0..=1.0).contains(&d.auc), "{}", d.auc);
+    assert!(!h.state().detect.auc.is_empty());
+    h.get_by_label("Judge samples").click();
+    wait_for(&mut h, "the verdicts", |a| a.detect.judged.is_some());
+    let j = h.state().detect.judged.clone().expect("judged");
+    assert_eq!(j.verdicts.len(), 16);
+    assert!(j.names[0].starts_with("data image") && j.names[8].starts_with("generated sample"));
+    assert!(j.verdicts.iter().all(|v| (0.0..=1.0).contains(&v.p_real)));
+    h.state_mut().settings.tab = Tab::Train;
+    h.run_steps(2);
+    h.get_by_label("Stop").click();
+}

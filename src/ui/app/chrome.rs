@@ -28,6 +28,7 @@ impl LatentLabApp {
                     (Tab::Train, "Train"),
                     (Tab::Explore, "Explore"),
                     (Tab::Interpolate, "Interpolate"),
+                    (Tab::Detect, "Detect"),
                 ] {
                     ui.selectable_value(&mut self.settings.tab, tab, name);
                 }

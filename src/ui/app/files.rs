@@ -70,11 +70,21 @@ pub(super) enum Job {
 pub(super) enum Dropped {
     RunDir(PathBuf),
     Latent(LatentRecord),
+    /// Images for the discriminator to judge (dropped on the Detect tab): names and pixels.
+    ToJudge(String, Vec<f32>),
     /// Not usable; the text says why.
     Refused(String),
 }
 
-fn examine_drop(path: PathBuf) -> Dropped {
+/// `detect`: an image for the discriminator rather than a latent to restore.
+fn examine_drop(path: PathBuf, detect: bool) -> Dropped {
+    if detect && !path.is_dir() {
+        let name = path.display().to_string();
+        return match crate::detect::load_images(std::slice::from_ref(&path)) {
+            Ok(px) => Dropped::ToJudge(name, px),
+            Err(e) => Dropped::Refused(format!("cannot judge the dropped image: {e}")),
+        };
+    }
     if path.is_dir() {
         return if path.join(crate::checkpoint::MANIFEST).is_file() {
             Dropped::RunDir(path)
@@ -223,6 +233,13 @@ impl LatentLabApp {
             },
             Job::Dropped(Dropped::RunDir(dir)) => self.open_checkpoint(dir),
             Job::Dropped(Dropped::Refused(text)) => self.notice(text),
+            Job::Dropped(Dropped::ToJudge(name, images)) => {
+                self.act(crate::ui::actions::Action::Train(Command::Judge {
+                    names: vec![name],
+                    images,
+                    n: 0,
+                }));
+            }
             Job::Dropped(Dropped::Latent(record)) => match self.explore.restore(&record) {
                 Ok(()) => {
                     self.settings.tab = Tab::Explore;
@@ -236,9 +253,10 @@ impl LatentLabApp {
     /// Each dropped path is examined on a helper thread (it means file-system reads).
     pub(super) fn handle_drops(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        let detect = self.settings.tab == Tab::Detect;
         for f in dropped {
             let path = f.path().to_path_buf();
-            self.spawn_job(move || Job::Dropped(examine_drop(path)));
+            self.spawn_job(move || Job::Dropped(examine_drop(path, detect)));
         }
     }
 
