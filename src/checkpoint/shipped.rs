@@ -59,6 +59,7 @@ const EMBEDDED: &[Embedded] = &[
 pub const NAMES: &[&str] = &[
     "mnist-cdcgan",
     "mnist-dcgan",
+    "mnist-acgan",
     "mnist-vae2d",
     "fashion-dcgan",
     "classifier-mnist5k",

@@ -135,7 +135,8 @@ pub fn show(ui: &mut egui::Ui, d: &mut DetectState, out: &mut Vec<Action>) {
             .collect();
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
+        // Rows of JUDGE_N: the data images, then the samples.
+        egui::Grid::new("judged").show(ui, |ui| {
             for (i, v) in j.verdicts.iter().enumerate() {
                 ui.vertical(|ui| {
                     d.tiles[i].show(ui, egui::vec2(84.0, 84.0));
@@ -147,6 +148,9 @@ pub fn show(ui: &mut egui::Ui, d: &mut DetectState, out: &mut Vec<Action>) {
                         format!("P(real) {:.2}{label}", v.p_real),
                     );
                 });
+                if (i + 1) % JUDGE_N == 0 {
+                    ui.end_row();
+                }
             }
         });
     });

@@ -251,3 +251,19 @@ fn saving_over_a_run_replaces_it_whole() {
         .collect();
     assert_eq!(names, ["run"]);
 }
+
+#[test]
+fn every_shipped_run_loads_its_generator_and_discriminator() {
+    let device = Device::flex();
+    for name in checkpoint::shipped::NAMES
+        .iter()
+        .filter(|n| !n.starts_with("classifier"))
+    {
+        let dir = checkpoint::shipped_dir(name);
+        let (m, _) =
+            checkpoint::load_generator(&dir, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if m.model().kind.is_gan() {
+            checkpoint::load_discriminator(&dir, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
