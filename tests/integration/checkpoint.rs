@@ -34,6 +34,7 @@ fn generator_round_trips_bit_exactly() {
         ModelKind::Mlp,
         ModelKind::Vae,
         ModelKind::Acgan,
+        ModelKind::Infogan,
     ] {
         let t = trained(kind, 3);
         let dir = tempdir();
@@ -102,7 +103,7 @@ fn the_weight_average_is_saved_and_is_what_sampling_uses() {
 
 #[test]
 fn resume_continues_exactly_like_an_unbroken_run() {
-    for kind in [ModelKind::Dcgan, ModelKind::Acgan] {
+    for kind in [ModelKind::Dcgan, ModelKind::Acgan, ModelKind::Infogan] {
         resumes_exactly(kind);
     }
 }

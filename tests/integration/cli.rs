@@ -383,3 +383,81 @@ fn a_dedicated_detector_tells_real_digits_from_a_weak_generators_fakes() {
         scores[1]
     );
 }
+
+#[test]
+fn infogan_codes_from_the_command_line() {
+    let dir = tempdir();
+    let run = dir.path().join("info");
+    let p = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let o = latentlab(&[
+        "train",
+        "--model",
+        "infogan",
+        "--steps",
+        "2",
+        "--batch",
+        "8",
+        "--width",
+        "4",
+        "--latent",
+        "8",
+        "--device",
+        "cpu",
+        "--out",
+        &p(&run),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = latentlab(&["inspect", &p(&run)]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains("codes: one 10-way categorical and 2 continuous"),
+        "{text}"
+    );
+
+    let png = dir.path().join("code3.png");
+    let o = latentlab(&[
+        "sample",
+        "--checkpoint",
+        &p(&run),
+        "--code",
+        "3",
+        "--cont",
+        "0.5,-1",
+        "--n",
+        "4",
+        "--out",
+        &p(&png),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta = latentlab::export::png_metadata(&std::fs::read(&png).expect("png"), &png)
+        .expect("metadata");
+    assert!(meta.contains(&("code".into(), "3".into())), "{meta:?}");
+    assert!(meta.contains(&("cont".into(), "0.5,-1".into())), "{meta:?}");
+
+    let out = p(&dir.path().join("x.png"));
+    let run_path = p(&run);
+    let sample = |extra: &[&str]| {
+        let mut args = vec!["sample", "--checkpoint", &run_path, "--out", &out];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let fails = |extra: &[&str], needle: &str| {
+        let args = sample(extra);
+        fails_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), needle);
+    };
+    fails(&["--code", "10"], "--code 10 is out of range");
+    fails(
+        &["--cont", "1"],
+        "this InfoGAN has 2 continuous codes, got 1 values",
+    );
+    fails(&["--label", "1"], "InfoGAN has no classes");
+
+    // The meter reports what each code value draws.
+    let o = latentlab(&["score", "--checkpoint", &p(&run), "--n", "40"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains("code 9  draws") && text.contains("mean purity"),
+        "{text}"
+    );
+}
