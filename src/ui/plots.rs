@@ -114,53 +114,44 @@ pub fn losses(
     });
 }
 
-/// ACGAN: the fraction of real and of generated images whose class D names correctly.
-pub fn class_accuracy(
-    ui: &mut egui::Ui,
-    metrics: &[StepMetrics],
-    marks: &[Marker],
-    smoothing: f32,
-    height: f32,
-) {
-    base("plot-class", "D's class accuracy", height)
-        .include_y(0.0)
-        .include_y(1.0)
-        .show(ui, |p| {
-            let real: Pick = |m| m.class_acc_real.unwrap_or(f32::NAN);
-            let fake: Pick = |m| m.class_acc_fake.unwrap_or(f32::NAN);
-            pair(
-                p,
-                metrics,
-                smoothing,
-                ("on real", real),
-                ("on generated", fake),
-            );
-            markers(p, marks);
-        });
+/// What a D's second head reports: ACGAN's class accuracy, or InfoGAN's information term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuxHead {
+    /// The fraction of real and of generated images whose class D names correctly.
+    Class,
+    /// The information loss (lower is more mutual information) and the share of generated
+    /// images whose categorical code Q reads back.
+    Info,
 }
 
-/// InfoGAN: the information loss (the mutual-information term, lower is more information) and
-/// the share of generated images whose categorical code Q reads back.
-pub fn information(
+/// The second head's two curves, on a 0-1 scale.
+pub fn aux_head(
     ui: &mut egui::Ui,
     metrics: &[StepMetrics],
     marks: &[Marker],
     smoothing: f32,
     height: f32,
+    head: AuxHead,
 ) {
-    base("plot-info", "codes", height)
+    let (id, title, a, b): (&str, &str, (&str, Pick), (&str, Pick)) = match head {
+        AuxHead::Class => (
+            "plot-class",
+            "D's class accuracy",
+            ("on real", |m| m.class_acc_real.unwrap_or(f32::NAN)),
+            ("on generated", |m| m.class_acc_fake.unwrap_or(f32::NAN)),
+        ),
+        AuxHead::Info => (
+            "plot-info",
+            "codes",
+            ("information loss", |m| m.info_loss.unwrap_or(f32::NAN)),
+            ("Q's code accuracy", |m| m.code_acc.unwrap_or(f32::NAN)),
+        ),
+    };
+    base(id, title, height)
         .include_y(0.0)
         .include_y(1.0)
         .show(ui, |p| {
-            let loss: Pick = |m| m.info_loss.unwrap_or(f32::NAN);
-            let acc: Pick = |m| m.code_acc.unwrap_or(f32::NAN);
-            pair(
-                p,
-                metrics,
-                smoothing,
-                ("information loss", loss),
-                ("Q's code accuracy", acc),
-            );
+            pair(p, metrics, smoothing, a, b);
             markers(p, marks);
         });
 }

@@ -375,10 +375,10 @@ fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
         plots::discriminator(ui, m, &t.markers, s.smoothing, h);
     }
     if class {
-        plots::class_accuracy(ui, m, &t.markers, s.smoothing, h);
+        plots::aux_head(ui, m, &t.markers, s.smoothing, h, plots::AuxHead::Class);
     }
     if info {
-        plots::information(ui, m, &t.markers, s.smoothing, h);
+        plots::aux_head(ui, m, &t.markers, s.smoothing, h, plots::AuxHead::Info);
     }
     plots::throughput(ui, m, &t.markers, s.smoothing, h);
     if !t.quality.is_empty() {

@@ -28,10 +28,15 @@ fn fails_with(args: &[&str], needle: &str) {
 }
 
 fn train_tiny(out: &Path) {
+    train_tiny_model(out, "cdcgan");
+}
+
+/// Two steps of a tiny `model` on the embedded digits, sampling every step.
+fn train_tiny_model(out: &Path, model: &str) {
     let o = latentlab(&[
         "train",
         "--model",
-        "cdcgan",
+        model,
         "--data",
         "default",
         "--steps",
@@ -389,24 +394,7 @@ fn infogan_codes_from_the_command_line() {
     let dir = tempdir();
     let run = dir.path().join("info");
     let p = |p: &Path| p.to_str().expect("utf-8").to_string();
-    let o = latentlab(&[
-        "train",
-        "--model",
-        "infogan",
-        "--steps",
-        "2",
-        "--batch",
-        "8",
-        "--width",
-        "4",
-        "--latent",
-        "8",
-        "--device",
-        "cpu",
-        "--out",
-        &p(&run),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    train_tiny_model(&run, "infogan");
     let o = latentlab(&["inspect", &p(&run)]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
