@@ -86,6 +86,8 @@ pub enum Command {
 ///   good checkpoint stays where it is.
 /// - `SaveFailed` means nothing was written (the previous checkpoint, if any, is intact).
 /// - `Failed` and `Finished` end a run.
+/// - Everything else (`Step`, `Samples`, `Quality`, `Detection`, `Judged`, ...) is
+///   informational.
 #[derive(Debug, Clone)]
 pub enum Event {
     Started {
