@@ -27,7 +27,7 @@ pub struct RunOptions {
     #[arg(long, default_value_t = 64, value_parser = batch_size)]
     pub batch: usize,
     /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the
-    /// VAE). With --resume it replaces the saved learning rate.
+    /// VAE and for InfoGAN's G). With --resume it replaces the saved learning rate.
     #[arg(long, value_parser = learning_rate)]
     pub lr: Option<f64>,
     /// Learning rate of the generator (or the VAE) alone; overrides --lr.
@@ -52,7 +52,7 @@ pub struct RunOptions {
     /// (GANs; default 0.999; 0 keeps no average).
     #[arg(long, value_parser = ema_decay)]
     pub ema: Option<f64>,
-    /// Latent size (default 100 for GANs, 2 for the VAE).
+    /// Latent (noise) size (default 100 for GANs, 62 for InfoGAN, 2 for the VAE).
     #[arg(long)]
     pub latent: Option<usize>,
     /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
