@@ -329,17 +329,16 @@ pub fn score_generator(
         });
     }
     let z = noise::gaussian(seed, n * model.latent_dim);
-    let intended = model
-        .kind
-        .is_conditional()
-        .then(|| noise::cycling_labels(n, model.num_classes));
+    // Conditional models: an equal share per label. InfoGAN: each categorical value in turn,
+    // continuous codes at 0. Both cycle over the whole batch, across the chunks below.
+    let cycling = (model.cond_dim() > 0).then(|| noise::cycling_labels(n, model.num_classes));
     let mut generated = Vec::with_capacity(n * PIXELS);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let zs = &z[start * model.latent_dim..(start + m) * model.latent_dim];
-        let labels = intended
+        let labels = cycling
             .as_ref()
-            .map(|l| noise::one_hot(&l[start..start + m], model.num_classes));
+            .map(|l| noise::conditions(&l[start..start + m], model.num_classes, model.codes));
         generated.extend(crate::model::generate_with(
             g,
             model,
@@ -350,18 +349,10 @@ pub fn score_generator(
     }
     let (_, heldout) = split(real.len());
     let real_px = real.pixels(&heldout[..heldout.len().min(n.max(500))]);
-    // Without explicit codes generation cycles through InfoGAN's categorical values.
-    let codes = model
-        .kind
-        .has_codes()
-        .then(|| noise::cycling_labels(n, model.num_classes));
+    let intended = cycling.as_deref().filter(|_| model.kind.is_conditional());
+    let codes = cycling.as_deref().filter(|_| model.kind.has_codes());
     Ok(score_images(
-        meter,
-        &generated,
-        intended.as_deref(),
-        codes.as_deref(),
-        &real_px,
-        device,
+        meter, &generated, intended, codes, &real_px, device,
     )?)
 }
 

@@ -31,7 +31,7 @@ const EMBEDDED: &[Embedded] = &[
         name: "mnist-cdcgan",
         marker: super::MANIFEST,
         files: &[
-            shipped_file!("mnist-cdcgan", "generator.bpk"),
+            shipped_file!("mnist-cdcgan", "generator-ema.bpk"),
             shipped_file!("mnist-cdcgan", "discriminator.bpk"),
             shipped_file!("mnist-cdcgan", "samples.png"),
             shipped_file!("mnist-cdcgan", "manifest.json"),
@@ -60,6 +60,7 @@ pub const NAMES: &[&str] = &[
     "mnist-cdcgan",
     "mnist-dcgan",
     "mnist-acgan",
+    "mnist-infogan",
     "mnist-vae2d",
     "fashion-dcgan",
     "classifier-mnist5k",

@@ -75,7 +75,13 @@ pub fn blended_label(classes: usize, a: usize, b: usize, mix: f32) -> Vec<f32> {
 /// `n` condition rows `[n * (classes + codes)]`: one-hot classes cycling 0, 1, ... and the
 /// continuous codes (InfoGAN's) at 0.
 pub fn cycling_conditions(n: usize, classes: usize, codes: usize) -> Vec<f32> {
-    let onehot = one_hot(&cycling_labels(n, classes), classes);
+    conditions(&cycling_labels(n, classes), classes, codes)
+}
+
+/// Condition rows `[labels.len() * (classes + codes)]`: each label one-hot, then `codes`
+/// continuous codes (InfoGAN's) at 0.
+pub fn conditions(labels: &[u8], classes: usize, codes: usize) -> Vec<f32> {
+    let onehot = one_hot(labels, classes);
     if codes == 0 {
         return onehot;
     }

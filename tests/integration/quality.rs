@@ -117,3 +117,48 @@ fn shipped_cdcgan_draws_every_digit_on_request() {
         assert!(acc >= 0.9, "label {label}: {acc}");
     }
 }
+
+/// `score` generates in chunks of 256: the code each image was drawn with must still be the
+/// one its purity is counted under.
+#[test]
+fn infogan_code_purity_counts_each_image_under_its_own_code() {
+    use latentlab::types::noise;
+    let device = Device::flex();
+    // The shipped InfoGAN: its code values draw different digits, so a misplaced image shows.
+    let (manifest, g) =
+        checkpoint::load_generator(&checkpoint::shipped_dir("mnist-infogan"), &device)
+            .expect("shipped InfoGAN");
+    let model = manifest.model().clone();
+    let meter = digits_meter();
+    let real = DataSource::Default.load(28).expect("digits");
+    let n = 300; // more than one chunk
+    let s = quality::score_generator(&g, &model, &meter, &real, n, 5, &device).expect("score");
+    // The same images, generated in one go with explicit codes.
+    let codes = noise::cycling_labels(n, model.num_classes);
+    let z = noise::gaussian(5, n * model.latent_dim);
+    let conds = noise::conditions(&codes, model.num_classes, model.codes);
+    let images =
+        latentlab::model::generate_with(&g, &model, &device, &z, Some(&conds)).expect("generate");
+    let (_, predicted) = quality::classify(&meter.classifier, &images, &device).expect("classify");
+    for c in s.per_code.expect("InfoGAN reports its codes") {
+        let mine: Vec<usize> = codes
+            .iter()
+            .zip(&predicted)
+            .filter(|(k, _)| **k as usize == c.code)
+            .map(|(_, p)| *p)
+            .collect();
+        let best = meter
+            .info
+            .class_names
+            .iter()
+            .position(|n| *n == c.class)
+            .expect("class");
+        let share = mine.iter().filter(|p| **p == best).count() as f32 / mine.len() as f32;
+        assert!(
+            (share - c.purity).abs() < 1e-6,
+            "code {}: {share} vs {}",
+            c.code,
+            c.purity
+        );
+    }
+}
