@@ -207,7 +207,7 @@ struct DetectorArgs {
     #[arg(long)]
     data: Option<DataSource>,
     /// Training steps (32 real and 32 fake images each).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     steps: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -96,8 +96,14 @@ pub fn train_detector(
             .into_iter()
             .map(|i| train_real[i])
             .collect();
-        let l_real = d.forward(batch(data.pixels(&real)), None); // [32, 1]
-        let l_fake = d.forward(batch(fake_px(&fake)), None);
+        // One mixed batch: batch norm then sees real and fake together, as it does when the
+        // trained detector scores images (separate batches let it normalise the difference
+        // away, and the held-out scores fell to chance).
+        let mut px = data.pixels(&real);
+        px.extend(fake_px(&fake));
+        let logits = d.forward(batch(px), None); // [64, 1]
+        let l_real = logits.clone().slice([0..HALF_BATCH, 0..1]); // [32, 1]
+        let l_fake = logits.slice([HALF_BATCH..2 * HALF_BATCH, 0..1]);
         // Binary cross-entropy: real images are 1, fakes 0.
         let loss = objective::d_loss(Loss::Nonsat, l_real, l_fake);
         if step % 100 == 0 {
