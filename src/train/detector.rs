@@ -96,9 +96,8 @@ pub fn train_detector(
             .into_iter()
             .map(|i| train_real[i])
             .collect();
-        // One mixed batch: batch norm then sees real and fake together, as it does when the
-        // trained detector scores images (separate batches let it normalise the difference
-        // away, and the held-out scores fell to chance).
+        // One mixed batch, so batch norm's statistics in training are those of a mix of real
+        // and fake images, like the running statistics the trained detector scores with.
         let mut px = data.pixels(&real);
         px.extend(fake_px(&fake));
         let logits = d.forward(batch(px), None); // [64, 1]
