@@ -194,87 +194,99 @@ impl Detector {
         }
     }
 
-    /// P(real) for images `[n * 784]` in [-1, 1]. A D that takes a label scores each image
-    /// for `label`, or else for every label, keeping the highest (and saying which).
+    /// P(real) for images `[n * 784]` in [-1, 1]; see [`verdicts`].
     pub fn p_real(
         &self,
         images: &[f32],
         label: Option<usize>,
         device: &Device,
     ) -> Result<Vec<Verdict>, DetectError> {
-        let model = self.model();
-        let classes = model.num_classes;
-        let takes_label = model.kind.label_into_d();
-        if !takes_label && label.is_some() {
+        verdicts(self.d(), self.model(), images, label, device)
+    }
+}
+
+/// P(real) from `d` (of a `model` run) for images `[n * 784]` in [-1, 1]; `labels` (one per
+/// image) go into a D that takes a label, and are ignored otherwise.
+pub fn scores(
+    d: &Discriminator,
+    model: &ModelConfig,
+    images: &[f32],
+    labels: &[u8],
+    device: &Device,
+) -> Result<Vec<f32>, ReadbackError> {
+    let classes = model.num_classes;
+    let n = images.len() / PIXELS;
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(256) {
+        let m = (n - start).min(256);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                images[start * PIXELS..(start + m) * PIXELS].to_vec(),
+                [m, 1, IMAGE_SIZE, IMAGE_SIZE],
+            ),
+            device,
+        );
+        let label = model.kind.label_into_d().then(|| {
+            let l = &labels[start.min(labels.len())..(start + m).min(labels.len())];
+            Tensor::<2>::from_data(
+                TensorData::new(noise::one_hot(l, classes), [m, classes]),
+                device,
+            )
+        });
+        out.extend(readback(sigmoid(d.forward(x, label)))?); // [m] of P(real)
+    }
+    Ok(out)
+}
+
+/// Verdicts of `d` on images `[n * 784]`. A D that takes a label judges each image as
+/// `label`, or else as every class, keeping the most real-looking (and saying which).
+pub fn verdicts(
+    d: &Discriminator,
+    model: &ModelConfig,
+    images: &[f32],
+    label: Option<usize>,
+    device: &Device,
+) -> Result<Vec<Verdict>, DetectError> {
+    let classes = model.num_classes;
+    let n = images.len() / PIXELS;
+    if !model.kind.label_into_d() {
+        if label.is_some() {
             return Err(DetectError::LabelUnused);
         }
-        if let Some(l) = label
-            && l >= classes
-        {
-            return Err(DetectError::Label { label: l, classes });
-        }
-        let n = images.len() / PIXELS;
-        let mut out = Vec::with_capacity(n);
-        for start in (0..n).step_by(256) {
-            let m = (n - start).min(256);
-            let x = || {
-                Tensor::<4>::from_data(
-                    TensorData::new(
-                        images[start * PIXELS..(start + m) * PIXELS].to_vec(),
-                        [m, 1, IMAGE_SIZE, IMAGE_SIZE],
-                    ),
-                    device,
-                )
-            };
-            let score = |l: Option<usize>| -> Result<Vec<f32>, DetectError> {
-                let label = l.map(|l| {
-                    Tensor::<2>::from_data(
-                        TensorData::new(noise::one_hot(&vec![l as u8; m], classes), [m, classes]),
-                        device,
-                    )
-                });
-                Ok(readback(sigmoid(self.d().forward(x(), label)))?) // [m] of P(real)
-            };
-            let verdicts: Vec<Verdict> = match (takes_label, label) {
-                (false, _) => score(None)?
-                    .into_iter()
-                    .map(|p_real| Verdict {
-                        p_real,
-                        label: None,
-                    })
-                    .collect(),
-                (true, Some(l)) => score(Some(l))?
-                    .into_iter()
-                    .map(|p_real| Verdict {
-                        p_real,
-                        label: Some(l),
-                    })
-                    .collect(),
-                (true, None) => {
-                    let mut best = vec![
-                        Verdict {
-                            p_real: f32::NEG_INFINITY,
-                            label: None,
-                        };
-                        m
-                    ];
-                    for l in 0..classes {
-                        for (b, p) in best.iter_mut().zip(score(Some(l))?) {
-                            if p > b.p_real {
-                                *b = Verdict {
-                                    p_real: p,
-                                    label: Some(l),
-                                };
-                            }
-                        }
-                    }
-                    best
-                }
-            };
-            out.extend(verdicts);
-        }
-        Ok(out)
+        let p = scores(d, model, images, &[], device)?;
+        return Ok(p
+            .into_iter()
+            .map(|p_real| Verdict {
+                p_real,
+                label: None,
+            })
+            .collect());
     }
+    if let Some(l) = label
+        && l >= classes
+    {
+        return Err(DetectError::Label { label: l, classes });
+    }
+    let mut best = vec![
+        Verdict {
+            p_real: f32::NEG_INFINITY,
+            label: None,
+        };
+        n
+    ];
+    let tried: Vec<usize> = label.map_or_else(|| (0..classes).collect(), |l| vec![l]);
+    for l in tried {
+        let p = scores(d, model, images, &vec![l as u8; n], device)?;
+        for (b, p) in best.iter_mut().zip(p) {
+            if b.label.is_none() || p > b.p_real {
+                *b = Verdict {
+                    p_real: p,
+                    label: Some(l),
+                };
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Image files as the data loader reads them, as values `[n * 784]` in [-1, 1].

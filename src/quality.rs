@@ -332,13 +332,14 @@ pub fn score_generator(
     // Conditional models: an equal share per label. InfoGAN: each categorical value in turn,
     // continuous codes at 0. Both cycle over the whole batch, across the chunks below.
     let cycling = (model.cond_dim() > 0).then(|| noise::cycling_labels(n, model.num_classes));
+    let zeros = vec![0.0; model.codes];
     let mut generated = Vec::with_capacity(n * PIXELS);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let zs = &z[start * model.latent_dim..(start + m) * model.latent_dim];
         let labels = cycling
             .as_ref()
-            .map(|l| noise::conditions(&l[start..start + m], model.num_classes, model.codes));
+            .map(|l| noise::conditions(&l[start..start + m], model.num_classes, &zeros));
         generated.extend(crate::model::generate_with(
             g,
             model,

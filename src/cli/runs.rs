@@ -91,10 +91,7 @@ fn info_codes(a: &SampleArgs, model: &latentlab::model::ModelConfig, n: usize) -
         Some(k) => vec![k as u8; n],
         None => noise::cycling_labels(n, categories),
     };
-    Ok(noise::one_hot(&cats, categories)
-        .chunks(categories)
-        .flat_map(|row| row.iter().chain(&cont).copied().collect::<Vec<_>>())
-        .collect())
+    Ok(noise::conditions(&cats, categories, &cont))
 }
 
 /// Soft labels for `--label` on a conditional model (`None`: cycle through the classes).

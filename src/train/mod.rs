@@ -37,4 +37,6 @@ pub enum TrainError {
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
     #[error(transparent)]
     Readback(#[from] crate::model::ReadbackError),
+    #[error(transparent)]
+    Detect(#[from] crate::detect::DetectError),
 }

@@ -75,19 +75,19 @@ pub fn blended_label(classes: usize, a: usize, b: usize, mix: f32) -> Vec<f32> {
 /// `n` condition rows `[n * (classes + codes)]`: one-hot classes cycling 0, 1, ... and the
 /// continuous codes (InfoGAN's) at 0.
 pub fn cycling_conditions(n: usize, classes: usize, codes: usize) -> Vec<f32> {
-    conditions(&cycling_labels(n, classes), classes, codes)
+    conditions(&cycling_labels(n, classes), classes, &vec![0.0; codes])
 }
 
-/// Condition rows `[labels.len() * (classes + codes)]`: each label one-hot, then `codes`
-/// continuous codes (InfoGAN's) at 0.
-pub fn conditions(labels: &[u8], classes: usize, codes: usize) -> Vec<f32> {
+/// Condition rows `[labels.len() * (classes + cont.len())]`: each label one-hot, then the
+/// continuous code values `cont` (InfoGAN's; empty for a conditional model).
+pub fn conditions(labels: &[u8], classes: usize, cont: &[f32]) -> Vec<f32> {
     let onehot = one_hot(labels, classes);
-    if codes == 0 {
+    if cont.is_empty() {
         return onehot;
     }
     onehot
         .chunks(classes.max(1))
-        .flat_map(|row| row.iter().copied().chain(std::iter::repeat_n(0.0, codes)))
+        .flat_map(|row| row.iter().chain(cont).copied())
         .collect()
 }
 

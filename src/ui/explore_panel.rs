@@ -251,12 +251,15 @@ impl ExploreState {
     /// image, and InfoGAN's sweep strips. The app asks every frame, whichever tab is shown, so
     /// the image is ready when Explore opens.
     pub fn pending_requests(&mut self) -> Vec<Request> {
-        let Some(info) = self.info.clone().filter(|_| self.dirty) else {
+        if !self.dirty {
+            return Vec::new();
+        }
+        let Some(model) = self.info.as_ref().map(|i| i.model.clone()) else {
             return Vec::new();
         };
         self.dirty = false;
         let mut out = vec![self.request()];
-        out.extend(self.codes.sweep_request(&info.model, &self.z));
+        out.extend(self.codes.sweep_request(&model, &self.z));
         out
     }
 

@@ -21,8 +21,8 @@ pub struct Codes {
     /// One row per continuous code, `SWEEP_STEPS` images each.
     pub sweep: Option<Arc<GrayImage>>,
     sweep_tex: Tex,
-    /// Set when `sweep` was uploaded to `sweep_tex`.
-    shown: Option<usize>,
+    /// Whether `sweep` is what `sweep_tex` shows.
+    uploaded: bool,
     next_id: u64,
 }
 
@@ -33,7 +33,7 @@ impl Default for Codes {
             cont: Vec::new(),
             sweep: None,
             sweep_tex: Tex::named("infogan-sweep"),
-            shown: None,
+            uploaded: false,
             next_id: 0,
         }
     }
@@ -52,10 +52,9 @@ impl Codes {
     /// G's code input `[categories + codes]`: the categorical value one-hot, then the
     /// continuous values.
     pub fn vector(&self, model: &ModelConfig) -> Vec<f32> {
-        let mut v = noise::one_hot(&[self.category as u8], model.num_classes);
-        v.extend(self.cont.iter().take(model.codes));
-        v.resize(model.cond_dim(), 0.0);
-        v
+        let mut cont = self.cont.clone();
+        cont.resize(model.codes, 0.0);
+        noise::conditions(&[self.category as u8], model.num_classes, &cont)
     }
 
     /// Take the codes back from an exported image's condition vector.
@@ -110,7 +109,7 @@ impl Codes {
 
     pub fn on_sweep(&mut self, grid: GrayImage) {
         self.sweep = Some(Arc::new(grid));
-        self.shown = None;
+        self.uploaded = false;
     }
 
     /// The controls; true when a value changed.
@@ -144,9 +143,9 @@ impl Codes {
             ui.label(format!(
                 "Sweeps: each row moves one continuous code from -{SWEEP_RANGE} to +{SWEEP_RANGE}"
             ));
-            if self.shown.is_none() || !self.sweep_tex.is_set() {
+            if !self.uploaded || !self.sweep_tex.is_set() {
                 self.sweep_tex.set_gray(ui.ctx(), &sweep);
-                self.shown = Some(sweep.width);
+                self.uploaded = true;
             }
             let w = ui.available_width().min(420.0);
             let h = w * sweep.height as f32 / sweep.width.max(1) as f32;

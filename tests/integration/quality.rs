@@ -136,7 +136,7 @@ fn infogan_code_purity_counts_each_image_under_its_own_code() {
     // The same images, generated in one go with explicit codes.
     let codes = noise::cycling_labels(n, model.num_classes);
     let z = noise::gaussian(5, n * model.latent_dim);
-    let conds = noise::conditions(&codes, model.num_classes, model.codes);
+    let conds = noise::conditions(&codes, model.num_classes, &vec![0.0; model.codes]);
     let images =
         latentlab::model::generate_with(&g, &model, &device, &z, Some(&conds)).expect("generate");
     let (_, predicted) = quality::classify(&meter.classifier, &images, &device).expect("classify");

@@ -2,14 +2,11 @@
 //! fresh generated images, and its verdict on images a user hands it.
 
 use super::{Nets, Trainer};
-use crate::detect::{Detection, Judged, Verdict, auc};
-use crate::model::{Discriminator, IMAGE_SIZE, generate_with, readback};
+use crate::detect::{self, Detection, Judged, auc};
+use crate::model::{Discriminator, generate_with};
 use crate::train::TrainError;
 use crate::types::noise;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
-
-const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
 
 impl Trainer {
     /// An inference copy of D (`None` for the VAE).
@@ -24,23 +21,17 @@ impl Trainer {
     fn p_real(
         &self,
         d: &Discriminator,
-        images: Vec<f32>,
+        images: &[f32],
         labels: &[u8],
     ) -> Result<Vec<f32>, TrainError> {
         let device = self.device.clone().without_autodiff();
-        let m = &self.config.model;
-        let n = images.len() / PIXELS;
-        let x = Tensor::<4>::from_data(
-            TensorData::new(images, [n, 1, IMAGE_SIZE, IMAGE_SIZE]),
+        Ok(detect::scores(
+            d,
+            &self.config.model,
+            images,
+            labels,
             &device,
-        );
-        let label = m.kind.label_into_d().then(|| {
-            Tensor::<2>::from_data(
-                TensorData::new(noise::one_hot(labels, m.num_classes), [n, m.num_classes]),
-                &device,
-            )
-        });
-        Ok(readback(sigmoid(d.forward(x, label)))?) // [n]
+        )?)
     }
 
     /// `n` fresh samples of the trained generator (what D is up against) and their labels.
@@ -66,9 +57,9 @@ impl Trainer {
         let (_, held) = crate::quality::split(self.data.len());
         let held = &held[..held.len().min(n)];
         let real_labels: Vec<u8> = held.iter().map(|&i| self.data.labels[i]).collect();
-        let real = self.p_real(&d, self.data.pixels(held), &real_labels)?;
+        let real = self.p_real(&d, &self.data.pixels(held), &real_labels)?;
         let (fakes, labels) = self.fresh_fakes(n, 0xde7e)?;
-        let fake = self.p_real(&d, fakes, &labels)?;
+        let fake = self.p_real(&d, &fakes, &labels)?;
         Ok(Some(Detection {
             step: self.step,
             auc: auc(&real, &fake),
@@ -106,37 +97,8 @@ impl Trainer {
         } else {
             (names, images)
         };
-        let count = images.len() / PIXELS;
-        let m = &self.config.model;
-        let verdicts = if m.kind.label_into_d() {
-            let mut best = vec![
-                Verdict {
-                    p_real: f32::NEG_INFINITY,
-                    label: None,
-                };
-                count
-            ];
-            for l in 0..m.num_classes {
-                let p = self.p_real(&d, images.clone(), &vec![l as u8; count])?;
-                for (b, p) in best.iter_mut().zip(p) {
-                    if p > b.p_real {
-                        *b = Verdict {
-                            p_real: p,
-                            label: Some(l),
-                        };
-                    }
-                }
-            }
-            best
-        } else {
-            self.p_real(&d, images.clone(), &vec![0; count])?
-                .into_iter()
-                .map(|p_real| Verdict {
-                    p_real,
-                    label: None,
-                })
-                .collect()
-        };
+        let device = self.device.clone().without_autodiff();
+        let verdicts = detect::verdicts(&d, &self.config.model, &images, None, &device)?;
         Ok(Some(Judged {
             names,
             images,
