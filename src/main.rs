@@ -83,6 +83,12 @@ enum Cmd {
     Detect(DetectArgs),
     /// Train a dedicated real/fake detector on real images against one generator's fakes.
     Detector(DetectorArgs),
+    /// Principal directions of a generator's latent space (GANSpace PCA; for a VAE, PCA of the
+    /// encoded data) and attribute vectors, written as JSON for `sample --edit` and the app.
+    Directions(DirectionsArgs),
+    /// Find the latent of a real image: a VAE's encoder, or for a GAN Adam on z from several
+    /// random starts. Writes the reconstruction with its latent in the PNG metadata.
+    Encode(EncodeArgs),
     /// Describe a saved run (a directory, or a shipped run's name such as mnist-cdcgan).
     Inspect {
         /// The run directory (as written by `train --out`), or a shipped run's name.
@@ -243,10 +249,90 @@ struct SampleArgs {
     /// Seed of the latent noise: the same seed writes a byte-identical file.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Move every latent AMOUNT sigmas along direction INDEX of a file from `latentlab
+    /// directions` (repeatable; recorded in the PNG metadata).
+    #[arg(long, value_name = "FILE.json:INDEX=AMOUNT", allow_hyphen_values = true)]
+    edit: Vec<latentlab::explore::directions::Edit>,
     /// PNG file to write (an existing file is kept unless --force).
     #[arg(long)]
     out: PathBuf,
     /// Overwrite --out if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `A:B` (two class indices).
+fn class_pair(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected FROM:TO class indices, e.g. 3:7"))?;
+    let parse = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{t}` is not a class index"))
+    };
+    Ok((parse(a)?, parse(b)?))
+}
+
+#[derive(clap::Args)]
+struct DirectionsArgs {
+    /// Run directory (or a shipped run's name such as mnist-dcgan).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Latents sampled (GAN), or data images encoded (VAE); 10 to 100000.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=100_000))]
+    n: u64,
+    /// Principal directions to keep (0: only --attribute vectors).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=512))]
+    k: u64,
+    /// Conditional models: the class every sample takes (default 0).
+    #[arg(long)]
+    label: Option<usize>,
+    /// InfoGAN: the categorical code every sample takes (default 0; continuous codes 0).
+    #[arg(long)]
+    code: Option<usize>,
+    /// Also an attribute vector FROM:TO ("more like class TO than FROM"), from the shipped
+    /// classifier's labels of --n generated images (unconditional models; repeatable).
+    #[arg(long, value_parser = class_pair)]
+    attribute: Vec<(usize, usize)>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// JSON file to write (an existing file is kept unless --force).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct EncodeArgs {
+    /// Run directory (or a shipped run's name).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// A 28x28 image (PNG or JPEG; colour becomes grayscale).
+    #[arg(conflicts_with = "data_index")]
+    image: Option<PathBuf>,
+    /// Instead of a file: image I of the run's own data set.
+    #[arg(long)]
+    data_index: Option<usize>,
+    /// Adam steps on z (GANs).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    steps: u64,
+    /// Random starts, optimised together; the best is kept (GANs).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    restarts: u64,
+    /// Conditional models: the image's class (required).
+    #[arg(long)]
+    label: Option<usize>,
+    /// InfoGAN: the categorical code to hold fixed (default 0).
+    #[arg(long)]
+    code: Option<usize>,
+    /// Seed of the random starts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// PNG to write: the reconstruction (an existing file is kept unless --force).
+    #[arg(long)]
+    out: PathBuf,
     #[arg(long)]
     force: bool,
 }
@@ -273,6 +359,8 @@ fn run() -> Result<()> {
         Some(Cmd::Classifier(a)) => cli::runs::classifier(a),
         Some(Cmd::Detect(a)) => cli::detect::detect(a),
         Some(Cmd::Detector(a)) => cli::detect::detector(a),
+        Some(Cmd::Directions(a)) => cli::latent::directions(a),
+        Some(Cmd::Encode(a)) => cli::latent::encode(a),
         #[cfg(feature = "app")]
         None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
         #[cfg(not(feature = "app"))]

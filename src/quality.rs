@@ -13,6 +13,7 @@ use crate::model::{Generator, IMAGE_SIZE, ModelConfig};
 /// Pixels of one image the classifier reads.
 const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
 use crate::model::{ReadbackError, readback};
+use crate::types::linalg::jacobi_eigen;
 use crate::types::noise;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -432,54 +433,6 @@ fn sym_sqrt(s: &[f64], n: usize) -> Vec<f64> {
         }
     }
     out
-}
-
-/// Eigenvalues and eigenvectors (columns) of a symmetric matrix by cyclic Jacobi rotations.
-fn jacobi_eigen(s: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = s.to_vec();
-    let mut v = vec![0.0; n * n];
-    (0..n).for_each(|i| v[i * n + i] = 1.0);
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum();
-        if off < 1e-18 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let akp = a[k * n + p];
-                    let akq = a[k * n + q];
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let apk = a[p * n + k];
-                    let aqk = a[q * n + k];
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-                for k in 0..n {
-                    let vkp = v[k * n + p];
-                    let vkq = v[k * n + q];
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    ((0..n).map(|i| a[i * n + i]).collect(), v)
 }
 
 #[cfg(test)]

@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod detect;
+pub mod latent;
 pub mod runs;
 pub mod train;

@@ -5,6 +5,7 @@ use crate::{ClassifierArgs, SampleArgs, ScoreArgs};
 use anyhow::{Context, Result, bail};
 use latentlab::checkpoint;
 use latentlab::data::DataSource;
+use latentlab::explore::directions;
 use latentlab::export;
 use latentlab::model::IMAGE_SIZE;
 use latentlab::types::{grid, noise};
@@ -30,7 +31,11 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     } else {
         sample_labels(&a, &manifest, n)?
     };
-    let z = noise::gaussian(a.seed, n * model.latent_dim);
+    let mut z = noise::gaussian(a.seed, n * model.latent_dim);
+    if !a.edit.is_empty() {
+        let offset = directions::edit_offset(&a.edit, model.latent_dim)?;
+        directions::shift_rows(&mut z, &offset);
+    }
     let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
     let grid = grid::grid(&values, n, model.image_size, cols);
     let mut meta = vec![
@@ -42,6 +47,10 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     ];
     if let Some(l) = a.label {
         meta.push(("label", l.to_string()));
+    }
+    if !a.edit.is_empty() {
+        let edits: Vec<String> = a.edit.iter().map(ToString::to_string).collect();
+        meta.push(("edits", edits.join(" ")));
     }
     if let Some(k) = a.code {
         meta.push(("code", k.to_string()));

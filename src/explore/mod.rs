@@ -1,4 +1,10 @@
-//! Interpolation paths and the explorer's generator thread.
+//! Latent-space tools and the explorer's generator thread: interpolation paths, principal and
+//! attribute directions, encoding real images, and the worker that runs them off the UI.
 
+pub mod attributes;
+pub mod directions;
 pub mod interpolate;
+pub mod invert;
+pub mod pca;
+pub mod sweep;
 pub mod worker;

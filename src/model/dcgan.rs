@@ -60,6 +60,14 @@ impl DcganGenerator {
         }
     }
 
+    /// `bn0(fc(z))` flattened: [batch, 6272] (inference statistics off an autodiff device).
+    pub fn first_hidden(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<2> {
+        let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
+        let [batch, _] = x.dims();
+        let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
+        self.bn0.forward(x).flatten(1, 3) // [batch, 6272]
+    }
+
     pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
         let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
         let [batch, _] = x.dims();

@@ -28,6 +28,11 @@ impl MlpGenerator {
         }
     }
 
+    /// The first layer's pre-activations [batch, width] (this G has no normalisation).
+    pub fn first_hidden(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<2> {
+        self.l1.forward(with_label(z, label))
+    }
+
     pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
         let x = with_label(z, label); // [batch, latent + classes]
         let x = leaky_relu(self.l1.forward(x), SLOPE);

@@ -72,6 +72,16 @@ impl Generator {
             }
         }
     }
+
+    /// G's first hidden activations [batch, features]: after the first linear layer and its
+    /// normalisation, before the nonlinearity (where GANSpace takes its PCA).
+    pub fn first_hidden(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<2> {
+        match self {
+            Generator::Mlp(g) => g.first_hidden(z, label),
+            Generator::Dcgan(g) => g.first_hidden(z, label),
+            Generator::Vae(g) => g.first_hidden(z),
+        }
+    }
 }
 
 /// A GAN discriminator (critic) of any family.

@@ -58,6 +58,11 @@ impl VaeDecoder {
         }
     }
 
+    /// The first layer's pre-activations [batch, 2 * width * 49].
+    pub fn first_hidden(&self, z: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(z)
+    }
+
     /// `z`: [batch, latent] -> pixel logits [batch, 1, 28, 28] (sigmoid gives [0, 1]).
     pub fn forward_logits(&self, z: Tensor<2>) -> Tensor<4> {
         let x = relu(self.fc.forward(z));

@@ -1,0 +1,262 @@
+//! Latent-space commands: `directions` (GANSpace PCA directions and attribute vectors) and
+//! `encode` (a real image's latent and reconstruction).
+
+use crate::{DirectionsArgs, EncodeArgs};
+use anyhow::{Context, Result, bail};
+use latentlab::checkpoint::{self, Manifest};
+use latentlab::data::DataSource;
+use latentlab::explore::directions::{Direction, DirectionsFile};
+use latentlab::explore::{attributes, invert, pca};
+use latentlab::export;
+use latentlab::model::vae::VaeEncoder;
+use latentlab::model::{IMAGE_SIZE, ModelConfig, ModelKind, readback};
+use latentlab::quality;
+use latentlab::types::{grid, noise};
+use std::path::Path;
+use std::time::Instant;
+
+/// One condition row for every image: `--label` for a conditional model, `--code` (continuous
+/// codes 0) for InfoGAN, nothing otherwise.
+fn fixed_condition(
+    model: &ModelConfig,
+    manifest: &Manifest,
+    label: Option<usize>,
+    code: Option<usize>,
+) -> Result<Option<Vec<f32>>> {
+    let classes = model.num_classes;
+    if model.kind.has_codes() {
+        if label.is_some() {
+            bail!("--label: InfoGAN has no classes; use --code to fix its categorical code");
+        }
+        let k = code.unwrap_or(0);
+        if k >= classes {
+            bail!("--code {k} is out of range: this InfoGAN's code takes 0-{}", classes - 1);
+        }
+        return Ok(Some(noise::conditions(&[k as u8], classes, &vec![0.0; model.codes])));
+    }
+    if code.is_some() {
+        bail!("--code: model {} has no latent codes", model.kind.name());
+    }
+    match (label, model.kind.is_conditional()) {
+        (Some(_), false) => bail!(
+            "--label: model {} is not conditional (it has no classes)",
+            model.kind.name()
+        ),
+        (Some(l), true) if l >= classes => bail!(
+            "--label {l} is out of range: this checkpoint has {classes} classes (0-{}: {})",
+            classes - 1,
+            manifest.class_names.join(", ")
+        ),
+        (l, true) => Ok(Some(noise::one_hot(&[l.unwrap_or(0) as u8], classes))),
+        (None, false) => Ok(None),
+    }
+}
+
+fn refuse_existing(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!(
+            "{} already exists; pass --force to overwrite it (nothing was changed)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn directions(a: DirectionsArgs) -> Result<()> {
+    refuse_existing(&a.out, a.force)?;
+    let device = burn::tensor::Device::flex();
+    let dir = checkpoint::shipped::resolve(&a.checkpoint);
+    let (manifest, g) = checkpoint::load_generator(&dir, &device)
+        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
+    let model = manifest.model().clone();
+    let started = Instant::now();
+    let mut found: Vec<Direction> = Vec::new();
+    if a.k > 0 {
+        found = if model.kind == ModelKind::Vae {
+            vae_directions(&dir, &manifest, a.n as usize, a.k as usize, a.seed)?
+        } else {
+            let cond = fixed_condition(&model, &manifest, a.label, a.code)?;
+            pca::generator_directions(
+                &g,
+                &model,
+                cond.as_deref(),
+                a.n as usize,
+                a.k as usize,
+                a.seed,
+                &device,
+                |_| true,
+            )?
+        };
+    }
+    for pair in &a.attribute {
+        let (from, to) = *pair;
+        if model.kind.is_conditional() || model.kind.has_codes() {
+            bail!(
+                "--attribute: model {} already takes its class as an input; attribute vectors \
+                 from labels are for unconditional models",
+                model.kind.name()
+            );
+        }
+        let cdir = quality::classifier_dir(None, &manifest.data.name);
+        if !cdir.join(quality::CLASSIFIER_MANIFEST).is_file() {
+            return Err(quality::QualityError::NoClassifier {
+                data: manifest.data.name.clone(),
+                searched: cdir.display().to_string(),
+            }
+            .into());
+        }
+        let meter = quality::load_classifier(&cdir, &device)
+            .with_context(|| format!("loading classifier {}", cdir.display()))?;
+        found.push(attributes::from_labels(
+            &g,
+            &model,
+            &meter.classifier,
+            &manifest.class_names,
+            from,
+            to,
+            a.n as usize,
+            a.seed,
+            &device,
+        )?);
+    }
+    if found.is_empty() {
+        bail!("nothing to compute: --k is 0 and no --attribute was given");
+    }
+    let file = DirectionsFile {
+        directions: found,
+        checkpoint: Some(a.checkpoint.display().to_string()),
+    };
+    file.write(&a.out)?;
+    println!(
+        "{} directions for {} in {:.1} s (from {} samples):",
+        file.directions.len(),
+        a.checkpoint.display(),
+        started.elapsed().as_secs_f64(),
+        a.n
+    );
+    for (i, d) in file.directions.iter().enumerate() {
+        match d.explained_variance {
+            Some(v) => println!(
+                "  {i:>3}  {:<12} explained variance {:6.2}%  sigma {:.3}",
+                d.name,
+                100.0 * v,
+                d.sigma
+            ),
+            None => println!(
+                "  {i:>3}  {:<12} sigma {:.3}  ({})",
+                d.name,
+                d.sigma,
+                d.origin.as_deref().unwrap_or("")
+            ),
+        }
+    }
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// A VAE's directions: PCA of the encoder's means over (up to `n` of) its data set.
+fn vae_directions(
+    dir: &Path,
+    manifest: &Manifest,
+    n: usize,
+    k: usize,
+    seed: u64,
+) -> Result<Vec<Direction>> {
+    let device = burn::tensor::Device::flex();
+    let model = manifest.model();
+    let encoder = checkpoint::load_module(dir, checkpoint::ENCODER, VaeEncoder::new(model, &device))
+        .with_context(|| format!("the VAE's encoder in {}", dir.display()))?;
+    let source: DataSource = manifest.data.source.parse()?;
+    let data = source
+        .load(IMAGE_SIZE)
+        .with_context(|| format!("loading `{source}` to encode"))?;
+    let n = n.min(data.len()).max(2);
+    let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
+    let mut mu = Vec::new();
+    for chunk in idx.chunks(500) {
+        let x = burn::tensor::Tensor::<4>::from_data(
+            burn::tensor::TensorData::new(data.pixels(chunk), [chunk.len(), 1, IMAGE_SIZE, IMAGE_SIZE]),
+            &device,
+        ); // [chunk, 1, 28, 28]
+        mu.extend(readback(encoder.forward(x).0)?);
+    }
+    Ok(pca::directions_of_codes(&mu, model.latent_dim, k, seed, &device)?)
+}
+
+pub fn encode(a: EncodeArgs) -> Result<()> {
+    refuse_existing(&a.out, a.force)?;
+    let device = burn::tensor::Device::flex();
+    let dir = checkpoint::shipped::resolve(&a.checkpoint);
+    let (manifest, g) = checkpoint::load_generator(&dir, &device)
+        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
+    let model = manifest.model().clone();
+    let (source_name, target) = match (&a.image, a.data_index) {
+        (Some(path), None) => (
+            path.display().to_string(),
+            latentlab::detect::load_images(std::slice::from_ref(path))?,
+        ),
+        (None, Some(i)) => {
+            let source: DataSource = manifest.data.source.parse()?;
+            let data = source.load(IMAGE_SIZE)?;
+            if i >= data.len() {
+                bail!("--data-index {i}: the data set `{source}` has {} images", data.len());
+            }
+            (format!("{source} image {i}"), data.pixels(&[i]))
+        }
+        _ => bail!("give one image file, or --data-index to pick one from the run's data set"),
+    };
+    let started = Instant::now();
+    let cond = if model.kind.is_conditional() && a.label.is_none() {
+        bail!(
+            "model {} is conditional: pass --label with the image's class (0-{})",
+            model.kind.name(),
+            model.num_classes - 1
+        );
+    } else {
+        fixed_condition(&model, &manifest, a.label, a.code)?
+    };
+    let result = if model.kind == ModelKind::Vae {
+        let encoder =
+            checkpoint::load_module(&dir, checkpoint::ENCODER, VaeEncoder::new(&model, &device))
+                .with_context(|| format!("the VAE's encoder in {}", dir.display()))?;
+        invert::encode_vae(&encoder, &g, &model, &target)?
+    } else {
+        let opts = invert::InvertOptions {
+            steps: a.steps as usize,
+            restarts: a.restarts as usize,
+            seed: a.seed,
+        };
+        invert::invert(&g, &model, &target, cond.as_deref(), &opts, |_, _| true)?
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let image = grid::grid(&result.reconstruction, 1, model.image_size, 1);
+    let mut meta = vec![
+        ("z", export::format_floats(&result.z)),
+        ("model", model.kind.name().to_string()),
+        ("checkpoint", a.checkpoint.display().to_string()),
+        ("step", manifest.step.to_string()),
+        ("encoded_from", source_name.clone()),
+        ("pixel_mse", format!("{:.6}", result.pixel_mse)),
+        ("steps", result.steps.to_string()),
+        ("restarts", result.restarts.to_string()),
+    ];
+    if let Some(c) = &cond {
+        meta.push(("label_mix", export::format_floats(c)));
+    }
+    export::write_png(&a.out, &image, &meta)?;
+    if model.kind == ModelKind::Vae {
+        println!("encoded {source_name} with the VAE's encoder in {seconds:.2} s");
+    } else {
+        println!(
+            "encoded {source_name}: {} Adam steps x {} restarts in {seconds:.2} s",
+            result.steps, result.restarts
+        );
+    }
+    println!(
+        "  pixel error: mean squared {:.5} (RMS {:.3}) on [0, 1] intensities",
+        result.pixel_mse,
+        result.pixel_mse.sqrt()
+    );
+    println!("wrote {} (its latent is in the PNG metadata)", a.out.display());
+    Ok(())
+}
