@@ -251,7 +251,11 @@ struct SampleArgs {
     seed: u64,
     /// Move every latent AMOUNT sigmas along direction INDEX of a file from `latentlab
     /// directions` (repeatable; recorded in the PNG metadata).
-    #[arg(long, value_name = "FILE.json:INDEX=AMOUNT", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "FILE.json:INDEX=AMOUNT",
+        allow_hyphen_values = true
+    )]
     edit: Vec<latentlab::explore::directions::Edit>,
     /// PNG file to write (an existing file is kept unless --force).
     #[arg(long)]

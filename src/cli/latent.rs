@@ -30,9 +30,16 @@ fn fixed_condition(
         }
         let k = code.unwrap_or(0);
         if k >= classes {
-            bail!("--code {k} is out of range: this InfoGAN's code takes 0-{}", classes - 1);
+            bail!(
+                "--code {k} is out of range: this InfoGAN's code takes 0-{}",
+                classes - 1
+            );
         }
-        return Ok(Some(noise::conditions(&[k as u8], classes, &vec![0.0; model.codes])));
+        return Ok(Some(noise::conditions(
+            &[k as u8],
+            classes,
+            &vec![0.0; model.codes],
+        )));
     }
     if code.is_some() {
         bail!("--code: model {} has no latent codes", model.kind.name());
@@ -164,8 +171,9 @@ fn vae_directions(
 ) -> Result<Vec<Direction>> {
     let device = burn::tensor::Device::flex();
     let model = manifest.model();
-    let encoder = checkpoint::load_module(dir, checkpoint::ENCODER, VaeEncoder::new(model, &device))
-        .with_context(|| format!("the VAE's encoder in {}", dir.display()))?;
+    let encoder =
+        checkpoint::load_module(dir, checkpoint::ENCODER, VaeEncoder::new(model, &device))
+            .with_context(|| format!("the VAE's encoder in {}", dir.display()))?;
     let source: DataSource = manifest.data.source.parse()?;
     let data = source
         .load(IMAGE_SIZE)
@@ -175,12 +183,21 @@ fn vae_directions(
     let mut mu = Vec::new();
     for chunk in idx.chunks(500) {
         let x = burn::tensor::Tensor::<4>::from_data(
-            burn::tensor::TensorData::new(data.pixels(chunk), [chunk.len(), 1, IMAGE_SIZE, IMAGE_SIZE]),
+            burn::tensor::TensorData::new(
+                data.pixels(chunk),
+                [chunk.len(), 1, IMAGE_SIZE, IMAGE_SIZE],
+            ),
             &device,
         ); // [chunk, 1, 28, 28]
         mu.extend(readback(encoder.forward(x).0)?);
     }
-    Ok(pca::directions_of_codes(&mu, model.latent_dim, k, seed, &device)?)
+    Ok(pca::directions_of_codes(
+        &mu,
+        model.latent_dim,
+        k,
+        seed,
+        &device,
+    )?)
 }
 
 pub fn encode(a: EncodeArgs) -> Result<()> {
@@ -199,7 +216,10 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
             let source: DataSource = manifest.data.source.parse()?;
             let data = source.load(IMAGE_SIZE)?;
             if i >= data.len() {
-                bail!("--data-index {i}: the data set `{source}` has {} images", data.len());
+                bail!(
+                    "--data-index {i}: the data set `{source}` has {} images",
+                    data.len()
+                );
             }
             (format!("{source} image {i}"), data.pixels(&[i]))
         }
@@ -257,6 +277,9 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
         result.pixel_mse,
         result.pixel_mse.sqrt()
     );
-    println!("wrote {} (its latent is in the PNG metadata)", a.out.display());
+    println!(
+        "wrote {} (its latent is in the PNG metadata)",
+        a.out.display()
+    );
     Ok(())
 }

@@ -285,7 +285,8 @@ mod tests {
         };
         let back = DirectionsFile::parse(&f.to_json(), Path::new("d.json"), Some(2)).unwrap();
         assert_eq!(back, f);
-        let scaled = br#"{"directions":[{"name":"a","vector":[3,4],"sigma":2,"explained_variance":null}]}"#;
+        let scaled =
+            br#"{"directions":[{"name":"a","vector":[3,4],"sigma":2,"explained_variance":null}]}"#;
         let g = DirectionsFile::parse(scaled, Path::new("d.json"), None).unwrap();
         assert_eq!(g.directions[0].vector, vec![0.6, 0.8]);
     }
@@ -294,14 +295,24 @@ mod tests {
     fn bad_files_give_named_errors() {
         let p = Path::new("d.json");
         let parse = |s: &str, dim| DirectionsFile::parse(s.as_bytes(), p, dim).unwrap_err();
-        assert!(matches!(parse("not json", None), DirectionsError::Parse { .. }));
-        assert!(matches!(parse(r#"{"directions":[]}"#, None), DirectionsError::Empty { .. }));
+        assert!(matches!(
+            parse("not json", None),
+            DirectionsError::Parse { .. }
+        ));
+        assert!(matches!(
+            parse(r#"{"directions":[]}"#, None),
+            DirectionsError::Empty { .. }
+        ));
         let d = |v: &str, sigma: &str| {
             format!(r#"{{"directions":[{{"name":"a","vector":{v},"sigma":{sigma}}}]}}"#)
         };
         assert!(matches!(
             parse(&d("[1,0,0]", "1"), Some(2)),
-            DirectionsError::WrongLength { got: 3, want: 2, .. }
+            DirectionsError::WrongLength {
+                got: 3,
+                want: 2,
+                ..
+            }
         ));
         assert!(matches!(
             parse(&d("[0,0]", "1"), None),
@@ -318,7 +329,13 @@ mod tests {
         let e: Edit = "C:/x/dirs.json:3=-1.5".parse().unwrap();
         assert_eq!(e.file, PathBuf::from("C:/x/dirs.json"));
         assert_eq!((e.index, e.amount), (3, -1.5));
-        for bad in ["dirs.json", "dirs.json:a=1", "dirs.json:1", ":1=2", "d.json:1=inf"] {
+        for bad in [
+            "dirs.json",
+            "dirs.json:a=1",
+            "dirs.json:1",
+            ":1=2",
+            "d.json:1=inf",
+        ] {
             assert!(bad.parse::<Edit>().is_err(), "{bad}");
         }
     }

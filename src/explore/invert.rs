@@ -50,7 +50,11 @@ pub struct Inversion {
 #[derive(Debug, thiserror::Error)]
 pub enum InvertError {
     #[error("the image has {got} pixels; this model makes {want} ({side}x{side})")]
-    Size { got: usize, want: usize, side: usize },
+    Size {
+        got: usize,
+        want: usize,
+        side: usize,
+    },
     #[error("--steps and --restarts must be at least 1")]
     Options,
     #[error(transparent)]
@@ -115,8 +119,8 @@ pub fn invert(
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
     let mut best = f32::INFINITY;
     for step in 1..=opts.steps {
-        let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [r, latent]), &ad)
-            .require_grad(); // [r, latent]
+        let zt =
+            Tensor::<2>::from_data(TensorData::new(z.clone(), [r, latent]), &ad).require_grad(); // [r, latent]
         let y = g_ad.forward(zt.clone(), label.clone()); // [r, 1, 28, 28]
         let per_image = (y - x.clone()).powi_scalar(2).mean_dim(3).mean_dim(2); // [r, 1, 1, 1]
         let prior = zt.clone().powi_scalar(2).mean().mul_scalar(PRIOR_WEIGHT); // [1]
@@ -144,9 +148,14 @@ pub fn invert(
     }
     // Judge the final latents on the inference device, as the explorer will show them.
     let device = Device::flex();
-    let images = generate_with(g, model, &device, &z, cond.map(|c| {
-        (0..r).flat_map(|_| c.iter().copied()).collect::<Vec<f32>>()
-    }).as_deref())
+    let images = generate_with(
+        g,
+        model,
+        &device,
+        &z,
+        cond.map(|c| (0..r).flat_map(|_| c.iter().copied()).collect::<Vec<f32>>())
+            .as_deref(),
+    )
     .map_err(compute)?;
     let (i, err) = images
         .chunks(pixels)
@@ -179,7 +188,10 @@ pub fn encode_vae(
         });
     }
     let device = Device::flex();
-    let x = Tensor::<4>::from_data(TensorData::new(target.to_vec(), [1, 1, side, side]), &device); // [1, 1, 28, 28]
+    let x = Tensor::<4>::from_data(
+        TensorData::new(target.to_vec(), [1, 1, side, side]),
+        &device,
+    ); // [1, 1, 28, 28]
     let (mu, _) = encoder.forward(x); // [1, latent]
     let z = readback(mu).map_err(compute)?;
     let reconstruction = generate_with(decoder, model, &device, &z, None).map_err(compute)?;

@@ -243,7 +243,10 @@ pub fn generator_directions(
         }
         let m = (n - start).min(CHUNK);
         let zt = Tensor::<2>::from_data(
-            TensorData::new(z[start * latent..(start + m) * latent].to_vec(), [m, latent]),
+            TensorData::new(
+                z[start * latent..(start + m) * latent].to_vec(),
+                [m, latent],
+            ),
             device,
         ); // [m, latent]
         let label = cond.map(|c| {

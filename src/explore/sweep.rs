@@ -71,7 +71,15 @@ mod tests {
     #[test]
     fn rows_move_one_axis_and_columns_the_other() {
         let (e0, e1) = ([1.0, 0.0], [0.0, 1.0]);
-        let (z, cond) = grid(&[0.0, 0.0], None, 0, Move::Latent(&e0), Move::Latent(&e1), 3, 1.0);
+        let (z, cond) = grid(
+            &[0.0, 0.0],
+            None,
+            0,
+            Move::Latent(&e0),
+            Move::Latent(&e1),
+            3,
+            1.0,
+        );
         assert!(cond.is_none());
         let cell = |r: usize, c: usize| [z[(r * 3 + c) * 2], z[(r * 3 + c) * 2 + 1]];
         assert_eq!(cell(0, 0), [-1.0, -1.0]);

@@ -49,7 +49,6 @@ pub fn jacobi_eigen(s: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     ((0..n).map(|i| a[i * n + i]).collect(), v)
 }
 
-
 /// Eigenpairs of a symmetric matrix sorted by eigenvalue, largest first: `(values, vectors)`
 /// with `vectors[k]` the unit eigenvector of `values[k]`.
 pub fn sorted_eigen(s: &[f64], n: usize) -> (Vec<f64>, Vec<Vec<f64>>) {

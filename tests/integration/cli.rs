@@ -449,3 +449,129 @@ fn infogan_codes_from_the_command_line() {
         "{text}"
     );
 }
+
+#[test]
+fn directions_edit_and_encode_from_the_command_line() {
+    let dir = tempdir();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let o = latentlab(&[
+        "directions",
+        "--checkpoint",
+        "mnist-dcgan",
+        "--n",
+        "500",
+        "--k",
+        "4",
+        "--out",
+        &p("d.json"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("explained variance"), "{out}");
+    let f = latentlab::explore::directions::DirectionsFile::read(
+        dir.path().join("d.json").as_path(),
+        Some(100),
+    )
+    .expect("dirs.json");
+    assert_eq!(f.directions.len(), 4);
+    // The user's file is kept.
+    fails_with(
+        &[
+            "directions",
+            "--checkpoint",
+            "mnist-dcgan",
+            "--out",
+            &p("d.json"),
+        ],
+        "already exists",
+    );
+    let edit = format!("{}:0=2.5", p("d.json"));
+    let o = latentlab(&[
+        "sample",
+        "--checkpoint",
+        "mnist-dcgan",
+        "--n",
+        "4",
+        "--edit",
+        &edit,
+        "--out",
+        &p("e.png"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta = latentlab::export::png_metadata(
+        &std::fs::read(p("e.png")).expect("png"),
+        Path::new("e.png"),
+    )
+    .expect("metadata");
+    assert!(
+        meta.iter()
+            .any(|(k, v)| k == "edits" && v.contains(":0=2.5")),
+        "{meta:?}"
+    );
+    fails_with(
+        &[
+            "sample",
+            "--checkpoint",
+            "mnist-dcgan",
+            "--edit",
+            &format!("{}:9=1", p("d.json")),
+            "--out",
+            &p("x.png"),
+        ],
+        "no direction 9",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--checkpoint",
+            "mnist-dcgan",
+            "--edit",
+            "nonsense",
+            "--out",
+            &p("x.png"),
+        ],
+        "FILE.json:INDEX=AMOUNT",
+    );
+    // Encode a real digit: the reconstruction carries a latent the app can restore.
+    let real = real_digit_png(dir.path(), 3);
+    let o = latentlab(&[
+        "encode",
+        "--checkpoint",
+        "mnist-dcgan",
+        real.to_str().expect("path"),
+        "--steps",
+        "60",
+        "--restarts",
+        "2",
+        "--out",
+        &p("r.png"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("pixel error"));
+    let record =
+        latentlab::export::read_latent(dir.path().join("r.png").as_path()).expect("latent");
+    assert_eq!(record.z.len(), 100);
+    fails_with(
+        &[
+            "encode",
+            "--checkpoint",
+            "mnist-cdcgan",
+            "--data-index",
+            "0",
+            "--out",
+            &p("c.png"),
+        ],
+        "pass --label",
+    );
+    fails_with(
+        &[
+            "encode",
+            "--checkpoint",
+            "mnist-dcgan",
+            &p("d.json"),
+            "--out",
+            &p("c.png"),
+        ],
+        "d.json",
+    );
+}

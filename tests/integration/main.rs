@@ -8,6 +8,7 @@ mod cli;
 mod data;
 mod explore;
 mod fuzz;
+mod latent;
 mod layers;
 mod learning;
 mod quality;
