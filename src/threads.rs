@@ -18,6 +18,15 @@ pub struct Outbox<T> {
     notify: Option<Notify>,
 }
 
+impl<T> Clone for Outbox<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            notify: self.notify.clone(),
+        }
+    }
+}
+
 impl<T> Outbox<T> {
     pub fn new(tx: Sender<T>, notify: Option<Notify>) -> Self {
         Self { tx, notify }

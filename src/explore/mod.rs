@@ -5,6 +5,7 @@ pub mod attributes;
 pub mod directions;
 pub mod interpolate;
 pub mod invert;
+pub mod jobs;
 pub mod pca;
 pub mod sweep;
 pub mod worker;

@@ -3,6 +3,7 @@
 //! never runs a tensor op. Requests that pile up while one is computed are coalesced: only the
 //! newest request of each [`Tag`] is answered (a dragged slider sends many).
 
+use super::jobs::{self, Job, JobModel, JobResult};
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::DataSource;
 use crate::model::vae::VaeEncoder;
@@ -25,6 +26,10 @@ pub enum Tag {
     Manifold,
     /// InfoGAN's continuous-code sweeps.
     Sweep,
+    /// The 2-D sweep grid.
+    Grid2d,
+    /// Candidate images to sort into the two example bins.
+    Bins,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +52,8 @@ pub enum Request {
         data: DataSource,
         n: usize,
     },
+    /// A long job (directions, encoding) on its own thread with a copy of the model.
+    Job(Job),
     Shutdown,
 }
 
@@ -80,6 +87,19 @@ pub enum Reply {
     Encoded {
         points: Vec<[f32; 2]>,
         labels: Vec<u8>,
+    },
+    JobProgress {
+        id: u64,
+        fraction: f32,
+        text: String,
+    },
+    JobDone {
+        id: u64,
+        result: JobResult,
+    },
+    JobFailed {
+        id: u64,
+        text: String,
     },
     Error(String),
 }
@@ -302,6 +322,21 @@ impl Worker {
                     .map(|&i| data.labels.get(i).copied().unwrap_or(0))
                     .collect();
                 Ok(Some(Reply::Encoded { points, labels }))
+            }
+            Request::Job(job) => {
+                let Some(l) = self.loaded.as_ref() else {
+                    return Ok(Some(Reply::JobFailed {
+                        id: job.id,
+                        text: ExploreError::NoModel.to_string(),
+                    }));
+                };
+                let model = JobModel {
+                    info: l.info.clone(),
+                    generator: l.generator.clone(),
+                    encoder: l.encoder.clone(),
+                };
+                jobs::spawn(model, job, self.out.clone());
+                Ok(None)
             }
             Request::Shutdown => Ok(None),
         }

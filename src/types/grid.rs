@@ -1,7 +1,7 @@
 //! Generated batches to images: pixel values in [-1, 1] become u8 grayscale grids.
 
 /// A grayscale image, row-major, one byte per pixel.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct GrayImage {
     pub width: usize,
     pub height: usize,

@@ -1,6 +1,7 @@
 //! What a panel asks the app to do; the app owns the threads and the file flow.
 
 use super::image_view::upscale;
+use crate::explore::jobs::JobKind;
 use crate::explore::worker::Request;
 use crate::train::Command;
 use crate::types::grid::GrayImage;
@@ -16,6 +17,8 @@ pub enum Payload {
         scale: usize,
         metadata: Vec<(&'static str, String)>,
     },
+    /// A file's bytes as they are (JSON).
+    Json(Vec<u8>),
     /// A looping animation, each frame enlarged `scale` times.
     Gif {
         frames: Vec<Arc<GrayImage>>,
@@ -33,6 +36,7 @@ impl Payload {
                 metadata,
             } => crate::export::png_bytes(&upscale(image, *scale), metadata)
                 .map_err(|e| format!("PNG encoding failed: {e}")),
+            Payload::Json(bytes) => Ok(bytes.clone()),
             Payload::Gif {
                 frames,
                 scale,
@@ -49,6 +53,7 @@ impl Payload {
         match self {
             Payload::Png { .. } => "png",
             Payload::Gif { .. } => "gif",
+            Payload::Json(_) => "json",
         }
     }
 }
@@ -65,6 +70,12 @@ pub enum Action {
     /// Ask for a data directory (IDX files or one image folder per class).
     PickDataFolder,
     Explore(Request),
+    /// Start a latent job (directions, encoding) on the explorer's model.
+    Job(JobKind),
+    /// Ask for a directions file and load it.
+    LoadDirections,
+    /// Write directions to a file the user already chose (off the UI thread).
+    SaveDirections { path: std::path::PathBuf, bytes: Vec<u8> },
     /// Load the model being trained into the explorer.
     ExploreTrainingRun,
     /// Ask where, then encode and write `payload` there.

@@ -218,6 +218,12 @@ impl LatentLabApp {
             Action::Explore(r) => {
                 self.explorer.send(r);
             }
+            Action::Job(kind) => {
+                let request = self.explore.start_job(kind);
+                self.explorer.send(request);
+            }
+            Action::LoadDirections => self.ask(FileAction::OpenDirections),
+            Action::SaveDirections { path, bytes } => self.write_directions(path, bytes, true),
             Action::ExploreTrainingRun => {
                 self.training.send(Command::Snapshot);
             }
@@ -276,8 +282,16 @@ impl LatentLabApp {
             Reply::Loaded(info) => {
                 self.notice(format!("loaded {}", info.origin));
                 self.interp.on_model_changed();
+                let cached = info
+                    .path
+                    .as_deref()
+                    .and_then(crate::explore::directions::cache_path)
+                    .filter(|p| p.is_file());
                 for req in self.explore.on_loaded(info) {
                     self.explorer.send(req);
+                }
+                if let Some(path) = cached {
+                    self.read_directions(path);
                 }
             }
             Reply::Images {
@@ -299,7 +313,27 @@ impl LatentLabApp {
                 }
                 Tag::Manifold => self.explore.on_manifold(grid),
                 Tag::Sweep => self.explore.codes.on_sweep(grid),
+                Tag::Grid2d => self.explore.sweep.on_grid(grid),
+                Tag::Bins => {
+                    let side = self
+                        .explore
+                        .info
+                        .as_ref()
+                        .map_or(IMAGE_SIZE, |i| i.model.image_size);
+                    self.explore.dirs.on_candidates(&values, side);
+                }
             },
+            Reply::JobProgress { id, fraction, text } => {
+                self.explore.on_job_progress(id, fraction, text)
+            }
+            Reply::JobDone { id, result } => {
+                let after = self.explore.on_job_done(id, result);
+                self.after_job(after);
+            }
+            Reply::JobFailed { id, text } => {
+                let after = self.explore.on_job_failed(id, text);
+                self.after_job(after);
+            }
             Reply::Encoded { points, labels } => self.explore.scatter = Some((points, labels)),
             Reply::Error(text) => {
                 self.explore.loading = false;
@@ -349,6 +383,7 @@ impl eframe::App for LatentLabApp {
         if self.busy_files > 0
             || self.train.status == RunStatus::LoadingData
             || self.explore.loading
+            || self.explore.job.is_some()
         {
             ctx.request_repaint_after(Duration::from_millis(50));
         }

@@ -1,286 +1,22 @@
-//! The Explore tab: the generated image large and crisp, one slider per latent dimension,
-//! randomise / reset / truncation, a label picker with a two-label blend for conditional models,
-//! the difference view, and for a 2-D VAE the manifold grid and the encoded data scatter.
+//! The Explore tab: the generated image large and crisp, raw latent sliders or named
+//! directions, randomise / reset / truncation, a label picker with a two-label blend for
+//! conditional models, encoding a real image, the before | after | difference view, the 2-D
+//! sweep grid, and for a 2-D VAE the manifold grid and the encoded data scatter.
 
 use super::actions::{Action, Payload};
 use super::colormap::{self, ColorMap};
 use super::gpu_view;
-use super::image_view::{Tex, fit};
-use super::info_codes::Codes;
+use super::image_view::fit;
+use super::directions_panel;
 use super::settings::Settings;
-use crate::data::DataSource;
-use crate::explore::worker::{ModelInfo, Request, Tag};
-use crate::export::{LatentRecord, format_floats};
-use crate::model::ModelKind;
+use crate::explore::jobs::ImageSource;
+use crate::explore::worker::ModelInfo;
 use crate::types::grid::GrayImage;
-use crate::types::noise;
 use eframe::egui;
-use std::sync::Arc;
 
-/// Points of the manifold grid per side, and its latent range.
-pub const MANIFOLD_SIDE: usize = 15;
-pub const MANIFOLD_RANGE: f32 = 3.0;
-/// Encoded images shown in the VAE scatter.
-pub const SCATTER_POINTS: usize = 2000;
-
-pub struct ExploreState {
-    pub info: Option<ModelInfo>,
-    pub z: Vec<f32>,
-    pub seed: u64,
-    /// Randomise redraws entries beyond this |z| (3 = off).
-    pub truncation: f32,
-    pub label_a: usize,
-    pub label_b: usize,
-    /// Share of `label_b` in the condition (0 = only `label_a`).
-    pub mix: f32,
-    pub image: Option<Arc<GrayImage>>,
-    /// The image before the last change, for the difference view.
-    pub reference: Option<Arc<GrayImage>>,
-    pub diff_view: bool,
-    pub last_generate_ms: f32,
-    next_id: u64,
-    dirty: bool,
-    pub manifold: Option<Arc<GrayImage>>,
-    manifold_uploaded: bool,
-    pub scatter: Option<(Vec<[f32; 2]>, Vec<u8>)>,
-    tex: Tex,
-    tex_key: Option<(u64, u64, ColorMap, bool)>,
-    manifold_tex: Tex,
-    /// Whether the wgpu image view is available (set by the app at start).
-    pub gpu: bool,
-    pub loading: bool,
-    /// InfoGAN's codes (unused by other models).
-    pub codes: Codes,
-}
-
-impl Default for ExploreState {
-    fn default() -> Self {
-        Self {
-            info: None,
-            z: Vec::new(),
-            seed: 0,
-            truncation: 3.0,
-            label_a: 0,
-            label_b: 1,
-            mix: 0.0,
-            image: None,
-            reference: None,
-            diff_view: false,
-            last_generate_ms: 0.0,
-            next_id: 0,
-            dirty: false,
-            manifold: None,
-            manifold_uploaded: false,
-            scatter: None,
-            tex: Tex::named("explore-image"),
-            tex_key: None,
-            manifold_tex: Tex::named("vae-manifold"),
-            gpu: false,
-            loading: false,
-            codes: Codes::default(),
-        }
-    }
-}
-
-impl ExploreState {
-    pub fn conditional(&self) -> bool {
-        self.info
-            .as_ref()
-            .is_some_and(|i| i.model.kind.is_conditional())
-    }
-
-    fn classes(&self) -> usize {
-        self.info.as_ref().map_or(0, |i| i.model.num_classes)
-    }
-
-    /// G's condition for the image: the soft label (conditional models) or InfoGAN's codes.
-    pub fn label(&self) -> Option<Vec<f32>> {
-        let info = self.info.as_ref()?;
-        if info.model.kind.has_codes() {
-            return Some(self.codes.vector(&info.model));
-        }
-        self.conditional()
-            .then(|| noise::blended_label(self.classes(), self.label_a, self.label_b, self.mix))
-    }
-
-    /// A new model arrived: keep the latent if it still fits, else draw one from the seed.
-    /// Returns the requests to send (first image, VAE views).
-    pub fn on_loaded(&mut self, info: ModelInfo) -> Vec<Request> {
-        let dim = info.model.latent_dim;
-        let classes = info.model.num_classes;
-        self.loading = false;
-        self.manifold = None;
-        self.scatter = None;
-        self.reference = None;
-        if self.z.len() != dim {
-            self.z = noise::truncated_gaussian(self.seed, dim, self.truncation);
-        }
-        if self.label_a >= classes.max(1) {
-            self.label_a = 0;
-        }
-        if self.label_b >= classes.max(1) {
-            self.label_b = classes.saturating_sub(1).min(1);
-        }
-        self.codes.on_loaded(&info.model);
-        let mut requests = Vec::new();
-        if info.model.kind == ModelKind::Vae && dim == 2 {
-            let n = MANIFOLD_SIDE;
-            let mut z = Vec::with_capacity(n * n * 2);
-            for r in 0..n {
-                for c in 0..n {
-                    let t = |i: usize| {
-                        -MANIFOLD_RANGE + 2.0 * MANIFOLD_RANGE * i as f32 / (n - 1) as f32
-                    };
-                    // Rows go down the screen: the top row is the largest z1.
-                    z.extend([t(c), -t(r)]);
-                }
-            }
-            requests.push(Request::Generate {
-                tag: Tag::Manifold,
-                id: 0,
-                z,
-                labels: None,
-                cols: n,
-            });
-            if info.has_encoder {
-                let data = info
-                    .data_source
-                    .parse::<DataSource>()
-                    .unwrap_or(DataSource::Default);
-                requests.push(Request::Encode {
-                    data,
-                    n: SCATTER_POINTS,
-                });
-            }
-        }
-        self.info = Some(info);
-        self.dirty = true;
-        requests
-    }
-
-    pub fn on_manifold(&mut self, grid: GrayImage) {
-        self.manifold = Some(Arc::new(grid));
-        self.manifold_uploaded = false;
-    }
-
-    /// The worker answers in request order and drops superseded requests, so every reply is
-    /// the newest image there is.
-    pub fn on_image(&mut self, grid: GrayImage, millis: f32) {
-        self.image = Some(Arc::new(grid));
-        self.last_generate_ms = millis;
-    }
-
-    /// Take the latent and label from an exported PNG's metadata.
-    pub fn restore(&mut self, r: &LatentRecord) -> Result<(), String> {
-        let Some(info) = &self.info else {
-            return Err("load a model first, then drop the image again".into());
-        };
-        if r.z.len() != info.model.latent_dim {
-            return Err(format!(
-                "the image's latent has {} dimensions, the loaded model {}",
-                r.z.len(),
-                info.model.latent_dim
-            ));
-        }
-        self.reference = self.image.clone();
-        self.z = r.z.clone();
-        if let Some(seed) = r.seed {
-            self.seed = seed;
-        }
-        if let Some(label) = &r.label
-            && info.model.kind.has_codes()
-        {
-            self.codes.restore(&info.model, label);
-        } else if let Some(label) = &r.label
-            && label.len() == info.model.num_classes
-        {
-            let mut order: Vec<usize> = (0..label.len()).collect();
-            order.sort_by(|&a, &b| label[b].total_cmp(&label[a]));
-            self.label_a = order[0];
-            self.label_b = order.get(1).copied().unwrap_or(0);
-            self.mix = label[self.label_b].clamp(0.0, 1.0);
-            if self.mix == 0.0 {
-                self.label_b = if self.label_a == 0 { 1 } else { 0 };
-            }
-        }
-        self.dirty = true;
-        Ok(())
-    }
-
-    /// Export metadata describing the current image.
-    pub fn metadata(&self) -> Vec<(&'static str, String)> {
-        let mut m = vec![
-            ("z", format_floats(&self.z)),
-            ("seed", self.seed.to_string()),
-        ];
-        if let Some(info) = &self.info {
-            m.push(("model", info.model.kind.name().to_string()));
-            m.push(("checkpoint", info.origin.clone()));
-            m.push(("step", info.step.to_string()));
-        }
-        if self.info.as_ref().is_some_and(|i| i.model.kind.has_codes()) {
-            m.extend(self.codes.metadata());
-        }
-        if let Some(label) = self.label() {
-            if let Some(info) = self.info.as_ref().filter(|i| i.model.kind.is_conditional()) {
-                let name = |i: usize| {
-                    info.class_names
-                        .get(i)
-                        .cloned()
-                        .unwrap_or_else(|| i.to_string())
-                };
-                let text = if self.mix > 0.0 {
-                    format!(
-                        "{} ({:.2}) + {} ({:.2})",
-                        name(self.label_a),
-                        1.0 - self.mix,
-                        name(self.label_b),
-                        self.mix
-                    )
-                } else {
-                    name(self.label_a)
-                };
-                m.push(("label", text));
-            }
-            m.push(("label_mix", format_floats(&label)));
-        }
-        m
-    }
-
-    /// The generate requests for a changed latent or condition, if anything changed: the
-    /// image, and InfoGAN's sweep strips. The app asks every frame, whichever tab is shown, so
-    /// the image is ready when Explore opens.
-    pub fn pending_requests(&mut self) -> Vec<Request> {
-        if !self.dirty {
-            return Vec::new();
-        }
-        let Some(model) = self.info.as_ref().map(|i| i.model.clone()) else {
-            return Vec::new();
-        };
-        self.dirty = false;
-        let mut out = vec![self.request()];
-        out.extend(self.codes.sweep_request(&model, &self.z));
-        out
-    }
-
-    fn request(&mut self) -> Request {
-        self.next_id += 1;
-        Request::Generate {
-            tag: Tag::Explore,
-            id: self.next_id,
-            z: self.z.clone(),
-            labels: self.label(),
-            cols: 1,
-        }
-    }
-
-    fn randomise(&mut self, seed: u64) {
-        self.reference = self.image.clone();
-        self.seed = seed;
-        self.z = noise::truncated_gaussian(seed, self.z.len(), self.truncation);
-        self.dirty = true;
-    }
-}
+pub use super::explore_state::{
+    ExploreState, LatentMode, MANIFOLD_RANGE, MANIFOLD_SIDE, SCATTER_POINTS, ViewMode,
+};
 
 fn content_hash(img: &GrayImage) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -402,6 +138,25 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
         }
     }
     ui.separator();
+    job_progress(ui, e);
+    encode_controls(ui, e, out);
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut e.mode, LatentMode::Raw, "Raw latent");
+        ui.selectable_value(&mut e.mode, LatentMode::Directions, "Directions");
+    });
+    if e.mode == LatentMode::Directions {
+        let busy = e.job.is_some();
+        let label = e.label();
+        let changed = directions_panel::controls(ui, &mut e.dirs, &info, label, busy, out);
+        if changed.drag_started {
+            e.reference = e.image.clone();
+        }
+        if changed.latent {
+            e.touch();
+        }
+        return;
+    }
     ui.label(format!("Latent ({} dimensions)", e.z.len()));
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -422,6 +177,69 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
         });
 }
 
+/// The running latent job's progress bar and Cancel button.
+fn job_progress(ui: &mut egui::Ui, e: &mut ExploreState) {
+    let Some(job) = &e.job else {
+        return;
+    };
+    let mut cancel = false;
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::ProgressBar::new(job.fraction)
+                .desired_width(160.0)
+                .text(job.what),
+        );
+        cancel = ui.button("Cancel").clicked();
+    });
+    if !job.text.is_empty() {
+        ui.small(&job.text);
+    }
+    if cancel {
+        e.cancel_job();
+    }
+}
+
+/// Encoding a real image: from the data set, or dropped on the window.
+fn encode_controls(ui: &mut egui::Ui, e: &mut ExploreState, out: &mut Vec<Action>) {
+    egui::CollapsingHeader::new("Encode a real image")
+        .id_salt("encode")
+        .show(ui, |ui| {
+            ui.label("Drop a 28x28 PNG or JPEG on the window, or:");
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .add_enabled(e.job.is_none(), egui::Button::new("Pick from data set"))
+                    .on_hover_text("A random image of the model's data set")
+                    .clicked()
+                {
+                    let seed = e.seed.wrapping_add(e.encode_steps as u64 * 7919);
+                    e.seed = e.seed.wrapping_add(1);
+                    let job = e.encode_job(ImageSource::DataSet { index: None, seed });
+                    out.push(Action::Job(job));
+                }
+                let gan = e.info.as_ref().is_some_and(|i| i.model.kind.is_gan());
+                ui.add_enabled_ui(gan, |ui| {
+                    let l = ui.label("steps");
+                    ui.add(egui::DragValue::new(&mut e.encode_steps).range(10..=5000))
+                        .labelled_by(l.id);
+                    let l = ui.label("restarts");
+                    ui.add(egui::DragValue::new(&mut e.encode_restarts).range(1..=64))
+                        .labelled_by(l.id);
+                });
+            });
+            if let Some(enc) = &e.encoded {
+                let how = if enc.steps == 0 {
+                    "the VAE's encoder".to_string()
+                } else {
+                    format!("{} steps x {} restarts", enc.steps, enc.restarts)
+                };
+                ui.small(format!(
+                    "{}: pixel error {:.4} ({how})",
+                    enc.name, enc.pixel_mse
+                ));
+            }
+        });
+}
+
 fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("Colour map");
@@ -434,10 +252,16 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
             })
             .response
             .labelled_by(l.id);
+        ui.separator();
+        let before = e.view_mode;
+        ui.selectable_value(&mut e.view_mode, ViewMode::Image, "Image");
+        ui.selectable_value(&mut e.view_mode, ViewMode::Sweep, "2-D sweep");
+        if before != e.view_mode {
+            e.touch();
+        }
+        ui.separator();
         ui.checkbox(&mut e.diff_view, "Difference view")
-            .on_hover_text(
-                "Heat map of |G(z') - G(z)|: where the image changed with the last move",
-            );
+            .on_hover_text("Before | after | |after - before|: where the image changed with the last move");
         if let Some(img) = e.image.clone()
             && ui.button("Export image (PNG)…").clicked()
         {
@@ -457,52 +281,56 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
             e.last_generate_ms
         ));
     });
+    if e.view_mode == ViewMode::Sweep {
+        if let Some(info) = e.info.clone()
+            && e.sweep.show(ui, &info.model, &e.dirs, out)
+        {
+            e.touch();
+        }
+        return;
+    }
     let Some(img) = e.image.clone() else {
         return;
     };
     let vae2d = e.manifold.is_some();
-    let avail = ui.available_size();
+    let reference = e.diff_view.then(|| e.reference.clone()).flatten();
+    let panels = if reference.is_some() {
+        3.0
+    } else if e.encoded.is_some() {
+        2.0
+    } else {
+        1.0
+    };
+    let avail = ui.available_size() - egui::vec2(0.0, 24.0);
     let side = if vae2d {
         (avail.x * 0.5).min(avail.y)
     } else {
-        avail.x.min(avail.y)
+        (avail.x / panels - 8.0).min(avail.y)
     };
     let size = fit(
         egui::vec2(img.width as f32, img.height as f32),
         egui::vec2(side, side),
     );
-    let reference = e.diff_view.then(|| e.reference.clone()).flatten();
     ui.horizontal_top(|ui| {
-        if e.gpu {
-            let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
-            gpu_view::paint(
-                ui,
-                rect,
-                gpu_view::ImageViewCallback {
-                    current: img.clone(),
-                    reference,
-                    map: s.colormap.index(),
-                },
-            );
+        if let Some(r) = reference {
+            difference_panels(ui, e, &img, &r, s.colormap, size);
         } else {
-            // Content hashes, not pointers: a freed image's address can be reused by the next.
-            let key = (
-                content_hash(&img),
-                reference.as_deref().map_or(0, content_hash),
-                s.colormap,
-                e.diff_view,
-            );
-            if e.tex_key != Some(key) {
-                let rgba = match &reference {
-                    Some(r) if r.pixels.len() == img.pixels.len() => {
-                        colormap::difference(&img.pixels, &r.pixels)
-                    }
-                    _ => colormap::colorize(&img.pixels, s.colormap),
-                };
-                e.tex.set_rgba(ui.ctx(), img.width, img.height, &rgba);
-                e.tex_key = Some(key);
+            if let Some(enc) = e.encoded.as_mut() {
+                if !enc.uploaded {
+                    e.encoded_tex.set_gray(ui.ctx(), &enc.original);
+                    enc.uploaded = true;
+                }
+                ui.vertical(|ui| {
+                    ui.label("original");
+                    e.encoded_tex.show(ui, size);
+                });
             }
-            e.tex.show(ui, size);
+            ui.vertical(|ui| {
+                if e.encoded.is_some() {
+                    ui.label("reconstruction (edit it with the sliders)");
+                }
+                current_image(ui, e, &img, s, size);
+            });
         }
         if vae2d {
             ui.vertical(|ui| vae_views(ui, e));
@@ -510,6 +338,63 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
     });
     if e.diff_view && e.reference.is_none() {
         ui.label("Move a slider: the difference view shows where the image changed.");
+    }
+}
+
+/// The generated image: on the GPU view when there is one, else a CPU texture.
+fn current_image(
+    ui: &mut egui::Ui,
+    e: &mut ExploreState,
+    img: &std::sync::Arc<GrayImage>,
+    s: &Settings,
+    size: egui::Vec2,
+) {
+    if e.gpu {
+        let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+        gpu_view::paint(
+            ui,
+            rect,
+            gpu_view::ImageViewCallback {
+                current: img.clone(),
+                reference: None,
+                map: s.colormap.index(),
+            },
+        );
+        return;
+    }
+    // Content hashes, not pointers: a freed image's address can be reused by the next.
+    let key = (content_hash(img), 0, s.colormap, false);
+    if e.tex_key != Some(key) {
+        let rgba = colormap::colorize(&img.pixels, s.colormap);
+        e.tex.set_rgba(ui.ctx(), img.width, img.height, &rgba);
+        e.tex_key = Some(key);
+    }
+    e.tex.show(ui, size);
+}
+
+/// Before | after | |after - before| side by side.
+fn difference_panels(
+    ui: &mut egui::Ui,
+    e: &mut ExploreState,
+    after: &GrayImage,
+    before: &GrayImage,
+    map: ColorMap,
+    size: egui::Vec2,
+) {
+    let key = (content_hash(after), content_hash(before));
+    if e.diff_key != Some(key) && before.pixels.len() == after.pixels.len() {
+        let (w, h) = (after.width, after.height);
+        e.diff_tex[0].set_rgba(ui.ctx(), w, h, &colormap::colorize(&before.pixels, map));
+        e.diff_tex[1].set_rgba(ui.ctx(), w, h, &colormap::colorize(&after.pixels, map));
+        let heat = colormap::difference(&after.pixels, &before.pixels);
+        e.diff_tex[2].set_rgba(ui.ctx(), w, h, &heat);
+        e.diff_key = Some(key);
+    }
+    for (tex, title) in e.diff_tex.iter().zip(["before", "after", "|difference|"]) {
+        ui.vertical(|ui| {
+            ui.label(title);
+            tex.show(ui, size);
+        });
     }
 }
 

@@ -221,7 +221,7 @@ pub fn show(
             });
             ui.horizontal_wrapped(|ui| {
                 let current = || Endpoint {
-                    z: explore.z.clone(),
+                    z: explore.latent(),
                     label: explore.label(),
                     source: format!("Explore (seed {})", explore.seed),
                 };

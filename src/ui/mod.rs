@@ -6,7 +6,9 @@ pub mod app;
 pub mod colormap;
 pub mod detect_panel;
 pub mod dialogs;
+pub mod directions_panel;
 pub mod explore_panel;
+pub mod explore_state;
 pub mod frame_stats;
 pub mod gpu_view;
 pub mod image_view;
@@ -15,6 +17,7 @@ pub mod interpolate_panel;
 pub mod plots;
 pub mod run_form;
 pub mod settings;
+pub mod sweep_view;
 pub mod train_panel;
 
 pub use app::{AppOptions, LatentLabApp};

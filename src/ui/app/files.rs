@@ -3,6 +3,8 @@
 
 use super::{Closing, LatentLabApp};
 use crate::data::{DataSource, Dataset};
+use crate::explore::directions::DirectionsFile;
+use crate::explore::jobs::ImageSource;
 use crate::explore::worker::Request;
 use crate::export::LatentRecord;
 use crate::train::Command;
@@ -24,6 +26,7 @@ pub enum FileAction {
     },
     SaveCheckpoint,
     OpenCheckpoint,
+    OpenDirections,
     DataFolder,
 }
 
@@ -49,6 +52,12 @@ impl FileAction {
                 },
             ),
             FileAction::OpenCheckpoint => ("Open a run directory".into(), DialogKind::PickFolder),
+            FileAction::OpenDirections => (
+                "Open a directions file (from latentlab directions or Save as…)".into(),
+                DialogKind::OpenFile {
+                    extension: "json".into(),
+                },
+            ),
             FileAction::DataFolder => (
                 "Choose a data directory (IDX files or one image folder per class)".into(),
                 DialogKind::PickFolder,
@@ -64,6 +73,10 @@ pub(super) enum Job {
     Failed(String),
     Data(DataSource, Result<Arc<Dataset>, String>),
     Dropped(Dropped),
+    /// A directions file was read (or failed to be).
+    Directions(PathBuf, Result<DirectionsFile, String>),
+    /// Something to tell the user (no dialog or write was counted for it).
+    Notice(String),
 }
 
 /// What a file dropped on the window turned out to be.
@@ -72,6 +85,10 @@ pub(super) enum Dropped {
     Latent(LatentRecord),
     /// Images for the discriminator to judge (dropped on the Detect tab): names and pixels.
     ToJudge(String, Vec<f32>),
+    /// A real image to encode (a picture without latentlab's latent): name and pixels.
+    ToEncode(String, Vec<f32>),
+    /// A directions file (`.json`).
+    Directions(PathBuf),
     /// Not usable; the text says why.
     Refused(String),
 }
@@ -95,19 +112,30 @@ fn examine_drop(path: PathBuf, detect: bool) -> Dropped {
             ))
         };
     }
-    if path
+    let ext = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-    {
-        return match crate::export::read_latent(&path) {
-            Ok(record) => Dropped::Latent(record),
-            Err(e) => Dropped::Refused(format!("cannot restore from the dropped image: {e}")),
-        };
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if ext == "json" {
+        return Dropped::Directions(path);
     }
-    Dropped::Refused(format!(
-        "{}: drop a run directory or a PNG exported by latentlab",
-        path.display()
-    ))
+    let name = path.display().to_string();
+    let encode = |path: &std::path::Path| match crate::detect::load_images(&[path.to_path_buf()]) {
+        Ok(px) => Dropped::ToEncode(name.clone(), px),
+        Err(e) => Dropped::Refused(format!("cannot encode the dropped image: {e}")),
+    };
+    match ext.as_str() {
+        // A latentlab export restores its latent; any other picture is a real image to encode.
+        "png" => match crate::export::read_latent(&path) {
+            Ok(record) => Dropped::Latent(record),
+            Err(crate::export::ImportError::NoLatent { .. }) => encode(&path),
+            Err(e) => Dropped::Refused(format!("cannot restore from the dropped image: {e}")),
+        },
+        "jpg" | "jpeg" | "bmp" | "gif" | "webp" => encode(&path),
+        _ => Dropped::Refused(format!(
+            "{name}: drop a run directory, an image, or a directions file (.json)"
+        )),
+    }
 }
 
 /// Where a path is typed when no native dialog could open.
@@ -165,6 +193,7 @@ impl LatentLabApp {
                 self.training.send(Command::Save(path));
             }
             FileAction::OpenCheckpoint => self.open_checkpoint(path),
+            FileAction::OpenDirections => self.read_directions(path),
             FileAction::DataFolder => {
                 if path.is_dir() {
                     self.settings.run.data = DataSource::Path(path);
@@ -232,6 +261,27 @@ impl LatentLabApp {
                 }
             },
             Job::Dropped(Dropped::RunDir(dir)) => self.open_checkpoint(dir),
+            Job::Dropped(Dropped::Directions(path)) => self.read_directions(path),
+            Job::Dropped(Dropped::ToEncode(name, pixels)) => {
+                if self.explore.info.is_none() {
+                    self.notice("load a model first, then drop the image again");
+                } else {
+                    self.settings.tab = Tab::Explore;
+                    let job = self.explore.encode_job(ImageSource::Pixels { name, pixels });
+                    self.act(crate::ui::actions::Action::Job(job));
+                }
+            }
+            Job::Notice(text) => self.notice(text),
+            Job::Directions(path, result) => match result {
+                Ok(file) => {
+                    let n = file.directions.len();
+                    self.explore.dirs.set(file.directions, Some(path.clone()), false);
+                    self.explore.mode = crate::ui::explore_panel::LatentMode::Directions;
+                    self.explore.touch();
+                    self.notice(format!("loaded {n} directions from {}", path.display()));
+                }
+                Err(e) => self.notice(e),
+            },
             Job::Dropped(Dropped::Refused(text)) => self.notice(text),
             Job::Dropped(Dropped::ToJudge(name, images)) => {
                 self.act(crate::ui::actions::Action::Train(Command::Judge {
@@ -324,5 +374,45 @@ impl LatentLabApp {
             egui::TextStyle::Heading.resolve(&ctx.global_style()),
             egui::Color32::WHITE,
         );
+    }
+}
+
+impl LatentLabApp {
+    /// Read a directions file off the UI thread, checked against the loaded model's latent.
+    pub(super) fn read_directions(&mut self, path: PathBuf) {
+        let Some(dim) = self.explore.info.as_ref().map(|i| i.model.latent_dim) else {
+            self.notice("load a model first, then open its directions");
+            return;
+        };
+        self.spawn_job(move || {
+            let result = DirectionsFile::read(&path, Some(dim)).map_err(|e| e.to_string());
+            Job::Directions(path, result)
+        });
+    }
+
+    /// Write directions off the UI thread. `replace`: the user asked for this file; otherwise
+    /// (the automatic cache) an existing file is kept.
+    pub(super) fn write_directions(&mut self, path: PathBuf, bytes: Vec<u8>, replace: bool) {
+        self.spawn_job(move || {
+            if !replace && path.exists() {
+                return Job::Notice(format!(
+                    "kept the existing {} (press Save to replace it with these directions)",
+                    path.display()
+                ));
+            }
+            match crate::export::write_atomic(&path, &bytes) {
+                Ok(()) => Job::Notice(format!("saved the directions to {}", path.display())),
+                Err(e) => Job::Notice(format!("cannot save the directions: {e}")),
+            }
+        });
+    }
+
+    pub(super) fn after_job(&mut self, after: Option<crate::ui::explore_state::AfterJob>) {
+        use crate::ui::explore_state::AfterJob;
+        match after {
+            Some(AfterJob::Cache { path, bytes }) => self.write_directions(path, bytes, false),
+            Some(AfterJob::Notice(text)) => self.notice(text),
+            None => {}
+        }
     }
 }
