@@ -4,7 +4,7 @@
 //! so the UI ignores a job that outlived the model it was started for.
 
 use super::directions::{Direction, DirectionsError};
-use super::invert::{self, InvertOptions, Inversion};
+use super::invert::{self, Inversion, InvertOptions};
 use super::worker::{ModelInfo, Reply};
 use super::{attributes, pca};
 use crate::data::DataSource;
@@ -78,9 +78,8 @@ pub(super) fn spawn(model: JobModel, job: Job, out: Outbox<Reply>) {
     let spawned = std::thread::Builder::new()
         .name("latentlab-latent-job".into())
         .spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(&model, &job, &out)
-            }));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&model, &job, &out)));
             let reply = match result {
                 Ok(Ok(r)) => Reply::JobDone { id, result: r },
                 Ok(Err(text)) => Reply::JobFailed { id, text },
@@ -113,30 +112,29 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
     let text = |e: DirectionsError| e.to_string();
     match &job.kind {
         JobKind::Directions { n, k, cond } => {
-            let found = if model.kind == ModelKind::Vae {
-                let enc = m.encoder.as_ref().ok_or(
-                    "this VAE has no encoder here (open it from its run directory to compute \
-                     directions from its codes)",
-                )?;
-                progress(0.1, "encoding the data set".into());
-                let mu = encode_data(enc, &m.info, *n, &device)?;
-                if !progress(0.8, "PCA".into()) {
-                    return Err("cancelled".into());
-                }
-                pca::directions_of_codes(&mu, model.latent_dim, *k, 0, &device).map_err(text)?
-            } else {
-                pca::generator_directions(
-                    &m.generator,
-                    model,
-                    cond.as_deref(),
-                    *n,
-                    *k,
-                    0,
-                    &device,
-                    |f| progress(f, format!("PCA of {n} samples")),
-                )
-                .map_err(text)?
-            };
+            // A VAE's codes when its encoder is here; otherwise (a training snapshot) its
+            // decoder is a generator like any other.
+            let found =
+                if let Some(enc) = m.encoder.as_ref().filter(|_| model.kind == ModelKind::Vae) {
+                    progress(0.1, "encoding the data set".into());
+                    let mu = encode_data(enc, &m.info, *n, &device)?;
+                    if !progress(0.8, "PCA".into()) {
+                        return Err("cancelled".into());
+                    }
+                    pca::directions_of_codes(&mu, model.latent_dim, *k, 0, &device).map_err(text)?
+                } else {
+                    pca::generator_directions(
+                        &m.generator,
+                        model,
+                        cond.as_deref(),
+                        *n,
+                        *k,
+                        0,
+                        &device,
+                        |f| progress(f, format!("PCA of {n} samples")),
+                    )
+                    .map_err(text)?
+                };
             Ok(JobResult::Directions(found))
         }
         JobKind::Attribute { from, to, n } => {
@@ -210,8 +208,9 @@ fn image(source: &ImageSource, info: &ModelInfo) -> Result<(String, Vec<f32>), S
             let i = match index {
                 Some(i) if *i < data.len() => *i,
                 Some(i) => return Err(format!("the data set has no image {i}")),
-                None => (crate::types::noise::gaussian(*seed, 1)[0].abs() * 1e6) as usize
-                    % data.len(),
+                None => {
+                    (crate::types::noise::gaussian(*seed, 1)[0].abs() * 1e6) as usize % data.len()
+                }
             };
             Ok((format!("{source} image {i}"), data.pixels(&[i])))
         }

@@ -75,7 +75,10 @@ pub enum Action {
     /// Ask for a directions file and load it.
     LoadDirections,
     /// Write directions to a file the user already chose (off the UI thread).
-    SaveDirections { path: std::path::PathBuf, bytes: Vec<u8> },
+    SaveDirections {
+        path: std::path::PathBuf,
+        bytes: Vec<u8>,
+    },
     /// Load the model being trained into the explorer.
     ExploreTrainingRun,
     /// Ask where, then encode and write `payload` there.

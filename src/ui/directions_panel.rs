@@ -65,7 +65,11 @@ impl Default for DirectionsState {
 impl DirectionsState {
     /// A new model: directions of another latent space no longer apply.
     pub fn on_model(&mut self, latent_dim: usize) {
-        if self.list.first().is_some_and(|d| d.vector.len() != latent_dim) {
+        if self
+            .list
+            .first()
+            .is_some_and(|d| d.vector.len() != latent_dim)
+        {
             *self = Self::default();
         }
         self.candidates.clear();
@@ -195,10 +199,7 @@ pub fn controls(
             out.push(Action::SaveDirections { path, bytes });
             d.unsaved = false;
         }
-        if ui
-            .add_enabled(has, egui::Button::new("Save as…"))
-            .clicked()
-        {
+        if ui.add_enabled(has, egui::Button::new("Save as…")).clicked() {
             out.push(Action::export(
                 "directions",
                 "directions",
@@ -206,7 +207,10 @@ pub fn controls(
             ));
         }
         if ui
-            .add_enabled(d.amounts.iter().any(|a| *a != 0.0), egui::Button::new("Reset"))
+            .add_enabled(
+                d.amounts.iter().any(|a| *a != 0.0),
+                egui::Button::new("Reset"),
+            )
             .on_hover_text("All direction sliders back to 0")
             .clicked()
         {
@@ -238,9 +242,8 @@ pub fn controls(
         .show(ui, |ui| {
             for i in 0..d.list.len() {
                 ui.horizontal(|ui| {
-                    let name = ui.add(
-                        egui::TextEdit::singleline(&mut d.list[i].name).desired_width(80.0),
-                    );
+                    let name =
+                        ui.add(egui::TextEdit::singleline(&mut d.list[i].name).desired_width(80.0));
                     if name.changed() {
                         d.unsaved = true;
                     }
@@ -343,24 +346,30 @@ fn bins(
     }
     let mut moved: Option<(usize, usize)> = None;
     if d.candidates_uploaded && !d.candidates.is_empty() {
-        ui.horizontal_wrapped(|ui| {
-            for (i, tex) in d.candidate_tex.iter().enumerate() {
-                ui.vertical(|ui| {
-                    let id = ui.scope_id().with(("bin-candidate", i));
-                    ui.dnd_drag_source(id, i, |ui| {
-                        tex.show(ui, egui::vec2(40.0, 40.0));
+        // A fixed grid: wrapped rows of vertical cells would widen the side panel.
+        egui::Grid::new("bin-candidates")
+            .spacing(egui::vec2(6.0, 6.0))
+            .show(ui, |ui| {
+                for (i, tex) in d.candidate_tex.iter().enumerate() {
+                    ui.vertical(|ui| {
+                        let id = ui.scope_id().with(("bin-candidate", i));
+                        ui.dnd_drag_source(id, i, |ui| {
+                            tex.show(ui, egui::vec2(40.0, 40.0));
+                        });
+                        ui.horizontal(|ui| {
+                            if ui.small_button("A").on_hover_text("Into bin A").clicked() {
+                                moved = Some((i, 0));
+                            }
+                            if ui.small_button("B").on_hover_text("Into bin B").clicked() {
+                                moved = Some((i, 1));
+                            }
+                        });
                     });
-                    ui.horizontal(|ui| {
-                        if ui.small_button(format!("A{i}")).clicked() {
-                            moved = Some((i, 0));
-                        }
-                        if ui.small_button(format!("B{i}")).clicked() {
-                            moved = Some((i, 1));
-                        }
-                    });
-                });
-            }
-        });
+                    if i % 4 == 3 {
+                        ui.end_row();
+                    }
+                }
+            });
     }
     ui.horizontal(|ui| {
         for (bin, name) in ["A", "B"].iter().enumerate() {
@@ -388,7 +397,7 @@ fn bins(
             .labelled_by(l.id);
         let ready = !d.bins[0].is_empty() && !d.bins[1].is_empty();
         if ui
-            .add_enabled(ready, egui::Button::new("Add direction A → B"))
+            .add_enabled(ready, egui::Button::new("Add direction A to B"))
             .clicked()
         {
             match attributes::from_examples(&d.bin_name, &d.bins[0], &d.bins[1]) {

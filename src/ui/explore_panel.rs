@@ -5,9 +5,9 @@
 
 use super::actions::{Action, Payload};
 use super::colormap::{self, ColorMap};
+use super::directions_panel;
 use super::gpu_view;
 use super::image_view::fit;
-use super::directions_panel;
 use super::settings::Settings;
 use crate::explore::jobs::ImageSource;
 use crate::explore::worker::ModelInfo;
@@ -226,6 +226,12 @@ fn encode_controls(ui: &mut egui::Ui, e: &mut ExploreState, out: &mut Vec<Action
                         .labelled_by(l.id);
                 });
             });
+            if ui
+                .add_enabled(e.encoded.is_some(), egui::Button::new("Hide original"))
+                .clicked()
+            {
+                e.encoded = None;
+            }
             if let Some(enc) = &e.encoded {
                 let how = if enc.steps == 0 {
                     "the VAE's encoder".to_string()
@@ -261,7 +267,9 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
         }
         ui.separator();
         ui.checkbox(&mut e.diff_view, "Difference view")
-            .on_hover_text("Before | after | |after - before|: where the image changed with the last move");
+            .on_hover_text(
+                "Before | after | |after - before|: where the image changed with the last move",
+            );
         if let Some(img) = e.image.clone()
             && ui.button("Export image (PNG)…").clicked()
         {

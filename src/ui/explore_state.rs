@@ -105,7 +105,10 @@ pub struct Encoded {
 /// What the app should do after a job finished.
 pub enum AfterJob {
     /// Cache newly computed directions here unless a file is already there.
-    Cache { path: PathBuf, bytes: Vec<u8> },
+    Cache {
+        path: PathBuf,
+        bytes: Vec<u8>,
+    },
     Notice(String),
 }
 
@@ -429,7 +432,10 @@ impl ExploreState {
                 let names: Vec<String> = found.iter().map(|d| d.name.clone()).collect();
                 found.into_iter().for_each(|d| self.dirs.push(d));
                 self.mode = LatentMode::Directions;
-                Some(AfterJob::Notice(format!("added direction {}", names.join(", "))))
+                Some(AfterJob::Notice(format!(
+                    "added direction {}",
+                    names.join(", ")
+                )))
             }
             JobResult::Directions(found) => {
                 let cache = info.path.as_deref().and_then(cache_path);
@@ -492,4 +498,3 @@ impl ExploreState {
         self.dirty = true;
     }
 }
-

@@ -90,9 +90,10 @@ impl SweepState {
         let vector = |a: Axis| -> Option<Vec<f32>> {
             match a {
                 Axis::Raw(i) => Some(unit(i)),
-                Axis::Direction(i) => dirs.list.get(i).map(|d| {
-                    d.vector.iter().map(|v| v * d.sigma).collect()
-                }),
+                Axis::Direction(i) => dirs
+                    .list
+                    .get(i)
+                    .map(|d| d.vector.iter().map(|v| v * d.sigma).collect()),
                 Axis::Code(_) => None,
             }
         };

@@ -16,6 +16,8 @@ mod session;
 mod trust;
 #[cfg(feature = "app")]
 mod ui;
+#[cfg(feature = "app")]
+mod ui_latent;
 
 use latentlab::data::Dataset;
 use latentlab::model::ModelKind;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn options(answers: Vec<DialogOutcome>, checkpoint: Option<PathBuf>) -> AppOptions {
+pub(crate) fn options(answers: Vec<DialogOutcome>, checkpoint: Option<PathBuf>) -> AppOptions {
     super::init();
     AppOptions {
         dialogs: Arc::new(ScriptedDialogs::new(answers)),
@@ -25,14 +25,18 @@ fn options(answers: Vec<DialogOutcome>, checkpoint: Option<PathBuf>) -> AppOptio
     }
 }
 
-fn harness<'a>(opts: AppOptions) -> Harness<'a, LatentLabApp> {
+pub(crate) fn harness<'a>(opts: AppOptions) -> Harness<'a, LatentLabApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 820.0))
         .build_eframe(move |cc| LatentLabApp::new(cc, opts).expect("app starts"))
 }
 
 /// Step the UI until `done` holds (background threads answer between frames).
-fn wait_for(h: &mut Harness<'_, LatentLabApp>, what: &str, done: impl Fn(&LatentLabApp) -> bool) {
+pub(crate) fn wait_for(
+    h: &mut Harness<'_, LatentLabApp>,
+    what: &str,
+    done: impl Fn(&LatentLabApp) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         h.step();
@@ -45,7 +49,7 @@ fn wait_for(h: &mut Harness<'_, LatentLabApp>, what: &str, done: impl Fn(&Latent
 }
 
 /// The shipped conditional DCGAN, loaded into the explorer.
-fn with_shipped_model<'a>(answers: Vec<DialogOutcome>) -> Harness<'a, LatentLabApp> {
+pub(crate) fn with_shipped_model<'a>(answers: Vec<DialogOutcome>) -> Harness<'a, LatentLabApp> {
     let mut h = harness(options(answers, Some(shipped_dir("mnist-cdcgan"))));
     wait_for(&mut h, "the first image", |a| a.explore.image.is_some());
     h
@@ -181,7 +185,7 @@ fn the_step_count_sets_the_number_of_interpolation_frames() {
 
 /// A file dropped on the window.
 #[derive(Debug)]
-struct Dropped(PathBuf);
+pub(crate) struct Dropped(pub PathBuf);
 
 impl egui::DroppedFile for Dropped {
     fn path(&self) -> &Path {

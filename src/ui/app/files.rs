@@ -69,7 +69,10 @@ impl FileAction {
 /// Results of work done off the UI thread.
 pub(super) enum Job {
     Answer(FileAction, DialogOutcome),
-    Wrote { what: &'static str, path: PathBuf },
+    Wrote {
+        what: &'static str,
+        path: PathBuf,
+    },
     Failed(String),
     Data(DataSource, Result<Arc<Dataset>, String>),
     Dropped(Dropped),
@@ -128,7 +131,14 @@ fn examine_drop(path: PathBuf, detect: bool) -> Dropped {
         // A latentlab export restores its latent; any other picture is a real image to encode.
         "png" => match crate::export::read_latent(&path) {
             Ok(record) => Dropped::Latent(record),
-            Err(crate::export::ImportError::NoLatent { .. }) => encode(&path),
+            Err(no_latent @ crate::export::ImportError::NoLatent { .. }) => {
+                match encode(&path) {
+                    Dropped::Refused(why) => Dropped::Refused(format!(
+                        "cannot use the dropped image: {no_latent}; and {why}"
+                    )),
+                    ok => ok,
+                }
+            }
             Err(e) => Dropped::Refused(format!("cannot restore from the dropped image: {e}")),
         },
         "jpg" | "jpeg" | "bmp" | "gif" | "webp" => encode(&path),
@@ -267,7 +277,9 @@ impl LatentLabApp {
                     self.notice("load a model first, then drop the image again");
                 } else {
                     self.settings.tab = Tab::Explore;
-                    let job = self.explore.encode_job(ImageSource::Pixels { name, pixels });
+                    let job = self
+                        .explore
+                        .encode_job(ImageSource::Pixels { name, pixels });
                     self.act(crate::ui::actions::Action::Job(job));
                 }
             }
@@ -275,7 +287,9 @@ impl LatentLabApp {
             Job::Directions(path, result) => match result {
                 Ok(file) => {
                     let n = file.directions.len();
-                    self.explore.dirs.set(file.directions, Some(path.clone()), false);
+                    self.explore
+                        .dirs
+                        .set(file.directions, Some(path.clone()), false);
                     self.explore.mode = crate::ui::explore_panel::LatentMode::Directions;
                     self.explore.touch();
                     self.notice(format!("loaded {n} directions from {}", path.display()));
