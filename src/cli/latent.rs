@@ -9,10 +9,10 @@ use latentlab::explore::directions::{Direction, DirectionsFile};
 use latentlab::explore::{attributes, invert, pca};
 use latentlab::export;
 use latentlab::model::vae::VaeEncoder;
-use latentlab::model::{IMAGE_SIZE, ModelConfig, ModelKind, readback};
+use latentlab::model::{Generator, IMAGE_SIZE, ModelConfig, ModelKind, readback};
 use latentlab::quality;
 use latentlab::types::{grid, noise};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// One condition row for every image: `--label` for a conditional model, `--code` (continuous
@@ -69,12 +69,19 @@ fn refuse_existing(path: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// The run `arg` names (a directory or a shipped name): its directory, manifest and generator
+/// on the CPU, after checking that `out` may be written.
+fn open_run(arg: &Path, out: &Path, force: bool) -> Result<(PathBuf, Manifest, Generator)> {
+    refuse_existing(out, force)?;
+    let dir = checkpoint::shipped::resolve(arg);
+    let (manifest, g) = checkpoint::load_generator(&dir, &burn::tensor::Device::flex())
+        .with_context(|| format!("loading checkpoint {}", arg.display()))?;
+    Ok((dir, manifest, g))
+}
+
 pub fn directions(a: DirectionsArgs) -> Result<()> {
-    refuse_existing(&a.out, a.force)?;
+    let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force)?;
     let device = burn::tensor::Device::flex();
-    let dir = checkpoint::shipped::resolve(&a.checkpoint);
-    let (manifest, g) = checkpoint::load_generator(&dir, &device)
-        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let model = manifest.model().clone();
     let started = Instant::now();
     let mut found: Vec<Direction> = Vec::new();
@@ -201,11 +208,8 @@ fn vae_directions(
 }
 
 pub fn encode(a: EncodeArgs) -> Result<()> {
-    refuse_existing(&a.out, a.force)?;
+    let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force)?;
     let device = burn::tensor::Device::flex();
-    let dir = checkpoint::shipped::resolve(&a.checkpoint);
-    let (manifest, g) = checkpoint::load_generator(&dir, &device)
-        .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let model = manifest.model().clone();
     let (source_name, target) = match (&a.image, a.data_index) {
         (Some(path), None) => (

@@ -63,18 +63,17 @@ impl Default for DirectionsState {
 }
 
 impl DirectionsState {
-    /// A new model: directions of another latent space no longer apply.
-    pub fn on_model(&mut self, latent_dim: usize) {
-        if self
-            .list
-            .first()
-            .is_some_and(|d| d.vector.len() != latent_dim)
-        {
-            *self = Self::default();
-        }
-        self.candidates.clear();
-        self.bins = [Vec::new(), Vec::new()];
-        self.amounts.iter_mut().for_each(|a| *a = 0.0);
+    /// A new model: another model's directions do not apply, even at the same latent size (its
+    /// own are loaded from beside its run when they were saved). The settings stay.
+    pub fn on_model(&mut self) {
+        *self = Self {
+            samples: self.samples,
+            count: self.count,
+            attr_from: self.attr_from,
+            attr_to: self.attr_to,
+            candidate_seed: self.candidate_seed,
+            ..Self::default()
+        };
     }
 
     /// Replace the list (a computed or loaded set); `file` is where Save will write.

@@ -197,7 +197,7 @@ impl ExploreState {
             self.label_b = classes.saturating_sub(1).min(1);
         }
         self.codes.on_loaded(&info.model);
-        self.dirs.on_model(dim);
+        self.dirs.on_model();
         self.sweep.on_model(dim);
         self.cancel_job();
         self.encoded = None;

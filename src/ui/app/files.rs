@@ -131,14 +131,12 @@ fn examine_drop(path: PathBuf, detect: bool) -> Dropped {
         // A latentlab export restores its latent; any other picture is a real image to encode.
         "png" => match crate::export::read_latent(&path) {
             Ok(record) => Dropped::Latent(record),
-            Err(no_latent @ crate::export::ImportError::NoLatent { .. }) => {
-                match encode(&path) {
-                    Dropped::Refused(why) => Dropped::Refused(format!(
-                        "cannot use the dropped image: {no_latent}; and {why}"
-                    )),
-                    ok => ok,
-                }
-            }
+            Err(no_latent @ crate::export::ImportError::NoLatent { .. }) => match encode(&path) {
+                Dropped::Refused(why) => Dropped::Refused(format!(
+                    "cannot use the dropped image: {no_latent}; and {why}"
+                )),
+                ok => ok,
+            },
             Err(e) => Dropped::Refused(format!("cannot restore from the dropped image: {e}")),
         },
         "jpg" | "jpeg" | "bmp" | "gif" | "webp" => encode(&path),
