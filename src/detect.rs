@@ -152,16 +152,12 @@ pub fn parse_info(text: &[u8], path: &Path) -> Result<DetectorInfo, CheckpointEr
 /// Write a detector directory crash-safely (only a detector directory, or an empty one, is
 /// ever replaced).
 pub fn save(dir: &Path, d: &Discriminator, info: &DetectorInfo) -> Result<(), CheckpointError> {
-    let json = serde_json::to_vec_pretty(info).map_err(|e| CheckpointError::Encode {
-        what: "detector manifest",
-        detail: e.to_string(),
-    })?;
-    let weights = checkpoint::module_bytes(d)?;
-    checkpoint::replace::write_dir(
+    checkpoint::save_module_dir(
         dir,
-        DETECTOR_MANIFEST,
-        DETECTOR_FILES,
-        &[(DETECTOR_FILE, &weights), (DETECTOR_MANIFEST, &json)],
+        "detector manifest",
+        (DETECTOR_MANIFEST, DETECTOR_FILE, DETECTOR_FILES),
+        d,
+        info,
     )
 }
 

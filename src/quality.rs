@@ -121,16 +121,12 @@ pub fn save_classifier(
     c: &Classifier,
     info: &ClassifierInfo,
 ) -> Result<(), CheckpointError> {
-    let json = serde_json::to_vec_pretty(info).map_err(|e| CheckpointError::Encode {
-        what: "classifier manifest",
-        detail: e.to_string(),
-    })?;
-    let weights = checkpoint::module_bytes(c)?;
-    checkpoint::replace::write_dir(
+    checkpoint::save_module_dir(
         dir,
-        CLASSIFIER_MANIFEST,
-        CLASSIFIER_FILES,
-        &[(CLASSIFIER_FILE, &weights), (CLASSIFIER_MANIFEST, &json)],
+        "classifier manifest",
+        (CLASSIFIER_MANIFEST, CLASSIFIER_FILE, CLASSIFIER_FILES),
+        c,
+        info,
     )
 }
 

@@ -402,6 +402,29 @@ pub fn load_generator(
     Ok((manifest, g))
 }
 
+/// Write a directory of one module's weights (`weights_file`) and its JSON manifest
+/// (`manifest_file`, from `info`) crash-safely; only a directory of that kind (or an empty one)
+/// is ever replaced. `what` names the manifest in an encoding error.
+pub fn save_module_dir<M: Module, I: serde::Serialize>(
+    dir: &Path,
+    what: &'static str,
+    (manifest_file, weights_file, known): (&str, &str, &[&str]),
+    module: &M,
+    info: &I,
+) -> Result<(), CheckpointError> {
+    let json = serde_json::to_vec_pretty(info).map_err(|e| CheckpointError::Encode {
+        what,
+        detail: e.to_string(),
+    })?;
+    let weights = module_bytes(module)?;
+    replace::write_dir(
+        dir,
+        manifest_file,
+        known,
+        &[(weights_file, &weights), (manifest_file, &json)],
+    )
+}
+
 /// A run's discriminator, ready for inference on `device`.
 pub fn load_discriminator(
     dir: &Path,

@@ -56,7 +56,10 @@ pub struct Job {
 /// What a finished job produced.
 #[derive(Debug, Clone)]
 pub enum JobResult {
+    /// Principal directions: they replace the loaded set.
     Directions(Vec<Direction>),
+    /// One attribute vector: it joins the loaded set.
+    Attribute(Direction),
     Encoded {
         /// The image that was encoded, `[side * side]` in [-1, 1], and its name.
         original: Vec<f32>,
@@ -156,7 +159,7 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                 &device,
             )
             .map_err(text)?;
-            Ok(JobResult::Directions(vec![d]))
+            Ok(JobResult::Attribute(d))
         }
         JobKind::Encode {
             source,
@@ -209,7 +212,8 @@ fn image(source: &ImageSource, info: &ModelInfo) -> Result<(String, Vec<f32>), S
                 Some(i) if *i < data.len() => *i,
                 Some(i) => return Err(format!("the data set has no image {i}")),
                 None => {
-                    (crate::types::noise::gaussian(*seed, 1)[0].abs() * 1e6) as usize % data.len()
+                    use rand::{Rng, SeedableRng};
+                    rand::rngs::StdRng::seed_from_u64(*seed).random_range(0..data.len())
                 }
             };
             Ok((format!("{source} image {i}"), data.pixels(&[i])))

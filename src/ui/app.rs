@@ -285,13 +285,12 @@ impl LatentLabApp {
                 let cached = info
                     .path
                     .as_deref()
-                    .and_then(crate::explore::directions::cache_path)
-                    .filter(|p| p.is_file());
+                    .and_then(crate::explore::directions::cache_path);
                 for req in self.explore.on_loaded(info) {
                     self.explorer.send(req);
                 }
                 if let Some(path) = cached {
-                    self.read_directions(path);
+                    self.read_directions(path, true);
                 }
             }
             Reply::Images {

@@ -425,17 +425,14 @@ impl ExploreState {
 
     /// A job finished: take its result (replies of a cancelled or superseded job are dropped).
     pub fn on_job_done(&mut self, id: u64, result: JobResult) -> Option<AfterJob> {
-        let job = self.job.take_if(|j| j.id == id)?;
+        self.job.take_if(|j| j.id == id)?;
         let info = self.info.as_ref()?;
         match result {
-            JobResult::Directions(found) if job.what == "a direction from labels" => {
-                let names: Vec<String> = found.iter().map(|d| d.name.clone()).collect();
-                found.into_iter().for_each(|d| self.dirs.push(d));
+            JobResult::Attribute(d) => {
+                let name = d.name.clone();
+                self.dirs.push(d);
                 self.mode = LatentMode::Directions;
-                Some(AfterJob::Notice(format!(
-                    "added direction {}",
-                    names.join(", ")
-                )))
+                Some(AfterJob::Notice(format!("added direction {name}")))
             }
             JobResult::Directions(found) => {
                 let cache = info.path.as_deref().and_then(cache_path);

@@ -80,6 +80,8 @@ pub(super) enum Job {
     Directions(PathBuf, Result<DirectionsFile, String>),
     /// Something to tell the user (no dialog or write was counted for it).
     Notice(String),
+    /// Nothing to do (an optional file was not there).
+    Nothing,
 }
 
 /// What a file dropped on the window turned out to be.
@@ -201,7 +203,7 @@ impl LatentLabApp {
                 self.training.send(Command::Save(path));
             }
             FileAction::OpenCheckpoint => self.open_checkpoint(path),
-            FileAction::OpenDirections => self.read_directions(path),
+            FileAction::OpenDirections => self.read_directions(path, false),
             FileAction::DataFolder => {
                 if path.is_dir() {
                     self.settings.run.data = DataSource::Path(path);
@@ -269,7 +271,7 @@ impl LatentLabApp {
                 }
             },
             Job::Dropped(Dropped::RunDir(dir)) => self.open_checkpoint(dir),
-            Job::Dropped(Dropped::Directions(path)) => self.read_directions(path),
+            Job::Dropped(Dropped::Directions(path)) => self.read_directions(path, false),
             Job::Dropped(Dropped::ToEncode(name, pixels)) => {
                 if self.explore.info.is_none() {
                     self.notice("load a model first, then drop the image again");
@@ -282,6 +284,7 @@ impl LatentLabApp {
                 }
             }
             Job::Notice(text) => self.notice(text),
+            Job::Nothing => {}
             Job::Directions(path, result) => match result {
                 Ok(file) => {
                     let n = file.directions.len();
@@ -391,12 +394,16 @@ impl LatentLabApp {
 
 impl LatentLabApp {
     /// Read a directions file off the UI thread, checked against the loaded model's latent.
-    pub(super) fn read_directions(&mut self, path: PathBuf) {
+    /// `optional`: a missing file (no cache beside the run yet) is not worth a notice.
+    pub(super) fn read_directions(&mut self, path: PathBuf, optional: bool) {
         let Some(dim) = self.explore.info.as_ref().map(|i| i.model.latent_dim) else {
             self.notice("load a model first, then open its directions");
             return;
         };
         self.spawn_job(move || {
+            if optional && !path.is_file() {
+                return Job::Nothing;
+            }
             let result = DirectionsFile::read(&path, Some(dim)).map_err(|e| e.to_string());
             Job::Directions(path, result)
         });
