@@ -249,6 +249,11 @@ struct SampleArgs {
     /// Seed of the latent noise: the same seed writes a byte-identical file.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Boltzmann machines (rbm, dbn, dbm): Gibbs steps each chain runs from noise before its
+    /// image is taken (default: the run's, 500 unless it was trained with --sample-gibbs).
+    /// A DBN with label units takes --label to clamp a class.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    gibbs: Option<u64>,
     /// Move every latent AMOUNT sigmas along direction INDEX of a file from `latentlab
     /// directions` (repeatable; recorded in the PNG metadata).
     #[arg(

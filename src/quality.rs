@@ -319,7 +319,7 @@ pub fn score_generator(
         return Err(QualityError::TooFew(n));
     }
     let classes = meter.info.class_names.len();
-    if model.kind.is_conditional() && model.num_classes != classes {
+    if model.is_conditional() && model.num_classes != classes {
         return Err(QualityError::Classes {
             classifier: classes,
             model: model.num_classes,
@@ -347,7 +347,7 @@ pub fn score_generator(
     }
     let (_, heldout) = split(real.len());
     let real_px = real.pixels(&heldout[..heldout.len().min(n.max(500))]);
-    let intended = cycling.as_deref().filter(|_| model.kind.is_conditional());
+    let intended = cycling.as_deref().filter(|_| model.is_conditional());
     let codes = cycling.as_deref().filter(|_| model.kind.has_codes());
     Ok(score_images(
         meter, &generated, intended, codes, &real_px, device,

@@ -454,7 +454,11 @@ pub fn run_generator(
     } else {
         GENERATOR
     };
-    load_module(dir, file, manifest.model().init_generator(device))
+    let g = load_module(dir, file, manifest.model().init_generator(device))?;
+    Ok(match (g, &manifest.train.cd) {
+        (Generator::Boltzmann(m), Some(cd)) => Generator::Boltzmann(m.with_gibbs(cd.sample_gibbs)),
+        (g, _) => g,
+    })
 }
 
 #[cfg(test)]

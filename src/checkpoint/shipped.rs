@@ -63,6 +63,8 @@ pub const NAMES: &[&str] = &[
     "mnist-infogan",
     "mnist-vae2d",
     "fashion-dcgan",
+    "mnist-rbm",
+    "mnist-dbn",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
 ];

@@ -44,7 +44,7 @@ fn fixed_condition(
     if code.is_some() {
         bail!("--code: model {} has no latent codes", model.kind.name());
     }
-    match (label, model.kind.is_conditional()) {
+    match (label, model.is_conditional()) {
         (Some(_), false) => bail!(
             "--label: model {} is not conditional (it has no classes)",
             model.kind.name()
@@ -104,7 +104,7 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
     }
     for pair in &a.attribute {
         let (from, to) = *pair;
-        if model.kind.is_conditional() || model.kind.has_codes() {
+        if model.is_conditional() || model.kind.has_codes() {
             bail!(
                 "--attribute: model {} already takes its class as an input; attribute vectors \
                  from labels are for unconditional models",
@@ -230,7 +230,7 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
         _ => bail!("give one image file, or --data-index to pick one from the run's data set"),
     };
     let started = Instant::now();
-    let cond = if model.kind.is_conditional() && a.label.is_none() {
+    let cond = if model.is_conditional() && a.label.is_none() {
         bail!(
             "model {} is conditional: pass --label with the image's class (0-{})",
             model.kind.name(),

@@ -36,6 +36,23 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         let offset = directions::edit_offset(&a.edit, model.latent_dim)?;
         directions::shift_rows(&mut z, &offset);
     }
+    let g = match (g, a.gibbs) {
+        (latentlab::model::Generator::Boltzmann(m), steps) => {
+            // Gibbs sampling draws from the device's generator: seeded, the same bytes again.
+            device.seed(a.seed);
+            let steps = steps.map_or(m.gibbs, |s| s as usize);
+            latentlab::model::Generator::Boltzmann(m.with_gibbs(steps))
+        }
+        (_, Some(_)) => bail!(
+            "--gibbs: model {} is not a Boltzmann machine (only rbm, dbn and dbm sample by Gibbs steps)",
+            model.kind.name()
+        ),
+        (g, None) => g,
+    };
+    let gibbs_steps = match &g {
+        latentlab::model::Generator::Boltzmann(m) => Some(m.gibbs),
+        _ => None,
+    };
     let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
     let grid = grid::grid(&values, n, model.image_size, cols);
     let mut meta = vec![
@@ -47,6 +64,9 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     ];
     if let Some(l) = a.label {
         meta.push(("label", l.to_string()));
+    }
+    if let Some(steps) = gibbs_steps {
+        meta.push(("gibbs_steps", steps.to_string()));
     }
     if !a.edit.is_empty() {
         let edits: Vec<String> = a.edit.iter().map(ToString::to_string).collect();
@@ -110,7 +130,7 @@ fn sample_labels(
     n: usize,
 ) -> Result<Option<Vec<f32>>> {
     let model = manifest.model();
-    Ok(match (a.label, model.kind.is_conditional()) {
+    Ok(match (a.label, model.is_conditional()) {
         (Some(_), false) => bail!(
             "--label: model {} is not conditional (it has no classes)",
             model.kind.name()
@@ -258,22 +278,48 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
     if let Some((name, origin)) = checkpoint::shipped::describe(dir) {
         println!("  shipped:   {name}, found in {origin}");
     }
-    println!(
-        "  model:     {} (latent size {}, width {}{})",
-        model.kind.name(),
-        model.latent_dim,
-        model.width,
-        if model.kind.is_conditional() {
-            format!(", conditional on {} classes", model.num_classes)
-        } else if model.kind.has_codes() {
-            format!(
-                ", codes: one {}-way categorical and {} continuous",
-                model.num_classes, model.codes
-            )
-        } else {
-            String::new()
+    if model.kind.is_boltzmann() {
+        println!(
+            "  model:     {} (784 binary visible units, hidden layers {:?})",
+            model.kind.name(),
+            model.layers
+        );
+    } else {
+        println!(
+            "  model:     {} (latent size {}, width {}{})",
+            model.kind.name(),
+            model.latent_dim,
+            model.width,
+            if model.is_conditional() {
+                format!(", conditional on {} classes", model.num_classes)
+            } else if model.kind.has_codes() {
+                format!(
+                    ", codes: one {}-way categorical and {} continuous",
+                    model.num_classes, model.codes
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    if model.kind.is_boltzmann() {
+        for line in latentlab::model::boltzmann::describe(model) {
+            println!("  {line}");
         }
-    );
+        if let Some(cd) = &t.cd {
+            println!(
+                "  training:  {}CD-{}, {} chains, learning rate {}, momentum {}, weight decay {}, {} updates per greedy phase; samples take {} Gibbs steps",
+                if cd.persistent { "persistent " } else { "" },
+                cd.k,
+                cd.chains,
+                t.lr_g,
+                cd.momentum,
+                cd.weight_decay,
+                cd.layer_steps,
+                cd.sample_gibbs
+            );
+        }
+    }
     if model.kind.is_gan() {
         println!("  loss:      {}", t.loss.name());
         match t.ema {
@@ -292,12 +338,26 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         m.data.height,
         m.class_names.join(", ")
     );
-    println!(
-        "  trained:   {} steps, {} examples seen, batch {}, lr G {} / D {}, Adam betas ({}, {}), seed {}",
-        m.step, m.examples_seen, t.batch, t.lr_g, t.lr_d, t.beta1, t.beta2, t.seed
-    );
+    if model.kind.is_boltzmann() {
+        println!(
+            "  trained:   {} steps, {} examples seen, batch {}, seed {}",
+            m.step, m.examples_seen, t.batch, t.seed
+        );
+    } else {
+        println!(
+            "  trained:   {} steps, {} examples seen, batch {}, lr G {} / D {}, Adam betas ({}, {}), seed {}",
+            m.step, m.examples_seen, t.batch, t.lr_g, t.lr_d, t.beta1, t.beta2, t.seed
+        );
+    }
     if let Some(last) = m.history.last() {
-        if model.kind.is_gan() {
+        if model.kind.is_boltzmann() {
+            println!(
+                "  last step: reconstruction error {:.4}, pseudo-log-likelihood {:.1} (per image), {:.0} examples/s",
+                last.reconstruction(),
+                last.pseudo_log_likelihood(),
+                last.examples_per_sec
+            );
+        } else if model.kind.is_gan() {
             println!(
                 "  last step: loss_D {:.4}, loss_G {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} examples/s",
                 last.loss_d, last.loss_g, last.d_real, last.d_fake_after, last.examples_per_sec

@@ -111,6 +111,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut rates = Vec::new();
     // From the run itself once it has started (a resumed run keeps its own model).
     let mut vae = run.model == ModelKind::Vae;
+    let mut boltzmann = run.model.is_boltzmann();
+    let mut layers = 0;
+    let mut last_gap = None;
+    let mut phase = None;
     for event in handle.events.iter() {
         match event {
             Event::Started {
@@ -120,19 +124,54 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 ..
             } => {
                 vae = model.kind == ModelKind::Vae;
+                boltzmann = model.kind.is_boltzmann();
+                layers = model.layers.len();
                 bar.suspend(|| {
-                    say!(
-                        "device: {device}\nmodel: {} (latent {}, width {}), from step {step}",
-                        model.kind.name(),
-                        model.latent_dim,
-                        model.width
-                    )
+                    if boltzmann {
+                        say!(
+                            "device: {device}\nmodel: {} (784 visible, hidden {:?}{}), from step {step}",
+                            model.kind.name(),
+                            model.layers,
+                            if model.num_classes > 0 {
+                                format!(", {} label units", model.num_classes)
+                            } else {
+                                String::new()
+                            }
+                        )
+                    } else {
+                        say!(
+                            "device: {device}\nmodel: {} (latent {}, width {}), from step {step}",
+                            model.kind.name(),
+                            model.latent_dim,
+                            model.width
+                        )
+                    }
                 });
             }
             Event::Step(m) => {
                 bar.set_position(m.step);
                 rates.push(f64::from(m.examples_per_sec));
-                bar.set_message(if vae {
+                if m.layer.is_some() && m.layer != phase {
+                    phase = m.layer;
+                    let l = m.layer.unwrap_or(0) as usize;
+                    bar.suspend(|| {
+                        if l >= layers {
+                            say!("phase {}: joint training of all layers, from step {}", l + 1, m.step)
+                        } else {
+                            say!("phase {}: training hidden layer {} of {layers}, from step {}", l + 1, l + 1, m.step)
+                        }
+                    });
+                }
+                last_gap = m.free_energy_gap.or(last_gap);
+                bar.set_message(if boltzmann {
+                    format!(
+                        "recon {:.4}  PLL {:.1}  F gap {}  {:.0} ex/s",
+                        m.reconstruction(),
+                        m.pseudo_log_likelihood(),
+                        last_gap.map_or("-".into(), |g| format!("{g:.2}")),
+                        m.examples_per_sec
+                    )
+                } else if vae {
                     format!(
                         "reconstruction {:.2}  KL {:.2}  {:.0} ex/s",
                         m.reconstruction(),

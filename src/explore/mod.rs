@@ -1,8 +1,10 @@
 //! Latent-space tools and the explorer's generator thread: interpolation paths, principal and
-//! attribute directions, encoding real images, and the worker that runs them off the UI.
+//! attribute directions, encoding real images, a Boltzmann machine's Gibbs chain, and the
+//! worker that runs them off the UI.
 
 pub mod attributes;
 pub mod directions;
+pub mod gibbs;
 pub mod interpolate;
 pub mod invert;
 pub mod jobs;

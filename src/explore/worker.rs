@@ -3,6 +3,7 @@
 //! never runs a tensor op. Requests that pile up while one is computed are coalesced: only the
 //! newest request of each [`Tag`] is answered (a dragged slider sends many).
 
+use super::gibbs::{self, GibbsControl, GibbsFrame, GibbsStart, RunningChain};
 use super::jobs::{self, Job, JobModel, JobResult};
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::DataSource;
@@ -54,6 +55,13 @@ pub enum Request {
     },
     /// A long job (directions, encoding) on its own thread with a copy of the model.
     Job(Job),
+    /// Advance the Boltzmann machine's Gibbs chain (starting it anew from `start` when given,
+    /// or when none runs yet); answered by [`Reply::Gibbs`].
+    Gibbs {
+        id: u64,
+        start: Option<GibbsStart>,
+        control: GibbsControl,
+    },
     Shutdown,
 }
 
@@ -101,6 +109,7 @@ pub enum Reply {
         id: u64,
         text: String,
     },
+    Gibbs(GibbsFrame),
     Error(String),
 }
 
@@ -116,6 +125,8 @@ pub enum ExploreError {
     Data(#[from] crate::data::DataError),
     #[error("{0}")]
     Compute(String),
+    #[error(transparent)]
+    Gibbs(#[from] super::gibbs::GibbsError),
 }
 
 /// The UI's end of the explorer thread.
@@ -157,6 +168,8 @@ struct Loaded {
     info: ModelInfo,
     generator: Generator,
     encoder: Option<VaeEncoder>,
+    /// A Boltzmann machine's Gibbs chain in the explorer.
+    chain: Option<RunningChain>,
 }
 
 struct Worker {
@@ -247,6 +260,7 @@ impl Worker {
                     info: info.clone(),
                     generator,
                     encoder,
+                    chain: None,
                 });
                 Ok(Some(Reply::Loaded(info)))
             }
@@ -269,6 +283,7 @@ impl Worker {
                     info: info.clone(),
                     generator,
                     encoder: None,
+                    chain: None,
                 });
                 Ok(Some(Reply::Loaded(info)))
             }
@@ -337,6 +352,21 @@ impl Worker {
                 };
                 jobs::spawn(model, job, self.out.clone());
                 Ok(None)
+            }
+            Request::Gibbs { id, start, control } => {
+                let l = self.loaded.as_mut().ok_or(ExploreError::NoModel)?;
+                let Generator::Boltzmann(net) = &l.generator else {
+                    return Err(gibbs::GibbsError::NotBoltzmann(l.info.model.kind.name()).into());
+                };
+                let (chain, frame) = match (start, l.chain.take()) {
+                    (None, Some(running)) => gibbs::advance(net, running, &control, id)?,
+                    (start, _) => {
+                        let from = start.unwrap_or(GibbsStart::Noise { seed: 0 });
+                        gibbs::start(net, &from, &control, id)?
+                    }
+                };
+                l.chain = Some(chain);
+                Ok(Some(Reply::Gibbs(frame)))
             }
             Request::Shutdown => Ok(None),
         }

@@ -4,6 +4,7 @@
 //! `[batch, classes]`) to images `[batch, 1, 28, 28]` in [-1, 1]; all discriminators map such
 //! images (plus label) to logits `[batch, 1]`.
 
+pub mod boltzmann;
 pub mod classifier;
 pub mod cpu_kernels;
 mod dcgan;
@@ -14,6 +15,7 @@ pub mod vae;
 
 use burn::prelude::*;
 
+pub use boltzmann::BoltzmannNet;
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use inference::{ReadbackError, generate_with, readback};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
@@ -33,6 +35,9 @@ impl ModelConfig {
                 Generator::Dcgan(DcganGenerator::new(self, device))
             }
             ModelKind::Vae => Generator::Vae(VaeDecoder::new(self, device)),
+            ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => Generator::Boltzmann(
+                BoltzmannNet::new(self, crate::types::config::DEFAULT_SAMPLE_GIBBS, device),
+            ),
         }
     }
 
@@ -45,12 +50,13 @@ impl ModelConfig {
             ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => {
                 Some(Discriminator::Dcgan(DcganDiscriminator::new(self, device)))
             }
-            ModelKind::Vae => None,
+            ModelKind::Vae | ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => None,
         }
     }
 }
 
-/// A generator of any family (the VAE's decoder counts as one).
+/// A generator of any family (the VAE's decoder counts as one, and so does a Boltzmann machine,
+/// whose "latent" is the noise its Gibbs chains start from).
 // Few, long-lived values: boxing the variants would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
@@ -58,6 +64,7 @@ pub enum Generator {
     Mlp(MlpGenerator),
     Dcgan(DcganGenerator),
     Vae(VaeDecoder),
+    Boltzmann(BoltzmannNet),
 }
 
 impl Generator {
@@ -70,6 +77,7 @@ impl Generator {
             Generator::Vae(g) => {
                 burn::tensor::activation::tanh(g.forward_logits(z).div_scalar(2.0))
             }
+            Generator::Boltzmann(m) => m.sample(z, label),
         }
     }
 
@@ -80,6 +88,7 @@ impl Generator {
             Generator::Mlp(g) => g.first_hidden(z, label),
             Generator::Dcgan(g) => g.first_hidden(z, label),
             Generator::Vae(g) => g.first_hidden(z),
+            Generator::Boltzmann(m) => m.first_hidden(z),
         }
     }
 }

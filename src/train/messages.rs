@@ -113,6 +113,12 @@ pub enum Event {
         grid: GrayImage,
         live: Option<GrayImage>,
     },
+    /// A Boltzmann machine's bottom-layer filters (one tile per hidden unit), sent with each
+    /// sample grid.
+    Filters {
+        step: u64,
+        grid: GrayImage,
+    },
     Generated {
         id: u64,
         grid: GrayImage,

@@ -1,5 +1,6 @@
 //! Training: objectives, one optimisation step, the background session, metric histories.
 
+pub mod boltzmann_options;
 pub mod classifier;
 pub mod detector;
 pub mod messages;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct RunOptions {
     /// Model family: mlp, dcgan (DCGAN-28), cmlp / cdcgan (conditional on the class), acgan
     /// (conditional; D also classifies), infogan (learns a 10-way and 2 continuous codes
-    /// without labels), vae.
+    /// without labels), vae, rbm / dbn / dbm (Boltzmann machines; see their options below).
     #[arg(long, value_enum, default_value = "dcgan")]
     pub model: ModelKind,
     /// GAN objective (ignored by the VAE).
@@ -27,7 +27,7 @@ pub struct RunOptions {
     #[arg(long, default_value_t = 64, value_parser = batch_size)]
     pub batch: usize,
     /// Learning rate of both networks (default: 2e-4 for GANs, 1e-4 for WGAN-GP, 1e-3 for the
-    /// VAE and for InfoGAN's G). With --resume it replaces the saved learning rate.
+    /// VAE and for InfoGAN's G, 0.05 for Boltzmann machines (a tenth in a DBM's joint phase)). With --resume it replaces the saved learning rate.
     #[arg(long, value_parser = learning_rate)]
     pub lr: Option<f64>,
     /// Learning rate of the generator (or the VAE) alone; overrides --lr.
@@ -58,6 +58,8 @@ pub struct RunOptions {
     /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
     #[arg(long)]
     pub width: Option<usize>,
+    #[command(flatten)]
+    pub boltzmann: super::boltzmann_options::BoltzmannOptions,
 }
 
 impl Default for RunOptions {
@@ -78,6 +80,7 @@ impl Default for RunOptions {
             ema: None,
             latent: None,
             width: None,
+            boltzmann: Default::default(),
         }
     }
 }
@@ -103,6 +106,7 @@ impl RunOptions {
         if let Some(w) = self.width {
             c.model.width = w;
         }
+        self.boltzmann.apply(&mut c, num_classes);
         c
     }
 

@@ -229,9 +229,9 @@ impl Session {
                 )),
                 Some(t) => match t.judge(names, images, n) {
                     Ok(Some(j)) => self.out.send(Event::Judged(j)),
-                    Ok(None) => self
-                        .out
-                        .send(Event::Warning("a VAE has no discriminator to ask".into())),
+                    Ok(None) => self.out.send(Event::Warning(
+                        "only a GAN has a discriminator to ask (this run's model has none)".into(),
+                    )),
                     Err(e) => self.out.send(Event::Warning(format!("detector: {e}"))),
                 },
             },
@@ -350,6 +350,11 @@ impl Session {
                 grid,
                 live,
             }),
+            Err(e) => self.out.send(Event::Warning(e.to_string())),
+        }
+        match t.filter_grid() {
+            Ok(Some(grid)) => self.out.send(Event::Filters { step: t.step, grid }),
+            Ok(None) => {}
             Err(e) => self.out.send(Event::Warning(e.to_string())),
         }
     }

@@ -2,18 +2,25 @@
 //! history), starting fresh or from a checkpoint, and saving it. One update of each family is in
 //! `trainer/update.rs`.
 
+mod boltzmann;
 mod detection;
 mod update;
+
+pub use boltzmann::{GAP_EVERY, JOINT_LR_FRACTION, Phase, held_out, phase_of};
 
 use super::{History, TrainConfig, TrainError};
 use crate::checkpoint::{self, DataInfo, Manifest};
 use crate::data::{Batcher, Dataset};
-use crate::model::{Discriminator, Generator, VaeNet, ema, generate_with};
+use crate::model::{BoltzmannNet, Discriminator, Generator, VaeNet, ema, generate_with};
 use crate::types::noise;
 use burn::optim::{AdamConfig, ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Gibbs sweeps of the chains a Boltzmann machine's training-time sample grid runs from the
+/// fixed noise (when it has no persistent chains to show).
+pub const TRAINING_SAMPLE_GIBBS: usize = 100;
 
 /// Both GAN networks as one module, so they are drawn under one seed.
 #[derive(burn::module::Module, Debug)]
@@ -41,6 +48,10 @@ enum Nets {
     Vae {
         net: VaeNet,
         opt: ModuleOptimizer,
+    },
+    Boltzmann {
+        net: BoltzmannNet,
+        state: boltzmann::CdState,
     },
 }
 
@@ -119,7 +130,7 @@ impl Trainer {
         device: &Device,
     ) -> Result<Self, TrainError> {
         let kind = config.model.kind;
-        if kind.is_conditional() {
+        if config.model.is_conditional() {
             if data.num_classes() < 2 {
                 return Err(TrainError::NeedsLabels {
                     kind: kind.name(),
@@ -149,9 +160,27 @@ impl Trainer {
         check_lr(config.lr_g)?;
         check_lr(config.lr_d)?;
 
-        let ad = device.clone().autodiff();
+        // Boltzmann machines update their weights directly: no gradients to record.
+        let ad = if kind.is_boltzmann() {
+            device.clone().without_autodiff()
+        } else {
+            device.clone().autodiff()
+        };
         let seed = config.seed;
         let nets = match kind.is_gan() {
+            false if kind.is_boltzmann() => {
+                let gibbs = config
+                    .cd
+                    .as_ref()
+                    .map_or(crate::types::config::DEFAULT_SAMPLE_GIBBS, |c| {
+                        c.sample_gibbs
+                    });
+                let model = &config.model;
+                let net =
+                    crate::model::seeded_init(&ad, seed, || BoltzmannNet::new(model, gibbs, &ad));
+                let state = boltzmann::CdState::new(&net);
+                Nets::Boltzmann { net, state }
+            }
             true => {
                 let model = &config.model;
                 let (g, d) = crate::model::seeded_init(&ad, seed, || GanPair {
@@ -192,8 +221,14 @@ impl Trainer {
         let m = &config.model;
         let fixed_labels =
             (m.cond_dim() > 0).then(|| noise::cycling_conditions(n, m.num_classes, m.codes));
+        // A Boltzmann machine's free-energy gap needs images it never trains on.
+        let train_len = if kind.is_boltzmann() {
+            data.len() - boltzmann::held_out(data.len())
+        } else {
+            data.len()
+        };
         Ok(Self {
-            batcher: Batcher::new(data.len(), config.seed),
+            batcher: Batcher::new(train_len, config.seed),
             config,
             data,
             data_source,
@@ -219,7 +254,7 @@ impl Trainer {
         // Held until the weights are read: no save swaps the run meanwhile.
         let (manifest, _reading) = checkpoint::open_run(dir)?;
         let want = manifest.train.model.num_classes;
-        if manifest.train.model.kind.is_conditional() && want != data.num_classes() {
+        if manifest.train.model.is_conditional() && want != data.num_classes() {
             return Err(TrainError::ClassMismatch {
                 checkpoint: want,
                 data: data.num_classes(),
@@ -258,6 +293,22 @@ impl Trainer {
                     opt: load_optim(dir, checkpoint::OPTIM_G, opt)?,
                 }
             }
+            Nets::Boltzmann { net, state } => {
+                let gibbs = net.gibbs;
+                let net = match checkpoint::load_module(
+                    dir,
+                    checkpoint::GENERATOR,
+                    Generator::Boltzmann(net),
+                )? {
+                    Generator::Boltzmann(n) => n.with_gibbs(gibbs),
+                    _ => unreachable!("loading keeps the enum variant"),
+                };
+                drop(state);
+                let cd = manifest.train.cd.clone().unwrap_or_default();
+                let shaped = boltzmann::CdState::for_step(&net, &cd, manifest.step);
+                let state = checkpoint::load_module(dir, checkpoint::OPTIM_G, shaped)?;
+                Nets::Boltzmann { net, state }
+            }
         };
         t.step = manifest.step;
         t.examples_seen = manifest.examples_seen;
@@ -292,6 +343,7 @@ impl Trainer {
                     && ema.as_ref().is_none_or(checkpoint::all_finite)
             }
             Nets::Vae { net, .. } => checkpoint::all_finite(net),
+            Nets::Boltzmann { net, .. } => checkpoint::all_finite(net),
         }
     }
 
@@ -309,6 +361,7 @@ impl Trainer {
         match &self.nets {
             Nets::Gan { g, .. } => g.valid(),
             Nets::Vae { net, .. } => Generator::Vae(net.decoder.valid()),
+            Nets::Boltzmann { net, .. } => Generator::Boltzmann(net.clone()),
         }
     }
 
@@ -341,8 +394,25 @@ impl Trainer {
     }
 
     /// The fixed-noise sample batch, `[sample_count, 28, 28]`.
+    /// A Boltzmann machine with persistent chains at the pixel level shows those chains.
     pub fn samples(&self) -> Result<Vec<f32>, TrainError> {
+        if let Some(v) = self.chain_samples(self.config.sample_count)? {
+            return Ok(v);
+        }
+        if let Generator::Boltzmann(m) = self.generator() {
+            // Fresh chains while training: fewer sweeps than a finished run's samples take.
+            let steps = m.gibbs.min(TRAINING_SAMPLE_GIBBS);
+            let g = Generator::Boltzmann(m.with_gibbs(steps));
+            return self.generate_by(&g, &self.fixed_z, self.fixed_labels.as_deref());
+        }
         self.generate(&self.fixed_z, self.fixed_labels.as_deref())
+    }
+
+    /// A Boltzmann machine's bottom-layer filters as a grid (see [`Trainer::filters`]).
+    pub fn filter_grid(&self) -> Result<Option<crate::types::grid::GrayImage>, TrainError> {
+        Ok(self
+            .filters(boltzmann::FILTERS_SHOWN)?
+            .map(|v| crate::types::grid::grid_of(&v, self.config.model.image_size, 10)))
     }
 
     /// The fixed-noise samples as a grid: one column per class for conditional models
@@ -433,6 +503,13 @@ impl Trainer {
                 ),
                 (checkpoint::ENCODER, checkpoint::module_bytes(&net.encoder)?),
                 (checkpoint::OPTIM_G, optim(opt)?),
+            ],
+            Nets::Boltzmann { net, state } => vec![
+                (
+                    checkpoint::GENERATOR,
+                    checkpoint::module_bytes(&Generator::Boltzmann(net.clone()))?,
+                ),
+                (checkpoint::OPTIM_G, checkpoint::module_bytes(state)?),
             ],
         };
         files.push((checkpoint::SAMPLES, self.samples_png()?));

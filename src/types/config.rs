@@ -15,6 +15,11 @@ pub const MAX_CODES: usize = 16;
 /// InfoGAN's defaults (Chen et al. 2016, MNIST): one 10-way categorical and 2 continuous codes.
 pub const INFOGAN_CATEGORIES: usize = 10;
 pub const INFOGAN_CODES: usize = 2;
+/// Boltzmann machines: the most units in one hidden layer, and the most hidden layers.
+pub const MAX_UNITS: usize = 8192;
+pub const MAX_LAYERS: usize = 4;
+/// The visible units of a Boltzmann machine: one binary unit per pixel.
+pub const VISIBLE_UNITS: usize = IMAGE_SIZE * IMAGE_SIZE;
 /// The largest first layer (latent plus label to the first hidden features) in millions of
 /// weights: DCGAN-28 maps to `2 * width * 7 * 7` features, 200 million is 800 MB of f32.
 pub const MAX_FIRST_LAYER_MILLIONS: usize = 200;
@@ -39,9 +44,33 @@ pub enum ModelKind {
     /// InfoGAN (Chen et al. 2016): DCGAN-28 trained without labels, whose G also takes a
     /// categorical and continuous codes that a Q head on D's features learns to recover.
     Infogan,
+    /// Restricted Boltzmann machine: 784 binary visible units, one layer of binary hidden
+    /// units (500 by default), trained by contrastive divergence.
+    Rbm,
+    /// Deep belief network: a stack of RBMs trained greedily, one layer at a time; the top one
+    /// may also take the label (`--labels`).
+    Dbn,
+    /// Deep Boltzmann machine: undirected layers, pre-trained greedily, then trained jointly
+    /// (mean-field for the data, persistent Gibbs chains for the model).
+    Dbm,
 }
 
 impl ModelKind {
+    /// An energy-based model of binary units sampled by Gibbs chains (no autodiff).
+    pub fn is_boltzmann(self) -> bool {
+        matches!(self, ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm)
+    }
+
+    /// The hidden layers a Boltzmann machine gets unless told otherwise.
+    pub fn default_layers(self) -> Vec<usize> {
+        match self {
+            ModelKind::Rbm => vec![500],
+            ModelKind::Dbn => vec![500, 500, 2000],
+            ModelKind::Dbm => vec![500, 1000],
+            _ => Vec::new(),
+        }
+    }
+
     /// G takes a class label (and the data set must have classes).
     pub fn is_conditional(self) -> bool {
         matches!(self, ModelKind::Cmlp | ModelKind::Cdcgan | ModelKind::Acgan)
@@ -63,7 +92,7 @@ impl ModelKind {
     }
 
     pub fn is_gan(self) -> bool {
-        self != ModelKind::Vae
+        self != ModelKind::Vae && !self.is_boltzmann()
     }
 
     pub fn name(self) -> &'static str {
@@ -75,6 +104,9 @@ impl ModelKind {
             ModelKind::Vae => "vae",
             ModelKind::Acgan => "acgan",
             ModelKind::Infogan => "infogan",
+            ModelKind::Rbm => "rbm",
+            ModelKind::Dbn => "dbn",
+            ModelKind::Dbm => "dbm",
         }
     }
 
@@ -84,14 +116,17 @@ impl ModelKind {
             ModelKind::Mlp | ModelKind::Cmlp => 256,
             ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => 64,
             ModelKind::Vae => 32,
+            ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => 500,
         }
     }
 
     /// Noise size: 100 for the GANs, 62 for InfoGAN (Chen et al.'s MNIST setting: less noise
     /// leaves the codes more of the image to explain), 2 for the VAE.
+    /// A Boltzmann machine's "latent" is the noise its chains start from, one value per pixel.
     pub fn default_latent(self) -> usize {
         match self {
             ModelKind::Vae => 2,
+            ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => VISIBLE_UNITS,
             ModelKind::Infogan => 62,
             _ => 100,
         }
@@ -113,6 +148,9 @@ pub struct ModelConfig {
     pub width: usize,
     pub image_size: usize,
     pub channels: usize,
+    /// A Boltzmann machine's hidden layer sizes, bottom to top (empty for other models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<usize>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -142,6 +180,25 @@ pub enum ModelError {
     #[error("only InfoGAN takes latent codes (got {codes} for {kind})")]
     UnexpectedCodes { kind: &'static str, codes: usize },
     #[error(
+        "{kind} takes 1 to {MAX_LAYERS} hidden layers of 1 to {MAX_UNITS} units each{extra} (got {layers:?})"
+    )]
+    Layers {
+        kind: &'static str,
+        layers: Vec<usize>,
+        extra: &'static str,
+    },
+    #[error(
+        "a Boltzmann machine's chains start from one noise value per pixel ({VISIBLE_UNITS}), got a latent size of {0}"
+    )]
+    BoltzmannLatent(usize),
+    #[error("only rbm, dbn and dbm take hidden layer sizes (got {layers:?} for {kind})")]
+    LayersNotBoltzmann {
+        kind: &'static str,
+        layers: Vec<usize>,
+    },
+    #[error("label units belong to a DBN's top layer; {kind} takes none (got {classes})")]
+    UnexpectedLabels { kind: &'static str, classes: usize },
+    #[error(
         "models are built for {IMAGE_SIZE}x{IMAGE_SIZE}x1 images, got {size}x{size}x{channels}"
     )]
     ImageShape { size: usize, channels: usize },
@@ -165,7 +222,53 @@ impl ModelConfig {
             width: kind.default_width(),
             image_size: IMAGE_SIZE,
             channels: 1,
+            layers: kind.default_layers(),
         }
+    }
+
+    /// G takes a class label: the conditional GANs, and a DBN whose top layer has label units.
+    pub fn is_conditional(&self) -> bool {
+        self.kind.is_conditional() || (self.kind == ModelKind::Dbn && self.num_classes > 0)
+    }
+
+    fn validate_boltzmann(&self) -> Result<(), ModelError> {
+        let (min, extra) = match self.kind {
+            ModelKind::Rbm => (1, " (an RBM has exactly one)"),
+            ModelKind::Dbm => (2, " (a DBM has at least two)"),
+            _ => (1, ""),
+        };
+        let max = if self.kind == ModelKind::Rbm {
+            1
+        } else {
+            MAX_LAYERS
+        };
+        let sizes_ok = self.layers.iter().all(|u| (1..=MAX_UNITS).contains(u));
+        if !(min..=max).contains(&self.layers.len()) || !sizes_ok {
+            return Err(ModelError::Layers {
+                kind: self.kind.name(),
+                layers: self.layers.clone(),
+                extra,
+            });
+        }
+        if self.latent_dim != VISIBLE_UNITS {
+            return Err(ModelError::BoltzmannLatent(self.latent_dim));
+        }
+        if self.codes != 0 {
+            return Err(ModelError::UnexpectedCodes {
+                kind: self.kind.name(),
+                codes: self.codes,
+            });
+        }
+        if self.num_classes > MAX_CLASSES {
+            return Err(ModelError::TooManyClasses(self.num_classes));
+        }
+        if self.num_classes != 0 && self.kind != ModelKind::Dbn {
+            return Err(ModelError::UnexpectedLabels {
+                kind: self.kind.name(),
+                classes: self.num_classes,
+            });
+        }
+        Ok(())
     }
 
     /// The size of G's input besides the noise: the soft label of a conditional model, or
@@ -175,6 +278,21 @@ impl ModelConfig {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
+        if self.image_size != IMAGE_SIZE || self.channels != 1 {
+            return Err(ModelError::ImageShape {
+                size: self.image_size,
+                channels: self.channels,
+            });
+        }
+        if self.kind.is_boltzmann() {
+            return self.validate_boltzmann();
+        }
+        if !self.layers.is_empty() {
+            return Err(ModelError::LayersNotBoltzmann {
+                kind: self.kind.name(),
+                layers: self.layers.clone(),
+            });
+        }
         if !(1..=MAX_LATENT).contains(&self.latent_dim) {
             return Err(ModelError::Latent(self.latent_dim));
         }
@@ -272,6 +390,46 @@ pub struct TrainConfig {
     /// Sampling, the explorer and the meter use the average where a run has one.
     #[serde(default)]
     pub ema: Option<f64>,
+    /// How a Boltzmann machine is trained (`None` for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cd: Option<CdConfig>,
+}
+
+/// Contrastive-divergence training of a Boltzmann machine (Hinton 2002; Tieleman 2008 for
+/// the persistent variant; Hinton's "practical guide" for momentum and weight decay).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CdConfig {
+    /// Gibbs steps in the negative phase (CD-k).
+    pub k: usize,
+    /// Persistent chains (PCD): the negative phase continues the previous update's chains
+    /// instead of restarting at the data.
+    pub persistent: bool,
+    /// Persistent chains kept (PCD and the DBM's joint phase).
+    pub chains: usize,
+    pub momentum: f64,
+    /// L2 weight decay on W (not the biases).
+    pub weight_decay: f64,
+    /// Updates per greedy phase (one hidden layer) of a DBN or a DBM's pre-training.
+    pub layer_steps: u64,
+    /// Gibbs steps that sampling runs from noise unless told otherwise.
+    pub sample_gibbs: usize,
+}
+
+/// Gibbs steps from noise for a sample, unless a run or a command says otherwise.
+pub const DEFAULT_SAMPLE_GIBBS: usize = 500;
+
+impl Default for CdConfig {
+    fn default() -> Self {
+        Self {
+            k: 1,
+            persistent: false,
+            chains: 100,
+            momentum: 0.9,
+            weight_decay: 2e-4,
+            layer_steps: 2000,
+            sample_gibbs: DEFAULT_SAMPLE_GIBBS,
+        }
+    }
 }
 
 impl TrainConfig {
@@ -279,7 +437,9 @@ impl TrainConfig {
     /// uses the paper's Adam 1e-4, betas 0.0/0.9 and 5 critic steps; InfoGAN's G uses 1e-3.
     pub fn new(kind: ModelKind, loss: Loss, num_classes: usize) -> Self {
         let wgan = loss == Loss::WganGp && kind.is_gan();
-        let lr = if kind == ModelKind::Vae {
+        let lr = if kind.is_boltzmann() {
+            0.05
+        } else if kind == ModelKind::Vae {
             1e-3
         } else if wgan {
             1e-4
@@ -311,6 +471,7 @@ impl TrainConfig {
             sample_every: 100,
             sample_count: 64,
             ema: kind.is_gan().then_some(DEFAULT_EMA),
+            cd: kind.is_boltzmann().then(CdConfig::default),
         }
     }
 }

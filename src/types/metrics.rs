@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// What one training step measured. For the VAE, `loss_d` is the reconstruction term,
-/// `loss_g` the KL term and the D(.) fields are zero.
+/// `loss_g` the KL term and the D(.) fields are zero. For a Boltzmann machine, `loss_d` is the
+/// reconstruction error (mean squared, per unit) and `loss_g` the negated pseudo-log-likelihood.
 // Older latentlab wrote a non-finite number as `null`; such a manifest still loads (as NaN).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct StepMetrics {
@@ -38,6 +39,19 @@ pub struct StepMetrics {
     /// InfoGAN: the fraction of generated images whose categorical code Q names correctly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_acc: Option<f32>,
+    /// Boltzmann machines: the mean of P(h = 1 | v) over the batch in the layer being trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_mean: Option<f32>,
+    /// Boltzmann machines: the root mean square of that layer's weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_rms: Option<f32>,
+    /// Boltzmann machines: mean free energy of held-out images minus that of training images
+    /// (measured every few updates; growth means over-fitting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_energy_gap: Option<f32>,
+    /// Boltzmann machines: the layer being trained (a DBM's joint phase: the layer count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<u32>,
 }
 
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
@@ -54,6 +68,12 @@ impl StepMetrics {
     /// The VAE's KL term, per image (kept where a GAN keeps loss_G).
     pub fn kl(&self) -> f32 {
         self.loss_g
+    }
+
+    /// A Boltzmann machine's stochastic pseudo-log-likelihood per image (kept negated where a
+    /// GAN keeps loss_G, so the divergence check sees it).
+    pub fn pseudo_log_likelihood(&self) -> f32 {
+        -self.loss_g
     }
 
     /// Turn infinities (a hand-edited `1e39` read as f32) into NaN, which every view already
@@ -77,6 +97,9 @@ impl StepMetrics {
             &mut self.class_acc_fake,
             &mut self.info_loss,
             &mut self.code_acc,
+            &mut self.hidden_mean,
+            &mut self.weight_rms,
+            &mut self.free_energy_gap,
         ] {
             if v.is_some_and(|a| !a.is_finite()) {
                 *v = None;
@@ -100,6 +123,9 @@ impl StepMetrics {
         .chain(self.class_acc_fake.iter())
         .chain(self.info_loss.iter())
         .chain(self.code_acc.iter())
+        .chain(self.hidden_mean.iter())
+        .chain(self.weight_rms.iter())
+        .chain(self.free_energy_gap.iter())
         .all(|v| v.is_finite())
     }
 

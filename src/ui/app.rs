@@ -334,8 +334,12 @@ impl LatentLabApp {
                 self.after_job(after);
             }
             Reply::Encoded { points, labels } => self.explore.scatter = Some((points, labels)),
+            Reply::Gibbs(frame) => self.explore.gibbs.on_frame(frame),
             Reply::Error(text) => {
                 self.explore.loading = false;
+                // A failed chain step stops the chain (playing would wait for it forever).
+                self.explore.gibbs.waiting = false;
+                self.explore.gibbs.playing = false;
                 self.notice(format!("explorer: {text}"));
             }
         }

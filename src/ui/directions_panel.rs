@@ -224,7 +224,7 @@ pub fn controls(
             if d.unsaved { " (unsaved changes)" } else { "" }
         ));
     }
-    if !info.model.kind.is_conditional() && !info.model.kind.has_codes() {
+    if !info.model.is_conditional() && !info.model.kind.has_codes() {
         from_labels(ui, d, info, busy, out);
     }
     egui::CollapsingHeader::new("From examples (two bins)")

@@ -33,6 +33,9 @@ fn class_name(info: &ModelInfo, i: usize) -> String {
 }
 
 pub fn show(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
+    if let Some(info) = e.info.clone().filter(|i| i.model.kind.is_boltzmann()) {
+        return super::gibbs_panel::show(ui, &info, &mut e.gibbs, out);
+    }
     egui::Panel::left("explore-controls")
         .resizable(true)
         .default_size(300.0)
@@ -96,7 +99,7 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
             e.dirty = true;
         }
     }
-    if info.model.kind.is_conditional() {
+    if info.model.is_conditional() {
         ui.separator();
         ui.label("Condition");
         ui.horizontal_wrapped(|ui| {

@@ -55,6 +55,8 @@ pub struct ExploreState {
     pub loading: bool,
     /// InfoGAN's codes (unused by other models).
     pub codes: Codes,
+    /// A Boltzmann machine's Gibbs chain (unused by other models).
+    pub gibbs: super::gibbs_panel::GibbsState,
     /// Raw latent sliders, or named directions.
     pub mode: LatentMode,
     /// The image, or the 2-D sweep grid.
@@ -137,6 +139,7 @@ impl Default for ExploreState {
             gpu: false,
             loading: false,
             codes: Codes::default(),
+            gibbs: Default::default(),
             diff_tex: [
                 Tex::named("diff-before"),
                 Tex::named("diff-after"),
@@ -159,9 +162,7 @@ impl Default for ExploreState {
 
 impl ExploreState {
     pub fn conditional(&self) -> bool {
-        self.info
-            .as_ref()
-            .is_some_and(|i| i.model.kind.is_conditional())
+        self.info.as_ref().is_some_and(|i| i.model.is_conditional())
     }
 
     pub(super) fn classes(&self) -> usize {
@@ -231,6 +232,9 @@ impl ExploreState {
                     n: SCATTER_POINTS,
                 });
             }
+        }
+        if info.model.kind.is_boltzmann() {
+            requests.push(self.gibbs.on_model());
         }
         self.info = Some(info);
         self.dirty = true;
@@ -310,7 +314,7 @@ impl ExploreState {
             m.extend(self.codes.metadata());
         }
         if let Some(label) = self.label() {
-            if let Some(info) = self.info.as_ref().filter(|i| i.model.kind.is_conditional()) {
+            if let Some(info) = self.info.as_ref().filter(|i| i.model.is_conditional()) {
                 let name = |i: usize| {
                     info.class_names
                         .get(i)

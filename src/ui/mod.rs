@@ -10,6 +10,7 @@ pub mod directions_panel;
 pub mod explore_panel;
 pub mod explore_state;
 pub mod frame_stats;
+pub mod gibbs_panel;
 pub mod gpu_view;
 pub mod image_view;
 pub mod info_codes;

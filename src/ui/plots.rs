@@ -1,6 +1,7 @@
 //! The Train tab's live charts (egui_plot): losses raw and smoothed, D(x) and D(G(z)) with the
-//! 0.5 line, ACGAN's class accuracy, InfoGAN's information term, throughput, and the quality meter's curve; hyper-parameter changes as vertical
-//! markers on each.
+//! 0.5 line, ACGAN's class accuracy, InfoGAN's information term, a Boltzmann machine's
+//! monitors, throughput, and the quality meter's curve; hyper-parameter changes and training
+//! phases as vertical markers on each.
 
 use crate::quality::Score;
 use crate::train::StepMetrics;
@@ -112,6 +113,85 @@ pub fn losses(
         );
         markers(p, marks);
     });
+}
+
+/// One series, raw (faint) and smoothed (bold).
+fn single(
+    p: &mut egui_plot::PlotUi<'_>,
+    metrics: &[StepMetrics],
+    smoothing: f32,
+    (name, pick): (&str, Pick),
+    color: Color32,
+) {
+    let (x, y) = series(metrics, pick);
+    let s = smooth(&y, smoothing as f64);
+    p.line(Line::new(format!("{name} (raw)"), points(&x, &y)).color(faint(color)));
+    p.line(Line::new(name, points(&x, &s)).color(color).width(2.0));
+}
+
+/// A Boltzmann machine's four charts: reconstruction error, pseudo-log-likelihood, the
+/// free-energy gap between held-out and training images, and weight and hidden-unit
+/// statistics (all of the layer being trained).
+pub fn boltzmann(
+    ui: &mut egui::Ui,
+    metrics: &[StepMetrics],
+    marks: &[Marker],
+    smoothing: f32,
+    height: f32,
+) {
+    base("plot-recon", "reconstruction error", height)
+        .include_y(0.0)
+        .show(ui, |p| {
+            single(
+                p,
+                metrics,
+                smoothing,
+                ("reconstruction error", |m| m.loss_d),
+                D_COLOR,
+            );
+            markers(p, marks);
+        });
+    base("plot-pll", "pseudo-log-likelihood", height).show(ui, |p| {
+        let pll: Pick = |m| m.pseudo_log_likelihood();
+        single(
+            p,
+            metrics,
+            smoothing,
+            ("pseudo-log-likelihood", pll),
+            G_COLOR,
+        );
+        markers(p, marks);
+    });
+    base("plot-gap", "free energy gap", height)
+        .include_y(0.0)
+        .show(ui, |p| {
+            let gap: Pick = |m| m.free_energy_gap.unwrap_or(f32::NAN);
+            // Measured every few updates: no smoothing, points visible.
+            let (x, y) = series(metrics, gap);
+            p.line(
+                Line::new("F(held-out) - F(train)", points(&x, &y))
+                    .color(MARK_COLOR)
+                    .width(2.0),
+            );
+            p.hline(
+                HLine::new("0: no gap", 0.0)
+                    .color(Color32::GRAY)
+                    .style(egui_plot::LineStyle::dashed_dense()),
+            );
+            markers(p, marks);
+        });
+    base("plot-stats", "weights and hidden units", height)
+        .include_y(0.0)
+        .show(ui, |p| {
+            pair(
+                p,
+                metrics,
+                smoothing,
+                ("weight RMS", |m| m.weight_rms.unwrap_or(f32::NAN)),
+                ("mean P(h=1|v)", |m| m.hidden_mean.unwrap_or(f32::NAN)),
+            );
+            markers(p, marks);
+        });
 }
 
 /// What a D's second head reports: ACGAN's class accuracy, or InfoGAN's information term.

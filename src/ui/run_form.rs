@@ -7,6 +7,7 @@ use crate::device::DeviceChoice;
 use crate::model::ModelKind;
 use crate::train::RunOptions;
 use crate::train::objective::Loss;
+use crate::types::config::{CdConfig, MAX_LAYERS, MAX_UNITS};
 use eframe::egui;
 
 /// The name a user sees for a model family.
@@ -19,10 +20,13 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Acgan => "ACGAN (D also classifies)",
         ModelKind::Infogan => "InfoGAN (codes learned without labels)",
         ModelKind::Vae => "VAE",
+        ModelKind::Rbm => "RBM (restricted Boltzmann machine)",
+        ModelKind::Dbn => "DBN (deep belief network)",
+        ModelKind::Dbm => "DBM (deep Boltzmann machine)",
     }
 }
 
-const KINDS: [ModelKind; 7] = [
+const KINDS: [ModelKind; 10] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
@@ -30,6 +34,9 @@ const KINDS: [ModelKind; 7] = [
     ModelKind::Acgan,
     ModelKind::Infogan,
     ModelKind::Vae,
+    ModelKind::Rbm,
+    ModelKind::Dbn,
+    ModelKind::Dbm,
 ];
 const LOSSES: [Loss; 4] = [Loss::Nonsat, Loss::Minimax, Loss::Lsgan, Loss::WganGp];
 
@@ -131,5 +138,85 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
             .labelled_by(l.id)
             .on_hover_text("Rate the generator with the data set's classifier (0: off)");
             ui.end_row();
+            if run.model.is_boltzmann() {
+                boltzmann_rows(ui, run);
+            }
         });
+}
+
+/// A Boltzmann machine's choices: hidden layer sizes, label units (DBN), CD-k and PCD, and the
+/// updates per greedy phase.
+fn boltzmann_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
+    let kind = run.model;
+    let b = &mut run.boltzmann;
+    let mut layers = b
+        .layers
+        .clone()
+        .or(b.hidden.map(|h| vec![h]))
+        .unwrap_or_else(|| kind.default_layers());
+    let l = ui.label("Hidden layers");
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        for units in layers.iter_mut() {
+            changed |= ui
+                .add(egui::DragValue::new(units).range(1..=MAX_UNITS))
+                .labelled_by(l.id)
+                .changed();
+        }
+        if kind != ModelKind::Rbm {
+            if layers.len() < MAX_LAYERS
+                && ui.small_button("+").on_hover_text("add a layer").clicked()
+            {
+                layers.push(layers.last().copied().unwrap_or(500));
+                changed = true;
+            }
+            let min = if kind == ModelKind::Dbm { 2 } else { 1 };
+            if layers.len() > min
+                && ui
+                    .small_button("-")
+                    .on_hover_text("remove the top layer")
+                    .clicked()
+            {
+                layers.pop();
+                changed = true;
+            }
+        }
+    });
+    if changed {
+        b.layers = Some(layers);
+        b.hidden = None;
+    }
+    ui.end_row();
+    if kind == ModelKind::Dbn {
+        ui.label("Labels");
+        ui.checkbox(&mut b.labels, "label units in the top layer")
+            .on_hover_text("lets Explore clamp a class while sampling");
+        ui.end_row();
+    }
+    let l = ui.label("CD-k");
+    let mut k = b.cd_k.unwrap_or(1);
+    if ui
+        .add(egui::DragValue::new(&mut k).range(1..=100))
+        .labelled_by(l.id)
+        .changed()
+    {
+        b.cd_k = Some(k);
+    }
+    ui.end_row();
+    ui.label("Persistent");
+    ui.checkbox(&mut b.pcd, "PCD (persistent chains)");
+    ui.end_row();
+    if kind != ModelKind::Rbm {
+        let l = ui.label("Steps per layer");
+        let mut steps = b.layer_steps.unwrap_or(CdConfig::default().layer_steps);
+        if ui
+            .add(egui::DragValue::new(&mut steps).range(1..=1_000_000))
+            .labelled_by(l.id)
+            .on_hover_text("updates per greedy phase")
+            .changed()
+        {
+            b.layer_steps = Some(steps);
+        }
+        ui.end_row();
+    }
 }

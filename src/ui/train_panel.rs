@@ -55,6 +55,10 @@ pub struct TrainState {
     pub diverged: bool,
     /// Learning rates a starting run was given (shown once it has started).
     pub starting_lr: (f64, f64),
+    /// A Boltzmann machine's newest bottom-layer filters.
+    pub filters: Option<(u64, Arc<GrayImage>)>,
+    filters_tex: Tex,
+    filters_shown: Option<u64>,
     grid_tex: Tex,
     /// The step and source (trained weights or not) of the grid in `grid_tex`.
     shown: Option<(u64, bool)>,
@@ -82,6 +86,9 @@ impl Default for TrainState {
             saved_step: None,
             diverged: false,
             starting_lr: (0.0, 0.0),
+            filters: None,
+            filters_tex: Tex::named("filters"),
+            filters_shown: None,
             grid_tex: Tex::named("sample-grid"),
             shown: None,
         }
@@ -109,8 +116,22 @@ impl TrainState {
             }
             Event::Step(m) => {
                 self.step = m.step;
+                // A Boltzmann machine's greedy phases are marked where each begins.
+                let last = self.history.last().and_then(|p| p.layer);
+                if let Some(l) = m.layer
+                    && last != Some(l)
+                {
+                    let layers = self.model.as_ref().map_or(0, |c| c.layers.len()) as u32;
+                    let text = if l >= layers {
+                        "joint training".to_string()
+                    } else {
+                        format!("training layer {}", l + 1)
+                    };
+                    self.markers.push(Marker { step: m.step, text });
+                }
                 self.history.push(m);
             }
+            Event::Filters { step, grid } => self.filters = Some((step, Arc::new(grid))),
             Event::Quality { step, score } => self.quality.push((step, score)),
             Event::Samples { step, grid, live } => {
                 self.live_grid = live.map(|l| (step, Arc::new(l)));
@@ -263,14 +284,24 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
     // show the model's recipe.
     let recipe = TrainConfig::new(s.run.model, s.run.loss, 0);
     let (mut lr_g, mut lr_d) = s.run.learning_rates(recipe.lr_g, recipe.lr_d);
-    ui.label("Learning rate G / D");
+    // Contrastive divergence takes far larger steps than Adam.
+    let top = if s.run.model.is_boltzmann() {
+        0.5
+    } else {
+        1e-2
+    };
+    ui.label(if s.run.model.is_boltzmann() {
+        "Learning rate (the G slider; D is unused)"
+    } else {
+        "Learning rate G / D"
+    });
     let g = ui.add(
-        egui::Slider::new(&mut lr_g, 1e-6..=1e-2)
+        egui::Slider::new(&mut lr_g, 1e-6..=top)
             .logarithmic(true)
             .text("G"),
     );
     let d = ui.add(
-        egui::Slider::new(&mut lr_d, 1e-6..=1e-2)
+        egui::Slider::new(&mut lr_d, 1e-6..=top)
             .logarithmic(true)
             .text("D"),
     );
@@ -365,6 +396,18 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
 fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
     let vae = t.model.as_ref().is_some_and(|m| m.kind == ModelKind::Vae);
     let m = t.metrics();
+    if t.model.as_ref().is_some_and(|m| m.kind.is_boltzmann()) {
+        let n_plots = 5.0 + if t.quality.is_empty() { 0.0 } else { 1.0 };
+        let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(90.0, 320.0);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            plots::boltzmann(ui, m, &t.markers, s.smoothing, h);
+            plots::throughput(ui, m, &t.markers, s.smoothing, h);
+            if !t.quality.is_empty() {
+                plots::quality(ui, &t.quality, &t.markers, h);
+            }
+        });
+        return;
+    }
     let class = m.last().is_some_and(|p| p.class_acc_real.is_some());
     let info = m.last().is_some_and(|p| p.info_loss.is_some());
     let extra = [class, info, !t.quality.is_empty()];
@@ -387,7 +430,11 @@ fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
 }
 
 fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Action>) {
-    ui.heading("Samples from fixed noise");
+    if t.model.as_ref().is_some_and(|m| m.kind.is_boltzmann()) {
+        ui.heading("Samples from the chains");
+    } else {
+        ui.heading("Samples from fixed noise");
+    }
     if t.grids.is_empty() {
         ui.label("Press Start: a grid of samples appears here and sharpens as training goes.");
         return;
@@ -480,4 +527,23 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
             ));
         }
     });
+    filters(ui, t);
+}
+
+/// A Boltzmann machine's bottom-layer filters: one tile per hidden unit (gray 0, white
+/// positive, black negative weights), refreshed with the samples.
+fn filters(ui: &mut egui::Ui, t: &mut TrainState) {
+    let Some((step, grid)) = t.filters.clone() else {
+        return;
+    };
+    ui.separator();
+    ui.heading("Filters");
+    ui.label("each hidden unit's weights to the pixels (first 100 units)");
+    if t.filters_shown != Some(step) || !t.filters_tex.is_set() {
+        t.filters_tex.set_gray(ui.ctx(), &grid);
+        t.filters_shown = Some(step);
+    }
+    let w = ui.available_width().min(420.0);
+    t.filters_tex.show(ui, egui::vec2(w, w));
+    ui.label(format!("filters at step {step}"));
 }

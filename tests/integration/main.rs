@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions may unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod boltzmann;
 mod checkpoint;
 mod cli;
 mod data;
@@ -16,6 +17,8 @@ mod session;
 mod trust;
 #[cfg(feature = "app")]
 mod ui;
+#[cfg(feature = "app")]
+mod ui_gibbs;
 #[cfg(feature = "app")]
 mod ui_latent;
 

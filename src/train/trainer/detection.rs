@@ -9,11 +9,11 @@ use crate::types::noise;
 use burn::prelude::*;
 
 impl Trainer {
-    /// An inference copy of D (`None` for the VAE).
+    /// An inference copy of D (`None` for the VAE and Boltzmann machines).
     fn discriminator(&self) -> Option<Discriminator> {
         match &self.nets {
             Nets::Gan { d, .. } => Some(d.valid()),
-            Nets::Vae { .. } => None,
+            Nets::Vae { .. } | Nets::Boltzmann { .. } => None,
         }
     }
 

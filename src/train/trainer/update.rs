@@ -107,7 +107,7 @@ fn ema_warmup(decay: f64, step: u64) -> f64 {
 
 impl Trainer {
     /// Derived from (seed, step, salt) so a resumed run draws the same noise as an unbroken one.
-    fn rng(&self, salt: u64) -> StdRng {
+    pub(super) fn rng(&self, salt: u64) -> StdRng {
         StdRng::seed_from_u64(
             self.config.seed ^ self.step.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt.rotate_left(32),
         )
@@ -125,7 +125,7 @@ impl Trainer {
         let real =
             Tensor::<4>::from_data(TensorData::new(pixels, [b, 1, size, size]), &self.device);
         let classes = self.config.model.num_classes;
-        let label = self.config.model.kind.is_conditional().then(|| {
+        let label = self.config.model.is_conditional().then(|| {
             Tensor::<2>::from_data(
                 TensorData::new(noise::one_hot(&labels, classes), [b, classes]),
                 &self.device,
@@ -149,6 +149,19 @@ impl Trainer {
         let started = Instant::now();
         // This trainer's choice, for its own steps only (other threads keep theirs).
         let _kernels = crate::model::cpu_kernels::Scope::set(self.speedups.cpu_extensions);
+        if self.config.model.kind.is_boltzmann() {
+            let m = self.boltzmann_step()?;
+            self.step += 1;
+            let step_secs = started.elapsed().as_secs_f32();
+            let m = StepMetrics {
+                step: self.step,
+                examples_per_sec: self.config.batch as f32 / step_secs.max(1e-9),
+                step_secs,
+                ..m
+            };
+            self.history.push(m);
+            return Ok(m);
+        }
         let scalars = if self.config.model.kind.is_gan() {
             self.gan_step()?
         } else {
