@@ -16,8 +16,9 @@ fn tiny_rbm(dir: &std::path::Path) {
     c.model.layers = vec![24];
     c.model.latent_dim = 784;
     c.lr_g = 0.1;
-    let mut t = Trainer::new(c, Arc::new(patterns(8)), "patterns".into(), &Device::flex())
-        .expect("trainer");
+    // Named as the embedded digits, so "Start from data image" has a data set to open.
+    let mut t =
+        Trainer::new(c, Arc::new(patterns(8)), "default".into(), &Device::flex()).expect("trainer");
     for _ in 0..30 {
         t.step().expect("step");
     }
@@ -45,7 +46,7 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
 
     h.get_by_label("Step").click();
     wait_for(&mut h, "one Gibbs step", |a| {
-        a.explore.gibbs.frame.as_ref().is_some_and(|f| f.steps == 1)
+        !a.explore.gibbs.waiting && a.explore.gibbs.frame.as_ref().is_some_and(|f| f.steps == 1)
     });
 
     h.get_by_label("Play").click();
@@ -53,7 +54,10 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
         a.explore.gibbs.frame.as_ref().is_some_and(|f| f.steps >= 5)
     });
     h.get_by_label("Pause").click();
-    h.run_steps(1);
+    // The frame asked for before the pause still arrives.
+    wait_for(&mut h, "the last frame of the play", |a| {
+        !a.explore.gibbs.waiting
+    });
     assert!(!h.state().explore.gibbs.playing);
     assert!(
         h.state().explore.gibbs.frames.len() >= 5,
@@ -88,21 +92,18 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
     let clamp = h.state().explore.gibbs.clamp.clone();
     assert!(clamp.contains(&(on_unit, true)), "{clamp:?}");
     assert!(clamp.contains(&(off_unit, false)), "{clamp:?}");
-    let before = h
-        .state()
-        .explore
-        .gibbs
-        .frame
-        .as_ref()
-        .map_or(0, |f| f.steps);
     for _ in 0..3 {
+        let before = h
+            .state()
+            .explore
+            .gibbs
+            .frame
+            .as_ref()
+            .map_or(0, |f| f.steps);
         h.get_by_label("Step").click();
         wait_for(&mut h, "a clamped step", |a| {
-            a.explore
-                .gibbs
-                .frame
-                .as_ref()
-                .is_some_and(|f| f.steps > before)
+            let g = &a.explore.gibbs;
+            !g.waiting && g.frame.as_ref().is_some_and(|f| f.steps == before + 1)
         });
         let f = h.state().explore.gibbs.frame.clone().expect("frame");
         assert_eq!(f.hidden[on_unit], 1.0, "unit {on_unit} held on");
