@@ -117,13 +117,14 @@ impl GibbsState {
         self.frame = Some(f);
     }
 
-    /// The hidden layer's states as a near-square image (white: on).
+    /// The hidden layer's states as a near-square image (white: on; a DBN's first layer comes
+    /// from a pass down and shows probabilities as grays).
     fn hidden_image(h: &[f32]) -> GrayImage {
         let cols = (h.len() as f64).sqrt().ceil().max(1.0) as usize;
         let rows = h.len().div_ceil(cols);
         let mut pixels = vec![40u8; cols * rows];
         for (i, &v) in h.iter().enumerate() {
-            pixels[i] = if v > 0.5 { 255 } else { 0 };
+            pixels[i] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         }
         GrayImage {
             width: cols,
@@ -219,6 +220,7 @@ fn controls(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut V
         .on_hover_text("Gibbs sweeps between frames while playing");
     if info.model.is_conditional() {
         ui.separator();
+        let before = g.label;
         let l = ui.label("Clamp the label");
         let text = g
             .label
@@ -234,6 +236,13 @@ fn controls(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut V
             })
             .response
             .labelled_by(l.id);
+        if g.label != before {
+            // A chain rarely leaves the digit it has settled on: a new class starts a new
+            // chain, which the label alone drives at first.
+            let seed = g.seed;
+            let what = format!("noise, seed {seed}");
+            out.push(Action::Explore(g.restart(GibbsStart::Noise { seed }, what)));
+        }
     }
     ui.separator();
     switches(ui, g);

@@ -394,9 +394,11 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
 }
 
 fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
-    let vae = t.model.as_ref().is_some_and(|m| m.kind == ModelKind::Vae);
+    let vae = t.model.as_ref().map_or(s.run.model, |m| m.kind) == ModelKind::Vae;
     let m = t.metrics();
-    if t.model.as_ref().is_some_and(|m| m.kind.is_boltzmann()) {
+    // Before a run starts, the charts of the model the form has chosen.
+    let kind = t.model.as_ref().map_or(s.run.model, |m| m.kind);
+    if kind.is_boltzmann() {
         let n_plots = 5.0 + if t.quality.is_empty() { 0.0 } else { 1.0 };
         let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(90.0, 320.0);
         egui::ScrollArea::vertical().show(ui, |ui| {
