@@ -38,10 +38,9 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     }
     let g = match (g, a.gibbs) {
         (latentlab::model::Generator::Boltzmann(m), steps) => {
-            // Gibbs sampling draws from the device's generator: seeded, the same bytes again.
-            device.seed(a.seed);
+            // The seed also seeds the Gibbs coin flips: the same bytes again.
             let steps = steps.map_or(m.gibbs, |s| s as usize);
-            latentlab::model::Generator::Boltzmann(m.with_gibbs(steps))
+            latentlab::model::Generator::Boltzmann(m.with_gibbs(steps).with_seed(a.seed))
         }
         (_, Some(_)) => bail!(
             "--gibbs: model {} is not a Boltzmann machine (only rbm, dbn and dbm sample by Gibbs steps)",
@@ -210,6 +209,13 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let real = source
         .load(IMAGE_SIZE)
         .with_context(|| format!("loading the real images of `{source}`"))?;
+    // A Boltzmann machine's coin flips follow the seed too: a score repeats exactly.
+    let g = match g {
+        latentlab::model::Generator::Boltzmann(m) => {
+            latentlab::model::Generator::Boltzmann(m.with_seed(a.seed))
+        }
+        g => g,
+    };
     let s = quality::score_generator(
         &g,
         manifest.model(),

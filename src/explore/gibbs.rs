@@ -3,7 +3,7 @@
 //! off (and a DBN's label clamped), reported as plain data after each advance.
 
 use crate::data::DataSource;
-use crate::model::boltzmann::{BoltzmannNet, Chain, Clamp};
+use crate::model::boltzmann::{BoltzmannNet, Chain, Clamp, Coins};
 use crate::model::{ReadbackError, readback};
 use crate::types::config::VISIBLE_UNITS;
 use crate::types::noise;
@@ -90,6 +90,7 @@ pub enum GibbsError {
 pub struct RunningChain {
     chain: Chain,
     steps: u64,
+    coins: Coins,
 }
 
 fn clamp_of(net: &BoltzmannNet, control: &GibbsControl) -> Result<Clamp, GibbsError> {
@@ -153,9 +154,16 @@ pub fn start(
     };
     let clamp = clamp_of(net, control)?;
     let v = Tensor::<2>::from_data(TensorData::new(v, [1, VISIBLE_UNITS]), &net.device());
+    // A noise start's seed also seeds the chain's coin flips: the same seed, the same chain.
+    let seed = match from {
+        GibbsStart::Noise { seed } => *seed,
+        _ => id,
+    };
+    let mut coins = Coins::new(seed);
     let running = RunningChain {
-        chain: net.start(v, &clamp),
+        chain: net.start(v, &clamp, &mut coins),
         steps: 0,
+        coins,
     };
     advance(net, running, control, id)
 }
@@ -168,7 +176,8 @@ pub fn advance(
     id: u64,
 ) -> Result<(RunningChain, GibbsFrame), GibbsError> {
     let clamp = clamp_of(net, control)?;
-    let chain = net.gibbs(running.chain, control.steps, &clamp);
+    let mut coins = running.coins;
+    let chain = net.gibbs(running.chain, control.steps, &clamp, &mut coins);
     let steps = running.steps + control.steps as u64;
     let (h1, a) = net.visible_drive(&chain, &clamp);
     let effects = readback(net.unit_effects(h1.clone(), a.clone()))?;
@@ -186,5 +195,12 @@ pub fn advance(
         hidden: readback(h1)?,
         effects: ranked,
     };
-    Ok((RunningChain { chain, steps }, frame))
+    Ok((
+        RunningChain {
+            chain,
+            steps,
+            coins,
+        },
+        frame,
+    ))
 }

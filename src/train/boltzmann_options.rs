@@ -59,8 +59,10 @@ impl BoltzmannOptions {
         if kind == ModelKind::Dbn && self.labels {
             config.model.num_classes = num_classes;
         }
-        let mut cd = CdConfig::default();
-        cd.persistent = self.pcd;
+        let mut cd = CdConfig {
+            persistent: self.pcd,
+            ..CdConfig::default()
+        };
         if let Some(k) = self.cd_k {
             cd.k = k as usize;
         }

@@ -4,7 +4,7 @@
 
 use crate::{patterns, tempdir, tiny};
 use burn::prelude::*;
-use latentlab::model::boltzmann::{BoltzmannNet, Chain, Clamp, RbmLayer};
+use latentlab::model::boltzmann::{BoltzmannNet, Chain, Clamp, Coins, RbmLayer};
 use latentlab::model::{Generator, ModelKind, readback};
 use latentlab::train::Trainer;
 use latentlab::train::objective::Loss;
@@ -171,7 +171,6 @@ fn gibbs_chains_of_a_trained_rbm_visit_the_patterns() {
     }
     let net = net(&t);
     let device = Device::flex();
-    device.seed(7);
     let pats = binary_quadrants();
     let per = 16;
     let mut start = Vec::new();
@@ -186,12 +185,15 @@ fn gibbs_chains_of_a_trained_rbm_visit_the_patterns() {
         }
     }
     let v = Tensor::<2>::from_data(TensorData::new(start, [4 * per, 784]), &device);
-    let mut chain: Chain = net.gibbs(net.start(v, &Clamp::default()), 50, &Clamp::default());
+    let mut coins = Coins::new(7);
+    let free = Clamp::default();
+    let started = net.start(v, &free, &mut coins);
+    let mut chain: Chain = net.gibbs(started, 50, &free, &mut coins);
     let mut visited = [0usize; 4];
     let mut near = 0;
     let mut seen = 0;
     for _ in 0..15 {
-        chain = net.gibbs(chain, 10, &Clamp::default());
+        chain = net.gibbs(chain, 10, &free, &mut coins);
         let states: Vec<f32> = values(net.observe(&chain, &Clamp::default()).1)
             .into_iter()
             .map(|p| if p > 0.5 { 1.0 } else { 0.0 })
@@ -262,9 +264,11 @@ fn boltzmann_runs_round_trip_and_resume() {
     ] {
         let mut c = config(kind, &layers);
         c.cd.as_mut().unwrap().persistent = true;
-        let mut t = trainer(c, 8);
+        let mut t = trainer(c.clone(), 8);
+        let mut unbroken = trainer(c, 8);
         for _ in 0..steps {
             t.step().expect("step");
+            unbroken.step().expect("step");
         }
         let dir = tempdir();
         let run = dir.path().join("run");
@@ -287,7 +291,13 @@ fn boltzmann_runs_round_trip_and_resume() {
         .expect("resume");
         assert_eq!(r.step, steps as u64);
         let m = r.step().expect("a step after resuming");
-        assert!(m.loss_d.is_finite(), "{kind:?}: {m:?}");
+        let u = unbroken.step().expect("the unbroken run's step");
+        // Momentum, persistent chains and coin flips all carry over: the same update, bit for bit.
+        assert_eq!(
+            (m.loss_d.to_bits(), m.loss_g.to_bits()),
+            (u.loss_d.to_bits(), u.loss_g.to_bits()),
+            "{kind:?}: resumed {m:?} vs unbroken {u:?}"
+        );
         let joint = kind == ModelKind::Dbm;
         assert_eq!(
             m.layer,
@@ -303,7 +313,10 @@ fn boltzmann_runs_round_trip_and_resume() {
 #[test]
 fn a_dbn_with_labels_samples_the_clamped_class() {
     // Four labelled blocks; the top RBM learns which label goes with which.
-    let mut c = config(ModelKind::Dbn, &[32, 32]);
+    // CD-1, 200 updates per lower layer, 400 for the top one. Training draws are seeded, so
+    // this run is the same every time; of seeds 0-7, six pass this bar and in the other two
+    // one class never shows (its chains stay in a neighbouring mode).
+    let mut c = config(ModelKind::Dbn, &[64, 64]);
     c.model.num_classes = 4;
     c.cd.as_mut().unwrap().layer_steps = 200;
     let data = Arc::new(quadrants(16));
@@ -386,7 +399,6 @@ fn bad_boltzmann_configs_give_named_errors() {
 fn gibbs_sampling_matches_the_exact_distribution_of_a_2x2_rbm() {
     crate::init();
     let device = Device::flex();
-    device.seed(11);
     let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [2]), &device);
     let layer = RbmLayer::from_tensors(
         Tensor::<2>::from_data(
@@ -407,10 +419,13 @@ fn gibbs_sampling_matches_the_exact_distribution_of_a_2x2_rbm() {
         kind: ModelKind::Rbm,
         classes: 0,
         gibbs: 1,
+        seed: 0,
     };
     let n = 4000;
     let v = Tensor::<2>::zeros([n, 2], &device);
-    let chain = net.gibbs(net.start(v, &Clamp::default()), 50, &Clamp::default());
+    let mut coins = Coins::new(11);
+    let chain = net.start(v, &Clamp::default(), &mut coins);
+    let chain = net.gibbs(chain, 50, &Clamp::default(), &mut coins);
     let states = values(chain.units[0].clone());
     let mut counts = [0usize; 4];
     for s in states.chunks(2) {

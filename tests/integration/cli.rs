@@ -697,7 +697,7 @@ fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
     let o = latentlab(&["inspect", dbn.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
-        text.contains("22 visible (incl. 10 softmax label units) x 10 hidden"),
+        text.contains("22 visible (incl. 10 softmax label units) x 10 hidden, RBM"),
         "{text}"
     );
 

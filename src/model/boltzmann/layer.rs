@@ -5,6 +5,8 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{sigmoid, softplus};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 #[derive(Module, Debug)]
 pub struct RbmLayer {
@@ -88,8 +90,32 @@ impl RbmLayer {
     }
 }
 
-/// Binary samples with P(1) = `p`.
-pub fn bernoulli<const D: usize>(p: Tensor<D>) -> Tensor<D> {
-    let u = Tensor::random(p.shape(), Distribution::Uniform(0.0, 1.0), &p.device());
-    p.greater(u).float()
+/// The coin flips of Gibbs sampling, from a seeded generator of its own: the device's shared
+/// generator would make a run's draws depend on what other threads draw (and theirs on ours).
+#[derive(Debug, Clone)]
+pub struct Coins {
+    rng: StdRng,
+}
+
+impl Coins {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// A uniform index below `n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.rng.random_range(0..n.max(1))
+    }
+
+    /// Binary samples with P(1) = `p`.
+    pub fn bernoulli<const D: usize>(&mut self, p: Tensor<D>) -> Tensor<D> {
+        let shape = p.shape();
+        let u: Vec<f32> = (0..shape.num_elements())
+            .map(|_| self.rng.random::<f32>())
+            .collect();
+        let u = Tensor::<D>::from_data(TensorData::new(u, shape), &p.device());
+        p.greater(u).float()
+    }
 }

@@ -5,7 +5,7 @@
 
 mod layer;
 
-pub use layer::{RbmLayer, bernoulli};
+pub use layer::{Coins, RbmLayer};
 
 use crate::types::config::{ModelConfig, ModelKind, VISIBLE_UNITS};
 use burn::prelude::*;
@@ -25,6 +25,9 @@ pub struct BoltzmannNet {
     /// Gibbs steps [`BoltzmannNet::sample`] runs from noise.
     #[module(skip)]
     pub gibbs: usize,
+    /// Seeds [`BoltzmannNet::sample`]'s coin flips (with the noise it starts from).
+    #[module(skip)]
+    pub seed: u64,
 }
 
 /// The state of a batch of Gibbs chains: the unit layers the chain updates, bottom first.
@@ -84,7 +87,14 @@ impl BoltzmannNet {
             kind: cfg.kind,
             classes,
             gibbs,
+            seed: 0,
         }
+    }
+
+    /// The same machine with its samples' coin flips seeded by `seed`.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// The same machine sampling with `gibbs` steps.
@@ -103,14 +113,14 @@ impl BoltzmannNet {
 
     /// Probabilities of a DBN top layer's visible units from its hidden ones: the lower units
     /// are logistic, the label units one softmax group (held to `label` when given).
-    fn top_visible(&self, h: Tensor<2>, label: Option<&Tensor<2>>) -> Tensor<2> {
+    fn top_visible(&self, h: Tensor<2>, label: Option<&Tensor<2>>, coins: &mut Coins) -> Tensor<2> {
         let x = self.top().visible_input(h, 1.0);
         if self.classes == 0 {
-            return bernoulli(sigmoid(x));
+            return coins.bernoulli(sigmoid(x));
         }
         let [batch, n] = x.dims();
         let below = n - self.classes;
-        let units = bernoulli(sigmoid(x.clone().slice([0..batch, 0..below])));
+        let units = coins.bernoulli(sigmoid(x.clone().slice([0..batch, 0..below])));
         let label = match label {
             Some(l) => l.clone(),
             None => softmax(x.slice([0..batch, below..n]), 1),
@@ -120,7 +130,7 @@ impl BoltzmannNet {
 
     /// Chains started at the binary visible states `v` [batch, 784]: the units above are
     /// sampled bottom-up (a DBN's label starts uniform unless clamped).
-    pub fn start(&self, v: Tensor<2>, clamp: &Clamp) -> Chain {
+    pub fn start(&self, v: Tensor<2>, clamp: &Clamp, coins: &mut Coins) -> Chain {
         let [batch, _] = v.dims();
         let device = v.device();
         let mut x = v;
@@ -145,7 +155,7 @@ impl BoltzmannNet {
             } else {
                 1.0
             };
-            let h = bernoulli(sigmoid(layer.hidden_input(x.clone(), up)));
+            let h = coins.bernoulli(sigmoid(layer.hidden_input(x.clone(), up)));
             let h = if i == 0 { clamp.apply_hidden(h) } else { h };
             if self.kind == ModelKind::Dbn && i == last {
                 units = vec![x, h.clone()];
@@ -161,23 +171,23 @@ impl BoltzmannNet {
     }
 
     /// Run `steps` sweeps of block Gibbs sampling.
-    pub fn gibbs(&self, mut chain: Chain, steps: usize, clamp: &Clamp) -> Chain {
+    pub fn gibbs(&self, mut chain: Chain, steps: usize, clamp: &Clamp, coins: &mut Coins) -> Chain {
         for _ in 0..steps {
-            chain = self.sweep(chain, clamp);
+            chain = self.sweep(chain, clamp, coins);
         }
         chain
     }
 
     /// One sweep. RBM and DBN: new visible units from the hidden ones, then new hidden units.
     /// DBM: the odd layers from their neighbours, then the even ones (v, h2, ...).
-    fn sweep(&self, chain: Chain, clamp: &Clamp) -> Chain {
+    fn sweep(&self, chain: Chain, clamp: &Clamp, coins: &mut Coins) -> Chain {
         let mut u = chain.units;
         match self.kind {
             ModelKind::Dbm => {
                 for parity in [1, 0] {
                     for i in (parity..u.len()).step_by(2) {
                         let p = sigmoid(self.dbm_input(&u, i));
-                        let s = bernoulli(p);
+                        let s = coins.bernoulli(p);
                         u[i] = if i == 1 { clamp.apply_hidden(s) } else { s };
                     }
                 }
@@ -185,11 +195,11 @@ impl BoltzmannNet {
             _ => {
                 let top = self.top();
                 u[0] = if self.kind == ModelKind::Dbn {
-                    self.top_visible(u[1].clone(), clamp.label.as_ref())
+                    self.top_visible(u[1].clone(), clamp.label.as_ref(), coins)
                 } else {
-                    bernoulli(top.visible_probs(u[1].clone()))
+                    coins.bernoulli(top.visible_probs(u[1].clone()))
                 };
-                let h = bernoulli(top.hidden_probs(u[0].clone()));
+                let h = coins.bernoulli(top.hidden_probs(u[0].clone()));
                 // The hidden units of a one-layer machine are the first hidden layer.
                 u[1] = if self.layers.len() == 1 {
                     clamp.apply_hidden(h)
@@ -272,12 +282,14 @@ impl BoltzmannNet {
 
     /// Images from noise: chains start at the binary states `z > 0` ([batch, 784]; Gaussian
     /// noise makes each pixel a fair coin), run [`Self::gibbs`] steps with the label clamped,
-    /// and end on P(v | h). Returns [batch, 1, 28, 28] in [-1, 1].
+    /// and end on P(v | h). The coin flips are seeded by [`Self::seed`] and the noise itself,
+    /// so the same noise gives the same images. Returns [batch, 1, 28, 28] in [-1, 1].
     pub fn sample(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
         let [batch, _] = z.dims();
+        let mut coins = Coins::new(self.seed ^ noise_hash(&z));
         let clamp = Clamp::label(label.filter(|_| self.classes > 0));
-        let chain = self.start(z.greater_elem(0.0).float(), &clamp);
-        let chain = self.gibbs(chain, self.gibbs, &clamp);
+        let chain = self.start(z.greater_elem(0.0).float(), &clamp, &mut coins);
+        let chain = self.gibbs(chain, self.gibbs, &clamp, &mut coins);
         let (_, v) = self.observe(&chain, &clamp);
         let side = (VISIBLE_UNITS as f64).sqrt() as usize;
         v.mul_scalar(2.0)
@@ -289,6 +301,19 @@ impl BoltzmannNet {
     pub fn first_hidden(&self, z: Tensor<2>) -> Tensor<2> {
         self.layers[0].hidden_input(z.greater_elem(0.0).float(), 1.0)
     }
+}
+
+/// A hash of a noise batch's values (its first row and its size), so different noise draws
+/// different coins.
+fn noise_hash(z: &Tensor<2>) -> u64 {
+    let [batch, n] = z.dims();
+    let first = z.clone().slice([0..batch.min(1), 0..n]);
+    let values = crate::model::readback(first).unwrap_or_default();
+    values
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64 ^ batch as u64, |h, v| {
+            (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// Human-readable description of a Boltzmann machine's layers, for `inspect`.
@@ -306,7 +331,7 @@ pub fn describe(cfg: &ModelConfig) -> Vec<String> {
             let visible = sizes[i] + labels;
             let kind = match cfg.kind {
                 ModelKind::Dbm => "undirected",
-                ModelKind::Dbn if i + 1 < n => "directed once trained (generative weights)",
+                ModelKind::Dbn if i + 1 < n => "directed (its weights generate top-down)",
                 _ => "RBM",
             };
             let with_labels = if labels > 0 {

@@ -5,7 +5,7 @@
 //! the parameters, with momentum and L2 weight decay.
 
 use super::{Nets, Trainer};
-use crate::model::boltzmann::{BoltzmannNet, Chain, Clamp, RbmLayer, bernoulli};
+use crate::model::boltzmann::{BoltzmannNet, Chain, Clamp, Coins, RbmLayer};
 use crate::model::readback;
 use crate::train::{StepMetrics, TrainError};
 use crate::types::config::{CdConfig, ModelKind, VISIBLE_UNITS};
@@ -13,7 +13,7 @@ use crate::types::noise;
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, sigmoid, softmax};
-use rand::Rng;
+use rand::Rng as _;
 
 /// Momentum buffers and persistent chains: what an update carries besides the weights (saved
 /// in place of an optimiser's state).
@@ -141,12 +141,13 @@ impl Trainer {
         };
         let n = net.layers.len();
         let (phase, phase_step) = phase_of(kind, n, &cd, self.step);
-        let (v0, labels) = self.binary_batch();
-        let gap = (self.step + 1) % GAP_EVERY == 0 || self.step == 0;
-        let mut rng = self.rng(0xb017);
+        // Derived from (seed, step): a resumed run draws what an unbroken one would.
+        let mut coins = Coins::new(self.rng(0xb017).random());
+        let (v0, labels) = self.binary_batch(&mut coins);
+        let gap = (self.step + 1).is_multiple_of(GAP_EVERY) || self.step == 0;
         let monitors = match phase {
-            Phase::Layer(i) => self.layer_update(i, phase_step, &cd, v0, labels, gap, &mut rng),
-            Phase::Joint => self.joint_update(phase_step, &cd, v0, gap, &mut rng),
+            Phase::Layer(i) => self.layer_update(i, phase_step, &cd, v0, labels, gap, &mut coins),
+            Phase::Joint => self.joint_update(phase_step, &cd, v0, gap, &mut coins),
         };
         let mut parts = vec![
             monitors.recon,
@@ -173,13 +174,13 @@ impl Trainer {
 
     /// The next batch as binary pixels [batch, 784] (each pixel on with probability its
     /// intensity: stochastic binarisation) and one-hot labels when the machine takes them.
-    fn binary_batch(&mut self) -> (Tensor<2>, Option<Tensor<2>>) {
+    fn binary_batch(&mut self, coins: &mut Coins) -> (Tensor<2>, Option<Tensor<2>>) {
         let b = self.config.batch;
         let (pixels, labels) = self.batcher.next_batch(&self.data, b);
         self.examples_seen += b as u64;
         let probs: Vec<f32> = pixels.iter().map(|p| (p + 1.0) / 2.0).collect();
         let n = probs.len() / b;
-        let v = bernoulli(Tensor::<2>::from_data(
+        let v = coins.bernoulli(Tensor::<2>::from_data(
             TensorData::new(probs, [b, n]),
             &self.device,
         ));
@@ -220,14 +221,18 @@ impl Trainer {
         i: usize,
         v: Tensor<2>,
         labels: Option<Tensor<2>>,
-        mean: bool,
+        coins: Option<&mut Coins>,
     ) -> Tensor<2> {
+        let mut coins = coins;
         let n = net.layers.len();
         let mut x = v;
         for (j, layer) in net.layers[..i].iter().enumerate() {
             let (up, _) = factors(net.kind, j, n);
             let p = sigmoid(layer.hidden_input(x, up));
-            x = if mean { p } else { bernoulli(p) };
+            x = match coins.as_deref_mut() {
+                Some(c) => c.bernoulli(p),
+                None => p,
+            };
         }
         match labels {
             Some(l) if i + 1 == n && net.classes > 0 => Tensor::cat(vec![x, l], 1),
@@ -244,7 +249,7 @@ impl Trainer {
         v: Tensor<2>,
         labels: Option<Tensor<2>>,
         gap: bool,
-        rng: &mut impl Rng,
+        coins: &mut Coins,
     ) -> Monitors {
         let gap_images = gap.then(|| self.gap_images());
         let lr = self.config.lr_g;
@@ -258,10 +263,10 @@ impl Trainer {
         let label_units = if i + 1 == n { net.classes } else { 0 };
         let batch = v.dims()[0];
         // Shapes: v0 [batch, visible], ph0 [batch, hidden].
-        let v0 = Self::layer_input(net, i, v, labels, false);
+        let v0 = Self::layer_input(net, i, v, labels, Some(&mut *coins));
         let layer = &net.layers[i];
         let ph0 = sigmoid(layer.hidden_input(v0.clone(), up));
-        let h0 = bernoulli(ph0.clone());
+        let h0 = coins.bernoulli(ph0.clone());
         if phase_step == 0 {
             state.chains.clear();
         }
@@ -276,13 +281,13 @@ impl Trainer {
             }
             _ => h0.clone(),
         };
-        let visible = |h: Tensor<2>| {
+        let visible = |h: Tensor<2>, coins: &mut Coins| {
             let x = layer.visible_input(h, down);
             if label_units == 0 {
-                return bernoulli(sigmoid(x));
+                return coins.bernoulli(sigmoid(x));
             }
             let [b, m] = x.dims();
-            let units = bernoulli(sigmoid(x.clone().slice([0..b, 0..m - label_units])));
+            let units = coins.bernoulli(sigmoid(x.clone().slice([0..b, 0..m - label_units])));
             Tensor::cat(
                 vec![units, softmax(x.slice([0..b, m - label_units..m]), 1)],
                 1,
@@ -291,9 +296,9 @@ impl Trainer {
         let mut vk = v0.clone();
         let mut phk = ph0.clone();
         for _ in 0..cd.k.max(1) {
-            vk = visible(h);
+            vk = visible(h, coins);
             phk = sigmoid(layer.hidden_input(vk.clone(), up));
-            h = bernoulli(phk.clone());
+            h = coins.bernoulli(phk.clone());
         }
         if cd.persistent {
             state.chains = vec![Param::from_tensor(h)];
@@ -344,7 +349,7 @@ impl Trainer {
         });
         Monitors {
             recon,
-            pll: pseudo_log_likelihood(&monitors_layer, v0.clone(), rng),
+            pll: pseudo_log_likelihood(&monitors_layer, v0.clone(), coins),
             hidden_mean: mean_all(ph0),
             weight_rms: mean_all(monitors_layer.w.val().powi_scalar(2)).sqrt(),
             gap,
@@ -356,7 +361,7 @@ impl Trainer {
         let Nets::Boltzmann { net, .. } = &self.nets else {
             unreachable!("boltzmann_step checked the family")
         };
-        let x = Self::layer_input(net, i, v, labels, true);
+        let x = Self::layer_input(net, i, v, labels, None);
         net.layers[i].free_energy(x)
     }
 
@@ -368,7 +373,7 @@ impl Trainer {
         cd: &CdConfig,
         v0: Tensor<2>,
         gap: bool,
-        rng: &mut impl Rng,
+        coins: &mut Coins,
     ) -> Monitors {
         let gap_images = gap.then(|| self.gap_images());
         let lr = self.config.lr_g * JOINT_LR_FRACTION;
@@ -394,13 +399,13 @@ impl Trainer {
             let m = cd.chains.max(1);
             let idx: Vec<i64> = (0..m).map(|c| (c % batch) as i64).collect();
             let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [m]), &device);
-            let start = net.start(v0.clone().select(0, idx), &Clamp::default());
+            let start = net.start(v0.clone().select(0, idx), &Clamp::default(), coins);
             state.chains = start.units.into_iter().map(Param::from_tensor).collect();
         }
         let chain = Chain {
             units: state.chains.iter().map(|c| c.val()).collect(),
         };
-        let chain = net.gibbs(chain, cd.k.max(1), &Clamp::default());
+        let chain = net.gibbs(chain, cd.k.max(1), &Clamp::default(), coins);
         let m = chain.units[0].dims()[0] as f64;
         let momentum = if phase_step < MOMENTUM_WARMUP {
             0.5
@@ -447,7 +452,7 @@ impl Trainer {
         });
         Monitors {
             recon,
-            pll: pseudo_log_likelihood(&bottom, v0, rng),
+            pll: pseudo_log_likelihood(&bottom, v0, coins),
             hidden_mean,
             weight_rms: mean_all(bottom.w.val().powi_scalar(2)).sqrt(),
             gap,
@@ -533,11 +538,11 @@ fn apply(layer: &mut RbmLayer, velocity: &mut RbmLayer, grads: RbmLayer, lr: f64
 
 /// The stochastic pseudo-log-likelihood per image: for one random unit i of each row,
 /// n · log P(v_i | v_-i) = n · log σ(F(v with i flipped) - F(v)), [1].
-pub fn pseudo_log_likelihood(layer: &RbmLayer, v: Tensor<2>, rng: &mut impl Rng) -> Tensor<1> {
+pub fn pseudo_log_likelihood(layer: &RbmLayer, v: Tensor<2>, coins: &mut Coins) -> Tensor<1> {
     let [batch, n] = v.dims();
     let mut mask = vec![0.0f32; batch * n];
     for row in 0..batch {
-        mask[row * n + rng.random_range(0..n)] = 1.0;
+        mask[row * n + coins.index(n)] = 1.0;
     }
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [batch, n]), &v.device());
     // Flip: v + m - 2·v·m.
