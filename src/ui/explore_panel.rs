@@ -43,6 +43,18 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut
     egui::CentralPanel::default().show(ui, |ui| view(ui, s, e, out));
 }
 
+/// The loaded model's family, data set and step (its origin on hover), then a separator.
+pub fn model_summary(ui: &mut egui::Ui, info: &crate::explore::worker::ModelInfo) {
+    ui.label(format!(
+        "{} · {} · step {}",
+        super::run_form::model_label(info.model.kind),
+        info.data_name,
+        info.step
+    ))
+    .on_hover_text(&info.origin);
+    ui.separator();
+}
+
 fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
     ui.horizontal_wrapped(|ui| {
         if ui.button("Open checkpoint…").clicked() {
@@ -60,14 +72,7 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
         }
         return;
     };
-    ui.label(format!(
-        "{} · {} · step {}",
-        super::run_form::model_label(info.model.kind),
-        info.data_name,
-        info.step
-    ))
-    .on_hover_text(&info.origin);
-    ui.separator();
+    model_summary(ui, &info);
     ui.horizontal(|ui| {
         if ui.button("Randomise").clicked() {
             let seed = e.seed.wrapping_add(1);

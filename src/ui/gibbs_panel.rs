@@ -168,14 +168,7 @@ fn controls(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut V
             out.push(Action::OpenCheckpoint);
         }
     });
-    ui.label(format!(
-        "{} · {} · step {}",
-        super::run_form::model_label(info.model.kind),
-        info.data_name,
-        info.step
-    ))
-    .on_hover_text(&info.origin);
-    ui.separator();
+    super::explore_panel::model_summary(ui, info);
     ui.heading("Gibbs chain");
     ui.horizontal(|ui| {
         if ui.button("Start from noise").clicked() {

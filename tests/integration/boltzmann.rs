@@ -100,20 +100,25 @@ fn cd1_learns_to_reconstruct_binary_patterns() {
     );
 }
 
+/// The 2x2 layer worked by hand: W = [[1, -1], [0.5, 2]] (visible x hidden),
+/// b_v = [0.1, -0.2], b_h = [0.3, -0.4].
+fn hand_layer(device: &Device) -> RbmLayer {
+    let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [2]), device);
+    RbmLayer::from_tensors(
+        Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, -1.0, 0.5, 2.0], [2, 2]),
+            device,
+        ),
+        t1(vec![0.1, -0.2]),
+        t1(vec![0.3, -0.4]),
+    )
+}
+
 #[test]
 fn free_energy_matches_a_hand_worked_2x2_case() {
     crate::init();
     let device = Device::flex();
-    let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [2]), &device);
-    // W = [[1, -1], [0.5, 2]] (visible x hidden), b_v = [0.1, -0.2], b_h = [0.3, -0.4].
-    let layer = RbmLayer::from_tensors(
-        Tensor::<2>::from_data(
-            TensorData::new(vec![1.0f32, -1.0, 0.5, 2.0], [2, 2]),
-            &device,
-        ),
-        t1(vec![0.1, -0.2]),
-        t1(vec![0.3, -0.4]),
-    );
+    let layer = hand_layer(&device);
     let v = Tensor::<2>::from_data(
         TensorData::new(vec![0.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0], [4, 2]),
         &device,
@@ -399,15 +404,7 @@ fn bad_boltzmann_configs_give_named_errors() {
 fn gibbs_sampling_matches_the_exact_distribution_of_a_2x2_rbm() {
     crate::init();
     let device = Device::flex();
-    let t1 = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [2]), &device);
-    let layer = RbmLayer::from_tensors(
-        Tensor::<2>::from_data(
-            TensorData::new(vec![1.0f32, -1.0, 0.5, 2.0], [2, 2]),
-            &device,
-        ),
-        t1(vec![0.1, -0.2]),
-        t1(vec![0.3, -0.4]),
-    );
+    let layer = hand_layer(&device);
     let f = values(layer.free_energy(Tensor::<2>::from_data(
         TensorData::new(vec![0.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0], [4, 2]),
         &device,

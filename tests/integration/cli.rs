@@ -614,38 +614,30 @@ fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
         &["--model", "rbm", "--hidden", "20", "--pcd", "--cd-k", "2"],
     );
     assert!(log.contains("hidden [20]"), "{log}");
+    let sample_rbm = |out: &Path| {
+        let o = latentlab(&[
+            "sample",
+            "--checkpoint",
+            rbm.to_str().unwrap(),
+            "--n",
+            "4",
+            "--gibbs",
+            "7",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
     let png = dir.path().join("rbm.png");
-    let o = latentlab(&[
-        "sample",
-        "--checkpoint",
-        rbm.to_str().unwrap(),
-        "--n",
-        "4",
-        "--gibbs",
-        "7",
-        "--out",
-        png.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    sample_rbm(&png);
     let meta = latentlab::export::png_metadata(&std::fs::read(&png).unwrap(), &png).unwrap();
     assert!(
         meta.iter().any(|(k, v)| k == "gibbs_steps" && v == "7"),
         "{meta:?}"
     );
-    // The same seed gives the same bytes.
+    // The same seed gives the same bytes (the Gibbs coin flips are seeded too).
     let again = dir.path().join("again.png");
-    let o = latentlab(&[
-        "sample",
-        "--checkpoint",
-        rbm.to_str().unwrap(),
-        "--n",
-        "4",
-        "--gibbs",
-        "7",
-        "--out",
-        again.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    sample_rbm(&again);
     assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&again).unwrap());
     fails_with(
         &[

@@ -319,11 +319,7 @@ impl Trainer {
             col_mean(v0.clone()) - col_mean(vk),
             col_mean(ph0.clone()) - col_mean(phk),
         );
-        let momentum = if phase_step < MOMENTUM_WARMUP {
-            0.5
-        } else {
-            cd.momentum
-        };
+        let momentum = momentum_at(cd, phase_step);
         let recon =
             mean_all((v0.clone() - sigmoid(layer.visible_input(ph0.clone(), down))).powi_scalar(2));
         let monitors_layer = layer.clone();
@@ -407,11 +403,7 @@ impl Trainer {
         };
         let chain = net.gibbs(chain, cd.k.max(1), &Clamp::default(), coins);
         let m = chain.units[0].dims()[0] as f64;
-        let momentum = if phase_step < MOMENTUM_WARMUP {
-            0.5
-        } else {
-            cd.momentum
-        };
+        let momentum = momentum_at(cd, phase_step);
         let recon = mean_all((v0.clone() - sigmoid(net.dbm_input(&mu, 0))).powi_scalar(2));
         let hidden_mean = mean_all(mu[1].clone());
         let bottom = net.layers[0].clone();
@@ -518,6 +510,16 @@ impl Trainer {
         let tiles = w.slice([0..VISIBLE_UNITS.min(v), 0..n]).transpose(); // [n, 784]
         let scale = tiles.clone().abs().max_dim(1).clamp_min(1e-12); // [n, 1]
         Ok(Some(readback(tiles.div(scale))?))
+    }
+}
+
+/// 0.5 for the first updates of a phase (the weights are still far from anywhere), then the
+/// configured momentum.
+fn momentum_at(cd: &CdConfig, phase_step: u64) -> f64 {
+    if phase_step < MOMENTUM_WARMUP {
+        0.5
+    } else {
+        cd.momentum
     }
 }
 
