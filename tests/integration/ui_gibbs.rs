@@ -1,6 +1,6 @@
 //! The Explore tab of a Boltzmann machine: the Gibbs chain view driven through its widgets.
 
-use super::ui::{harness, options, wait_for};
+use super::ui::{Dropped, harness, options, wait_for};
 use crate::{patterns, tempdir, tiny};
 use burn::prelude::*;
 use egui_kittest::kittest::Queryable;
@@ -116,4 +116,20 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
         a.explore.gibbs.frame.as_ref().is_some_and(|f| f.steps == 0)
             && a.explore.gibbs.started_from.starts_with("data image")
     });
+
+    // A dropped picture starts the chain from it (a Boltzmann machine has nothing to encode).
+    let png = tmp.path().join("digit.png");
+    let data = latentlab::data::DataSource::Default
+        .load(28)
+        .expect("embedded digits");
+    image::GrayImage::from_raw(28, 28, data.image(3).to_vec())
+        .expect("28x28")
+        .save(&png)
+        .expect("write png");
+    h.input_mut().dropped_files.push(Arc::new(Dropped(png)));
+    wait_for(&mut h, "a chain from the dropped picture", |a| {
+        a.explore.gibbs.started_from.ends_with("digit.png")
+            && a.explore.gibbs.frame.as_ref().is_some_and(|f| f.steps == 0)
+    });
+    assert!(h.state().explore.encoded.is_none(), "nothing was encoded");
 }

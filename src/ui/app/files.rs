@@ -273,8 +273,19 @@ impl LatentLabApp {
             Job::Dropped(Dropped::RunDir(dir)) => self.open_checkpoint(dir),
             Job::Dropped(Dropped::Directions(path)) => self.read_directions(path, false),
             Job::Dropped(Dropped::ToEncode(name, pixels)) => {
+                let boltzmann = self
+                    .explore
+                    .info
+                    .as_ref()
+                    .is_some_and(|i| i.model.kind.is_boltzmann());
                 if self.explore.info.is_none() {
                     self.notice("load a model first, then drop the image again");
+                } else if boltzmann {
+                    // A Boltzmann machine has no latent to encode into: its chain starts there.
+                    self.settings.tab = Tab::Explore;
+                    let start = crate::explore::gibbs::GibbsStart::Image { pixels };
+                    let request = self.explore.gibbs.restart(start, name);
+                    self.explorer.send(request);
                 } else {
                     self.settings.tab = Tab::Explore;
                     let job = self
