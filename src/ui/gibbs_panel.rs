@@ -29,6 +29,8 @@ pub struct GibbsState {
     pub label: Option<usize>,
     /// What the chain started from, for export metadata.
     pub started_from: String,
+    /// The noise seed it started from, when it did.
+    pub start_seed: Option<u64>,
     pub frames: Vec<Arc<GrayImage>>,
     /// A request is in flight (playing waits for it before sending the next).
     pub waiting: bool,
@@ -49,6 +51,7 @@ impl Default for GibbsState {
             clamp: Vec::new(),
             label: None,
             started_from: String::new(),
+            start_seed: None,
             frames: Vec::new(),
             waiting: false,
             next_id: 0,
@@ -82,6 +85,10 @@ impl GibbsState {
     pub fn restart(&mut self, start: GibbsStart, what: String) -> Request {
         self.frames.clear();
         self.started_from = what;
+        self.start_seed = match &start {
+            GibbsStart::Noise { seed } => Some(*seed),
+            _ => None,
+        };
         self.request(Some(start), 0)
     }
 
@@ -238,17 +245,21 @@ fn controls(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut V
         }
     }
     ui.separator();
-    switches(ui, g);
+    if switches(ui, g) && !g.playing {
+        // Show what the new clamps do at once, without moving the chain.
+        out.push(Action::Explore(g.step(0)));
+    }
 }
 
 /// Hidden units as switches: the clamped ones, then the units whose flip would change the
-/// picture most.
-fn switches(ui: &mut egui::Ui, g: &mut GibbsState) {
+/// picture most. True when a clamp changed.
+fn switches(ui: &mut egui::Ui, g: &mut GibbsState) -> bool {
     ui.heading("Hidden units as switches");
     let Some(frame) = g.frame.clone() else {
         ui.label("start a chain to see its hidden units");
-        return;
+        return false;
     };
+    let before = g.clamp.clone();
     ui.label("largest effect on P(v | h) first; hold a unit on or off");
     let mut listed: Vec<(usize, f32)> = g
         .clamp
@@ -291,6 +302,7 @@ fn switches(ui: &mut egui::Ui, g: &mut GibbsState) {
     if !g.clamp.is_empty() && ui.button("Release all").clicked() {
         g.clamp.clear();
     }
+    g.clamp != before
 }
 
 fn view(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut Vec<Action>) {
@@ -338,6 +350,9 @@ fn view(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut Vec<A
                 ("gibbs_steps", frame.steps.to_string()),
                 ("chain_start", g.started_from.clone()),
             ];
+            if let Some(seed) = g.start_seed {
+                metadata.push(("seed", seed.to_string()));
+            }
             if let Some(c) = g.label {
                 metadata.push(("label", c.to_string()));
             }

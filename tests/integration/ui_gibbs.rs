@@ -78,17 +78,38 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
         effects.windows(2).all(|w| w[0].1 >= w[1].1),
         "largest effect first"
     );
-    let (on_unit, off_unit) = (effects[0].0, effects[1].0);
+    let on_unit = effects[0].0;
     h.get_all_by_label("on")
         .next()
         .expect("an 'on' switch")
         .click();
-    h.run_steps(1);
+    // A new clamp is shown at once: the chain is observed again without a sweep.
+    wait_for(&mut h, "the clamp's frame", |a| {
+        let g = &a.explore.gibbs;
+        !g.waiting && g.frame.as_ref().is_some_and(|f| f.hidden[on_unit] == 1.0)
+    });
+    // The second row is now the strongest unit that is not clamped.
+    let effects = h
+        .state()
+        .explore
+        .gibbs
+        .frame
+        .clone()
+        .expect("frame")
+        .effects;
+    let off_unit = effects
+        .iter()
+        .find(|e| e.0 != on_unit)
+        .expect("a second unit")
+        .0;
     h.get_all_by_label("off")
         .nth(1)
         .expect("an 'off' switch")
         .click();
-    h.run_steps(1);
+    wait_for(&mut h, "the second clamp's frame", |a| {
+        let g = &a.explore.gibbs;
+        !g.waiting && g.frame.as_ref().is_some_and(|f| f.hidden[off_unit] == 0.0)
+    });
     let clamp = h.state().explore.gibbs.clamp.clone();
     assert!(clamp.contains(&(on_unit, true)), "{clamp:?}");
     assert!(clamp.contains(&(off_unit, false)), "{clamp:?}");
