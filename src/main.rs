@@ -170,6 +170,10 @@ struct ScoreArgs {
     /// Seed of the latent noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Boltzmann machines: Gibbs steps each chain runs from noise (default: the run's, 500
+    /// unless it was trained with --sample-gibbs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    gibbs: Option<u64>,
 }
 
 #[derive(clap::Args)]

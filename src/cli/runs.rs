@@ -210,11 +210,16 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         .load(IMAGE_SIZE)
         .with_context(|| format!("loading the real images of `{source}`"))?;
     // A Boltzmann machine's coin flips follow the seed too: a score repeats exactly.
-    let g = match g {
-        latentlab::model::Generator::Boltzmann(m) => {
-            latentlab::model::Generator::Boltzmann(m.with_seed(a.seed))
+    let g = match (g, a.gibbs) {
+        (latentlab::model::Generator::Boltzmann(m), steps) => {
+            let steps = steps.map_or(m.gibbs, |s| s as usize);
+            latentlab::model::Generator::Boltzmann(m.with_seed(a.seed).with_gibbs(steps))
         }
-        g => g,
+        (_, Some(_)) => bail!(
+            "--gibbs: model {} is not a Boltzmann machine (only rbm, dbn and dbm sample by Gibbs steps)",
+            manifest.model().kind.name()
+        ),
+        (g, None) => g,
     };
     let s = quality::score_generator(
         &g,

@@ -739,4 +739,8 @@ fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
         ],
         "not a Boltzmann machine",
     );
+    fails_with(
+        &["score", "--checkpoint", "mnist-dcgan", "--gibbs", "10"],
+        "not a Boltzmann machine",
+    );
 }
