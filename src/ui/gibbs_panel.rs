@@ -324,7 +324,8 @@ fn view(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut Vec<A
         if g.clamp.is_empty() {
             String::new()
         } else {
-            format!(" · {} units clamped", g.clamp.len())
+            let n = g.clamp.len();
+            format!(" · {n} unit{} clamped", if n == 1 { "" } else { "s" })
         }
     ));
     let side = ((ui.available_width() - 30.0) / 2.0).clamp(120.0, 420.0);
