@@ -1,7 +1,7 @@
 //! The `latentlab` command line: the desktop app (no subcommand), and train, sample, bench,
 //! score and inspect for scripts and machines without a display.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use latentlab::checkpoint;
 use latentlab::data::DataSource;
@@ -67,6 +67,9 @@ use latentlab::signals::EXIT_INTERRUPTED;
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Open the desktop app (the same as no subcommand), optionally on a checkpoint, with the
+    /// Train form set by train flags, or starting a run at once (--start).
+    App(AppArgs),
     /// Train a model and save it as a run directory (Ctrl-C, SIGTERM and SIGHUP save and exit).
     #[command(after_help = EXIT_CODES)]
     Train(TrainArgs),
@@ -94,6 +97,21 @@ enum Cmd {
         /// The run directory (as written by `train --out`), or a shipped run's name.
         dir: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct AppArgs {
+    /// Start training as soon as the window opens, with the train flags below (or the
+    /// remembered Train settings when none is given).
+    #[arg(long)]
+    start: bool,
+    /// Open this run directory (or a shipped run's name) in Explore.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Train flags, as for `latentlab train`: when any differs from its default, they replace
+    /// the remembered Train settings.
+    #[command(flatten)]
+    run: RunOptions,
 }
 
 #[derive(clap::Args)]
@@ -361,6 +379,23 @@ fn main() {
     }
 }
 
+/// `latentlab app`'s flags as the app's start options.
+#[cfg(feature = "app")]
+fn app_options(a: AppArgs) -> Result<latentlab::ui::AppOptions> {
+    let mut options = latentlab::ui::AppOptions::for_launch();
+    if let Some(dir) = a.checkpoint {
+        let dir = checkpoint::shipped::resolve(&dir);
+        // Refused here, with the reason, rather than as a notice in a window.
+        checkpoint::read_manifest(&dir).with_context(|| format!("opening {}", dir.display()))?;
+        options.open_checkpoint = Some(dir);
+    }
+    if a.run != RunOptions::default() {
+        options.run = Some(a.run);
+    }
+    options.autostart = a.start;
+    Ok(options)
+}
+
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -376,8 +411,10 @@ fn run() -> Result<()> {
         Some(Cmd::Encode(a)) => cli::latent::encode(a),
         #[cfg(feature = "app")]
         None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
+        #[cfg(feature = "app")]
+        Some(Cmd::App(a)) => latentlab::ui::run(app_options(a)?),
         #[cfg(not(feature = "app"))]
-        None => anyhow::bail!(
+        Some(Cmd::App(_)) | None => anyhow::bail!(
             "this latentlab was built without the desktop app (cargo feature `app`); use a \
              subcommand, see --help"
         ),

@@ -29,6 +29,24 @@ pub use closing::Closing;
 use files::Job;
 pub use files::{FileAction, PathPrompt};
 
+/// The longest a training event waits for its redraw: 15 frames a second on a GPU; about 3 on a
+/// software renderer (llvmpipe), where a frame costs the training thread ~100 ms of CPU.
+pub const TRAINING_REPAINT_GPU: std::time::Duration = std::time::Duration::from_millis(66);
+pub const TRAINING_REPAINT_SOFTWARE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The training redraw interval for the window's renderer.
+pub fn training_repaint(
+    render_state: Option<&eframe::egui_wgpu::RenderState>,
+) -> std::time::Duration {
+    let software =
+        render_state.is_none_or(|rs| rs.adapter.get_info().device_type == wgpu::DeviceType::Cpu);
+    if software {
+        TRAINING_REPAINT_SOFTWARE
+    } else {
+        TRAINING_REPAINT_GPU
+    }
+}
+
 /// How the app starts.
 pub struct AppOptions {
     pub dialogs: Arc<dyn Dialogs>,
@@ -44,6 +62,13 @@ pub struct AppOptions {
     pub signals: Arc<AtomicUsize>,
     /// Where a signal saves an unsaved run (`run-UNIXTIME` inside it).
     pub recovery_dir: Option<PathBuf>,
+    /// Open this run in Explore, over the one the stored settings name (`latentlab app
+    /// --checkpoint`).
+    pub open_checkpoint: Option<PathBuf>,
+    /// The Train form's choices, over the stored ones (`latentlab app` with train flags).
+    pub run: Option<crate::train::RunOptions>,
+    /// Start training at once (`latentlab app --start`).
+    pub autostart: bool,
 }
 
 impl AppOptions {
@@ -60,6 +85,9 @@ impl AppOptions {
             frame_log: std::env::var_os("LATENTLAB_FRAME_LOG").map(PathBuf::from),
             signals: Arc::new(AtomicUsize::new(0)),
             recovery_dir: crate::checkpoint::recovery_dir(),
+            open_checkpoint: None,
+            run: None,
+            autostart: false,
         }
     }
 }
@@ -97,7 +125,7 @@ pub struct LatentLabApp {
 impl LatentLabApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> anyhow::Result<Self> {
         let ctx = cc.egui_ctx.clone();
-        let settings = if options.fresh_settings {
+        let mut settings = if options.fresh_settings {
             Settings::default()
         } else {
             cc.storage
@@ -105,25 +133,37 @@ impl LatentLabApp {
                 .map(|text| Settings::from_ron(&text))
                 .unwrap_or_default()
         };
+        if let Some(run) = options.run {
+            settings.run = run.sanitized();
+        }
         let repaint = {
             let ctx = ctx.clone();
             Arc::new(move || ctx.request_repaint())
         };
-        let training = TrainingHandle::spawn(Some(repaint.clone()))?;
+        // Training events redraw at most every `training_repaint` (input still redraws at
+        // once): under a software renderer each frame costs the training thread CPU time.
+        let training_repaint = {
+            let ctx = ctx.clone();
+            let after = training_repaint(cc.wgpu_render_state.as_ref());
+            Arc::new(move || ctx.request_repaint_after(after))
+        };
+        let training = TrainingHandle::spawn(Some(training_repaint))?;
         let explorer = ExplorerHandle::spawn(Some(repaint))?;
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let mut explore = ExploreState::default();
         explore.gpu = super::gpu_view::install(cc.wgpu_render_state.as_ref());
-        let checkpoint = settings
-            .last_checkpoint
-            .clone()
-            .filter(|p| p.join(crate::checkpoint::MANIFEST).is_file())
-            .or(options.initial_checkpoint);
+        let checkpoint = options.open_checkpoint.or_else(|| {
+            settings
+                .last_checkpoint
+                .clone()
+                .filter(|p| p.join(crate::checkpoint::MANIFEST).is_file())
+                .or(options.initial_checkpoint)
+        });
         if let Some(dir) = checkpoint {
             explore.loading = true;
             explorer.send(Request::LoadDir(dir));
         }
-        Ok(Self {
+        let mut app = Self {
             settings,
             train: TrainState::default(),
             detect: DetectState::default(),
@@ -146,7 +186,25 @@ impl LatentLabApp {
             signals_seen: 0,
             closing_by_signal: false,
             recovery_dir: options.recovery_dir,
-        })
+        };
+        if options.autostart {
+            app.settings.tab = settings::Tab::Train;
+            app.start_run();
+        }
+        Ok(app)
+    }
+
+    /// Steps trained and the median examples/s of the run in the Train tab, for the frame log.
+    fn training_figures(&self) -> Option<(u64, f32)> {
+        let rates: Vec<f32> = self
+            .train
+            .metrics()
+            .iter()
+            .map(|m| m.examples_per_sec)
+            .filter(|r| r.is_finite())
+            .collect();
+        let median = crate::types::stats::percentile(&rates, 0.5)?;
+        Some((self.train.step, median))
     }
 
     fn notice(&mut self, text: impl Into<String>) {
@@ -441,8 +499,9 @@ impl eframe::App for LatentLabApp {
     /// Called every 30 s and at exit.
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, settings::KEY, &self.settings);
+        let training = self.training_figures();
         if let Some(path) = &self.frame_log
-            && let Err(e) = std::fs::write(path, self.frame_stats.log_json())
+            && let Err(e) = std::fs::write(path, self.frame_stats.log_json(training))
         {
             let text = format!("cannot write the frame log {}: {e}", path.display());
             self.notice(text);

@@ -43,7 +43,8 @@ impl FrameStats {
         Some((percentile(&v, 0.5)?, percentile(&v, 0.95)?))
     }
 
-    pub fn log_json(&self) -> String {
+    /// The log's JSON; `training` adds the steps trained and their median examples/s.
+    pub fn log_json(&self, training: Option<(u64, f32)>) -> String {
         let stat = |v: &[f32]| {
             format!(
                 "{{\"frames\": {}, \"median_ms\": {:.3}, \"p95_ms\": {:.3}, \"max_ms\": {:.3}}}",
@@ -53,8 +54,15 @@ impl FrameStats {
                 v.iter().copied().fold(0.0, f32::max)
             )
         };
+        let training = training
+            .map(|(steps, rate)| {
+                format!(
+                    ", \"training\": {{\"steps\": {steps}, \"examples_per_sec_median\": {rate:.1}}}"
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "{{\"ui_build\": {}, \"frame_interval\": {}}}\n",
+            "{{\"ui_build\": {}, \"frame_interval\": {}{training}}}\n",
             stat(&self.all_build),
             stat(&self.all_interval)
         )
@@ -66,4 +74,25 @@ fn push_bounded(q: &mut VecDeque<f32>, v: f32) {
         q.pop_front();
     }
     q.push_back(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_json_with_the_training_figures() {
+        let mut f = FrameStats::default();
+        let t0 = Instant::now();
+        f.record(t0, Duration::from_millis(2));
+        f.record(t0 + Duration::from_millis(100), Duration::from_millis(4));
+        let with: serde_json::Value =
+            serde_json::from_str(&f.log_json(Some((120, 431.5)))).expect("valid JSON");
+        assert_eq!(with["training"]["steps"], 120);
+        assert_eq!(with["training"]["examples_per_sec_median"], 431.5);
+        assert_eq!(with["frame_interval"]["frames"], 1);
+        let without: serde_json::Value =
+            serde_json::from_str(&f.log_json(None)).expect("valid JSON");
+        assert!(without.get("training").is_none());
+    }
 }

@@ -744,3 +744,16 @@ fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
         "not a Boltzmann machine",
     );
 }
+
+#[test]
+fn the_app_command_refuses_a_checkpoint_it_cannot_open_before_any_window() {
+    let dir = tempdir();
+    fails_with(
+        &[
+            "app",
+            "--checkpoint",
+            dir.path().join("no-such-run").to_str().unwrap(),
+        ],
+        "opening",
+    );
+}

@@ -22,6 +22,9 @@ pub(crate) fn options(answers: Vec<DialogOutcome>, checkpoint: Option<PathBuf>) 
         frame_log: None,
         signals: Default::default(),
         recovery_dir: None,
+        open_checkpoint: None,
+        run: None,
+        autostart: false,
     }
 }
 
@@ -534,4 +537,27 @@ fn the_detect_tab_shows_d_scores_during_training_and_judges_samples() {
     h.state_mut().settings.tab = Tab::Train;
     h.run_steps(2);
     h.get_by_label("Stop").click();
+}
+
+#[test]
+fn the_app_command_starts_a_run_at_once_with_its_train_flags() {
+    let mut s = Settings::default();
+    tiny_settings(&mut s);
+    let mut opts = options(vec![], None);
+    opts.run = Some(s.run.clone());
+    opts.autostart = true;
+    let mut h = harness(opts);
+    assert_eq!(
+        h.state().settings.run,
+        s.run,
+        "the flags fill the Train form"
+    );
+    wait_for(&mut h, "the run to start by itself", |a| {
+        a.train.metrics().len() >= 2
+    });
+    assert_eq!(h.state().settings.tab, Tab::Train);
+    assert_eq!(
+        h.state().train.model.as_ref().map(|m| m.kind),
+        Some(ModelKind::Mlp)
+    );
 }
