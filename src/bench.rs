@@ -64,9 +64,59 @@ pub struct BenchRun {
     pub generate_ms_batch64: f64,
 }
 
+/// A PyTorch reference measurement (`tests/reference/pytorch_ref.py`'s JSON line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceRun {
+    pub model: String,
+    pub framework: String,
+    pub device: String,
+    pub threads: usize,
+    pub batch: usize,
+    pub train_examples_per_sec: f64,
+    #[serde(default)]
+    pub train_runs: Vec<f64>,
+    pub generate_ms_batch1: f64,
+    pub generate_ms_batch64: f64,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BenchReport {
     pub runs: Vec<BenchRun>,
+    /// PyTorch's measurements of the same models, taken in the same invocation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ReferenceRun>,
+}
+
+/// latentlab against PyTorch, model by model: training examples/s and their ratio, and the
+/// generator's batch-1 latency.
+pub fn ratio_table(runs: &[BenchRun], refs: &[ReferenceRun]) -> String {
+    let mut out = format!(
+        "{:<10} {:<6} {:>16} {:>14} {:>8} {:>16} {:>14}\n",
+        "model",
+        "device",
+        "latentlab ex/s",
+        "PyTorch ex/s",
+        "ratio",
+        "latentlab b1 ms",
+        "PyTorch b1 ms"
+    );
+    for r in refs {
+        let ours = runs.iter().find(|l| {
+            l.model == r.model && l.variant.is_empty() && (l.device == "cpu") == (r.device == "cpu")
+        });
+        let Some(l) = ours else { continue };
+        out += &format!(
+            "{:<10} {:<6} {:>16.1} {:>14.1} {:>7.2}x {:>16.3} {:>14.3}\n",
+            r.model,
+            l.device,
+            l.train_examples_per_sec,
+            r.train_examples_per_sec,
+            l.train_examples_per_sec / r.train_examples_per_sec,
+            l.generate_ms_batch1,
+            r.generate_ms_batch1
+        );
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -172,6 +172,16 @@ struct BenchArgs {
     /// First measure each GAN with the work-saving step options off, as the reference row.
     #[arg(long)]
     baseline: bool,
+    /// Skip the PyTorch side (tests/reference/pytorch_ref.py, run after each model when
+    /// python3 can import torch; skipped with a message otherwise).
+    #[arg(long)]
+    no_pytorch: bool,
+    /// The Python that runs the PyTorch side.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// PyTorch's threads (default: the CPU cores).
+    #[arg(long)]
+    torch_threads: Option<usize>,
 }
 
 #[derive(clap::Args)]

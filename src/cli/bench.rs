@@ -26,7 +26,22 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         opts.runs,
         opts.steps
     );
+    let torch = if a.no_pytorch {
+        None
+    } else {
+        match super::pytorch::unavailable(&a.python) {
+            None => Some(
+                a.torch_threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            ),
+            Some(why) => {
+                say!("PyTorch side skipped: {why}");
+                None
+            }
+        }
+    };
     let mut runs = Vec::new();
+    let mut references = Vec::new();
     for &device in &devices {
         let plans = opts.models.iter().flat_map(|&m| {
             let base = (a.baseline && m.is_gan()).then_some((m, bench::Speedups::NONE));
@@ -41,7 +56,42 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                         r.device_name,
                         r.train_examples_per_sec
                     );
+                    let has_reference = super::pytorch::MODELS.contains(&model.name());
+                    if torch.is_some() && !has_reference && speedups == bench::Speedups::ALL {
+                        say!("no PyTorch reference for {}", model.name());
+                    }
+                    let reference =
+                        torch.filter(|_| speedups == bench::Speedups::ALL && has_reference);
                     runs.push(r);
+                    // Right after latentlab's own row: the two share the machine's state.
+                    if let Some(threads) = reference {
+                        let plan = super::pytorch::Plan {
+                            python: &a.python,
+                            device: if device == DeviceChoice::Wgpu {
+                                "cuda"
+                            } else {
+                                "cpu"
+                            },
+                            threads,
+                            batch: opts.batch,
+                            steps: opts.steps,
+                            runs: opts.runs,
+                            warmup: opts.warmup,
+                        };
+                        match super::pytorch::run(model.name(), &plan) {
+                            Ok(p) => {
+                                say!(
+                                    "{} in {} ({} threads): {:.1} examples/s",
+                                    p.model,
+                                    p.framework,
+                                    p.threads,
+                                    p.train_examples_per_sec
+                                );
+                                references.push(p);
+                            }
+                            Err(e) => say!("{e:#}"),
+                        }
+                    }
                 }
                 Err(BenchError::NoGpu(why)) if a.device == BenchDevice::All => {
                     say!("skipping wgpu: no real GPU ({why})");
@@ -52,8 +102,12 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         }
     }
     print!("{}", bench::table(&runs));
+    if !references.is_empty() {
+        println!();
+        print!("{}", bench::ratio_table(&runs, &references));
+    }
     if let Some(path) = a.json {
-        let text = serde_json::to_string_pretty(&bench::BenchReport { runs })?;
+        let text = serde_json::to_string_pretty(&bench::BenchReport { runs, references })?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         say!("wrote {}", path.display());
     }

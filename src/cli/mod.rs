@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod detect;
 pub mod latent;
+pub mod pytorch;
 pub mod runs;
 pub mod train;

@@ -757,3 +757,63 @@ fn the_app_command_refuses_a_checkpoint_it_cannot_open_before_any_window() {
         "opening",
     );
 }
+
+#[test]
+fn bench_runs_the_pytorch_reference_after_each_model_and_prints_ratios() {
+    // A stand-in for python3 with torch: answers the import check and prints the reference's
+    // JSON line, so the interleaving and the ratio table are tested without PyTorch.
+    let dir = tempdir();
+    let python = dir.path().join("fake-python");
+    std::fs::write(
+        &python,
+        "#!/bin/sh\nif [ \"$1\" = \"-c\" ]; then exit 0; fi\n\
+         echo \"{\\\"model\\\": \\\"$3\\\", \\\"framework\\\": \\\"pytorch fake\\\", \
+         \\\"device\\\": \\\"cpu\\\", \\\"threads\\\": 2, \\\"batch\\\": 8, \
+         \\\"train_examples_per_sec\\\": 100.0, \\\"train_runs\\\": [100.0], \
+         \\\"generate_ms_batch1\\\": 0.5, \\\"generate_ms_batch64\\\": 2.0}\"\n",
+    )
+    .expect("write the stand-in");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let json = dir.path().join("bench.json");
+    let o = latentlab(&[
+        "bench",
+        "--models",
+        "mlp,acgan",
+        "--batch",
+        "8",
+        "--steps",
+        "2",
+        "--runs",
+        "2",
+        "--python",
+        python.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("mlp in pytorch fake (2 threads): 100.0 examples/s"),
+        "{err}"
+    );
+    assert!(err.contains("no PyTorch reference for acgan"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("mlp ") && l.contains('x') && l.contains("100.0"))
+        .unwrap_or_else(|| panic!("no ratio row in:\n{out}"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).expect("valid JSON");
+    let ours = report["runs"][0]["train_examples_per_sec"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        row.contains(&format!("{:.2}x", ours / 100.0)),
+        "{row} vs {ours}"
+    );
+    assert_eq!(report["references"].as_array().map(Vec::len), Some(1));
+}
