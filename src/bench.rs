@@ -191,7 +191,7 @@ pub fn bench_one(
     };
     let generate_ms_batch1 = latency(1, 200)?;
     let generate_ms_batch64 = latency(64, 20)?;
-    let variant = if speedups == Speedups::ALL || !kind.is_gan() {
+    let variant = if speedups == Speedups::ALL || kind.is_boltzmann() {
         ""
     } else {
         "baseline"

@@ -169,7 +169,8 @@ struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// First measure each GAN with the work-saving step options off, as the reference row.
+    /// First measure each GAN and the VAE with the work-saving step options (and the CPU kernels)
+    /// off, as the reference row.
     #[arg(long)]
     baseline: bool,
     /// Skip the PyTorch side (tests/reference/pytorch_ref.py, run after each model when

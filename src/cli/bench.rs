@@ -44,7 +44,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let mut references = Vec::new();
     for &device in &devices {
         let plans = opts.models.iter().flat_map(|&m| {
-            let base = (a.baseline && m.is_gan()).then_some((m, bench::Speedups::NONE));
+            let base = (a.baseline && !m.is_boltzmann()).then_some((m, bench::Speedups::NONE));
             base.into_iter().chain([(m, bench::Speedups::ALL)])
         });
         for (model, speedups) in plans {

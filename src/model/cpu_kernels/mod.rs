@@ -1,5 +1,5 @@
-//! latentlab's own CPU kernels for the layers DCGAN-28 spends its time in, as burn backend
-//! extensions (implemented for burn-flex and its autodiff wrapper). Each computes the same
+//! latentlab's own CPU kernels for the layers DCGAN-28 and the VAE spend their time in, as burn
+//! backend extensions (implemented for burn-flex and its autodiff wrapper). Each computes the same
 //! function and gradients as the burn layer it stands in for; on any other device, or when a
 //! trainer turns them off, the burn layer runs instead.
 
