@@ -208,12 +208,7 @@ mod tests {
             };
             let (l0, gw0, dw0, bn0) = run(false);
             let (l1, gw1, dw1, bn1) = run(true);
-            // Largest difference relative to the largest magnitude.
-            fn rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-                let scale = a.clone().abs().max().into_scalar::<f32>();
-                assert!(scale > 0.0, "a value to compare");
-                (a - b).abs().max().into_scalar::<f32>() / scale
-            }
+            use crate::model::cpu_kernels::max_rel_diff as rel;
             assert!(rel(l0, l1) < 1e-3, "{kind:?} logits");
             assert!(rel(gw0, gw1) < 1e-3, "{kind:?} generator weight gradient");
             assert!(

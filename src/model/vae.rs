@@ -153,11 +153,7 @@ mod tests {
         };
         let (l0, e0, d0, h0) = run(false);
         let (l1, e1, d1, h1) = run(true);
-        fn rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-            let scale = a.clone().abs().max().into_scalar::<f32>();
-            assert!(scale > 0.0, "a value to compare");
-            (a - b).abs().max().into_scalar::<f32>() / scale
-        }
+        use crate::model::cpu_kernels::max_rel_diff as rel;
         assert!(rel(l0, l1) < 1e-3, "logits");
         assert!(rel(e0, e1) < 1e-3, "encoder conv gradient");
         assert!(rel(d0, d1) < 1e-3, "decoder transposed-conv gradient");

@@ -48,6 +48,15 @@ pub fn enabled() -> bool {
     ENABLED.with(Cell::get) && !off
 }
 
+/// The largest difference between `a` and `b` relative to the largest magnitude in `a` (the
+/// equivalence tests' measure).
+#[cfg(test)]
+pub(crate) fn max_rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    let scale = a.clone().abs().max().into_scalar::<f32>();
+    assert!(scale > 0.0, "a value to compare");
+    (a - b).abs().max().into_scalar::<f32>() / scale
+}
+
 /// Layer calls on this thread that went through the kernels so far.
 pub fn dispatched_here() -> u64 {
     DISPATCHED.with(Cell::get)
