@@ -29,8 +29,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "latentlab",
     version,
-    about = "Train and explore generative image models (GANs and VAEs) on the CPU or a GPU",
-    long_about = "Train and explore generative image models (GANs and VAEs).\n\n\
+    about = "Train and explore generative image models (GANs, VAEs and Boltzmann machines) on the CPU or a GPU",
+    long_about = "Train and explore generative image models (GANs, VAEs and Boltzmann machines).\n\n\
         With no subcommand, the desktop app opens.\n\n\
         Quick start:\n  \
         latentlab train --model cdcgan --steps 3000 --out runs/digits\n  \
