@@ -54,6 +54,7 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
         .spacing([8.0, 6.0])
         .show(ui, |ui| {
             let l = ui.label("Model");
+            let before = run.model;
             egui::ComboBox::from_id_salt("model")
                 .selected_text(model_label(run.model))
                 .show_ui(ui, |ui| {
@@ -63,6 +64,9 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 })
                 .response
                 .labelled_by(l.id);
+            if run.model != before {
+                fit_layers(run);
+            }
             ui.end_row();
             let l = ui.label("Loss");
             ui.add_enabled_ui(run.model.is_gan(), |ui| {
@@ -142,6 +146,25 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 boltzmann_rows(ui, run);
             }
         });
+}
+
+/// Layer sizes chosen for another family that this one cannot take (an RBM has one layer, a
+/// DBM at least two) go back to its defaults, rather than failing at Start.
+fn fit_layers(run: &mut RunOptions) {
+    let b = &mut run.boltzmann;
+    let n = b
+        .layers
+        .as_ref()
+        .map_or(usize::from(b.hidden.is_some()), Vec::len);
+    let fits = match run.model {
+        ModelKind::Rbm => n <= 1,
+        ModelKind::Dbm => n == 0 || n >= 2,
+        _ => true,
+    };
+    if !fits {
+        b.layers = None;
+        b.hidden = None;
+    }
 }
 
 /// A Boltzmann machine's choices: hidden layer sizes, label units (DBN), CD-k and PCD, and the

@@ -561,3 +561,29 @@ fn the_app_command_starts_a_run_at_once_with_its_train_flags() {
         Some(ModelKind::Mlp)
     );
 }
+
+#[test]
+fn switching_to_a_boltzmann_family_keeps_only_layer_sizes_it_can_take() {
+    let mut h = harness(options(vec![], None));
+    h.state_mut().settings.tab = Tab::Train;
+    h.state_mut().settings.run.model = ModelKind::Dbn;
+    h.state_mut().settings.run.boltzmann.layers = Some(vec![300, 200, 100]);
+    h.run_steps(2);
+    // Through the Model menu, as a user switches: an RBM cannot take three layers.
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "Model")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("RBM (restricted Boltzmann machine)").click();
+    h.run_steps(2);
+    let run = &h.state().settings.run;
+    assert_eq!(run.model, ModelKind::Rbm);
+    assert_eq!(
+        run.boltzmann.layers, None,
+        "back to the RBM's default of one layer"
+    );
+    assert_eq!(
+        run.config(10).model.validate(),
+        Ok(()),
+        "the form's choices start a run"
+    );
+}
