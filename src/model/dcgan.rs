@@ -159,7 +159,6 @@ impl DcganDiscriminator {
 mod tests {
     use super::*;
     use crate::model::ModelKind;
-    use burn::tensor::Distribution;
 
     /// The channels-last CPU path computes the same losses and gradients as burn's own layers,
     /// for the plain and the conditional DCGAN.
@@ -169,13 +168,22 @@ mod tests {
             let device = Device::flex().autodiff();
             let mut cfg = ModelConfig::new(kind, 10);
             cfg.width = 8; // small but the same shapes otherwise
-            let g = DcganGenerator::new(&cfg, &device);
-            let d = DcganDiscriminator::new(&cfg, &device);
-            let z =
-                Tensor::<2>::random([4, cfg.latent_dim], Distribution::Normal(0.0, 1.0), &device);
+            // Seeded weights and host-drawn inputs: the same case every run, whatever other
+            // tests draw from the device's generator meanwhile.
+            let (g, d) = crate::model::seeded_init(&device, 7, || {
+                (
+                    DcganGenerator::new(&cfg, &device),
+                    DcganDiscriminator::new(&cfg, &device),
+                )
+            });
+            let host = |seed, shape: [usize; 2]| {
+                let v = crate::types::noise::gaussian(seed, shape[0] * shape[1]);
+                Tensor::<2>::from_data(TensorData::new(v, shape), &device)
+            };
+            let z = host(1, [4, cfg.latent_dim]);
             let label = kind
                 .is_conditional()
-                .then(|| Tensor::<2>::random([4, 10], Distribution::Default, &device));
+                .then(|| burn::tensor::activation::sigmoid(host(2, [4, 10])));
             let run = |fast_on: bool| {
                 let path = crate::model::cpu_kernels::Scope::set(fast_on);
                 let before = cpu_kernels::dispatched_here();

@@ -743,6 +743,31 @@ fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
         &["score", "--checkpoint", "mnist-dcgan", "--gibbs", "10"],
         "not a Boltzmann machine",
     );
+    // No latent space: directions and encode say so and write nothing.
+    let out = dir.path().join("dirs.json");
+    fails_with(
+        &[
+            "directions",
+            "--checkpoint",
+            rbm.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "has no latent space",
+    );
+    assert!(!out.exists());
+    fails_with(
+        &[
+            "encode",
+            "--checkpoint",
+            rbm.to_str().unwrap(),
+            "--data-index",
+            "3",
+            "--out",
+            dir.path().join("enc.png").to_str().unwrap(),
+        ],
+        "has no latent space",
+    );
 }
 
 #[test]
