@@ -215,13 +215,7 @@ pub fn scores(
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
-        let x = Tensor::<4>::from_data(
-            TensorData::new(
-                images[start * PIXELS..(start + m) * PIXELS].to_vec(),
-                [m, 1, IMAGE_SIZE, IMAGE_SIZE],
-            ),
-            device,
-        );
+        let x = crate::model::inference::image_chunk(images, start, m, device); // [m, 1, 28, 28]
         let label = model.kind.label_into_d().then(|| {
             let l = &labels[start.min(labels.len())..(start + m).min(labels.len())];
             Tensor::<2>::from_data(

@@ -77,13 +77,7 @@ pub fn classify(
     let mut predicted = Vec::with_capacity(n);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
-        let x = Tensor::<4>::from_data(
-            TensorData::new(
-                images[start * PIXELS..(start + m) * PIXELS].to_vec(),
-                [m, 1, IMAGE_SIZE, IMAGE_SIZE],
-            ),
-            device,
-        );
+        let x = crate::model::inference::image_chunk(images, start, m, device); // [m, 1, 28, 28]
         let (f, logits) = c.forward(x);
         features.extend(readback(f)?);
         let l = readback(logits)?;

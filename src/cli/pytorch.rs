@@ -11,12 +11,11 @@ pub const MODELS: &[&str] = &["mlp", "dcgan", "cdcgan", "vae"];
 
 /// The reference script: `LATENTLAB_PYTORCH_REF`, else the source checkout's copy.
 pub fn script() -> Option<PathBuf> {
-    std::env::var_os("LATENTLAB_PYTORCH_REF")
-        .map(PathBuf::from)
-        .or_else(|| {
-            Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/pytorch_ref.py"))
-        })
-        .filter(|p| p.is_file())
+    let path = std::env::var_os("LATENTLAB_PYTORCH_REF").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/pytorch_ref.py"),
+        PathBuf::from,
+    );
+    path.is_file().then_some(path)
 }
 
 /// Why the PyTorch side cannot run here, if it cannot.

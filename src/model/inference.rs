@@ -17,6 +17,19 @@ pub fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadbackError>
         .map_err(|e| ReadbackError(format!("{e:?}")))
 }
 
+/// Images `start..start + m` of a batch of 28x28 images (`[n * 784]` values) as a tensor
+/// [m, 1, 28, 28] on `device`.
+pub fn image_chunk(images: &[f32], start: usize, m: usize, device: &Device) -> Tensor<4> {
+    let px = super::IMAGE_SIZE * super::IMAGE_SIZE;
+    Tensor::<4>::from_data(
+        TensorData::new(
+            images[start * px..(start + m) * px].to_vec(),
+            [m, 1, super::IMAGE_SIZE, super::IMAGE_SIZE],
+        ),
+        device,
+    )
+}
+
 /// Run `g` on `device` for latent rows `z` and optional conditions (`[n * cond_dim]`: soft
 /// labels, or InfoGAN's codes); pixel values out.
 pub fn generate_with(

@@ -275,6 +275,10 @@ fn boltzmann_runs_round_trip_and_resume() {
             t.step().expect("step");
             unbroken.step().expect("step");
         }
+        // The sample grid: the persistent chains' pictures (or fresh chains), one per slot.
+        let samples = t.samples().expect("samples");
+        assert_eq!(samples.len(), t.config.sample_count * 784, "{kind:?}");
+        assert!(samples.iter().all(|v| (-1.0..=1.0).contains(v)), "{kind:?}");
         let dir = tempdir();
         let run = dir.path().join("run");
         t.save(&run).expect("save");

@@ -463,39 +463,39 @@ impl Trainer {
             return Ok(None);
         };
         let units: Vec<Tensor<2>> = state.chains.iter().map(|c| c.val()).collect();
+        let n_layers = net.layers.len();
         let v = match (net.kind, units.len()) {
-            (ModelKind::Dbm, l) if l == net.layers.len() + 1 => {
-                let (_, v) = net.observe(&Chain { units }, &Clamp::default());
-                v
+            (ModelKind::Dbm, l) if l == n_layers + 1 => {
+                net.observe(&Chain { units }, &Clamp::default()).1
             }
-            (ModelKind::Rbm, 1) => net.layers[0].visible_probs(units[0].clone()),
-            // A DBN's top-layer chains (its last phase): down through the directed layers.
-            (ModelKind::Dbn, 1)
-                if units[0].dims()[1] == net.layers[net.layers.len() - 1].hidden() =>
+            // An RBM's chains, or a DBN's top-layer chains in its last phase: one layer's
+            // hidden states, seen through the machine's own pass down.
+            (ModelKind::Rbm | ModelKind::Dbn, 1)
+                if units[0].dims()[1] == net.layers[n_layers - 1].hidden()
+                    && (net.kind == ModelKind::Rbm || self.in_top_phase()) =>
             {
-                let n = net.layers.len();
-                let (phase, _) = phase_of(
-                    net.kind,
-                    n,
-                    &self.config.cd.clone().unwrap_or_default(),
-                    self.step.saturating_sub(1),
-                );
-                if phase != Phase::Layer(n - 1) {
-                    return Ok(None);
-                }
-                let top_v = net.layers[n - 1].visible_probs(units[0].clone());
-                let [b, m] = top_v.dims();
-                let mut x = top_v.slice([0..b, 0..m - net.classes]);
-                for layer in net.layers[..n - 1].iter().rev() {
-                    x = layer.visible_probs(x);
-                }
-                x
+                let h = units[0].clone();
+                let top_v = net.layers[n_layers - 1].visible_probs(h.clone());
+                let chain = Chain {
+                    units: vec![top_v, h],
+                };
+                net.observe(&chain, &Clamp::default()).1
             }
             _ => return Ok(None),
         };
         let m = v.dims()[0].min(n);
         let v = v.slice([0..m, 0..VISIBLE_UNITS]);
         Ok(Some(readback(v.mul_scalar(2.0).sub_scalar(1.0))?))
+    }
+
+    /// Whether the last update trained a DBN's top layer.
+    fn in_top_phase(&self) -> bool {
+        let Nets::Boltzmann { net, .. } = &self.nets else {
+            return false;
+        };
+        let n = net.layers.len();
+        let cd = self.config.cd.clone().unwrap_or_default();
+        phase_of(net.kind, n, &cd, self.step.saturating_sub(1)).0 == Phase::Layer(n - 1)
     }
 
     /// The bottom layer's filters: each hidden unit's weights as a 28x28 tile, scaled by its
