@@ -54,9 +54,37 @@ impl ModuleMapper for Blend {
         let out = if self.decay == 0.0 {
             live
         } else {
-            avg.mul_scalar(self.decay) + live.mul_scalar(1.0 - self.decay)
+            blend_tensor(avg, live, self.decay)
         };
         Param::initialized(id, out)
+    }
+}
+
+/// `decay * avg + (1 - decay) * live`. On burn's CPU backend one multi-threaded pass in place
+/// (the same f32 operations as the tensor expression below, so the same bits); elsewhere the
+/// tensor expression.
+fn blend_tensor<const D: usize>(avg: Tensor<D>, live: Tensor<D>, decay: f64) -> Tensor<D> {
+    use crate::model::cpu_kernels::{count_dispatch, f32s, plain_flex, unflex};
+    use rayon::prelude::*;
+    let (a, b) = (decay as f32, (1.0 - decay) as f32);
+    let n = avg.shape().num_elements();
+    match (plain_flex(avg), plain_flex(live)) {
+        (Ok(mut avg), Ok(live)) if avg.layout().contiguous_offsets() == Some((0, n)) => {
+            let lv = f32s(&live);
+            if let Some(out) = avg.storage_mut::<f32>().get_mut(..n)
+                && lv.len() == n
+            {
+                out.par_chunks_mut(16 * 1024)
+                    .zip(lv.par_chunks(16 * 1024))
+                    .for_each(|(o, l)| o.iter_mut().zip(l).for_each(|(o, &l)| *o = *o * a + l * b));
+                count_dispatch();
+                return unflex(Ok(avg));
+            }
+            drop(lv);
+            let (avg, live): (Tensor<D>, Tensor<D>) = (unflex(Ok(avg)), unflex(Ok(live)));
+            avg.mul_scalar(decay) + live.mul_scalar(1.0 - decay)
+        }
+        (avg, live) => unflex(avg).mul_scalar(decay) + unflex(live).mul_scalar(1.0 - decay),
     }
 }
 
@@ -105,5 +133,30 @@ mod tests {
         for (a, b) in weights(&avg).iter().zip(&before) {
             assert!((a - (b + 0.1)).abs() < 1e-6, "{a} vs {b} + 0.1");
         }
+    }
+
+    #[test]
+    fn the_fused_blend_gives_the_tensor_expressions_bits() {
+        use crate::model::cpu_kernels::{Scope, dispatched_here};
+        use burn::tensor::TensorData;
+        let device = Device::flex();
+        let grid = |f: fn(usize) -> f32| {
+            let v: Vec<f32> = (0..200 * 200).map(f).collect();
+            Tensor::<2>::from_data(TensorData::new(v, [200, 200]), &device) // [200, 200]
+        };
+        let avg = grid(|i| (i % 97) as f32 / 7.0 - 3.0);
+        let live = grid(|i| (i % 89) as f32 / 5.0 - 8.0);
+        let bits =
+            |t: Tensor<2>| -> Vec<u32> { t.into_data().iter::<f32>().map(f32::to_bits).collect() };
+        let before = dispatched_here();
+        let fused = blend_tensor(avg.clone(), live.clone(), 0.999);
+        assert_eq!(dispatched_here(), before + 1, "the fused pass ran");
+        let plain = {
+            let _off = Scope::set(false);
+            blend_tensor(avg.clone(), live, 0.999)
+        };
+        assert_eq!(dispatched_here(), before + 1, "the tensor expression ran");
+        assert_ne!(bits(fused.clone()), bits(avg), "the average moved");
+        assert_eq!(bits(fused), bits(plain));
     }
 }

@@ -1,6 +1,6 @@
 //! The fully connected ("vanilla") GAN, optionally conditional.
 
-use super::leaky_relu;
+use super::cpu_kernels::activation::leaky;
 use super::{ModelConfig, with_label};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -35,9 +35,9 @@ impl MlpGenerator {
 
     pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
         let x = with_label(z, label); // [batch, latent + classes]
-        let x = leaky_relu(self.l1.forward(x), SLOPE);
-        let x = leaky_relu(self.l2.forward(x), SLOPE);
-        let x = leaky_relu(self.l3.forward(x), SLOPE);
+        let x = leaky(self.l1.forward(x), SLOPE);
+        let x = leaky(self.l2.forward(x), SLOPE);
+        let x = leaky(self.l3.forward(x), SLOPE);
         let x = tanh(self.out.forward(x)); // [batch, 784]
         let [batch, pixels] = x.dims();
         let side = (pixels as f64).sqrt() as usize;
@@ -66,8 +66,8 @@ impl MlpDiscriminator {
     pub fn forward(&self, x: Tensor<4>, label: Option<Tensor<2>>) -> Tensor<2> {
         let x: Tensor<2> = x.flatten(1, 3); // [batch, 784]
         let x = with_label(x, label);
-        let x = leaky_relu(self.l1.forward(x), SLOPE);
-        let x = leaky_relu(self.l2.forward(x), SLOPE);
+        let x = leaky(self.l1.forward(x), SLOPE);
+        let x = leaky(self.l2.forward(x), SLOPE);
         self.out.forward(x) // [batch, 1]
     }
 }

@@ -3,6 +3,7 @@
 pub mod boltzmann_options;
 pub mod classifier;
 pub mod detector;
+pub mod fused_adam;
 pub mod messages;
 pub mod objective;
 pub mod options;

@@ -13,7 +13,7 @@ use crate::checkpoint::{self, DataInfo, Manifest};
 use crate::data::{Batcher, Dataset};
 use crate::model::{BoltzmannNet, Discriminator, Generator, VaeNet, ema, generate_with};
 use crate::types::noise;
-use burn::optim::{AdamConfig, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -104,11 +104,7 @@ impl Default for Speedups {
 }
 
 fn adam(cfg: &TrainConfig) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(cfg.beta1)
-        .with_beta_2(cfg.beta2)
-        .with_epsilon(1e-8)
-        .init()
+    super::fused_adam::optimizer(cfg.beta1, cfg.beta2, 1e-8)
 }
 
 fn check_lr(lr: f64) -> Result<(), TrainError> {

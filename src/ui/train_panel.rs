@@ -432,7 +432,11 @@ fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
 }
 
 fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Action>) {
-    if t.model.as_ref().map_or(s.run.model, |m| m.kind).is_boltzmann() {
+    if t.model
+        .as_ref()
+        .map_or(s.run.model, |m| m.kind)
+        .is_boltzmann()
+    {
         ui.heading("Samples from the chains");
     } else {
         ui.heading("Samples from fixed noise");

@@ -17,7 +17,7 @@ use burn::tensor::DType;
 use rayon::prelude::*;
 
 /// `max(x, 0) + slope * min(x, 0)` for `0 <= slope < 1`, element-wise.
-pub fn leaky(x: Tensor<4>, slope: f64) -> Tensor<4> {
+pub fn leaky<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     if (0.0..1.0).contains(&slope) && x.dtype() == DType::F32 && wanted(&x.device()) {
         Tensor::from_dispatch(<Dispatch as FastActivation>::leaky_relu_fused(
             x.into_dispatch(),

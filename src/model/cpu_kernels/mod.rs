@@ -1,7 +1,8 @@
-//! latentlab's own CPU kernels for the layers DCGAN-28 and the VAE spend their time in, as burn
-//! backend extensions (implemented for burn-flex and its autodiff wrapper). Each computes the same
-//! function and gradients as the burn layer it stands in for; on any other device, or when a
-//! trainer turns them off, the burn layer runs instead.
+//! latentlab's own CPU kernels for the layers DCGAN-28, the MLP GAN and the VAE spend their time
+//! in, as burn backend extensions (implemented for burn-flex and its autodiff wrapper), and the
+//! plain-tensor helpers the fused parameter updates (Adam, the generator average) use. Each
+//! computes the same function and gradients as the burn operations it stands in for; on any other
+//! device, or when a trainer turns them off, burn's operations run instead.
 
 pub mod activation;
 pub mod conv;
@@ -12,7 +13,9 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
 use burn::prelude::*;
+use burn::tensor::DType;
 use burn::tensor::TensorData;
 use std::cell::Cell;
 
@@ -57,6 +60,11 @@ pub(crate) fn max_rel_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
     (a - b).abs().max().into_scalar::<f32>() / scale
 }
 
+/// Count one more call through the kernels on this thread.
+pub(crate) fn count_dispatch() {
+    DISPATCHED.with(|d| d.set(d.get() + 1));
+}
+
 /// Layer calls on this thread that went through the kernels so far.
 pub fn dispatched_here() -> u64 {
     DISPATCHED.with(Cell::get)
@@ -77,10 +85,46 @@ pub fn training_here(device: &Device) -> bool {
     yes
 }
 
+/// The flex tensor under `t` when `t` is a plain (not tracked) f32 tensor on burn's CPU backend
+/// and the kernels are on here; otherwise `t` unchanged. For the parameter updates, which work
+/// on plain tensors.
+#[expect(
+    clippy::result_large_err,
+    reason = "moved once per parameter per update; boxing would allocate each time"
+)]
+pub fn plain_flex<const D: usize>(t: Tensor<D>) -> Result<FlexTensor, Tensor<D>> {
+    if !(enabled() && t.dtype() == DType::F32 && t.device() == Device::flex()) {
+        return Err(t);
+    }
+    match t.into_dispatch() {
+        DispatchTensor {
+            kind: DispatchTensorKind::Flex(BackendTensor::Float(f)),
+            autodiff: DispatchAutodiffContext::Disabled,
+        } => Ok(f),
+        other => Err(Tensor::from_dispatch(other)),
+    }
+}
+
+/// A plain tensor on burn's CPU backend holding `t` (the inverse of [`plain_flex`]).
+pub fn from_flex<const D: usize>(t: FlexTensor) -> Tensor<D> {
+    Tensor::from_dispatch(DispatchTensor {
+        kind: DispatchTensorKind::Flex(BackendTensor::Float(t)),
+        autodiff: DispatchAutodiffContext::Disabled,
+    })
+}
+
+/// Back to a tensor, whichever way [`plain_flex`] went.
+pub fn unflex<const D: usize>(t: Result<FlexTensor, Tensor<D>>) -> Tensor<D> {
+    match t {
+        Ok(f) => from_flex(f),
+        Err(t) => t,
+    }
+}
+
 /// Row-major f32 values of a flex tensor, copied only when it is a strided view. Callers check
 /// the dtype is f32 before entering the extensions; anything else is a bug in that check, and
 /// stops here rather than computing with an empty buffer.
-fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(crate) fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => match t.to_contiguous().as_slice::<f32>() {
