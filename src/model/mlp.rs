@@ -1,6 +1,7 @@
 //! The fully connected ("vanilla") GAN, optionally conditional.
 
 use super::cpu_kernels::activation::leaky;
+use super::cpu_kernels::linear::linear;
 use super::{ModelConfig, with_label};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -30,15 +31,15 @@ impl MlpGenerator {
 
     /// The first layer's pre-activations [batch, width] (this G has no normalisation).
     pub fn first_hidden(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<2> {
-        self.l1.forward(with_label(z, label))
+        linear(&self.l1, with_label(z, label))
     }
 
     pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
         let x = with_label(z, label); // [batch, latent + classes]
-        let x = leaky(self.l1.forward(x), SLOPE);
-        let x = leaky(self.l2.forward(x), SLOPE);
-        let x = leaky(self.l3.forward(x), SLOPE);
-        let x = tanh(self.out.forward(x)); // [batch, 784]
+        let x = leaky(linear(&self.l1, x), SLOPE);
+        let x = leaky(linear(&self.l2, x), SLOPE);
+        let x = leaky(linear(&self.l3, x), SLOPE);
+        let x = tanh(linear(&self.out, x)); // [batch, 784]
         let [batch, pixels] = x.dims();
         let side = (pixels as f64).sqrt() as usize;
         x.reshape([batch, 1, side, side])
@@ -66,8 +67,8 @@ impl MlpDiscriminator {
     pub fn forward(&self, x: Tensor<4>, label: Option<Tensor<2>>) -> Tensor<2> {
         let x: Tensor<2> = x.flatten(1, 3); // [batch, 784]
         let x = with_label(x, label);
-        let x = leaky(self.l1.forward(x), SLOPE);
-        let x = leaky(self.l2.forward(x), SLOPE);
-        self.out.forward(x) // [batch, 1]
+        let x = leaky(linear(&self.l1, x), SLOPE);
+        let x = leaky(linear(&self.l2, x), SLOPE);
+        linear(&self.out, x) // [batch, 1]
     }
 }

@@ -463,7 +463,8 @@ fn a_termination_signal_saves_an_unsaved_run_and_closes() {
 
 #[test]
 fn infogan_code_picker_and_continuous_slider_drive_the_image_and_sweeps() {
-    // A tiny InfoGAN, a few steps in: enough for the codes to change the image.
+    // A tiny InfoGAN, 20 steps in: enough for the codes to move the 8-bit image (after 3, a
+    // change of code could stay within one grey level).
     let dir = super::tempdir();
     let mut cfg = super::tiny(
         ModelKind::Infogan,
@@ -475,7 +476,7 @@ fn infogan_code_picker_and_continuous_slider_drive_the_image_and_sweeps() {
     let mut t =
         latentlab::train::Trainer::new(cfg, data, "p".into(), &burn::tensor::Device::flex())
             .expect("trainer");
-    for _ in 0..3 {
+    for _ in 0..20 {
         t.step().expect("step");
     }
     t.save(dir.path()).expect("save");

@@ -10,6 +10,7 @@
 //! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
+use super::matmul::{column_sums, matmul, plain, tr};
 use super::{f32s, register_grads, tensor, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -153,16 +154,6 @@ fn matrix(t: FlexTensor) -> FlexTensor {
     Flex::float_reshape(t, [rows, c].into())
 }
 
-fn column_sums(m: FlexTensor) -> FlexTensor {
-    let c = m.shape()[1];
-    Flex::float_reshape(Flex::float_sum_dim(m, 0), [c].into())
-}
-
-fn add_bias(y: FlexTensor, bias: FlexTensor) -> FlexTensor {
-    let c = bias.shape()[0];
-    Flex::float_add(y, Flex::float_reshape(bias, [1, c].into()))
-}
-
 impl FastConv for Flex {
     fn conv_k4s2p1(
         x: FlexTensor,
@@ -172,7 +163,7 @@ impl FastConv for Flex {
         let [n, hh, ww, _] = x.shape().dims();
         let cout = weight.shape()[0];
         let cols = im2col(&x); // [n*h*w, (kh, kw, cin)]
-        let y = add_bias(Flex::float_matmul(cols.clone(), conv_matrix(weight)), bias);
+        let y = matmul(plain(&cols), plain(&conv_matrix(weight)), Some(&bias));
         (
             Flex::float_reshape(y, [n, hh / 2, ww / 2, cout].into()),
             cols,
@@ -182,10 +173,8 @@ impl FastConv for Flex {
     fn conv_transpose_k4s2p1(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
         let [n, h, w, _] = x.shape().dims();
         let cout = weight.shape()[1];
-        let cols = Flex::float_matmul(matrix(x), transpose_matrix(weight)); // [n*h*w, (kh, kw, cout)]
-        let y = col2im(&cols, n, cout, h, w); // [n, 2h, 2w, cout]
-        let y = add_bias(matrix(y), bias);
-        Flex::float_reshape(y, [n, 2 * h, 2 * w, cout].into())
+        let cols = matmul(plain(&matrix(x)), plain(&transpose_matrix(weight)), None); // [n*h*w, (kh, kw, cout)]
+        col2im(&cols, n, cout, h, w, Some(&bias)) // [n, 2h, 2w, cout]
     }
 
     fn conv_k4s2p1_backward(
@@ -199,13 +188,13 @@ impl FastConv for Flex {
         let cin = weight.shape()[1];
         let g = matrix(grad); // [n*h*w, cout]
         let dx = if want_x {
-            let dcols = Flex::float_matmul(g.clone(), Flex::float_transpose(conv_matrix(weight)));
-            col2im(&dcols, n, cin, h, w) // [n, 2h, 2w, cin]
+            let dcols = matmul(plain(&g), tr(&conv_matrix(weight)), None);
+            col2im(&dcols, n, cin, h, w, None) // [n, 2h, 2w, cin]
         } else {
             empty()
         };
         let dw = if want_weight {
-            let dw = Flex::float_matmul(Flex::float_transpose(g.clone()), cols); // [cout, (kh, kw, cin)]
+            let dw = matmul(tr(&g), plain(&cols), None); // [cout, (kh, kw, cin)]
             let dw = Flex::float_reshape(dw, [cout, 4, 4, cin].into());
             Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cout, cin, 4, 4]
         } else {
@@ -226,16 +215,13 @@ impl FastConv for Flex {
         let bias = column_sums(matrix(grad.clone()));
         let cols = im2col(&grad); // [n*h*w, (kh, kw, cout)]
         let dx = if want_x {
-            let dx = Flex::float_matmul(
-                cols.clone(),
-                Flex::float_transpose(transpose_matrix(weight)),
-            );
+            let dx = matmul(plain(&cols), tr(&transpose_matrix(weight)), None);
             Flex::float_reshape(dx, [n, h, w, cin].into())
         } else {
             empty()
         };
         let dw = if want_weight {
-            let dw = Flex::float_matmul(Flex::float_transpose(matrix(x)), cols); // [cin, (kh, kw, cout)]
+            let dw = matmul(tr(&matrix(x)), plain(&cols), None); // [cin, (kh, kw, cout)]
             let dw = Flex::float_reshape(dw, [cin, 4, 4, cout].into());
             Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cin, cout, 4, 4]
         } else {
@@ -271,11 +257,25 @@ fn im2col(x: &FlexTensor) -> FlexTensor {
 }
 
 /// The adjoint of [`im2col`]: scatter-add [n*h*w, (kh, kw, c)] into [n, 2h, 2w, c].
-fn col2im(cols: &FlexTensor, n: usize, c: usize, h: usize, w: usize) -> FlexTensor {
+fn col2im(
+    cols: &FlexTensor,
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    bias: Option<&FlexTensor>,
+) -> FlexTensor {
     let (hh, ww) = (2 * h, 2 * w);
     let cv = f32s(cols);
     let row = 16 * c;
-    let mut out = vec![0f32; n * hh * ww * c];
+    // The sums start from the bias (one value per channel), when there is one.
+    let mut out = match bias.map(f32s) {
+        Some(b) => {
+            assert_eq!(b.len(), c, "one bias per channel");
+            b.iter().copied().cycle().take(n * hh * ww * c).collect()
+        }
+        None => vec![0f32; n * hh * ww * c],
+    };
     out.par_chunks_mut((hh * ww * c).max(1))
         .enumerate()
         .for_each(|(b, img)| {

@@ -6,6 +6,8 @@
 
 pub mod activation;
 pub mod conv;
+pub mod linear;
+mod matmul;
 pub mod norm;
 
 use burn::backend::Backend;
