@@ -9,13 +9,20 @@ use std::process::Command;
 /// The models the reference script has.
 pub const MODELS: &[&str] = &["mlp", "dcgan", "cdcgan", "vae"];
 
-/// The reference script: `LATENTLAB_PYTORCH_REF`, else the source checkout's copy.
+/// The reference script: `LATENTLAB_PYTORCH_REF`, else `tests/reference/pytorch_ref.py` under
+/// the current directory (a checkout), else under the checkout this binary was built from.
 pub fn script() -> Option<PathBuf> {
-    let path = std::env::var_os("LATENTLAB_PYTORCH_REF").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/pytorch_ref.py"),
-        PathBuf::from,
-    );
-    path.is_file().then_some(path)
+    if let Some(path) = std::env::var_os("LATENTLAB_PYTORCH_REF") {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let rel = Path::new("tests/reference/pytorch_ref.py");
+    [
+        rel.to_path_buf(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
 }
 
 /// Why the PyTorch side cannot run here, if it cannot.

@@ -128,24 +128,35 @@ impl DcganDiscriminator {
     ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _, h, w] = x.dims();
         let label = label.filter(|_| self.conv1.weight.dims()[1] > x.dims()[1]);
-        let x = match label {
-            // [batch, classes] -> [batch, classes, 28, 28] constant planes
-            Some(c) => {
-                let classes = c.dims()[1];
-                let planes = c
-                    .reshape([batch, classes, 1, 1])
-                    .expand([batch, classes, h, w]);
-                Tensor::cat(vec![x, planes], 1)
-            }
-            None => x,
-        };
         let x = if cpu_kernels::training_here(&x.device()) {
-            // Channels-last through the CPU extensions (same function, fewer layout copies).
+            // Channels-last through the CPU extensions (same function, fewer layout copies);
+            // the label planes go last, so the image needs no copy into a wider tensor first.
             let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, channels]
+            let x = match label {
+                Some(c) => {
+                    let classes = c.dims()[1];
+                    let planes = c
+                        .reshape([batch, 1, 1, classes])
+                        .expand([batch, h, w, classes]);
+                    Tensor::cat(vec![x, planes], 3) // [batch, 28, 28, channels + classes]
+                }
+                None => x,
+            };
             let x = leaky(conv(&self.conv1, x), SLOPE); // [batch, 14, 14, 64]
             let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
             x.permute([0, 3, 1, 2]) // [batch, 128, 7, 7], the order fc's weights expect
         } else {
+            let x = match label {
+                // [batch, classes] -> [batch, classes, 28, 28] constant planes
+                Some(c) => {
+                    let classes = c.dims()[1];
+                    let planes = c
+                        .reshape([batch, classes, 1, 1])
+                        .expand([batch, classes, h, w]);
+                    Tensor::cat(vec![x, planes], 1)
+                }
+                None => x,
+            };
             let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
             leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE) // [batch, 128, 7, 7]
         };

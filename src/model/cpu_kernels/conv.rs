@@ -10,7 +10,7 @@
 //! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
-use super::matmul::{column_sums, matmul, plain, tr};
+use super::matmul::{column_sums, matmul, plain, repeat_rows, tr};
 use super::{f32s, register_grads, tensor, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -272,7 +272,7 @@ fn col2im(
     let mut out = match bias.map(f32s) {
         Some(b) => {
             assert_eq!(b.len(), c, "one bias per channel");
-            b.iter().copied().cycle().take(n * hh * ww * c).collect()
+            repeat_rows(&b, n * hh * ww)
         }
         None => vec![0f32; n * hh * ww * c],
     };

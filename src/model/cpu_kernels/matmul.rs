@@ -65,7 +65,7 @@ pub(crate) fn matmul(lhs: Operand, rhs: Operand, bias: Option<&FlexTensor>) -> F
     }
     let mut out: Vec<f32> = match &bias {
         // The bias rows are the starting value the product is added to.
-        Some(bias) => bias.iter().copied().cycle().take(m * n).collect(),
+        Some(bias) => repeat_rows(bias, m),
         None => Vec::with_capacity(m * n),
     };
     let parallelism = if m * n * k >= PARALLEL_THRESHOLD {
@@ -113,4 +113,13 @@ pub(crate) fn matmul(lhs: Operand, rhs: Operand, bias: Option<&FlexTensor>) -> F
 pub(crate) fn column_sums(m: FlexTensor) -> FlexTensor {
     let c = m.shape()[1];
     Flex::float_reshape(Flex::float_sum_dim(m, 0), [c].into())
+}
+
+/// `row` repeated `times` times, end to end (one block copy per row).
+pub(crate) fn repeat_rows(row: &[f32], times: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(row.len() * times);
+    for _ in 0..times {
+        out.extend_from_slice(row);
+    }
+    out
 }
