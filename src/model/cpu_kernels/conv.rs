@@ -11,7 +11,7 @@
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
 use super::matmul::{column_sums, matmul, plain, repeat_rows, tr};
-use super::{f32s, register_grads, tensor, wanted};
+use super::{backward_xwb, f32s, register_grads, tensor, track_xwb, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -347,21 +347,8 @@ impl<B: Backend + FastConv> Backward<B, 3> for ConvBackward {
 impl<B: Backend + FastConv> Backward<B, 3> for ConvTransposeBackward {
     type State = (NodeId, NodeId);
 
-    fn backward(
-        self,
-        ops: Ops<Self::State, 3>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_w, node_b] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, w_state) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-        let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-        let (dx, dw, db) =
-            B::conv_transpose_k4s2p1_backward(x, weight, grad, node_x.is_some(), node_w.is_some());
-        let ids = [node_x, node_w, node_b].map(|n| n.map(|n| n.id));
-        register_grads::<B>(grads, ids, [dx, dw, db]);
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, c: &mut Checkpointer) {
+        backward_xwb::<B>(ops, grads, c, B::conv_transpose_k4s2p1_backward);
     }
 }
 
@@ -395,26 +382,11 @@ impl<B: Backend + FastConv, C: CheckpointStrategy> FastConv for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match ConvTransposeBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
-                let out = B::conv_transpose_k4s2p1(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                );
-                prep.finish(state, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv_transpose_k4s2p1(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-            )),
-        }
+        track_xwb::<B, C, _>(
+            ConvTransposeBackward,
+            [x, weight, bias],
+            B::conv_transpose_k4s2p1,
+        )
     }
 
     // The backward helpers run on the inner backend, inside the backward pass only.

@@ -9,12 +9,12 @@
 //! burn's `Linear` layout ([d_in, d_out]), so checkpoints are unchanged.
 
 use super::matmul::{column_sums, matmul, plain, tr};
-use super::{count_dispatch, register_grads, tensor, wanted};
+use super::{backward_xwb, count_dispatch, tensor, track_xwb, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
@@ -92,21 +92,8 @@ struct LinearBackward;
 impl<B: Backend + FastLinear> Backward<B, 3> for LinearBackward {
     type State = (NodeId, NodeId);
 
-    fn backward(
-        self,
-        ops: Ops<Self::State, 3>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_w, node_b] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, w_state) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-        let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-        let (dx, dw, db) =
-            B::linear_fused_backward(x, weight, grad, node_x.is_some(), node_w.is_some());
-        let ids = [node_x, node_w, node_b].map(|n| n.map(|n| n.id));
-        register_grads::<B>(grads, ids, [dx, dw, db]);
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, c: &mut Checkpointer) {
+        backward_xwb::<B>(ops, grads, c, B::linear_fused_backward);
     }
 }
 
@@ -116,26 +103,7 @@ impl<B: Backend + FastLinear, C: CheckpointStrategy> FastLinear for Autodiff<B, 
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        match LinearBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
-                let y = B::linear_fused(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    bias.into_primitive(),
-                );
-                prep.finish(state, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::linear_fused(
-                x.into_primitive(),
-                weight.into_primitive(),
-                bias.into_primitive(),
-            )),
-        }
+        track_xwb::<B, C, _>(LinearBackward, [x, weight, bias], B::linear_fused)
     }
 
     // Runs on the inner backend only, inside the backward pass.

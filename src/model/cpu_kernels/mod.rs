@@ -10,11 +10,14 @@ pub mod linear;
 mod matmul;
 pub mod norm;
 
-use burn::backend::Backend;
 use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend};
 use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -139,6 +142,64 @@ pub(crate) fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 /// A flex tensor owning `values`.
 fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// The tracked forward side of an operation on (x, weight, bias) whose backward pass needs `x`
+/// and the weight (checkpointed when the graph tracks the operation).
+pub(crate) fn track_xwb<B, C, O>(
+    op: O,
+    [x, weight, bias]: [FloatTensor<Autodiff<B, C>>; 3],
+    forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>>
+where
+    B: Backend,
+    C: CheckpointStrategy,
+    O: Backward<B, 3, State = (NodeId, NodeId)>,
+{
+    match op
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
+            let y = forward(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            );
+            prep.finish(state, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            bias.into_primitive(),
+        )),
+    }
+}
+
+/// The backward side of [`track_xwb`]: `grads_of(x, weight, output gradient, want_x,
+/// want_weight)` gives the input, weight and bias gradients, registered for the tracked parents.
+pub(crate) fn backward_xwb<B: Backend>(
+    ops: Ops<(NodeId, NodeId), 3>,
+    grads: &mut Gradients,
+    checkpointer: &mut Checkpointer,
+    grads_of: impl FnOnce(
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        bool,
+        bool,
+    ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>),
+) {
+    let [node_x, node_w, node_b] = ops.parents;
+    let grad = grads.consume::<B>(&ops.node);
+    let (x_state, w_state) = ops.state;
+    let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+    let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
+    let (dx, dw, db) = grads_of(x, weight, grad, node_x.is_some(), node_w.is_some());
+    let ids = [node_x, node_w, node_b].map(|n| n.map(|n| n.id));
+    register_grads::<B>(grads, ids, [dx, dw, db]);
 }
 
 /// Hand each tracked parent (by node id) of a three-input operation its gradient.
