@@ -28,6 +28,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 fn conv_fits(layer: &Conv2d) -> bool {
     layer.kernel_size == [4, 4]
@@ -243,8 +244,13 @@ fn im2col(x: &FlexTensor) -> FlexTensor {
     let (h, w) = (hh / 2, ww / 2);
     let xv = f32s(x);
     let row = 16 * c;
-    let mut out = vec![0f32; n * h * w * row];
-    out.par_chunks_mut((h * w * row).max(1))
+    let total = n * h * w * row;
+    assert_eq!(xv.len(), n * hh * ww * c, "input holds its shape's values");
+    // Written once, with no zeroing pass first: every tap of every cell is either copied or
+    // set to zero (padding).
+    let mut out: Vec<f32> = Vec::with_capacity(total);
+    out.spare_capacity_mut()[..total]
+        .par_chunks_mut((h * w * row).max(1))
         .enumerate()
         .for_each(|(b, dst)| {
             im2col_image(
@@ -253,6 +259,9 @@ fn im2col(x: &FlexTensor) -> FlexTensor {
                 [hh, ww, c],
             )
         });
+    // SAFETY: the chunks cover all `total` slots and `im2col_image` writes every slot of its
+    // chunk (16 taps of c values for each of the h*w cells).
+    unsafe { out.set_len(total) };
     tensor(out, [n * h * w, row])
 }
 
@@ -297,10 +306,25 @@ fn taps(cell: usize, [hh, ww]: [usize; 2]) -> impl Iterator<Item = (usize, usize
 
 /// One image of [`im2col`]: `img` [2h, 2w, c] -> `dst` [h*w, (kh, kw, c)].
 #[inline(never)]
-fn im2col_image(img: &[f32], dst: &mut [f32], [hh, ww, c]: [usize; 3]) {
+fn im2col_image(img: &[f32], dst: &mut [MaybeUninit<f32>], [hh, ww, c]: [usize; 3]) {
+    let cells = (hh / 2) * (ww / 2);
+    assert_eq!(dst.len(), cells * 16 * c, "one row of 16 taps per cell");
     for (cell, dst) in dst.chunks_exact_mut(16 * c).enumerate() {
-        for (t, p) in taps(cell, [hh, ww]) {
-            dst[t * c..][..c].copy_from_slice(&img[p * c..][..c]);
+        let (i, j) = (cell / (ww / 2), cell % (ww / 2));
+        for (t, dst) in dst.chunks_exact_mut(c).enumerate() {
+            match (tap(i, t / 4, hh), tap(j, t % 4, ww)) {
+                (Some(y), Some(x)) => {
+                    let src = &img[(y * ww + x) * c..][..c];
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        d.write(v);
+                    }
+                }
+                _ => {
+                    for d in dst {
+                        d.write(0.0);
+                    }
+                }
+            }
         }
     }
 }
