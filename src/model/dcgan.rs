@@ -5,6 +5,7 @@
 use super::cpu_kernels;
 use super::cpu_kernels::activation::leaky;
 use super::cpu_kernels::conv::{conv, conv_transpose};
+use super::cpu_kernels::label_planes::conv_with_label_planes;
 use super::cpu_kernels::norm::batch_norm_act;
 use super::leaky_relu;
 use super::{ModelConfig, dcgan_init, with_label};
@@ -130,19 +131,13 @@ impl DcganDiscriminator {
         let label = label.filter(|_| self.conv1.weight.dims()[1] > x.dims()[1]);
         let x = if cpu_kernels::training_here(&x.device()) {
             // Channels-last through the CPU extensions (same function, fewer layout copies);
-            // the label planes go last, so the image needs no copy into a wider tensor first.
+            // the label planes' share comes from one map per class.
             let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, channels]
             let x = match label {
-                Some(c) => {
-                    let classes = c.dims()[1];
-                    let planes = c
-                        .reshape([batch, 1, 1, classes])
-                        .expand([batch, h, w, classes]);
-                    Tensor::cat(vec![x, planes], 3) // [batch, 28, 28, channels + classes]
-                }
-                None => x,
+                Some(c) => conv_with_label_planes(&self.conv1, x, c), // [batch, 14, 14, 64]
+                None => conv(&self.conv1, x),
             };
-            let x = leaky(conv(&self.conv1, x), SLOPE); // [batch, 14, 14, 64]
+            let x = leaky(x, SLOPE); // [batch, 14, 14, 64]
             let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
             x.permute([0, 3, 1, 2]) // [batch, 128, 7, 7], the order fc's weights expect
         } else {
@@ -202,11 +197,13 @@ mod tests {
                     .forward_heads(g.forward(z.clone(), label.clone()), label.clone())
                     .0;
                 drop(path);
-                // G's and D's forward each took the kernel path, or neither did.
+                // G's and D's forward each took the kernel path (and a conditional D its
+                // label-plane maps), or none did.
                 let took = cpu_kernels::dispatched_here() - before;
+                let paths = 2 + u64::from(kind.is_conditional());
                 assert_eq!(
                     took,
-                    if fast_on { 2 } else { 0 },
+                    if fast_on { paths } else { 0 },
                     "kernel path taken {took} times"
                 );
                 let grads = logits.clone().sum().backward();

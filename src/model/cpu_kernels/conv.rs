@@ -30,7 +30,7 @@ use burn::tensor::DType;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-fn conv_fits(layer: &Conv2d) -> bool {
+pub(crate) fn conv_fits(layer: &Conv2d) -> bool {
     layer.kernel_size == [4, 4]
         && layer.stride == [2, 2]
         && layer.dilation == [1, 1]
@@ -63,15 +63,21 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let fits = conv_fits(layer) && hh % 2 == 0 && ww % 2 == 0;
     match &layer.bias {
         Some(bias) if fits && x.dtype() == DType::F32 && wanted(&x.device()) => {
-            let (y, _cols) = <Dispatch as FastConv>::conv_k4s2p1(
-                x.into_dispatch(),
-                layer.weight.val().into_dispatch(),
-                bias.val().into_dispatch(),
-            );
-            Tensor::from_dispatch(y)
+            conv_parts(x, layer.weight.val(), bias.val())
         }
         _ => to_nhwc(layer.forward(to_nchw(x))),
     }
+}
+
+/// The kernel-4, stride-2, padding-1 convolution of channels-last `x` [n, 2h, 2w, cin] with
+/// `weight` [cout, cin, 4, 4] and `bias` [cout], through the extension (callers check it fits).
+pub(crate) fn conv_parts(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    let (y, _cols) = <Dispatch as FastConv>::conv_k4s2p1(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+    );
+    Tensor::from_dispatch(y)
 }
 
 /// `layer` applied to channels-last `x`: [n, h, w, cin] -> [n, 2h, 2w, cout].

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod label_planes;
 pub mod linear;
 mod matmul;
 pub mod norm;
