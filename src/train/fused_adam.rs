@@ -7,13 +7,15 @@
 //! `AdamState`, so optimizer checkpoints are unchanged. Anywhere else (wgpu, another dtype, a
 //! strided parameter, or with the CPU kernels turned off) burn's Adam runs.
 
-use crate::model::cpu_kernels::{count_dispatch, f32s, plain_flex, unflex};
+use crate::model::cpu_kernels::{self, count_dispatch, f32s, plain_flex, unflex};
+use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 use burn::optim::{
     Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
 };
 use burn::prelude::*;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Elements per parallel task: large enough to amortise the task, small enough to share a
 /// 500k-weight layer between two cores.
@@ -71,21 +73,42 @@ impl FusedAdam {
     }
 }
 
-/// One chunk of the update. `first`: no moments yet (they are zero, and burn then skips the
-/// decay terms; skipping them here too keeps even the signs of zeros the same).
+/// One element's moments updated and its step (learning rate included). `first`: no moments
+/// yet (they are zero, and burn then skips the decay terms; skipping them here too keeps even
+/// the signs of zeros the same).
+#[inline(always)]
+fn step_of(m: &mut f32, v: &mut f32, g: f32, f: &Factors, first: bool) -> f32 {
+    let (gm, gv) = (g * f.one_minus_b1, (g * g) * f.one_minus_b2);
+    if first {
+        *m = gm;
+        *v = gv;
+    } else {
+        *m = *m * f.b1 + gm;
+        *v = *v * f.b2 + gv;
+    }
+    ((*m * f.combined) / (v.sqrt() + f.eps)) * f.lr
+}
+
+/// One chunk of the update, the weights changed in place.
 #[inline(never)]
 fn update_chunk(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], f: &Factors, first: bool) {
     for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-        let (gm, gv) = (g * f.one_minus_b1, (g * g) * f.one_minus_b2);
-        if first {
-            *m = gm;
-            *v = gv;
-        } else {
-            *m = *m * f.b1 + gm;
-            *v = *v * f.b2 + gv;
-        }
-        let step = (*m * f.combined) / (v.sqrt() + f.eps);
-        *p -= step * f.lr;
+        *p -= step_of(m, v, g, f, first);
+    }
+}
+
+/// One chunk of the update, the new weights written to `out` (the old ones are shared).
+#[inline(never)]
+fn update_chunk_into(
+    out: &mut [MaybeUninit<f32>],
+    [p, g]: [&[f32]; 2],
+    m: &mut [f32],
+    v: &mut [f32],
+    f: &Factors,
+    first: bool,
+) {
+    for ((((o, &p), m), v), &g) in out.iter_mut().zip(p).zip(m).zip(v).zip(g) {
+        o.write(p - step_of(m, v, g, f, first));
     }
 }
 
@@ -132,19 +155,44 @@ impl Optimizer for FusedAdam {
         };
         let f = self.factors(time + 1, lr);
         let gs = f32s(&g);
+        let shared = !p.is_unique();
         let done = match (
-            values_mut(&mut p, n),
             values_mut(&mut m, n),
             values_mut(&mut v, n),
+            p.layout().contiguous_offsets() == Some((0, n)),
         ) {
-            (Some(ps), Some(ms), Some(vs)) if gs.len() == n => {
-                ps.par_chunks_mut(CHUNK)
+            (Some(ms), Some(vs), true) if gs.len() == n && shared => {
+                // The old weights are still held elsewhere (the module being stepped): write
+                // the new ones to a fresh buffer rather than copying the old ones first.
+                let ps = f32s(&p);
+                let mut out: Vec<f32> = Vec::with_capacity(n);
+                out.spare_capacity_mut()[..n]
+                    .par_chunks_mut(CHUNK)
+                    .zip(ps.par_chunks(CHUNK))
                     .zip(ms.par_chunks_mut(CHUNK))
                     .zip(vs.par_chunks_mut(CHUNK))
                     .zip(gs.par_chunks(CHUNK))
-                    .for_each(|(((p, m), v), g)| update_chunk(p, m, v, g, &f, fresh));
+                    .for_each(|((((o, p), m), v), g)| {
+                        update_chunk_into(o, [p, g], m, v, &f, fresh)
+                    });
+                drop(ps);
+                // SAFETY: the chunks cover all n slots and each chunk's loop writes every slot
+                // (p, m, v and g all hold n values).
+                unsafe { out.set_len(n) };
+                p = cpu_kernels::tensor(out, p.shape().to_vec());
                 true
             }
+            (Some(ms), Some(vs), true) if gs.len() == n => match values_mut(&mut p, n) {
+                Some(ps) => {
+                    ps.par_chunks_mut(CHUNK)
+                        .zip(ms.par_chunks_mut(CHUNK))
+                        .zip(vs.par_chunks_mut(CHUNK))
+                        .zip(gs.par_chunks(CHUNK))
+                        .for_each(|(((p, m), v), g)| update_chunk(p, m, v, g, &f, fresh));
+                    true
+                }
+                None => false,
+            },
             _ => false,
         };
         drop(gs);
@@ -197,7 +245,11 @@ mod tests {
             let x = Tensor::<2>::from_data(TensorData::new(x, [8, 300]), &device); // [8, 300]
             let loss = net.forward(x).sin().sum();
             let grads = GradientsParams::from_grads(loss.backward(), &net);
+            // On even steps the old weights stay held elsewhere (as the trainer's module
+            // does), so both the in-place and the fresh-buffer update run.
+            let held = (s % 2 == 0).then(|| net.clone());
             net = opt.step(1e-2, net, grads);
+            drop(held);
         }
         net
     }

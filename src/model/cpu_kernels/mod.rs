@@ -141,7 +141,7 @@ pub(crate) fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 }
 
 /// A flex tensor owning `values`.
-fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
+pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
