@@ -78,7 +78,7 @@ impl DcganGenerator {
             let x = batch_norm_act(&self.bn0, x.permute([0, 2, 3, 1]), 0.0); // [batch, 7, 7, 128]
             let x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, 64]
             let x = conv_transpose(&self.up2, x); // [batch, 28, 28, 1]
-            return tanh(x.permute([0, 3, 1, 2])); // [batch, 1, 28, 28]
+            return cpu_kernels::activation::tanh(x).permute([0, 3, 1, 2]); // [batch, 1, 28, 28]
         }
         let x = relu(self.bn0.forward(x));
         let x = relu(self.bn1.forward(self.up1.forward(x))); // [batch, 64, 14, 14]

@@ -1,11 +1,10 @@
 //! The fully connected ("vanilla") GAN, optionally conditional.
 
-use super::cpu_kernels::activation::leaky;
+use super::cpu_kernels::activation::{leaky, tanh};
 use super::cpu_kernels::linear::linear;
 use super::{ModelConfig, with_label};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::tanh;
 
 const SLOPE: f64 = 0.2;
 

@@ -28,8 +28,23 @@ pub fn leaky<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     }
 }
 
+/// `tanh(x)`, element-wise, split across the thread pool (burn's runs libm's tanh on one
+/// thread; the values are the same).
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if x.dtype() == DType::F32 && wanted(&x.device()) {
+        Tensor::from_dispatch(<Dispatch as FastActivation>::tanh_fused(x.into_dispatch()))
+    } else {
+        burn::tensor::activation::tanh(x)
+    }
+}
+
 #[backend_extension(Flex, Autodiff)]
 pub trait FastActivation: Backend {
+    fn tanh_fused(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The input gradient from the forward output `y`: `(1 - y^2) grad`.
+    fn tanh_fused_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+
     fn leaky_relu_fused(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self>;
 
     /// The input gradient, from the forward output `y` (same sign as the input) and `grad`.
@@ -57,6 +72,30 @@ fn backward_chunk(out: &mut [f32], y: &[f32], dy: &[f32], slope: f32) {
 }
 
 impl FastActivation for Flex {
+    fn tanh_fused(x: FlexTensor) -> FlexTensor {
+        let shape = x.shape().to_vec();
+        let xv = f32s(&x);
+        let mut y = vec![0f32; xv.len()];
+        y.par_chunks_mut(CHUNK)
+            .zip(xv.par_chunks(CHUNK))
+            .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = v.tanh()));
+        tensor(y, shape)
+    }
+
+    fn tanh_fused_backward(y: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let shape = y.shape().to_vec();
+        let (yv, gv) = (f32s(&y), f32s(&grad));
+        let mut dx = vec![0f32; yv.len()];
+        dx.par_chunks_mut(CHUNK)
+            .zip(yv.par_chunks(CHUNK).zip(gv.par_chunks(CHUNK)))
+            .for_each(|(o, (y, g))| {
+                for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+                    *o = (1.0 - y * y) * g;
+                }
+            });
+        tensor(dx, shape)
+    }
+
     fn leaky_relu_fused(x: FlexTensor, slope: f64) -> FlexTensor {
         let shape = x.shape().to_vec();
         let xv = f32s(&x);
@@ -79,6 +118,20 @@ impl FastActivation for Flex {
 }
 
 #[derive(Debug)]
+struct TanhBackward;
+
+impl<B: Backend + FastActivation> Backward<B, 1> for TanhBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let y = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::tanh_fused_backward(y, grad)
+        });
+    }
+}
+
+#[derive(Debug)]
 struct LeakyBackward;
 
 impl<B: Backend + FastActivation> Backward<B, 1> for LeakyBackward {
@@ -93,6 +146,24 @@ impl<B: Backend + FastActivation> Backward<B, 1> for LeakyBackward {
 }
 
 impl<B: Backend + FastActivation, C: CheckpointStrategy> FastActivation for Autodiff<B, C> {
+    fn tanh_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match TanhBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::tanh_fused(x.into_primitive());
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tanh_fused(x.into_primitive())),
+        }
+    }
+
+    fn tanh_fused_backward(_: FloatTensor<Self>, _: FloatTensor<Self>) -> FloatTensor<Self> {
+        unreachable!("called on the inner backend only")
+    }
+
     fn leaky_relu_fused(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
         match LeakyBackward
             .prepare::<C>([x.node()])
@@ -139,5 +210,30 @@ mod tests {
         let ((y0, g0), (y1, g1)) = (run(false), run(true));
         assert!((y0 - y1).abs().max().into_scalar::<f32>() < 1e-6);
         assert!((g0 - g1).abs().max().into_scalar::<f32>() < 1e-6);
+    }
+
+    #[test]
+    fn tanh_matches_burn() {
+        let device = Device::flex().autodiff();
+        let host = |salt: usize| {
+            let v: Vec<f32> = (0..3 * 40_000)
+                .map(|i| ((i * 29 + salt) % 97) as f32 / 16.0 - 3.0)
+                .collect();
+            Tensor::<2>::from_data(burn::tensor::TensorData::new(v, [3, 40_000]), &device)
+        };
+        let (x, mix) = (host(1), host(2));
+        let run = |ours: bool| {
+            let xg = x.clone().require_grad();
+            let y = if ours {
+                tanh(xg.clone())
+            } else {
+                burn::tensor::activation::tanh(xg.clone())
+            };
+            let grads = (y.clone() * mix.clone()).sum().backward();
+            (y.inner(), xg.grad(&grads).expect("gradient"))
+        };
+        let ((y0, g0), (y1, g1)) = (run(false), run(true));
+        assert!((y0 - y1).abs().max().into_scalar::<f32>() < 1e-6);
+        assert!((g0 - g1).abs().max().into_scalar::<f32>() < 1e-5);
     }
 }
