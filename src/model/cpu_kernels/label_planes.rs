@@ -48,6 +48,7 @@ pub fn conv_with_label_planes(layer: &Conv2d, x: Tensor<4>, label: Tensor<2>) ->
 
 #[cfg(test)]
 mod tests {
+    use super::super::{assert_rel, weight_bias_grads};
     use super::*;
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
@@ -88,30 +89,13 @@ mod tests {
                 layer.forward(nchw).permute([0, 2, 3, 1]) // [n, 4, 4, cout]
             };
             let grads = (y.clone() * mix.clone()).sum().backward();
-            let w = layer.weight.val().grad(&grads).expect("weight gradient");
-            let b = layer
-                .bias
-                .as_ref()
-                .and_then(|b| b.val().grad(&grads))
-                .expect("bias gradient");
+            let (w, b) = weight_bias_grads(&layer.weight, layer.bias.as_ref(), &grads);
             (y.inner(), xg.grad(&grads).expect("input gradient"), w, b)
         };
         let (ours, theirs) = (run(true), run(false));
-        assert!(
-            super::super::max_rel_diff(ours.0, theirs.0) < 1e-5,
-            "values"
-        );
-        assert!(
-            super::super::max_rel_diff(ours.1, theirs.1) < 1e-5,
-            "image gradient"
-        );
-        assert!(
-            super::super::max_rel_diff(ours.2, theirs.2) < 1e-5,
-            "weight gradient"
-        );
-        assert!(
-            super::super::max_rel_diff(ours.3, theirs.3) < 1e-5,
-            "bias gradient"
-        );
+        assert_rel(ours.0, theirs.0, 1e-5, "values");
+        assert_rel(ours.1, theirs.1, 1e-5, "image gradient");
+        assert_rel(ours.2, theirs.2, 1e-5, "weight gradient");
+        assert_rel(ours.3, theirs.3, 1e-5, "bias gradient");
     }
 }

@@ -120,6 +120,7 @@ impl<B: Backend + FastLinear, C: CheckpointStrategy> FastLinear for Autodiff<B, 
 
 #[cfg(test)]
 mod tests {
+    use super::super::{assert_rel, weight_bias_grads};
     use super::*;
     use burn::nn::LinearConfig;
     use burn::tensor::TensorData;
@@ -146,12 +147,7 @@ mod tests {
                 layer.forward(xg.clone())
             };
             let grads = (y.clone() * mix.clone()).sum().backward();
-            let w = layer.weight.val().grad(&grads).expect("weight gradient");
-            let b = layer
-                .bias
-                .as_ref()
-                .and_then(|b| b.val().grad(&grads))
-                .expect("bias gradient");
+            let (w, b) = weight_bias_grads(&layer.weight, layer.bias.as_ref(), &grads);
             let dx = xg.grad(&grads).expect("input gradient");
             (y.inner(), dx, w, b)
         };
@@ -163,13 +159,9 @@ mod tests {
             "the fused layer ran"
         );
         let theirs = run(false);
-        let close = |a: Tensor<2>, b: Tensor<2>| super::super::max_rel_diff(a, b) < 1e-5;
-        assert!(close(ours.0, theirs.0), "values");
-        assert!(close(ours.1, theirs.1), "input gradient");
-        assert!(close(ours.2, theirs.2), "weight gradient");
-        assert!(
-            super::super::max_rel_diff(ours.3, theirs.3) < 1e-5,
-            "bias gradient"
-        );
+        assert_rel(ours.0, theirs.0, 1e-5, "values");
+        assert_rel(ours.1, theirs.1, 1e-5, "input gradient");
+        assert_rel(ours.2, theirs.2, 1e-5, "weight gradient");
+        assert_rel(ours.3, theirs.3, 1e-5, "bias gradient");
     }
 }

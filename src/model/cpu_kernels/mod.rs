@@ -71,6 +71,27 @@ pub(crate) fn count_dispatch() {
     DISPATCHED.with(|d| d.set(d.get() + 1));
 }
 
+/// Asserts `a` and `b` agree to `tol` relative to `a`'s largest magnitude (equivalence tests).
+#[cfg(test)]
+pub(crate) fn assert_rel<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: &str) {
+    let d = max_rel_diff(a, b);
+    assert!(d < tol, "{what}: relative difference {d}");
+}
+
+/// A layer's weight and bias gradients from `grads` (equivalence tests).
+#[cfg(test)]
+pub(crate) fn weight_bias_grads<const D: usize>(
+    weight: &burn::module::Param<Tensor<D>>,
+    bias: Option<&burn::module::Param<Tensor<1>>>,
+    grads: &burn::tensor::Gradients,
+) -> (Tensor<D>, Tensor<1>) {
+    let w = weight.val().grad(grads).expect("weight gradient");
+    let b = bias
+        .and_then(|b| b.val().grad(grads))
+        .expect("bias gradient");
+    (w, b)
+}
+
 /// Layer calls on this thread that went through the kernels so far.
 pub fn dispatched_here() -> u64 {
     DISPATCHED.with(Cell::get)
