@@ -3,10 +3,12 @@
 use super::ui::{Dropped, harness, options, wait_for};
 use crate::{patterns, tempdir, tiny};
 use burn::prelude::*;
+use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use latentlab::model::ModelKind;
 use latentlab::train::Trainer;
 use latentlab::train::objective::Loss;
+use latentlab::ui::app::LatentLabApp;
 use latentlab::ui::settings::Tab;
 use std::sync::Arc;
 
@@ -65,14 +67,7 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
     );
 
     // Hold the most effective unit on, the next one off: the chain obeys.
-    let effects = h
-        .state()
-        .explore
-        .gibbs
-        .frame
-        .clone()
-        .expect("frame")
-        .effects;
+    let effects = shown_effects(&h);
     assert_eq!(effects.len(), 24, "every hidden unit is ranked");
     assert!(
         effects.windows(2).all(|w| w[0].1 >= w[1].1),
@@ -89,14 +84,7 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
         !g.waiting && g.frame.as_ref().is_some_and(|f| f.hidden[on_unit] == 1.0)
     });
     // The second row is now the strongest unit that is not clamped.
-    let effects = h
-        .state()
-        .explore
-        .gibbs
-        .frame
-        .clone()
-        .expect("frame")
-        .effects;
+    let effects = shown_effects(&h);
     let off_unit = effects
         .iter()
         .find(|e| e.0 != on_unit)
@@ -153,4 +141,15 @@ fn the_gibbs_chain_view_steps_plays_and_clamps_hidden_units() {
             && a.explore.gibbs.frame.as_ref().is_some_and(|f| f.steps == 0)
     });
     assert!(h.state().explore.encoded.is_none(), "nothing was encoded");
+}
+
+/// The hidden units of the frame on show, with their effects, largest first.
+fn shown_effects(h: &Harness<'_, LatentLabApp>) -> Vec<(usize, f32)> {
+    h.state()
+        .explore
+        .gibbs
+        .frame
+        .clone()
+        .expect("frame")
+        .effects
 }

@@ -197,6 +197,7 @@ mod tests {
         let device = Device::flex().autodiff();
         let x = Tensor::<4>::random([2, 3, 4, 5], Distribution::Normal(0.0, 1.0), &device);
         let mix = Tensor::<4>::random([2, 3, 4, 5], Distribution::Normal(0.0, 1.0), &device);
+        assert!(wanted(&device), "the fused path is the one under test");
         let run = |ours: bool| {
             let xg = x.clone().require_grad();
             let y = if ours {
@@ -222,6 +223,7 @@ mod tests {
             Tensor::<2>::from_data(burn::tensor::TensorData::new(v, [3, 40_000]), &device)
         };
         let (x, mix) = (host(1), host(2));
+        assert!(wanted(&device), "the fused path is the one under test");
         let run = |ours: bool| {
             let xg = x.clone().require_grad();
             let y = if ours {
