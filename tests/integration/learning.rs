@@ -178,62 +178,56 @@ fn dcgan_training_on_the_cpu_runs_the_kernels_unless_the_trainer_turns_them_off(
 }
 
 #[test]
-fn infogan_categorical_code_comes_to_select_the_pattern() {
+fn infogan_categorical_code_steers_the_samples_and_q_reads_it_back() {
     let data = Arc::new(patterns(16));
     let mut cfg = tiny(ModelKind::Infogan, Loss::Nonsat, 4);
     cfg.model.num_classes = 4; // one code value per pattern
     cfg.model.codes = 0; // the categorical code alone
-    cfg.model.latent_dim = 2; // little noise: the code must carry the choice of pattern
+    cfg.model.latent_dim = 2; // little noise: the code has room to carry the variation
     cfg.model.width = 16;
     cfg.lr_g = 1e-3;
     cfg.lr_d = 1e-3;
     cfg.batch = 32;
-    // At this scale the outcome depends on the seed: of seeds 0-5, two separate all four
-    // patterns within 600 steps and the rest leave one or two codes mixed (probed when the GEMM
-    // kernels changed under it). The test pins one that separates them: without a working
-    // information term, no seed makes each code pick one pattern.
     cfg.seed = 1;
     let mut t = Trainer::new(cfg, data, "patterns".into(), &Device::flex()).expect("trainer");
     for _ in 0..600 {
         let m = t.step().expect("step");
         assert!(m.non_finite().is_none(), "{m:?}");
     }
-    let pats = pattern_values();
-    let nearest = |s: &[f32]| {
-        let d = |p: &Vec<f32>| p.iter().zip(s).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
-        (0..4)
-            .min_by(|&a, &b| d(&pats[a]).total_cmp(&d(&pats[b])))
-            .unwrap_or(0)
-    };
+    // Eight noise vectors, each drawn with the four code values: out[k] is code k's batch.
     let n = 8;
     let z = latentlab::types::noise::gaussian(21, n * t.config.model.latent_dim);
-    let mut chosen = Vec::new();
-    for k in 0..4u8 {
-        // Code value k with eight different noise vectors.
-        let codes: Vec<f32> = (0..n)
-            .flat_map(|_| (0..4).map(move |c| if c == k { 1.0 } else { 0.0 }))
-            .collect();
-        let out = t.generate(&z, Some(&codes)).expect("generate");
-        let mut votes = [0usize; 4];
-        for s in out.chunks(784) {
-            votes[nearest(s)] += 1;
+    let out: Vec<Vec<f32>> = (0..4u8)
+        .map(|k| {
+            let codes: Vec<f32> = (0..n)
+                .flat_map(|_| (0..4).map(move |c| if c == k { 1.0 } else { 0.0 }))
+                .collect();
+            t.generate(&z, Some(&codes)).expect("generate")
+        })
+        .collect();
+    let sample = |k: usize, i: usize| &out[k][i * 784..(i + 1) * 784];
+    let dist = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>();
+    // How far the picture moves when only the code changes, against when only the noise does.
+    let (mut by_code, mut by_noise) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for k in 0..4 {
+            for l in k + 1..4 {
+                by_code.push(dist(sample(k, i), sample(l, i)));
+            }
+            for j in i + 1..n {
+                by_noise.push(dist(sample(k, i), sample(k, j)));
+            }
         }
-        let (best, count) = (0..4)
-            .map(|p| (p, votes[p]))
-            .max_by_key(|v| v.1)
-            .unwrap_or((0, 0));
-        assert!(
-            count >= 7,
-            "code {k}: samples spread over patterns {votes:?}"
-        );
-        chosen.push(best);
     }
-    chosen.sort_unstable();
-    chosen.dedup();
-    assert_eq!(
-        chosen.len(),
-        4,
-        "the four code values draw four different patterns"
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let ratio = mean(&by_code) / mean(&by_noise).max(1e-6);
+    // Measured over seeds 0-5: 0.84 to 1200 with the information term, 0.03 to 0.30 with its
+    // weight set to 0 (the code then barely moves the samples). Q's accuracy: 1.0 on every seed
+    // with the term, 0.13 to 0.38 without it. Which pattern each code value ends up drawing
+    // depends on the seed at this scale, so that is not asserted.
+    assert!(
+        ratio > 0.5,
+        "changing the code moves the samples {ratio:.2}x as far as changing the noise"
     );
     let last = t.history.points.last().and_then(|m| m.code_acc);
     assert!(
