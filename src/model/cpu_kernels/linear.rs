@@ -8,7 +8,7 @@
 //! transposes through strides, and only the wanted gradients are computed. The weights keep
 //! burn's `Linear` layout ([d_in, d_out]), so checkpoints are unchanged.
 
-use super::matmul::{column_sums, matmul, plain, tr};
+use super::matmul::{column_sums, matmul, matmul_transposed, plain, tr};
 use super::{backward_xwb, count_dispatch, tensor, track_xwb, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -73,7 +73,7 @@ impl FastLinear for Flex {
         want_weight: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let dx = if want_x {
-            matmul(plain(&grad), tr(&weight), None) // [batch, d_in]
+            matmul_transposed(plain(&grad), tr(&weight)) // [batch, d_in]
         } else {
             empty()
         };

@@ -107,6 +107,19 @@ pub(crate) fn matmul(lhs: Operand, rhs: Operand, bias: Option<&FlexTensor>) -> F
     tensor(out, [m, n])
 }
 
+/// `lhs · rhs` [m, n] computed as `(rhsᵀ · lhsᵀ)ᵀ`: gemm multiplies the transposed problem,
+/// then the (small) product is transposed back. Why: with few rows on the left (a batch) and a
+/// right operand read transposed (a weight, in an input gradient), gemm splits the work badly;
+/// for the MLP's [64, 1024] · [1024, 784]ᵀ this takes 0.5 ms instead of 1.25.
+pub(crate) fn matmul_transposed<'a>(lhs: Operand<'a>, rhs: Operand<'a>) -> FlexTensor {
+    let flip = |o: Operand<'a>| Operand {
+        t: o.t,
+        transposed: !o.transposed,
+    };
+    let product = matmul(flip(rhs), flip(lhs), None); // [n, m]
+    Flex::float_permute(product, &[1, 0]).to_contiguous() // [m, n]
+}
+
 /// Elements per task when adding the two halves of a split product.
 const ADD_CHUNK: usize = 1 << 14;
 
