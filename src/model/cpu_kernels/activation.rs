@@ -3,7 +3,7 @@
 //! Why: burn 0.22's autodiff has no leaky-ReLU op; composed from tensor operations it costs four
 //! passes over the activation forward and as many backward. Here it is one pass each way.
 
-use super::{f32s, tensor, wanted};
+use super::{f32s, par_filled, tensor, wanted};
 use crate::model::leaky_relu;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -14,7 +14,6 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::DType;
-use rayon::prelude::*;
 
 /// `max(x, 0) + slope * min(x, 0)` for `0 <= slope < 1`, element-wise.
 pub fn leaky<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
@@ -75,44 +74,43 @@ impl FastActivation for Flex {
     fn tanh_fused(x: FlexTensor) -> FlexTensor {
         let shape = x.shape().to_vec();
         let xv = f32s(&x);
-        let mut y = vec![0f32; xv.len()];
-        y.par_chunks_mut(CHUNK)
-            .zip(xv.par_chunks(CHUNK))
-            .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = v.tanh()));
+        let y = par_filled(xv.len(), CHUNK, |i, o| {
+            let x = &xv[i * CHUNK..][..o.len()];
+            o.iter_mut().zip(x).for_each(|(o, &v)| *o = v.tanh());
+        });
         tensor(y, shape)
     }
 
     fn tanh_fused_backward(y: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let shape = y.shape().to_vec();
         let (yv, gv) = (f32s(&y), f32s(&grad));
-        let mut dx = vec![0f32; yv.len()];
-        dx.par_chunks_mut(CHUNK)
-            .zip(yv.par_chunks(CHUNK).zip(gv.par_chunks(CHUNK)))
-            .for_each(|(o, (y, g))| {
-                for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
-                    *o = (1.0 - y * y) * g;
-                }
-            });
+        assert_eq!(yv.len(), gv.len(), "one gradient per output");
+        let dx = par_filled(yv.len(), CHUNK, |i, o| {
+            let (y, g) = (&yv[i * CHUNK..][..o.len()], &gv[i * CHUNK..][..o.len()]);
+            for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+                *o = (1.0 - y * y) * g;
+            }
+        });
         tensor(dx, shape)
     }
 
     fn leaky_relu_fused(x: FlexTensor, slope: f64) -> FlexTensor {
         let shape = x.shape().to_vec();
         let xv = f32s(&x);
-        let mut y = vec![0f32; xv.len()];
-        y.par_chunks_mut(CHUNK)
-            .zip(xv.par_chunks(CHUNK))
-            .for_each(|(o, i)| forward_chunk(o, i, slope as f32));
+        let y = par_filled(xv.len(), CHUNK, |i, o| {
+            forward_chunk(o, &xv[i * CHUNK..][..o.len()], slope as f32)
+        });
         tensor(y, shape)
     }
 
     fn leaky_relu_fused_backward(y: FlexTensor, grad: FlexTensor, slope: f64) -> FlexTensor {
         let shape = y.shape().to_vec();
         let (yv, gv) = (f32s(&y), f32s(&grad));
-        let mut dx = vec![0f32; yv.len()];
-        dx.par_chunks_mut(CHUNK)
-            .zip(yv.par_chunks(CHUNK).zip(gv.par_chunks(CHUNK)))
-            .for_each(|(o, (y, g))| backward_chunk(o, y, g, slope as f32));
+        assert_eq!(yv.len(), gv.len(), "one gradient per output");
+        let dx = par_filled(yv.len(), CHUNK, |i, o| {
+            let (y, g) = (&yv[i * CHUNK..][..o.len()], &gv[i * CHUNK..][..o.len()]);
+            backward_chunk(o, y, g, slope as f32)
+        });
         tensor(dx, shape)
     }
 }

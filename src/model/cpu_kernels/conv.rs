@@ -10,8 +10,8 @@
 //! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
-use super::matmul::{column_sums, matmul, plain, repeat_rows, tr};
-use super::{backward_xwb, f32s, register_grads, tensor, track_xwb, wanted};
+use super::matmul::{column_sums, matmul, plain, tr};
+use super::{backward_xwb, f32s, par_filled, register_grads, tensor, track_xwb, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -279,7 +279,8 @@ fn im2col(x: &FlexTensor) -> FlexTensor {
     tensor(out, [n * h * w, row])
 }
 
-/// The adjoint of [`im2col`]: scatter-add [n*h*w, (kh, kw, c)] into [n, 2h, 2w, c].
+/// The adjoint of [`im2col`]: sums [n*h*w, (kh, kw, c)] into [n, 2h, 2w, c], each output
+/// pixel gathering the (at most four) taps that land on it, on top of `bias` when given.
 fn col2im(
     cols: &FlexTensor,
     n: usize,
@@ -291,31 +292,40 @@ fn col2im(
     let (hh, ww) = (2 * h, 2 * w);
     let cv = f32s(cols);
     let row = 16 * c;
-    // The sums start from the bias (one value per channel), when there is one.
-    let mut out = match bias.map(f32s) {
-        Some(b) => {
-            assert_eq!(b.len(), c, "one bias per channel");
-            repeat_rows(&b, n * hh * ww)
-        }
-        None => vec![0f32; n * hh * ww * c],
-    };
-    out.par_chunks_mut((hh * ww * c).max(1))
-        .enumerate()
-        .for_each(|(b, img)| {
-            col2im_image(
-                &cv[b * h * w * row..(b + 1) * h * w * row],
-                img,
-                [hh, ww, c],
-            )
-        });
+    assert_eq!(
+        cv.len(),
+        n * h * w * row,
+        "window matrix holds its shape's values"
+    );
+    let bias = bias.map(f32s);
+    if let Some(b) = &bias {
+        assert_eq!(b.len(), c, "one bias per channel");
+    }
+    let image = hh * ww * c;
+    let out = par_filled(n * image, image, |b, img| {
+        col2im_image(
+            &cv[b * h * w * row..(b + 1) * h * w * row],
+            img,
+            [hh, ww, c],
+            bias.as_deref(),
+        )
+    });
     tensor(out, [n, hh, ww, c])
 }
 
-/// The taps of output cell `cell` (row-major over [h, w]) that land inside the [2h, 2w]
-/// input: (tap index kh*4 + kw, input pixel index).
-fn taps(cell: usize, [hh, ww]: [usize; 2]) -> impl Iterator<Item = (usize, usize)> {
-    let (i, j) = (cell / (ww / 2), cell % (ww / 2));
-    (0..16).filter_map(move |t| Some((t, tap(i, t / 4, hh)? * ww + tap(j, t % 4, ww)?)))
+/// The (cell row or column, tap) pairs whose window covers input row or column `p` of `size`:
+/// output cell i's tap k reads input 2i + k - 1, so an even p is tap 1 of cell p/2 and tap 3
+/// of cell p/2 - 1, an odd p tap 0 of cell (p+1)/2 and tap 2 of cell (p-1)/2.
+fn covering(p: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
+    let cells = size / 2;
+    let pairs = if p.is_multiple_of(2) {
+        [(Some(p / 2), 1), ((p / 2).checked_sub(1), 3)]
+    } else {
+        [(Some(p.div_ceil(2)), 0), (Some(p / 2), 2)]
+    };
+    pairs
+        .into_iter()
+        .filter_map(move |(cell, k)| cell.filter(|&i| i < cells).map(|i| (i, k)))
 }
 
 /// One image of [`im2col`]: `img` [2h, 2w, c] -> `dst` [h*w, (kh, kw, c)].
@@ -343,13 +353,24 @@ fn im2col_image(img: &[f32], dst: &mut [MaybeUninit<f32>], [hh, ww, c]: [usize; 
     }
 }
 
-/// One image of [`col2im`]: `src` [h*w, (kh, kw, c)] added into `img` [2h, 2w, c].
+/// One image of [`col2im`]: `src` [h*w, (kh, kw, c)] gathered into `img` [2h, 2w, c], each
+/// pixel written once (its bias or zero, plus its taps).
 #[inline(never)]
-fn col2im_image(src: &[f32], img: &mut [f32], [hh, ww, c]: [usize; 3]) {
-    for (cell, src) in src.chunks_exact(16 * c).enumerate() {
-        for (t, p) in taps(cell, [hh, ww]) {
-            for (d, &v) in img[p * c..][..c].iter_mut().zip(&src[t * c..][..c]) {
-                *d += v;
+fn col2im_image(src: &[f32], img: &mut [f32], [hh, ww, c]: [usize; 3], bias: Option<&[f32]>) {
+    let w = ww / 2;
+    for (y, img_row) in img.chunks_exact_mut(ww * c).enumerate() {
+        for (x, px) in img_row.chunks_exact_mut(c).enumerate() {
+            match bias {
+                Some(b) => px.copy_from_slice(b),
+                None => px.fill(0.0),
+            }
+            for (i, ky) in covering(y, hh) {
+                for (j, kx) in covering(x, ww) {
+                    let tap = &src[((i * w + j) * 16 + ky * 4 + kx) * c..][..c];
+                    for (d, &v) in px.iter_mut().zip(tap) {
+                        *d += v;
+                    }
+                }
             }
         }
     }

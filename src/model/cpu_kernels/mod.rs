@@ -161,6 +161,33 @@ pub(crate) fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
+/// A new buffer of `len` values filled in parallel: `fill(i, out)` overwrites the i-th run of
+/// `chunk` slots (the last run may be shorter). Why not `vec![0.0; len]` and a parallel pass:
+/// that zeroes the whole buffer on one thread first, about 3% of DCGAN's step. Here each
+/// thread zeroes only its own run, just before filling it, while it is in its cache.
+pub(crate) fn par_filled(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, run)| {
+            for v in run.iter_mut() {
+                v.write(0.0);
+            }
+            // SAFETY: every slot of `run` was just written, so it holds initialised f32s.
+            let run = unsafe { &mut *(std::ptr::from_mut(run) as *mut [f32]) };
+            fill(i, run);
+        });
+    // SAFETY: the runs cover all `len` slots and each was written above.
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// A flex tensor owning `values`.
 pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Vec<usize>>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))

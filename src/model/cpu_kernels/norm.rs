@@ -8,7 +8,7 @@
 //! (slope 0 is ReLU); batch statistics use the biased variance, as burn's `BatchNorm` does, and
 //! the running statistics are updated the same way.
 
-use super::{f32s, register_grads, tensor, wanted};
+use super::{f32s, par_filled, register_grads, tensor, wanted};
 use crate::model::leaky_relu;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -251,10 +251,10 @@ impl FastNorm for Flex {
         let var: Vec<f32> = squares.iter().map(|&s| (s / count) as f32).collect();
         let k = Channels::new(&mean, &var, &f32s(&gamma), &f32s(&beta), epsilon);
         let slope = slope as f32;
-        let mut y = vec![0f32; xv.len()];
-        y.par_chunks_mut((CHUNK_ROWS * c).max(1))
-            .zip(xv.par_chunks((CHUNK_ROWS * c).max(1)))
-            .for_each(|(out, inp)| forward_rows(out, inp, &k, slope));
+        let step = (CHUNK_ROWS * c).max(1);
+        let y = par_filled(xv.len(), step, |i, out| {
+            forward_rows(out, &xv[i * step..][..out.len()], &k, slope)
+        });
         (
             tensor(y, shape),
             tensor(mean, vec![c]),
@@ -296,11 +296,12 @@ impl FastNorm for Flex {
         let count = rows as f64;
         let mean_g: Vec<f32> = sum_g.iter().map(|&s| (s / count) as f32).collect();
         let mean_gx: Vec<f32> = sum_gx.iter().map(|&s| (s / count) as f32).collect();
-        let mut dx = vec![0f32; xv.len()];
+        assert_eq!(xv.len(), dyv.len(), "one gradient per output");
         let step = (CHUNK_ROWS * c).max(1);
-        dx.par_chunks_mut(step)
-            .zip(xv.par_chunks(step).zip(dyv.par_chunks(step)))
-            .for_each(|(out, (xs, dys))| grad_rows(out, xs, dys, &k, slope, (&mean_g, &mean_gx)));
+        let dx = par_filled(xv.len(), step, |i, out| {
+            let (xs, dys) = (&xv[i * step..][..out.len()], &dyv[i * step..][..out.len()]);
+            grad_rows(out, xs, dys, &k, slope, (&mean_g, &mean_gx))
+        });
         let dgamma = sum_gx.iter().map(|&s| s as f32).collect();
         let dbeta = sum_g.iter().map(|&s| s as f32).collect();
         (
