@@ -129,7 +129,7 @@ impl DcganDiscriminator {
     ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _, h, w] = x.dims();
         let label = label.filter(|_| self.conv1.weight.dims()[1] > x.dims()[1]);
-        let x = if cpu_kernels::training_here(&x.device()) {
+        if cpu_kernels::training_here(&x.device()) {
             // Channels-last through the CPU extensions (same function, fewer layout copies);
             // the label planes' share comes from one map per class.
             let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, channels]
@@ -139,25 +139,48 @@ impl DcganDiscriminator {
             };
             let x = leaky(x, SLOPE); // [batch, 14, 14, 64]
             let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
-            x.permute([0, 3, 1, 2]) // [batch, 128, 7, 7], the order fc's weights expect
-        } else {
-            let x = match label {
-                // [batch, classes] -> [batch, classes, 28, 28] constant planes
-                Some(c) => {
-                    let classes = c.dims()[1];
-                    let planes = c
-                        .reshape([batch, classes, 1, 1])
-                        .expand([batch, classes, h, w]);
-                    Tensor::cat(vec![x, planes], 1)
-                }
-                None => x,
-            };
-            let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
-            leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE) // [batch, 128, 7, 7]
+            let aux = self
+                .aux
+                .as_ref()
+                .map(|h| linear_channels_last(h, x.clone())); // [batch, cond_dim]
+            return (linear_channels_last(&self.fc, x), aux); // [batch, 1]
+        }
+        let x = match label {
+            // [batch, classes] -> [batch, classes, 28, 28] constant planes
+            Some(c) => {
+                let classes = c.dims()[1];
+                let planes = c
+                    .reshape([batch, classes, 1, 1])
+                    .expand([batch, classes, h, w]);
+                Tensor::cat(vec![x, planes], 1)
+            }
+            None => x,
         };
+        let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
+        let x = leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE); // [batch, 128, 7, 7]
         let features = x.flatten(1, 3); // [batch, 6272]
         let aux = self.aux.as_ref().map(|h| h.forward(features.clone())); // [batch, cond_dim]
         (self.fc.forward(features), aux) // [batch, 1]
+    }
+}
+
+/// `layer` on channels-last features [batch, h, w, c], whose weight rows are in the
+/// channels-first order of burn's layers: the same function as permuting the features to
+/// [batch, c, h, w] and flattening them, but the copy is of the weight's rows (6,272 values a
+/// head) instead of the features (401,408 values a batch of 64).
+fn linear_channels_last(layer: &Linear, x: Tensor<4>) -> Tensor<2> {
+    let [batch, h, w, c] = x.dims();
+    let out = layer.weight.dims()[1];
+    let weight = layer
+        .weight
+        .val()
+        .reshape([c, h, w, out])
+        .permute([1, 2, 0, 3])
+        .reshape([h * w * c, out]); // rows in (h, w, c) order
+    let y = x.reshape([batch, h * w * c]).matmul(weight); // [batch, out]
+    match &layer.bias {
+        Some(b) => y + b.val().unsqueeze(),
+        None => y,
     }
 }
 
@@ -167,10 +190,10 @@ mod tests {
     use crate::model::ModelKind;
 
     /// The channels-last CPU path computes the same losses and gradients as burn's own layers,
-    /// for the plain and the conditional DCGAN.
+    /// for the plain and the conditional DCGAN, and ACGAN's second head.
     #[test]
     fn fast_path_matches_burn_layers() {
-        for kind in [ModelKind::Dcgan, ModelKind::Cdcgan] {
+        for kind in [ModelKind::Dcgan, ModelKind::Cdcgan, ModelKind::Acgan] {
             let device = Device::flex().autodiff();
             let mut cfg = ModelConfig::new(kind, 10);
             cfg.width = 8; // small but the same shapes otherwise
@@ -193,20 +216,24 @@ mod tests {
             let run = |fast_on: bool| {
                 let path = crate::model::cpu_kernels::Scope::set(fast_on);
                 let before = cpu_kernels::dispatched_here();
-                let logits = d
-                    .forward_heads(g.forward(z.clone(), label.clone()), label.clone())
-                    .0;
+                let (logits, aux) =
+                    d.forward_heads(g.forward(z.clone(), label.clone()), label.clone());
                 drop(path);
                 // G's and D's forward each took the kernel path (and a conditional D its
                 // label-plane maps), or none did.
                 let took = cpu_kernels::dispatched_here() - before;
-                let paths = 2 + u64::from(kind.is_conditional());
+                let paths = 2 + u64::from(kind.label_into_d());
                 assert_eq!(
                     took,
                     if fast_on { paths } else { 0 },
                     "kernel path taken {took} times"
                 );
-                let grads = logits.clone().sum().backward();
+                // Both heads feed the gradients, when there are two.
+                let loss = match &aux {
+                    Some(a) => logits.clone().sum() + a.clone().sum(),
+                    None => logits.clone().sum(),
+                };
+                let grads = loss.backward();
                 let gw = g.up1.weight.val().grad(&grads).expect("G weight gradient");
                 let dw = d
                     .conv2
@@ -220,12 +247,16 @@ mod tests {
                     .val()
                     .grad(&grads)
                     .expect("G batch-norm gradient");
-                (logits.inner(), gw, dw, bn)
+                (logits.inner(), aux.map(|a| a.inner()), gw, dw, bn)
             };
-            let (l0, gw0, dw0, bn0) = run(false);
-            let (l1, gw1, dw1, bn1) = run(true);
+            let (l0, a0, gw0, dw0, bn0) = run(false);
+            let (l1, a1, gw1, dw1, bn1) = run(true);
             use crate::model::cpu_kernels::max_rel_diff as rel;
             assert!(rel(l0, l1) < 1e-3, "{kind:?} logits");
+            assert_eq!(a0.is_some(), kind.has_aux_head(), "{kind:?} second head");
+            if let (Some(a0), Some(a1)) = (a0, a1) {
+                assert!(rel(a0, a1) < 1e-3, "{kind:?} second head");
+            }
             assert!(rel(gw0, gw1) < 1e-3, "{kind:?} generator weight gradient");
             assert!(
                 rel(dw0, dw1) < 1e-3,
