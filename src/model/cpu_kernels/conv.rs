@@ -333,21 +333,35 @@ fn covering(p: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
 fn im2col_image(img: &[f32], dst: &mut [MaybeUninit<f32>], [hh, ww, c]: [usize; 3]) {
     let cells = (hh / 2) * (ww / 2);
     assert_eq!(dst.len(), cells * 16 * c, "one row of 16 taps per cell");
+    let write = |dst: &mut [MaybeUninit<f32>], src: &[f32]| {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            d.write(v);
+        }
+    };
+    let zero = |dst: &mut [MaybeUninit<f32>]| {
+        for d in dst {
+            d.write(0.0);
+        }
+    };
     for (cell, dst) in dst.chunks_exact_mut(16 * c).enumerate() {
         let (i, j) = (cell / (ww / 2), cell % (ww / 2));
-        for (t, dst) in dst.chunks_exact_mut(c).enumerate() {
-            match (tap(i, t / 4, hh), tap(j, t % 4, ww)) {
-                (Some(y), Some(x)) => {
-                    let src = &img[(y * ww + x) * c..][..c];
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        d.write(v);
-                    }
+        // A kernel row's four taps read four neighbouring pixels (2j - 1 to 2j + 2): one copy
+        // of up to 4c values, with zeros where the window hangs over the left or right edge.
+        let first = (2 * j).checked_sub(1); // column of tap 0, if inside
+        let left = usize::from(first.is_none()); // taps left of the image
+        let right = usize::from(2 * j + 2 >= ww); // taps right of it
+        for (ky, dst) in dst.chunks_exact_mut(4 * c).enumerate() {
+            match tap(i, ky, hh) {
+                Some(y) => {
+                    let x0 = first.unwrap_or(0);
+                    let inside = 4 - left - right;
+                    let (pad_l, rest) = dst.split_at_mut(left * c);
+                    let (body, pad_r) = rest.split_at_mut(inside * c);
+                    zero(pad_l);
+                    write(body, &img[(y * ww + x0) * c..][..inside * c]);
+                    zero(pad_r);
                 }
-                _ => {
-                    for d in dst {
-                        d.write(0.0);
-                    }
-                }
+                None => zero(dst),
             }
         }
     }
