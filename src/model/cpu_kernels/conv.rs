@@ -314,18 +314,12 @@ fn col2im(
 }
 
 /// The (cell row or column, tap) pairs whose window covers input row or column `p` of `size`:
-/// output cell i's tap k reads input 2i + k - 1, so an even p is tap 1 of cell p/2 and tap 3
-/// of cell p/2 - 1, an odd p tap 0 of cell (p+1)/2 and tap 2 of cell (p-1)/2.
-fn covering(p: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
-    let cells = size / 2;
-    let pairs = if p.is_multiple_of(2) {
-        [(Some(p / 2), 1), ((p / 2).checked_sub(1), 3)]
-    } else {
-        [(Some(p.div_ceil(2)), 0), (Some(p / 2), 2)]
-    };
-    pairs
-        .into_iter()
-        .filter_map(move |(cell, k)| cell.filter(|&i| i < cells).map(|i| (i, k)))
+/// the inverse of [`tap`], every `(i, k)` with `2 i + k - 1 = p` inside the grid (at most two).
+fn covering(p: usize, size: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
+    (0..4).filter_map(move |k| {
+        let twice = (p + 1).checked_sub(k)?; // 2 i
+        (twice.is_multiple_of(2) && twice / 2 < size / 2).then_some((twice / 2, k))
+    })
 }
 
 /// One image of [`im2col`]: `img` [2h, 2w, c] -> `dst` [h*w, (kh, kw, c)].
@@ -373,12 +367,13 @@ fn im2col_image(img: &[f32], dst: &mut [MaybeUninit<f32>], [hh, ww, c]: [usize; 
 fn col2im_image(src: &[f32], img: &mut [f32], [hh, ww, c]: [usize; 3], bias: Option<&[f32]>) {
     let w = ww / 2;
     for (y, img_row) in img.chunks_exact_mut(ww * c).enumerate() {
+        let rows = covering(y, hh);
         for (x, px) in img_row.chunks_exact_mut(c).enumerate() {
             match bias {
                 Some(b) => px.copy_from_slice(b),
                 None => px.fill(0.0),
             }
-            for (i, ky) in covering(y, hh) {
+            for (i, ky) in rows.clone() {
                 for (j, kx) in covering(x, ww) {
                     let tap = &src[((i * w + j) * 16 + ky * 4 + kx) * c..][..c];
                     for (d, &v) in px.iter_mut().zip(tap) {
