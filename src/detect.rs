@@ -96,8 +96,10 @@ pub struct Judged {
 
 /// The detector in `dir`: a detector directory, or a GAN run (its discriminator).
 pub fn load(dir: &Path, device: &Device) -> Result<Detector, DetectError> {
+    // Recovery first, of whatever kind: a detector whose save a crash interrupted is back
+    // at the path before it is looked for.
+    checkpoint::replace::recover(dir)?;
     if dir.join(DETECTOR_MANIFEST).is_file() {
-        checkpoint::replace::recover(dir, DETECTOR_MANIFEST)?;
         let _reading = checkpoint::replace::read_lock(dir);
         let path = dir.join(DETECTOR_MANIFEST);
         let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
@@ -151,13 +153,19 @@ pub fn parse_info(text: &[u8], path: &Path) -> Result<DetectorInfo, CheckpointEr
 
 /// Write a detector directory crash-safely (only a detector directory, or an empty one, is
 /// ever replaced).
-pub fn save(dir: &Path, d: &Discriminator, info: &DetectorInfo) -> Result<(), CheckpointError> {
+pub fn save(
+    dir: &Path,
+    d: &Discriminator,
+    info: &DetectorInfo,
+    expect: Option<checkpoint::replace::Seen>,
+) -> Result<(), CheckpointError> {
     checkpoint::save_module_dir(
         dir,
-        "detector manifest",
+        "detector",
         (DETECTOR_MANIFEST, DETECTOR_FILE, DETECTOR_FILES),
         d,
         info,
+        expect,
     )
 }
 

@@ -13,6 +13,8 @@ pub enum ExportError {
     },
     #[error("{path}: PNG encoding failed: {detail}")]
     Encode { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Out(#[from] OutError),
 }
 
 /// Encode `img` as an 8-bit grayscale PNG with `metadata` as tEXt key/value pairs. The output
@@ -36,17 +38,19 @@ pub fn png_bytes(
     Ok(out)
 }
 
-/// Write a PNG file (to a temporary name first, then renamed into place).
+/// Write a PNG file (to a temporary name first, then renamed into place); an existing file
+/// is replaced only with `force` (see [`write_out`]).
 pub fn write_png(
     path: &Path,
     img: &GrayImage,
     metadata: &[(&str, String)],
+    force: bool,
 ) -> Result<(), ExportError> {
     let bytes = png_bytes(img, metadata).map_err(|e| ExportError::Encode {
         path: path.into(),
         detail: e.to_string(),
     })?;
-    write_atomic(path, &bytes)
+    Ok(write_out(path, &bytes, force)?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,22 +228,162 @@ pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> Result<Vec<u8>, image::
     Ok(out)
 }
 
+/// Longest file name most file systems take (NAME_MAX on Linux, macOS and Windows).
+pub const NAME_MAX: usize = 255;
+/// Names longer than this get a shortened stem in their temporary siblings' names, which add
+/// a dot, a tag such as `.tmp-`, a process id and a counter (at most 40 bytes).
+const STEM_MAX: usize = NAME_MAX - 40;
+
+/// The stem of `name` in the names of its temporary siblings and lock file: `name` itself, or
+/// for a name too long to take a suffix, its first bytes and a hash of the whole, so a legal
+/// long name still gets legal temporary names and two long names never share them.
+pub fn sibling_stem(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= STEM_MAX {
+        return name.into();
+    }
+    let mut cut = STEM_MAX - 17;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // FNV-1a: stable across processes and versions, which recovery relies on.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{}~{hash:016x}", &name[..cut]).into()
+}
+
+/// Why an output file cannot be written where the user asked.
+#[derive(Debug, thiserror::Error)]
+pub enum OutError {
+    #[error("{0} already exists; pass --force to overwrite it (nothing was changed)")]
+    Exists(PathBuf),
+    #[error("{0} is a directory; give a file name to write (nothing was changed)")]
+    Directory(PathBuf),
+    #[error(
+        "{path} is {what}, not a regular file; latentlab replaces only regular files, even with \
+         --force (nothing was changed)"
+    )]
+    NotRegular { path: PathBuf, what: &'static str },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Check, before any work, that `path` may be written: nothing is there (not even a dangling
+/// symbolic link), or a regular file is and `force` allows replacing it. A directory, a
+/// device, a pipe or a link is never replaced.
+pub fn check_out_file(path: &Path, force: bool) -> Result<(), OutError> {
+    if path.file_name().is_none() {
+        // `.`, `..` and `/`: directories, whatever they hold.
+        return Err(OutError::Directory(path.into()));
+    }
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(OutError::Io {
+                path: path.into(),
+                source,
+            });
+        }
+    };
+    if meta.is_dir() {
+        return Err(OutError::Directory(path.into()));
+    }
+    if !meta.file_type().is_file() {
+        return Err(OutError::NotRegular {
+            path: path.into(),
+            what: file_kind(&meta),
+        });
+    }
+    if !force {
+        return Err(OutError::Exists(path.into()));
+    }
+    Ok(())
+}
+
 /// Write `bytes` to `path` through a temporary sibling (fsynced, then renamed), so a failed
 /// or interrupted write leaves no half file and never a truncated old one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    Ok(write_out(path, bytes, true)?)
+}
+
+/// [`write_atomic`] for a command's `--out`: what [`check_out_file`] refuses is refused again
+/// here, where it counts; without `force` the file is linked into place, which fails rather
+/// than replace anything that appeared meanwhile. The temporary sibling never outlives a
+/// failure.
+pub fn write_out(path: &Path, bytes: &[u8], force: bool) -> Result<(), OutError> {
     use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let io = |source| ExportError::Io {
+    check_out_file(path, force)?;
+    let io = |source| OutError::Io {
         path: path.into(),
         source,
     };
-    let written = std::fs::File::create(&tmp)
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}-{n}",
+        sibling_stem(&name),
+        std::process::id()
+    ));
+    // create_new: never through a link or over a file someone placed at the temporary name.
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
         .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
     if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            let _ = std::fs::remove_file(&tmp);
+        }
         return Err(io(e));
     }
-    std::fs::rename(&tmp, path).map_err(io)
+    let placed = if force {
+        // check_out_file saw a regular file or nothing; rename never replaces a directory.
+        std::fs::rename(&tmp, path)
+    } else {
+        std::fs::hard_link(&tmp, path).or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Err(e),
+            // A file system without hard links: the check above is all there is.
+            _ if std::fs::symlink_metadata(path).is_err() => std::fs::rename(&tmp, path),
+            _ => Err(e),
+        })
+    };
+    let _ = std::fs::remove_file(&tmp);
+    match placed {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(OutError::Exists(path.into()))
+        }
+        Err(e) => Err(io(e)),
+    }
 }

@@ -18,6 +18,18 @@ macro_rules! say {
     }};
 }
 
+/// `println!` that cannot panic: a command's result line, flushed; a closed pipe ends the
+/// command quietly and a full stdout is an error (see `cli::output`). Use inside a function
+/// returning `anyhow::Result`.
+macro_rules! out {
+    () => {
+        $crate::cli::output::line(format_args!(""))?
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::line(format_args!($($arg)*))?
+    };
+}
+
 mod cli;
 
 // Training frees and re-allocates the same large buffers every step; glibc's malloc returns
@@ -77,11 +89,16 @@ const EXIT_CODES: &str = "Exit codes:\n  \
     1    error: bad input, or a load, save or score that failed (nothing was overwritten)\n  \
     2    usage error (unknown flag or bad value)\n  \
     3    training diverged (a loss became NaN or infinite); the last good checkpoint is kept\n  \
-    130  interrupted by Ctrl-C, SIGTERM or SIGHUP after saving; a second signal exits at once \
-    without saving (the last good checkpoint is kept)\n\n\
+    130  interrupted by Ctrl-C, SIGTERM or SIGHUP: train saves first (a second signal exits at \
+    once without saving; the last good checkpoint is kept); other commands stop at once and \
+    write nothing\n\n\
+    A closed pipe on standard output (`latentlab inspect | head -1`) ends a command quietly \
+    with 0; a full one (`> /dev/full`) is an error (1).\n\n\
     Your files: `train --out DIR` creates a run directory. An existing run there is continued \
-    with --resume or replaced with --force; without either, train refuses before it starts. A \
-    directory that is not a latentlab run is never written into.";
+    with --resume (on the run's own data) or replaced with --force; without either, train \
+    refuses before it starts. A directory that is not a latentlab run is never written into, \
+    and one in use by another latentlab process is refused, naming it. An --out file is \
+    replaced only with --force, and only if it is a regular file.";
 
 /// An error that ends the program with a specific exit code (see `EXIT_CODES`).
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +181,9 @@ struct TrainArgs {
     /// Also save a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     save_every: u64,
+    /// Whether --data was given on the command line (not a flag: set from the parse).
+    #[arg(skip)]
+    data_given: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -414,6 +434,10 @@ fn main() {
     latentlab::device::pin_default_device_to_cpu();
     latentlab::device::configure_cpu_threads();
     if let Err(e) = run() {
+        if e.downcast_ref::<cli::output::StdoutClosed>().is_some() {
+            // The reader of a pipe took what it wanted (`| head -1`): not an error.
+            std::process::exit(0);
+        }
         let code = e.downcast_ref::<Fatal>().map_or(1, |f| f.code);
         say!("error: {e:#}");
         std::process::exit(code);
@@ -437,8 +461,32 @@ fn app_options(a: AppArgs) -> Result<latentlab::ui::AppOptions> {
     Ok(options)
 }
 
+/// Commands other than `train` and the app have nothing to save half-way: a termination
+/// signal stops them at once with the documented 130, and whatever they were writing is
+/// crash-safe (the old file or directory stays, or the new one is complete).
+fn stop_on_signal() -> Result<()> {
+    latentlab::signals::on_termination(|_| {
+        say!("\ninterrupted; nothing more was written");
+        latentlab::signals::exit_now();
+    })
+    .context("installing the signal handler")?;
+    Ok(())
+}
+
 fn run() -> Result<()> {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(Cmd::Train(a)) = &mut cli.command {
+        a.data_given = matches
+            .subcommand_matches("train")
+            .and_then(|m| m.value_source("data"))
+            == Some(clap::parser::ValueSource::CommandLine);
+    }
+    match &cli.command {
+        Some(Cmd::Train(_) | Cmd::App(_)) | None => {}
+        Some(_) => stop_on_signal()?,
+    }
     match cli.command {
         Some(Cmd::Train(a)) => cli::train::train(a),
         Some(Cmd::Sample(a)) => cli::runs::sample(a),

@@ -114,13 +114,15 @@ pub fn save_classifier(
     dir: &Path,
     c: &Classifier,
     info: &ClassifierInfo,
+    expect: Option<checkpoint::replace::Seen>,
 ) -> Result<(), CheckpointError> {
     checkpoint::save_module_dir(
         dir,
-        "classifier manifest",
+        "classifier",
         (CLASSIFIER_MANIFEST, CLASSIFIER_FILE, CLASSIFIER_FILES),
         c,
         info,
+        expect,
     )
 }
 
@@ -152,9 +154,12 @@ pub fn parse_classifier_info(text: &[u8], path: &Path) -> Result<ClassifierInfo,
 }
 
 pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointError> {
-    checkpoint::replace::recover(dir, CLASSIFIER_MANIFEST)?;
+    checkpoint::replace::recover(dir)?;
     let _reading = checkpoint::replace::read_lock(dir);
     let path = dir.join(CLASSIFIER_MANIFEST);
+    if !path.is_file() {
+        return Err(checkpoint::not_a(dir, CLASSIFIER_MANIFEST));
+    }
     let text = std::fs::read(&path).map_err(|source| CheckpointError::Io {
         path: path.clone(),
         source,

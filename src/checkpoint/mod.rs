@@ -1,6 +1,7 @@
 //! Run directories: `manifest.json` plus burnpack weight and optimiser files, written
 //! crash-safely (see [`replace`]) and checked on the way back in.
 
+pub mod lease;
 pub mod replace;
 pub mod shipped;
 
@@ -66,6 +67,35 @@ pub enum CheckpointError {
     },
     #[error("{0}: not a checkpoint directory (no manifest.json)")]
     NotACheckpoint(PathBuf),
+    #[error("{path} holds a {kind} ({marker}), not a {wanted}")]
+    OtherKind {
+        path: PathBuf,
+        kind: &'static str,
+        marker: &'static str,
+        wanted: &'static str,
+    },
+    #[error(
+        "{0}: names no directory a save can replace (such as `.`, `..` or `/`); give the \
+         directory a name, for example runs/digits"
+    )]
+    NoName(PathBuf),
+    #[error(
+        "{path} is in use by another latentlab process ({holder}); wait for it to finish or \
+         stop it, or choose another directory (nothing was changed)"
+    )]
+    InUse { path: PathBuf, holder: String },
+    #[error(
+        "{0} changed since this process last read or wrote it (another process saved there); \
+         it was not replaced. Save to another directory"
+    )]
+    Changed(PathBuf),
+    #[error(
+        "refusing to save the {what}: its trained weights hold NaN or infinite numbers \
+         (training diverged); nothing was written"
+    )]
+    NonFiniteModule { what: &'static str },
+    #[error("{path}: the weights hold NaN or infinite numbers, so nothing they make is usable")]
+    NonFiniteWeights { path: PathBuf },
     #[error(
         "{path}: this directory holds files but no {marker}, so it is not latentlab's to \
          replace; nothing in it was changed. Choose a new or empty directory"
@@ -165,7 +195,8 @@ pub fn write_run_dir(
     dir: &Path,
     manifest: &Manifest,
     files: &[(&str, Vec<u8>)],
-) -> Result<(), CheckpointError> {
+    expect: Option<replace::Seen>,
+) -> Result<replace::Seen, CheckpointError> {
     manifest.check_finite()?;
     let mut manifest = manifest.clone();
     // A history point with a non-finite number would be written as `null`.
@@ -179,7 +210,7 @@ pub fn write_run_dir(
         .map(|(f, b)| (*f, b.as_slice()))
         .chain([(MANIFEST, json.as_slice())])
         .collect();
-    replace::write_dir(dir, MANIFEST, RUN_FILES, &all)
+    replace::write_dir_expecting(dir, MANIFEST, RUN_FILES, &all, expect)
 }
 
 /// Refuse a save when the exported values already include a non-finite number (beyond what
@@ -234,6 +265,9 @@ impl Manifest {
         if !((0.0..1.0).contains(&t.beta1) && (0.0..1.0).contains(&t.beta2)) {
             return Err(out("Adam betas", format!("{} / {}", t.beta1, t.beta2)));
         }
+        if let Some(cd) = &t.cd {
+            cd.check().map_err(|(what, detail)| out(what, detail))?;
+        }
         if self.step > MAX_STEP || self.examples_seen > MAX_STEP.saturating_mul(MAX_BATCH as u64) {
             return Err(out(
                 "step",
@@ -284,11 +318,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, CheckpointError> {
 /// Open run directory `dir` for reading: recover an interrupted save, then hold a shared lock
 /// (the returned guard) so no save replaces the run while its files are read.
 pub fn open_run(dir: &Path) -> Result<(Manifest, Option<replace::ParentLock>), CheckpointError> {
-    replace::recover(dir, MANIFEST)?;
+    replace::recover(dir)?;
     let guard = replace::read_lock(dir);
     let path = dir.join(MANIFEST);
     if !path.is_file() {
-        return Err(CheckpointError::NotACheckpoint(dir.into()));
+        return Err(not_a(dir, MANIFEST));
     }
     let len = std::fs::metadata(&path).map_err(io(&path))?.len();
     if len > MAX_MANIFEST_BYTES {
@@ -300,6 +334,24 @@ pub fn open_run(dir: &Path) -> Result<(Manifest, Option<replace::ParentLock>), C
     }
     let text = std::fs::read(&path).map_err(io(&path))?;
     Ok((parse_manifest(&text, &path)?, guard))
+}
+
+/// The error for `dir` when it should hold a directory marked by `wanted`: it holds another
+/// kind latentlab writes, or nothing of latentlab's.
+pub fn not_a(dir: &Path, wanted: &str) -> CheckpointError {
+    match replace::kind_at(dir) {
+        Some(marker) if marker != wanted => CheckpointError::OtherKind {
+            path: dir.into(),
+            kind: replace::kind_name(marker),
+            marker,
+            wanted: replace::kind_name(wanted),
+        },
+        _ if wanted == MANIFEST => CheckpointError::NotACheckpoint(dir.into()),
+        _ => CheckpointError::Io {
+            path: dir.join(wanted),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        },
+    }
 }
 
 /// Largest `manifest.json` read (a full history is about 1 MB).
@@ -347,9 +399,17 @@ pub fn read_bytes(dir: &Path, file: &str) -> Result<Bytes, CheckpointError> {
 }
 
 /// Load the weights in `dir/file` into `module`, which was built from the manifest's config.
+/// Weights with a NaN or an infinity are refused: whatever they generate, score or detect is
+/// garbage, and a command would otherwise write it and exit 0.
 pub fn load_module<M: Module>(dir: &Path, file: &str, module: M) -> Result<M, CheckpointError> {
     let bytes = read_bytes(dir, file)?;
-    load_module_bytes(bytes, &dir.join(file), module)
+    let m = load_module_bytes(bytes, &dir.join(file), module)?;
+    if !all_finite(&m) {
+        return Err(CheckpointError::NonFiniteWeights {
+            path: dir.join(file),
+        });
+    }
+    Ok(m)
 }
 
 /// Load burnpack `bytes` (named `origin` in errors) into `module`.
@@ -411,18 +471,24 @@ pub fn save_module_dir<M: Module, I: serde::Serialize>(
     (manifest_file, weights_file, known): (&str, &str, &[&str]),
     module: &M,
     info: &I,
+    expect: Option<replace::Seen>,
 ) -> Result<(), CheckpointError> {
+    if !all_finite(module) {
+        return Err(CheckpointError::NonFiniteModule { what });
+    }
     let json = serde_json::to_vec_pretty(info).map_err(|e| CheckpointError::Encode {
         what,
         detail: e.to_string(),
     })?;
     let weights = module_bytes(module)?;
-    replace::write_dir(
+    replace::write_dir_expecting(
         dir,
         manifest_file,
         known,
         &[(weights_file, &weights), (manifest_file, &json)],
+        expect,
     )
+    .map(drop)
 }
 
 /// A run's discriminator, ready for inference on `device`.

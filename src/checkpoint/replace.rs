@@ -9,6 +9,16 @@
 //! save under way from a crash's leftovers: the kernel releases it when a process dies.
 //! A directory that exists but does not carry the owner's marker file (`manifest.json` for a
 //! run), or that holds files latentlab did not write, is never written into or replaced.
+//!
+//! Recovery knows every kind of directory latentlab writes ([`KINDS`]), whoever asks: a load
+//! of a run restores a detector's backup just as well, and leaves the path to refuse it by
+//! kind. It removes only what cannot be the last copy of anything: unfinished `.tmp-` copies
+//! (their writer died, since recovery holds the lock), and `.old-` backups superseded by a
+//! complete directory of their own kind at the path. A backup of another kind than the one at
+//! the path, or beside a path holding nothing complete, is left alone.
+//!
+//! Temporary names are kept within NAME_MAX: a long name's siblings use a shortened stem
+//! ([`crate::export::sibling_stem`]).
 
 use super::CheckpointError;
 use std::fs::{self, File};
@@ -19,6 +29,64 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const TMP: &str = ".tmp-";
 const OLD: &str = ".old-";
 
+/// Every kind of directory latentlab writes, by the marker file that makes one complete, with
+/// the name a message gives it. (A test keeps this list in step with the writers' constants.)
+pub const KINDS: &[(&str, &str)] = &[
+    ("manifest.json", "run"),
+    ("classifier.json", "classifier"),
+    ("detector.json", "detector"),
+];
+
+/// The marker of the complete directory at `dir`, if one is there (of any kind).
+pub fn kind_at(dir: &Path) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .map(|(marker, _)| *marker)
+        .find(|m| dir.join(m).is_file())
+}
+
+/// What a message calls the kind marked by `marker`.
+pub fn kind_name(marker: &str) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(m, _)| *m == marker)
+        .map_or("directory", |(_, name)| *name)
+}
+
+/// What a process last saw at a path it may later replace, so a save can refuse a directory
+/// that changed meanwhile (another process's save, a copy by hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Nothing, or an empty directory.
+    Nothing,
+    /// A complete directory whose marker file held bytes with this hash.
+    Marker(u64),
+    /// Something else (a file, a foreign directory).
+    Other,
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What is at `dir` now (see [`Seen`]).
+pub fn seen(dir: &Path) -> Result<Seen, CheckpointError> {
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Seen::Nothing),
+        Err(e) => return Err(io(dir)(e)),
+        Ok(m) if !m.is_dir() => return Ok(Seen::Other),
+        Ok(_) => {}
+    }
+    if let Some(marker) = kind_at(dir) {
+        let p = dir.join(marker);
+        return Ok(Seen::Marker(fnv(&fs::read(&p).map_err(io(&p))?)));
+    }
+    let empty = fs::read_dir(dir).map_err(io(dir))?.next().is_none();
+    Ok(if empty { Seen::Nothing } else { Seen::Other })
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     move |source| CheckpointError::Io {
         path: path.into(),
@@ -27,11 +95,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
 }
 
 /// The parent directory and final name of `dir`.
-fn split(dir: &Path) -> Result<(PathBuf, String), CheckpointError> {
+pub(crate) fn split(dir: &Path) -> Result<(PathBuf, String), CheckpointError> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| CheckpointError::NotADirectory(dir.into()))?;
+        .ok_or_else(|| CheckpointError::NoName(dir.into()))?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -190,12 +258,33 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn sibling(parent: &Path, name: &str, kind: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    parent.join(format!(".{name}{kind}{}-{n}", std::process::id()))
+    let stem = crate::export::sibling_stem(name);
+    parent.join(format!(".{stem}{kind}{}-{n}", std::process::id()))
+}
+
+/// Check, before any work, that a save to `dir` can happen: the parent can be created and
+/// written, and a temporary sibling holding a file of every name in `files` can be made
+/// (then removed). So a long name or a read-only parent is refused before training, not
+/// after it.
+pub fn probe(dir: &Path, files: &[&str]) -> Result<(), CheckpointError> {
+    let (parent, name) = split(dir)?;
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    // Under the lock, so a recovery in another process does not take the probe for a leftover.
+    let _lock = lock_parent(&parent, false)?;
+    let tmp = sibling(&parent, &name, TMP);
+    fs::create_dir(&tmp).map_err(io(dir))?;
+    let made = files
+        .iter()
+        .try_for_each(|f| File::create(tmp.join(f)).map(drop).map_err(io(dir)));
+    let _ = fs::remove_dir_all(&tmp);
+    made
 }
 
 /// Test hook: `LATENTLAB_SAVE_PAUSE_MS` sleeps between the steps of a replacement, so a test
 /// can kill the process at every stage.
 fn pause() {
+    #[cfg(test)]
+    tests::crash_point();
     if let Some(ms) = std::env::var("LATENTLAB_SAVE_PAUSE_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -213,11 +302,33 @@ pub fn write_dir(
     known: &[&str],
     files: &[(&str, &[u8])],
 ) -> Result<(), CheckpointError> {
+    write_dir_expecting(dir, marker, known, files, None).map(drop)
+}
+
+/// [`write_dir`], refusing with [`CheckpointError::Changed`] when `expect` is given and what
+/// is at `dir` (after recovery, under the lock) is not what the caller last saw there.
+/// Returns what is there afterwards, for the caller's next save.
+pub fn write_dir_expecting(
+    dir: &Path,
+    marker: &str,
+    known: &[&str],
+    files: &[(&str, &[u8])],
+    expect: Option<Seen>,
+) -> Result<Seen, CheckpointError> {
     let (parent, name) = split(dir)?;
     fs::create_dir_all(&parent).map_err(io(&parent))?;
     let _lock = lock_parent(&parent, false)?;
-    recover_locked(dir, &parent, &name, marker)?;
+    recover_locked(dir, &parent, &name)?;
+    if let Some(expected) = expect
+        && seen(dir)? != expected
+    {
+        return Err(CheckpointError::Changed(dir.into()));
+    }
     let existing = target(dir, marker, known)?;
+    let after = files
+        .iter()
+        .find(|(f, _)| *f == marker)
+        .map_or(Seen::Other, |(_, b)| Seen::Marker(fnv(b)));
     let tmp = sibling(&parent, &name, TMP);
     fs::create_dir(&tmp).map_err(io(&tmp))?;
     let written = (|| {
@@ -269,7 +380,7 @@ pub fn write_dir(
         // recover(), so a failure here loses nothing.
         let _ = fs::remove_dir_all(&old);
     }
-    Ok(())
+    Ok(after)
 }
 
 /// Whether `rest` (what follows `.NAME.tmp-` or `.NAME.old-`) is a writer's `PID-N` (or the
@@ -290,8 +401,9 @@ fn leftovers(parent: &Path, name: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(parent) else {
         return (olds, tmps);
     };
-    let tmp_prefix = format!(".{name}{TMP}");
-    let old_prefix = format!(".{name}{OLD}");
+    let stem = crate::export::sibling_stem(name);
+    let tmp_prefix = format!(".{stem}{TMP}");
+    let old_prefix = format!(".{stem}{OLD}");
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         if let Some(rest) = file.strip_prefix(&old_prefix)
@@ -307,47 +419,72 @@ fn leftovers(parent: &Path, name: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (olds, tmps)
 }
 
-/// Finish or undo a replacement that a crash interrupted: when `dir` lacks its marker and a
-/// complete `.old-` sibling exists, that previous version moves back; leftover temporary and
-/// superseded siblings are removed. Waits for a save under way in another thread or process.
-pub fn recover(dir: &Path, marker: &str) -> Result<(), CheckpointError> {
-    let (parent, name) = split(dir)?;
+/// Finish or undo a replacement that a crash interrupted, whatever kind of directory it was:
+/// when `dir` holds nothing complete, the newest complete `.old-` backup (of any kind in
+/// [`KINDS`]) moves back. Then unfinished `.tmp-` siblings and `.old-` ones superseded by a
+/// complete directory of their kind are removed; any other backup is left alone. Waits for a
+/// save under way in another thread or process.
+pub fn recover(dir: &Path) -> Result<(), CheckpointError> {
+    // `.` or `/`: nothing a save could have left beside it.
+    let Ok((parent, name)) = split(dir) else {
+        return Ok(());
+    };
     let (olds, tmps) = leftovers(&parent, &name);
     if olds.is_empty() && tmps.is_empty() {
-        return Ok(());
+        return super::lease::clear_stale(dir);
     }
     let _lock = lock_parent(&parent, false)?;
-    recover_locked(dir, &parent, &name, marker)
+    recover_locked(dir, &parent, &name)?;
+    super::lease::clear_stale(dir)
+}
+
+/// Whether `dir` is missing or an empty directory (so a backup may move in).
+fn vacant(dir: &Path) -> bool {
+    match fs::symlink_metadata(dir) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) => m.is_dir() && fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()),
+    }
+}
+
+/// When `p` was last moved or changed, as (seconds, nanoseconds): a rename sets a directory's
+/// ctime, so among backups the one moved aside last (what was at the path last) is newest. A
+/// marker's mtime would not do: a backup keeps the date its files were written.
+fn moved_at(p: &Path) -> (i64, i64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(p).map_or((0, 0), |m| (m.ctime(), m.ctime_nsec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let t = fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        (t.as_secs() as i64, i64::from(t.subsec_nanos()))
+    }
 }
 
 /// [`recover`] with the parent's lock already held: every sibling is a leftover.
-fn recover_locked(
-    dir: &Path,
-    parent: &Path,
-    name: &str,
-    marker: &str,
-) -> Result<(), CheckpointError> {
+fn recover_locked(dir: &Path, parent: &Path, name: &str) -> Result<(), CheckpointError> {
     let (mut olds, tmps) = leftovers(parent, name);
     if olds.is_empty() && tmps.is_empty() {
         return Ok(());
     }
-    if !dir.join(marker).is_file() {
-        // The newest complete previous version comes back.
-        let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = olds
+    if vacant(dir) {
+        // The complete previous version moved aside last, of whatever kind, comes back.
+        let mut candidates: Vec<((i64, i64), PathBuf)> = olds
             .iter()
-            .filter(|p| p.join(marker).is_file())
-            .map(|p| {
-                let t = fs::metadata(p.join(marker))
-                    .and_then(|m| m.modified())
-                    .unwrap_or(std::time::UNIX_EPOCH);
-                (t, p.clone())
+            .filter_map(|p| {
+                kind_at(p)?;
+                Some((moved_at(p), p.clone()))
             })
             .collect();
         candidates.sort();
         if let Some((_, best)) = candidates.pop() {
             if dir.is_dir() {
-                // Only an empty directory can be in the way here (a crash between the two
-                // renames leaves none); remove_dir refuses anything else.
+                // Only an empty directory can be in the way here; remove_dir refuses any other.
                 fs::remove_dir(dir).map_err(io(dir))?;
             }
             fs::rename(&best, dir).map_err(io(dir))?;
@@ -355,8 +492,22 @@ fn recover_locked(
             olds.retain(|p| *p != best);
         }
     }
-    for p in olds.into_iter().chain(tmps) {
-        // Leftovers only: failing to remove one loses nothing and is retried next time.
+    let present = kind_at(dir);
+    for p in olds {
+        let superseded = match (present, kind_at(&p)) {
+            // A newer directory of the same kind is in place.
+            (Some(now), Some(was)) => now == was,
+            // An interrupted removal of a superseded backup: nothing complete in it.
+            (Some(_), None) => true,
+            // The last copy of something, or nothing complete to judge by: left alone.
+            (None, _) => false,
+        };
+        if superseded {
+            // Failing to remove a leftover loses nothing and is retried next time.
+            let _ = fs::remove_dir_all(&p);
+        }
+    }
+    for p in tmps {
         let _ = fs::remove_dir_all(&p);
     }
     Ok(())
@@ -365,6 +516,27 @@ fn recover_locked(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Stages of a save left before the simulated crash (`None`: no crash).
+        static CRASH_IN: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Called at each stage of a save: unwinds (skipping every line of clean-up, as a
+    /// `kill -9` would; `resume_unwind` prints nothing) when the countdown reaches zero. Only
+    /// the lock's release, which the kernel also does for a dead process, runs.
+    pub(super) fn crash_point() {
+        CRASH_IN.with(|c| match c.get() {
+            Some(0) => {
+                c.set(None);
+                std::panic::resume_unwind(Box::new("simulated crash"));
+            }
+            Some(n) => c.set(Some(n - 1)),
+            None => {}
+        });
+    }
 
     const KNOWN: &[&str] = &["a.bin", "manifest.json"];
 
@@ -432,7 +604,7 @@ mod tests {
         // A sibling of another run whose name merely starts like one of ours is left alone.
         let other = root.path().join(".run.old-3-x");
         fs::create_dir(&other).expect("other");
-        recover(&run, "manifest.json").expect("recover");
+        recover(&run).expect("recover");
         assert_eq!(fs::read(run.join("manifest.json")).expect("restored"), b"1");
         let mut left: Vec<String> = fs::read_dir(root.path())
             .expect("list")
@@ -440,5 +612,188 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, [".run.old-3-x", "run"]);
+    }
+
+    /// The kinds a writer writes in the property test: (marker, files).
+    const KIND_FILES: [(&str, &[&str]); 3] = [
+        ("manifest.json", &["generator.bpk", "optimizer-g.bpk", "manifest.json"]),
+        ("classifier.json", &["classifier.bpk", "classifier.json"]),
+        ("detector.json", &["detector.bpk", "detector.json"]),
+    ];
+
+    /// Write version `v` of kind `k` at `dir`, crashing after `crash` stages when given.
+    /// Returns whether the write completed (a crash after the final rename completes it).
+    fn save(dir: &Path, k: usize, v: u32, crash: Option<usize>) -> Result<bool, CheckpointError> {
+        let (marker, names) = KIND_FILES[k];
+        let body = v.to_string();
+        let files: Vec<(&str, &[u8])> = names.iter().map(|f| (*f, body.as_bytes())).collect();
+        CRASH_IN.with(|c| c.set(crash));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_dir(dir, marker, names, &files)
+        }));
+        CRASH_IN.with(|c| c.set(None));
+        match r {
+            Ok(r) => r.map(|()| true),
+            // A crash after the final rename leaves the new version complete in place.
+            Err(_) => Ok(item(dir) == Some((k, v))),
+        }
+    }
+
+    /// The complete item at `p`: (kind index, version), if any.
+    fn item(p: &Path) -> Option<(usize, u32)> {
+        let k = KIND_FILES.iter().position(|(m, _)| p.join(m).is_file())?;
+        let v: u32 = fs::read_to_string(p.join(KIND_FILES[k].0)).ok()?.parse().ok()?;
+        // Complete: every file of the kind is there, with the same version.
+        KIND_FILES[k]
+            .1
+            .iter()
+            .all(|f| fs::read_to_string(p.join(f)).ok() == Some(v.to_string()))
+            .then_some((k, v))
+    }
+
+    /// Where an item can be found at or beside `dir`: the path itself and its backups.
+    fn copies(root: &Path, name: &str) -> Vec<(usize, u32)> {
+        let (olds, _) = leftovers(root, name);
+        item(&root.join(name)).into_iter().chain(olds.iter().filter_map(|p| item(p))).collect()
+    }
+
+    /// Plant a complete backup of kind `k`, version `v`, beside `dir` (what an older
+    /// latentlab or an interrupted save of another kind could leave), its files dated in
+    /// 2096: recovery must go by when a backup was moved aside, not by its files' dates.
+    fn plant(dir: &Path, k: usize, v: u32) {
+        let (parent, name) = split(dir).expect("split");
+        let p = parent.join(format!(".{name}.old-999999-{v}"));
+        fs::create_dir(&p).expect("mkdir");
+        for f in KIND_FILES[k].1 {
+            fs::write(p.join(f), v.to_string()).expect("write");
+        }
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_000_000_000);
+        File::options()
+            .write(true)
+            .open(p.join(KIND_FILES[k].0))
+            .and_then(|f| f.set_modified(t))
+            .expect("date");
+    }
+
+    /// Random interleavings of saves of three kinds to three paths, crashes at every stage,
+    /// loads (recoveries), backups of another kind planted beside a path, and a user's
+    /// `rm -r` of a path. At every instant each path's latest complete item and every planted
+    /// backup is at the path or beside it, and no recovery loses the last copy of anything:
+    /// after it, the path holds the latest item (or, after an `rm -r`, the newest backup).
+    #[test]
+    fn crashes_and_recoveries_of_mixed_kinds_never_lose_the_last_complete_item() {
+        for seed in 0..12u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let root = tempfile::tempdir().expect("tempdir");
+            let names = ["a", "b", "c"];
+            // The model: each path's latest complete item, and the backups planted beside it
+            // (oldest first) that nothing may delete while they are not at the path.
+            let mut latest: [Option<(usize, u32)>; 3] = [None; 3];
+            let mut planted: [Vec<(usize, u32)>; 3] = Default::default();
+            for op in 0..150u32 {
+                let i = rng.random_range(0..names.len());
+                let dir = root.path().join(names[i]);
+                match rng.random_range(0..10) {
+                    0..3 => {
+                        recover(&dir).expect("recover");
+                        assert_eq!(item(&dir), latest[i], "seed {seed} op {op}: load");
+                    }
+                    3 if latest[i].is_some() && item(&dir) == latest[i] => {
+                        // Only another kind than the one at the path: a backup of the same
+                        // kind beside a complete item is a superseded one, rightly removed.
+                        let Some((k_now, _)) = latest[i] else { continue };
+                        let k = (k_now + rng.random_range(1..KIND_FILES.len())) % 3;
+                        plant(&dir, k, op);
+                        planted[i].push((k, op));
+                    }
+                    4 => {
+                        // The user removes the path (after a load, so no superseded backup of
+                        // its own kind waits beside it): the newest planted backup comes back.
+                        recover(&dir).expect("recover");
+                        if dir.exists() {
+                            fs::remove_dir_all(&dir).expect("rm -r");
+                        }
+                        latest[i] = planted[i].pop();
+                        // Older backups of the kind that comes back are superseded by it.
+                        if let Some((k, _)) = latest[i] {
+                            planted[i].retain(|(was, _)| *was != k);
+                        }
+                    }
+                    _ => {
+                        let k = rng.random_range(0..KIND_FILES.len());
+                        let crash = rng.random_bool(0.6).then(|| rng.random_range(0..6));
+                        match save(&dir, k, op, crash) {
+                            Ok(true) => latest[i] = Some((k, op)),
+                            Ok(false) => {}
+                            // Refused: another kind is there (restored first, if it was aside).
+                            Err(e) => assert!(
+                                matches!(e, CheckpointError::Foreign { .. }),
+                                "seed {seed} op {op}: {e}"
+                            ),
+                        }
+                    }
+                }
+                for (j, name) in names.iter().enumerate() {
+                    let here = copies(root.path(), name);
+                    for want in latest[j].iter().chain(&planted[j]) {
+                        assert!(
+                            here.contains(want),
+                            "seed {seed} op {op}: {name}'s item {want:?} is gone ({here:?})"
+                        );
+                    }
+                }
+            }
+            for (j, name) in names.iter().enumerate() {
+                let dir = root.path().join(name);
+                recover(&dir).expect("final recover");
+                assert_eq!(item(&dir), latest[j], "seed {seed}: final load of {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_backup_of_another_kind_is_restored_not_deleted() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let det = root.path().join("det");
+        save(&det, 2, 1, None).expect("detector");
+        // A crash just after the old detector moved aside: nothing at the path.
+        assert!(!save(&det, 2, 2, Some(2)).expect("crashed"));
+        assert!(!det.exists());
+        // A run's load of this path (what `inspect det` does) restores the detector.
+        recover(&det).expect("recover");
+        assert_eq!(item(&det), Some((2, 1)));
+        // Writing a run there is refused by kind, and loses nothing.
+        assert!(matches!(save(&det, 0, 3, None), Err(CheckpointError::Foreign { .. })));
+        assert_eq!(item(&det), Some((2, 1)));
+    }
+
+    #[test]
+    fn every_kind_latentlab_writes_is_known_to_recovery() {
+        for marker in [
+            crate::checkpoint::MANIFEST,
+            crate::quality::CLASSIFIER_MANIFEST,
+            crate::detect::DETECTOR_MANIFEST,
+        ] {
+            assert!(KINDS.iter().any(|(m, _)| *m == marker), "{marker}");
+        }
+    }
+
+    #[test]
+    fn long_names_get_short_siblings_and_still_save() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let name = "r".repeat(245);
+        let run = root.path().join(&name);
+        probe(&run, &["manifest.json"]).expect("probe");
+        write(&run, "1").expect("first");
+        write(&run, "2").expect("second");
+        assert_eq!(fs::read(run.join("manifest.json")).expect("read"), b"2");
+        let other = root.path().join("r".repeat(244) + "s");
+        write(&other, "3").expect("another long name");
+        let mut left: Vec<String> = fs::read_dir(root.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 }

@@ -101,10 +101,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             }
         }
     }
-    print!("{}", bench::table(&runs));
+    crate::cli::output::text(&bench::table(&runs))?;
     if !references.is_empty() {
-        println!();
-        print!("{}", bench::ratio_table(&runs, &references));
+        out!();
+        crate::cli::output::text(&bench::ratio_table(&runs, &references))?;
     }
     if let Some(path) = a.json {
         let text = serde_json::to_string_pretty(&bench::BenchReport { runs, references })?;

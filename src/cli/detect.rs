@@ -2,7 +2,7 @@
 //! (training a dedicated real/fake detector against one generator).
 
 use crate::{DetectArgs, DetectorArgs};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use latentlab::checkpoint;
 use latentlab::detect::{self, DetectorInfo};
 use latentlab::model::IMAGE_SIZE;
@@ -19,25 +19,21 @@ pub fn detect(a: DetectArgs) -> Result<()> {
         match (v.label, a.label) {
             // The best label over all classes is part of the answer.
             (Some(l), None) => {
-                println!("{}\t{:.4}\tlabel {l}", path.display(), v.p_real)
+                out!("{}\t{:.4}\tlabel {l}", path.display(), v.p_real)
             }
-            _ => println!("{}\t{:.4}", path.display(), v.p_real),
+            _ => out!("{}\t{:.4}", path.display(), v.p_real),
         }
     }
     Ok(())
 }
 
 pub fn detector(a: DetectorArgs) -> Result<()> {
-    use checkpoint::replace::{self, Target};
-    replace::recover(&a.out, detect::DETECTOR_MANIFEST)?;
-    if replace::target(&a.out, detect::DETECTOR_MANIFEST, detect::DETECTOR_FILES)? == Target::Owned
-        && !a.force
-    {
-        bail!(
-            "{} already holds a detector; pass --force to replace it (nothing was changed)",
-            a.out.display()
-        );
-    }
+    let (_lease, seen) = crate::cli::claim_out(
+        &a.out,
+        detect::DETECTOR_MANIFEST,
+        detect::DETECTOR_FILES,
+        a.force,
+    )?;
     let device = burn::tensor::Device::flex();
     let run = checkpoint::shipped::resolve(&a.fakes_from);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
@@ -73,8 +69,8 @@ pub fn detector(a: DetectorArgs) -> Result<()> {
         heldout_auc: held.auc,
         heldout_accuracy: held.accuracy,
     };
-    detect::save(&a.out, &d, &info)?;
-    println!(
+    detect::save(&a.out, &d, &info, Some(seen))?;
+    out!(
         "detector for {} fakes (step {}) against {}: held-out AUC {:.4}, accuracy {:.2}% on {} real and {} fake images ({} steps in {:.0} s); wrote {}",
         manifest.model().kind.name(),
         manifest.step,

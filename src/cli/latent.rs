@@ -59,20 +59,10 @@ fn fixed_condition(
     }
 }
 
-fn refuse_existing(path: &Path, force: bool) -> Result<()> {
-    if path.exists() && !force {
-        bail!(
-            "{} already exists; pass --force to overwrite it (nothing was changed)",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 /// The run `arg` names (a directory or a shipped name): its directory, manifest and generator
 /// on the CPU, after checking that `out` may be written.
 fn open_run(arg: &Path, out: &Path, force: bool) -> Result<(PathBuf, Manifest, Generator)> {
-    refuse_existing(out, force)?;
+    export::check_out_file(out, force)?;
     let dir = checkpoint::shipped::resolve(arg);
     let (manifest, g) = checkpoint::load_generator(&dir, &burn::tensor::Device::flex())
         .with_context(|| format!("loading checkpoint {}", arg.display()))?;
@@ -90,13 +80,15 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
     let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force)?;
     let device = burn::tensor::Device::flex();
     let model = manifest.model().clone();
+    // The same rule as sample's and encode's: --label only for a conditional model, --code
+    // only for InfoGAN (a VAE takes neither).
+    let cond = fixed_condition(&model, &manifest, a.label, a.code)?;
     let started = Instant::now();
     let mut found: Vec<Direction> = Vec::new();
     if a.k > 0 {
         found = if model.kind == ModelKind::Vae {
             vae_directions(&dir, &manifest, a.n as usize, a.k as usize, a.seed)?
         } else {
-            let cond = fixed_condition(&model, &manifest, a.label, a.code)?;
             pca::generator_directions(
                 &g,
                 &model,
@@ -147,8 +139,16 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
         directions: found,
         checkpoint: Some(a.checkpoint.display().to_string()),
     };
-    file.write(&a.out)?;
-    println!(
+    file.validate(&a.out, Some(model.latent_dim))
+        .with_context(|| {
+            format!(
+                "the directions of {} would be refused by `sample --edit` (is the run \
+                 trained?); nothing was written",
+                a.checkpoint.display()
+            )
+        })?;
+    file.write(&a.out, a.force)?;
+    out!(
         "{} directions for {} in {:.1} s (from {} samples):",
         file.directions.len(),
         a.checkpoint.display(),
@@ -157,13 +157,13 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
     );
     for (i, d) in file.directions.iter().enumerate() {
         match d.explained_variance {
-            Some(v) => println!(
+            Some(v) => out!(
                 "  {i:>3}  {:<12} explained variance {:6.2}%  sigma {:.3}",
                 d.name,
                 100.0 * v,
                 d.sigma
             ),
-            None => println!(
+            None => out!(
                 "  {i:>3}  {:<12} sigma {:.3}  ({})",
                 d.name,
                 d.sigma,
@@ -171,7 +171,7 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
             ),
         }
     }
-    println!("wrote {}", a.out.display());
+    out!("wrote {}", a.out.display());
     Ok(())
 }
 
@@ -274,21 +274,22 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
     if let Some(c) = &cond {
         meta.push(("label_mix", export::format_floats(c)));
     }
-    export::write_png(&a.out, &image, &meta)?;
+    crate::cli::check_pixels(&result.reconstruction)?;
+    export::write_png(&a.out, &image, &meta, a.force)?;
     if model.kind == ModelKind::Vae {
-        println!("encoded {source_name} with the VAE's encoder in {seconds:.2} s");
+        out!("encoded {source_name} with the VAE's encoder in {seconds:.2} s");
     } else {
-        println!(
+        out!(
             "encoded {source_name}: {} Adam steps x {} restarts in {seconds:.2} s",
             result.steps, result.restarts
         );
     }
-    println!(
+    out!(
         "  pixel error: mean squared {:.5} (RMS {:.3}) on [0, 1] intensities",
         result.pixel_mse,
         result.pixel_mse.sqrt()
     );
-    println!(
+    out!(
         "wrote {} (its latent is in the PNG metadata)",
         a.out.display()
     );

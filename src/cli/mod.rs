@@ -6,3 +6,45 @@ pub mod latent;
 pub mod pytorch;
 pub mod runs;
 pub mod train;
+pub mod output;
+
+use anyhow::{Context, Result, bail};
+use latentlab::checkpoint::{self, lease::Lease, replace};
+use std::path::Path;
+
+/// Claim and check a command's output directory (a classifier's, a detector's: marked by
+/// `marker`, holding `files`) before any work: refused while another latentlab process uses
+/// it, when it is not of this kind, when it holds one and `force` is not given, or when a save
+/// could not be written beside it. Returns the claim (hold it until the save) and what is
+/// there now, which the save expects to find still.
+pub fn claim_out(
+    out: &Path,
+    marker: &str,
+    files: &[&str],
+    force: bool,
+) -> Result<(Lease, replace::Seen)> {
+    let lease = checkpoint::lease::acquire(out)?;
+    replace::recover(out)?;
+    if replace::target(out, marker, files)? == replace::Target::Owned && !force {
+        bail!(
+            "{} already holds a {}; pass --force to replace it (nothing was changed)",
+            out.display(),
+            replace::kind_name(marker)
+        );
+    }
+    replace::probe(out, files)
+        .with_context(|| format!("{} cannot be saved to", out.display()))?;
+    Ok((lease, replace::seen(out)?))
+}
+
+/// Refuse to write images whose pixels are not all finite numbers (a generator that
+/// overflowed would otherwise give an all-black file and exit 0).
+pub fn check_pixels(values: &[f32]) -> Result<()> {
+    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+        bail!(
+            "the generator produced a non-finite pixel ({v}); nothing was written. Its weights \
+             or the latent (an --edit amount, a direction's sigma) are out of range"
+        );
+    }
+    Ok(())
+}

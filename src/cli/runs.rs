@@ -12,6 +12,7 @@ use latentlab::types::{grid, noise};
 
 pub fn sample(a: SampleArgs) -> Result<()> {
     let (n, cols) = (a.n as usize, a.cols as usize);
+    export::check_out_file(&a.out, a.force)?;
     let dir = checkpoint::shipped::resolve(&a.checkpoint);
     // Sampling always runs on the CPU so the same seed gives the same bytes everywhere.
     let device = burn::tensor::Device::flex();
@@ -77,14 +78,9 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     if let Some(c) = &a.cont {
         meta.push(("cont", export::format_floats(c)));
     }
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists; pass --force to overwrite it (nothing was changed)",
-            a.out.display()
-        );
-    }
-    export::write_png(&a.out, &grid, &meta)?;
-    println!(
+    crate::cli::check_pixels(&values)?;
+    export::write_png(&a.out, &grid, &meta, a.force)?;
+    out!(
         "wrote {} ({}x{} px, {} images)",
         a.out.display(),
         grid.width,
@@ -146,20 +142,13 @@ fn sample_labels(
 }
 
 pub fn classifier(a: ClassifierArgs) -> Result<()> {
-    use checkpoint::replace::{self, Target};
     use latentlab::quality;
-    replace::recover(&a.out, quality::CLASSIFIER_MANIFEST)?;
-    let found = replace::target(
+    let (_lease, seen) = crate::cli::claim_out(
         &a.out,
         quality::CLASSIFIER_MANIFEST,
         quality::CLASSIFIER_FILES,
+        a.force,
     )?;
-    if found == Target::Owned && !a.force {
-        bail!(
-            "{} already holds a classifier; pass --force to replace it (nothing was changed)",
-            a.out.display()
-        );
-    }
     let data = a
         .data
         .load(IMAGE_SIZE)
@@ -174,8 +163,8 @@ pub fn classifier(a: ClassifierArgs) -> Result<()> {
         &device,
         |step, loss| say!("step {step}: cross-entropy {loss:.4}"),
     )?;
-    quality::save_classifier(&a.out, &c, &info)?;
-    println!(
+    quality::save_classifier(&a.out, &c, &info, Some(seen))?;
+    out!(
         "classifier for {}: held-out accuracy {:.2}% on {} images (trained on {} for {} steps in {:.0} s); wrote {}",
         info.data,
         100.0 * info.heldout_accuracy,
@@ -230,7 +219,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         a.seed,
         &device,
     )?;
-    println!(
+    out!(
         "{} ({} steps) rated by the {} classifier (held-out accuracy {:.1}%) on {} images:",
         a.checkpoint.display(),
         manifest.step,
@@ -240,13 +229,13 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     );
     if let (Some(per), Some(all)) = (&s.per_label, s.overall_accuracy) {
         for (name, acc) in per {
-            println!("  label {name:<12} accuracy {:5.1}%", 100.0 * acc);
+            out!("  label {name:<12} accuracy {:5.1}%", 100.0 * acc);
         }
-        println!("  overall            accuracy {:5.1}%", 100.0 * all);
+        out!("  overall            accuracy {:5.1}%", 100.0 * all);
     }
     if let Some(codes) = &s.per_code {
         for c in codes {
-            println!(
+            out!(
                 "  code {:<2} draws {:<12} purity {:5.1}%",
                 c.code,
                 c.class,
@@ -256,21 +245,21 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         let mut distinct: Vec<&str> = codes.iter().map(|c| c.class.as_str()).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        println!(
+        out!(
             "  the {} code values draw {} distinct classes; mean purity {:.1}%",
             codes.len(),
             distinct.len(),
             100.0 * codes.iter().map(|c| c.purity).sum::<f32>() / codes.len().max(1) as f32
         );
     }
-    println!(
+    out!(
         "  classes covered {}/{}; predicted-class entropy {:.2} bits (max {:.2})",
         s.classes_covered,
         s.classes,
         s.entropy_bits,
         (s.classes as f32).log2()
     );
-    println!(
+    out!(
         "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
         s.frechet
     );
@@ -285,18 +274,18 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         checkpoint::read_manifest(dir).with_context(|| format!("inspecting {}", dir.display()))?;
     let t = &m.train;
     let model = &t.model;
-    println!("run directory {}", dir.display());
+    out!("run directory {}", dir.display());
     if let Some((name, origin)) = checkpoint::shipped::describe(dir) {
-        println!("  shipped:   {name}, found in {origin}");
+        out!("  shipped:   {name}, found in {origin}");
     }
     if model.kind.is_boltzmann() {
-        println!(
+        out!(
             "  model:     {} (784 binary visible units, hidden layers {:?})",
             model.kind.name(),
             model.layers
         );
     } else {
-        println!(
+        out!(
             "  model:     {} (latent size {}, width {}{})",
             model.kind.name(),
             model.latent_dim,
@@ -315,10 +304,10 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
     }
     if model.kind.is_boltzmann() {
         for line in latentlab::model::boltzmann::describe(model) {
-            println!("  {line}");
+            out!("  {line}");
         }
         if let Some(cd) = &t.cd {
-            println!(
+            out!(
                 "  training:  {}CD-{}, {} chains, learning rate {}, momentum {}, weight decay {}, {} updates per greedy phase; samples take {} Gibbs steps",
                 if cd.persistent { "persistent " } else { "" },
                 cd.k,
@@ -332,15 +321,15 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         }
     }
     if model.kind.is_gan() {
-        println!("  loss:      {}", t.loss.name());
+        out!("  loss:      {}", t.loss.name());
         match t.ema {
-            Some(decay) => println!(
+            Some(decay) => out!(
                 "  weights:   moving average of G (decay {decay}) for sample, explore and score"
             ),
-            None => println!("  weights:   G as trained (no moving average kept)"),
+            None => out!("  weights:   G as trained (no moving average kept)"),
         }
     }
-    println!(
+    out!(
         "  data:      {} from `{}` ({} images {}x{}); classes: {}",
         m.data.name,
         m.data.source,
@@ -350,31 +339,31 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         m.class_names.join(", ")
     );
     if model.kind.is_boltzmann() {
-        println!(
+        out!(
             "  trained:   {} steps, {} examples seen, batch {}, seed {}",
             m.step, m.examples_seen, t.batch, t.seed
         );
     } else {
-        println!(
+        out!(
             "  trained:   {} steps, {} examples seen, batch {}, lr G {} / D {}, Adam betas ({}, {}), seed {}",
             m.step, m.examples_seen, t.batch, t.lr_g, t.lr_d, t.beta1, t.beta2, t.seed
         );
     }
     if let Some(last) = m.history.last() {
         if model.kind.is_boltzmann() {
-            println!(
+            out!(
                 "  last step: reconstruction error {:.4}, pseudo-log-likelihood {:.1} (per image), {:.0} examples/s",
                 last.reconstruction(),
                 last.pseudo_log_likelihood(),
                 last.examples_per_sec
             );
         } else if model.kind.is_gan() {
-            println!(
+            out!(
                 "  last step: loss_D {:.4}, loss_G {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} examples/s",
                 last.loss_d, last.loss_g, last.d_real, last.d_fake_after, last.examples_per_sec
             );
         } else {
-            println!(
+            out!(
                 "  last step: reconstruction {:.2}, KL {:.2} (per image), {:.0} examples/s",
                 last.reconstruction(),
                 last.kl(),
@@ -382,7 +371,7 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
             );
         }
     }
-    println!(
+    out!(
         "  format:    version {}, written by latentlab {} at unix time {}",
         m.format_version, m.crate_version, m.created_unix_secs
     );

@@ -5,18 +5,32 @@ use crate::{EXIT_DIVERGED, EXIT_INTERRUPTED, Fatal, TrainArgs};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use latentlab::checkpoint;
+use latentlab::data::DataSource;
 use latentlab::model::{IMAGE_SIZE, ModelKind};
-use latentlab::train::{Command, Event, RunSpec, TrainConfig, TrainingHandle};
+use latentlab::train::{Command, Event, RunSpec, TrainingHandle};
 use std::sync::Arc;
 
-/// Refuse `--out` before any work when writing there could lose something; returns the step the
-/// run starts from and, when it resumes, its saved config.
-fn check_out(a: &TrainArgs) -> Result<(u64, Option<TrainConfig>)> {
+/// What `--out` holds and what the run continues from.
+struct OutCheck {
+    /// The step the run starts from.
+    start_step: u64,
+    /// The resumed run's manifest.
+    saved: Option<checkpoint::Manifest>,
+    /// This process's claim on `--out`, held until it exits.
+    _lease: checkpoint::lease::Lease,
+}
+
+/// Refuse `--out` before any work when writing there could lose something: a directory
+/// another latentlab process is using, a run without --resume or --force, a directory that
+/// is not a run, or one a save could not be written beside (a name too long, no permission).
+fn check_out(a: &TrainArgs) -> Result<OutCheck> {
     use checkpoint::replace::{self, Target};
     let out = &a.out;
-    replace::recover(out, checkpoint::MANIFEST)?;
+    // The claim first, so two runs started at the same moment cannot both pass the checks.
+    let lease = checkpoint::lease::acquire(out)?;
+    replace::recover(out)?;
     let found = replace::target(out, checkpoint::MANIFEST, checkpoint::RUN_FILES)?;
-    match (found, a.resume) {
+    let saved = match (found, a.resume) {
         (Target::Owned, true) => {
             let m = checkpoint::read_manifest(out)
                 .with_context(|| format!("--resume: reading {}", out.display()))?;
@@ -27,7 +41,7 @@ fn check_out(a: &TrainArgs) -> Result<(u64, Option<TrainConfig>)> {
                 m.train.loss.name(),
                 m.step
             );
-            Ok((m.step, Some(m.train)))
+            Some(m)
         }
         (_, true) => bail!("--resume: {} holds no run to continue", out.display()),
         (Target::Owned, false) if !a.force => {
@@ -40,20 +54,64 @@ fn check_out(a: &TrainArgs) -> Result<(u64, Option<TrainConfig>)> {
                 out.display()
             )
         }
-        _ => Ok((0, None)),
+        _ => None,
+    };
+    replace::probe(out, checkpoint::RUN_FILES)
+        .with_context(|| format!("{} cannot be saved to", out.display()))?;
+    Ok(OutCheck {
+        start_step: saved.as_ref().map_or(0, |m| m.step),
+        saved,
+        _lease: lease,
+    })
+}
+
+/// The data a run trains on: a resumed run's own (a different explicit `--data` is refused:
+/// switching data sets under a run is a new run), else `--data`.
+fn data_source(a: &TrainArgs, saved: Option<&checkpoint::Manifest>) -> Result<DataSource> {
+    let given = canonical(a.run.data.clone());
+    let Some(m) = saved else {
+        return Ok(given);
+    };
+    let own: DataSource = m.data.source.parse().with_context(|| {
+        format!(
+            "--resume: {} was trained on `{}`, which cannot be read as a data set",
+            a.out.display(),
+            m.data.source
+        )
+    })?;
+    if a.data_given && given != canonical(own.clone()) {
+        bail!(
+            "--resume: {} was trained on `{own}`, not `{}`; a resumed run continues on its own \
+             data. Leave out --data, or start a new run on `{}` (a new --out, or --force to \
+             replace this one); nothing was changed",
+            a.out.display(),
+            a.run.data,
+            a.run.data
+        );
+    }
+    Ok(own)
+}
+
+/// A folder or IDX set by its absolute path, so the manifest names the same data wherever
+/// `--resume` is run from.
+fn canonical(d: DataSource) -> DataSource {
+    match d {
+        DataSource::Path(p) => DataSource::Path(std::fs::canonicalize(&p).unwrap_or(p)),
+        other => other,
     }
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
-    let (start_step, saved) = check_out(&a)?;
+    let checked = check_out(&a)?;
+    let (start_step, saved) = (checked.start_step, checked.saved.as_ref());
+    let source = data_source(&a, saved)?;
     let run = &a.run;
-    let data = run
-        .data
+    let data = source
         .load(IMAGE_SIZE)
-        .with_context(|| format!("loading data set `{}`", run.data))?;
+        .with_context(|| format!("loading data set `{source}`"))?;
     let config = run.config(data.num_classes());
     // A resumed run keeps its saved config; only learning rates given here replace its own.
-    let lr_override = saved.and_then(|saved| run.lr_override(&saved));
+    let lr_override = saved.and_then(|saved| run.lr_override(&saved.train));
     say!(
         "data: {} ({} images {}x{}, {} classes)",
         data.name,
@@ -66,7 +124,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let spec = RunSpec {
         config,
         data: Arc::new(data),
-        data_source: run.data.to_string(),
+        data_source: source.to_string(),
         device: run.device,
         resume_from: a.resume.then(|| a.out.clone()),
         out_dir: Some(a.out.clone()),

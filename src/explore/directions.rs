@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// A file with more directions than this is refused.
 pub const MAX_DIRECTIONS: usize = 4096;
+/// Largest sigma a direction may carry: latents are drawn from N(0, 1), so a real spread is
+/// of order 1, and a huge one would only push a latent to infinity.
+pub const MAX_SIGMA: f32 = 1e6;
+/// Largest `--edit` amount, in sigmas.
+pub const MAX_EDIT_AMOUNT: f32 = 1e4;
 
 /// A unit vector in latent space with a name and a scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +79,10 @@ pub enum DirectionsError {
     EditSyntax(String),
     #[error(transparent)]
     Write(#[from] ExportError),
+    #[error(transparent)]
+    Out(#[from] export::OutError),
+    #[error("--edit `{edit}` moves the latent out of range ({detail})")]
+    EditRange { edit: String, detail: String },
     #[error("{0}")]
     Compute(String),
     #[error("cancelled")]
@@ -120,6 +129,12 @@ impl DirectionsFile {
             if !(d.sigma.is_finite() && d.sigma > 0.0) {
                 return Err(bad("has a sigma that is not a positive number"));
             }
+            if d.sigma > MAX_SIGMA {
+                return Err(bad(&format!(
+                    "has sigma {}, more than {MAX_SIGMA}",
+                    d.sigma
+                )));
+            }
         }
         Ok(())
     }
@@ -165,10 +180,12 @@ impl DirectionsFile {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 
-    /// Write crash-safely (a temporary sibling, then a rename). Whether an existing file may
-    /// be replaced is the caller's decision.
-    pub fn write(&self, path: &Path) -> Result<(), DirectionsError> {
-        Ok(export::write_atomic(path, &self.to_json())?)
+    /// Check by the rules [`DirectionsFile::read`] applies, then write crash-safely (a
+    /// temporary sibling, then a rename; an existing regular file only with `force`), so no
+    /// file is written that its own reader would refuse.
+    pub fn write(&self, path: &Path, force: bool) -> Result<(), DirectionsError> {
+        self.validate(path, None)?;
+        Ok(export::write_out(path, &self.to_json(), force)?)
     }
 }
 
@@ -179,14 +196,23 @@ pub fn cache_path(run_dir: &Path) -> Option<PathBuf> {
     Some(run_dir.with_file_name(format!("{name}.directions.json")))
 }
 
+/// The Euclidean length, summed in f64 so entries up to f32's largest do not overflow to
+/// infinity (which would normalise the vector to zeros).
 pub fn norm(v: &[f32]) -> f32 {
-    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+    norm64(v) as f32
+}
+
+fn norm64(v: &[f32]) -> f64 {
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 pub fn normalize(v: &mut [f32]) {
-    let n = norm(v);
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
+    let n = norm64(v);
+    if n > 0.0 && n.is_finite() {
+        v.iter_mut().for_each(|x| *x = (f64::from(*x) / n) as f32);
     }
 }
 
@@ -210,6 +236,12 @@ impl std::str::FromStr for Edit {
         let amount: f32 = amount.trim().parse().map_err(|_| bad())?;
         if file.is_empty() || !amount.is_finite() {
             return Err(bad());
+        }
+        if amount.abs() > MAX_EDIT_AMOUNT {
+            return Err(DirectionsError::EditRange {
+                edit: s.chars().take(200).collect(),
+                detail: format!("{amount} sigmas; at most {MAX_EDIT_AMOUNT}"),
+            });
         }
         Ok(Edit {
             file: file.into(),
@@ -247,6 +279,12 @@ pub fn edit_offset(edits: &[Edit], latent_dim: usize) -> Result<Vec<f32>, Direct
                 count: f.directions.len(),
             })?;
         add_scaled(&mut offset, &d.vector, e.amount * d.sigma);
+        if let Some(v) = offset.iter().find(|v| !v.is_finite()) {
+            return Err(DirectionsError::EditRange {
+                edit: e.to_string(),
+                detail: format!("an entry of the offset became {v}"),
+            });
+        }
     }
     Ok(offset)
 }

@@ -36,7 +36,7 @@ pub struct BoltzmannOptions {
     pub weight_decay: Option<f64>,
     /// DBN/DBM: updates per greedy layer phase (default 2000); a DBN's top layer and a DBM's
     /// joint phase go on for the rest of the run.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 50), help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
     pub layer_steps: Option<u64>,
     /// Gibbs steps from noise for the run's samples (default 500).
     #[arg(long = "sample-gibbs", value_parser = clap::value_parser!(u64).range(1..=100_000), help_heading = "Boltzmann machines (rbm, dbn, dbm)")]

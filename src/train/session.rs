@@ -2,11 +2,14 @@
 //! commands between steps, reporting typed events. Only plain data crosses the boundary.
 
 use super::Trainer;
+use crate::checkpoint::lease::{self, Lease};
+use crate::checkpoint::replace::{self, Seen};
 use super::messages::{Command, Event, GeneratorSnapshot, RunSpec, SCORE_IMAGES, kept_text};
 use crate::device;
 use crate::threads::{DROP_WAIT, Notify, Outbox, Thread};
 use crate::types::grid;
 use std::panic::AssertUnwindSafe;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
@@ -76,6 +79,11 @@ struct Session {
     diverged: Option<u64>,
     /// The step of the last checkpoint known to be good (saved or resumed from).
     last_good_step: Option<u64>,
+    /// What this run last read or wrote at each directory it saves to: a save refuses to
+    /// replace a directory that changed since (another process saved there).
+    seen: HashMap<PathBuf, Seen>,
+    /// This run's claims on the directories it saves to (see [`lease`]).
+    leases: HashMap<PathBuf, Lease>,
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
@@ -98,6 +106,8 @@ impl Session {
             shutdown: false,
             diverged: None,
             last_good_step: None,
+            seen: HashMap::new(),
+            leases: HashMap::new(),
         }
     }
 
@@ -262,6 +272,19 @@ impl Session {
         let trainer = trainer.and_then(|mut t| {
             if let Some((lr_g, lr_d)) = spec.lr_override {
                 t.set_learning_rates(lr_g, lr_d)?;
+            }
+            Ok(t)
+        });
+        self.seen.clear();
+        self.leases.clear();
+        let trainer = trainer.and_then(|t| {
+            // The output directory is claimed for the whole run, and what is there now (the
+            // run resumed from, or what a fresh run may replace) is what a save expects.
+            if let Some(dir) = &spec.out_dir {
+                self.leases.insert(dir.clone(), lease::acquire(dir)?);
+            }
+            for dir in spec.resume_from.iter().chain(&spec.out_dir) {
+                self.seen.insert(dir.clone(), replace::seen(dir)?);
             }
             Ok(t)
         });
@@ -431,13 +454,29 @@ impl Session {
             let error = self.diverged_text();
             return self.out.send(Event::SaveFailed { path, error });
         }
-        match t.save(&path) {
-            Ok(()) => {
+        if !self.leases.contains_key(&path) {
+            match lease::acquire(&path) {
+                Ok(l) => {
+                    self.leases.insert(path.clone(), l);
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    return self.out.send(Event::SaveFailed { path, error });
+                }
+            }
+        }
+        match t.save_expecting(&path, self.seen.get(&path).copied()) {
+            Ok(now) => {
                 let step = t.step;
                 self.last_good_step = Some(step);
+                self.seen.insert(path.clone(), now);
                 self.out.send(Event::Saved { path, step })
             }
             Err(e) => {
+                if !self.seen.contains_key(&path) {
+                    // A directory this run never wrote is not held on to after a refusal.
+                    self.leases.remove(&path);
+                }
                 let diverged = matches!(e, crate::checkpoint::CheckpointError::NonFinite { .. });
                 let step = t.step;
                 self.out.send(Event::SaveFailed {

@@ -439,6 +439,16 @@ impl Trainer {
 
     /// Write the run directory (atomically).
     pub fn save(&self, dir: &Path) -> Result<(), crate::checkpoint::CheckpointError> {
+        self.save_expecting(dir, None).map(drop)
+    }
+
+    /// [`Trainer::save`], refusing to replace what is at `dir` unless it is still `expect`
+    /// (what this process last read or wrote there); returns what is there now.
+    pub fn save_expecting(
+        &self,
+        dir: &Path,
+        expect: Option<checkpoint::replace::Seen>,
+    ) -> Result<checkpoint::replace::Seen, crate::checkpoint::CheckpointError> {
         if !self.weights_finite() {
             return Err(checkpoint::CheckpointError::NonFinite {
                 step: self.step,
@@ -509,7 +519,7 @@ impl Trainer {
             ],
         };
         files.push((checkpoint::SAMPLES, self.samples_png()?));
-        checkpoint::write_run_dir(dir, &manifest, &files)
+        checkpoint::write_run_dir(dir, &manifest, &files, expect)
     }
 
     /// The fixed-noise grid as PNG bytes, saved beside the weights for a quick look.

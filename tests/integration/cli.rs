@@ -165,6 +165,8 @@ fn train_sample_inspect() {
         "another seed gives other images"
     );
 
+    // A file not yet written, so each refusal below is about its own flag.
+    let missing_png = dir.path().join("never.png");
     fails_with(
         &[
             "sample",
@@ -173,7 +175,7 @@ fn train_sample_inspect() {
             "--label",
             "10",
             "--out",
-            c.to_str().expect("utf-8"),
+            missing_png.to_str().expect("utf-8"),
         ],
         "out of range",
     );
@@ -183,7 +185,7 @@ fn train_sample_inspect() {
             "--checkpoint",
             dir.path().to_str().expect("utf-8"),
             "--out",
-            c.to_str().expect("utf-8"),
+            missing_png.to_str().expect("utf-8"),
         ],
         "not a checkpoint",
     );

@@ -81,7 +81,7 @@ fn an_edit_along_direction_0_moves_images_more_than_a_random_direction() {
             explained_variance: None,
             origin: None,
         });
-    saved.write(&file).expect("write dirs.json");
+    saved.write(&file, true).expect("write dirs.json");
     let n = 64;
     let z = noise::gaussian(5, n * model.latent_dim);
     let base = generate_with(&g, model, &device, &z, None).expect("images");
@@ -156,7 +156,7 @@ fn directions_files_round_trip_and_bad_ones_are_named() {
         }],
         checkpoint: Some("runs/x".into()),
     };
-    f.write(&path).expect("write");
+    f.write(&path, true).expect("write");
     assert_eq!(DirectionsFile::read(&path, Some(3)).expect("read"), f);
     let err = DirectionsFile::read(&path, Some(100)).unwrap_err();
     assert!(

@@ -15,6 +15,7 @@ mod learning;
 mod quality;
 mod session;
 mod trust;
+mod trust_commands;
 #[cfg(feature = "app")]
 mod ui;
 #[cfg(feature = "app")]

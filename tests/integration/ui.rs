@@ -281,7 +281,7 @@ fn bad_drops_are_reported_and_a_dropped_run_directory_opens() {
         height: 2,
         pixels: vec![0, 1, 2, 3],
     };
-    latentlab::export::write_png(&bogus, &plain, &[]).expect("png");
+    latentlab::export::write_png(&bogus, &plain, &[], true).expect("png");
     let mut h = with_shipped_model(vec![]);
     let z = h.state().explore.z.clone();
     h.input_mut().dropped_files.push(Arc::new(Dropped(bogus)));
@@ -452,9 +452,11 @@ fn a_termination_signal_saves_an_unsaved_run_and_closes() {
     h.step();
     wait_for(&mut h, "the save", |a| a.closing == Closing::Allowed);
     assert!(sent(&h, &egui::ViewportCommand::Close));
+    // Hidden files aside: the session's claim on the directory it saved to (`.NAME.lock`).
     let saved: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").path())
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
         .collect();
     assert_eq!(saved.len(), 1, "{saved:?}");
     let m = latentlab::checkpoint::read_manifest(&saved[0]).expect("recovered run");

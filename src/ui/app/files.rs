@@ -423,15 +423,18 @@ impl LatentLabApp {
     /// Write directions off the UI thread. `replace`: the user asked for this file; otherwise
     /// (the automatic cache) an existing file is kept.
     pub(super) fn write_directions(&mut self, path: PathBuf, bytes: Vec<u8>, replace: bool) {
+        use crate::export::OutError;
         self.spawn_job(move || {
-            if !replace && path.exists() {
-                return Job::Notice(format!(
+            // By the rules `sample --edit` and Open read with: no file they would refuse.
+            if let Err(e) = DirectionsFile::parse(&bytes, &path, None) {
+                return Job::Notice(format!("cannot save the directions: {e}"));
+            }
+            match crate::export::write_out(&path, &bytes, replace) {
+                Ok(()) => Job::Notice(format!("saved the directions to {}", path.display())),
+                Err(OutError::Exists(_)) => Job::Notice(format!(
                     "kept the existing {} (press Save to replace it with these directions)",
                     path.display()
-                ));
-            }
-            match crate::export::write_atomic(&path, &bytes) {
-                Ok(()) => Job::Notice(format!("saved the directions to {}", path.display())),
+                )),
                 Err(e) => Job::Notice(format!("cannot save the directions: {e}")),
             }
         });
