@@ -3,10 +3,25 @@
 //! (`nohup`, a background job) stays ignored.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Exit code after a termination signal (128 + SIGINT, as shells report Ctrl-C).
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Set by the first termination signal of a headless run: loops that may run long within one
+/// training step (a Boltzmann machine's CD-k chain) end early, so the run stops and saves
+/// promptly instead of finishing the step first.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ask long loops to end early (see [`stop_requested`]).
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether a stop was asked for.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
 
 /// Exit at once with [`EXIT_INTERRUPTED`], skipping destructors and exit handlers (GPU
 /// drivers' threads may still be running; saves are crash-safe, so nothing needs flushing).

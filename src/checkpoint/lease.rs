@@ -93,7 +93,11 @@ pub fn acquire(dir: &Path) -> Result<Lease, CheckpointError> {
     let path = lock_path(dir)?;
     let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
     held.retain(|(_, w)| w.strong_count() > 0);
-    if let Some(h) = held.iter().find(|(p, _)| *p == path).and_then(|(_, w)| w.upgrade()) {
+    if let Some(h) = held
+        .iter()
+        .find(|(p, _)| *p == path)
+        .and_then(|(_, w)| w.upgrade())
+    {
         return Ok(Lease(h));
     }
     // A few tries: each lost race is another process letting go at that moment, or a
@@ -112,7 +116,10 @@ pub fn acquire(dir: &Path) -> Result<Lease, CheckpointError> {
                 let _ = file
                     .set_len(0)
                     .and_then(|()| file.write_all(holder_text().as_bytes()));
-                let h = Arc::new(Held { file, path: path.clone() });
+                let h = Arc::new(Held {
+                    file,
+                    path: path.clone(),
+                });
                 held.push((path, Arc::downgrade(&h)));
                 return Ok(Lease(h));
             }
@@ -138,7 +145,10 @@ pub fn acquire(dir: &Path) -> Result<Lease, CheckpointError> {
             }
             // A file system without locks: no claim can be made, and none refused.
             Err(fs::TryLockError::Error(_)) => {
-                let h = Arc::new(Held { file, path: path.clone() });
+                let h = Arc::new(Held {
+                    file,
+                    path: path.clone(),
+                });
                 held.push((path, Arc::downgrade(&h)));
                 return Ok(Lease(h));
             }
@@ -180,10 +190,16 @@ mod tests {
         let b = acquire(&run).expect("the same process claims again");
         let lock = root.path().join(".run.lock");
         let text = fs::read_to_string(&lock).expect("lock file");
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         // A lock from another descriptor (as another process would take) is refused.
         let other = File::open(&lock).expect("open");
-        assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
         drop(other);
         drop(a);
         assert!(lock.is_file(), "still held by the second clone");

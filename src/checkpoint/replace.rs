@@ -616,7 +616,10 @@ mod tests {
 
     /// The kinds a writer writes in the property test: (marker, files).
     const KIND_FILES: [(&str, &[&str]); 3] = [
-        ("manifest.json", &["generator.bpk", "optimizer-g.bpk", "manifest.json"]),
+        (
+            "manifest.json",
+            &["generator.bpk", "optimizer-g.bpk", "manifest.json"],
+        ),
         ("classifier.json", &["classifier.bpk", "classifier.json"]),
         ("detector.json", &["detector.bpk", "detector.json"]),
     ];
@@ -642,7 +645,10 @@ mod tests {
     /// The complete item at `p`: (kind index, version), if any.
     fn item(p: &Path) -> Option<(usize, u32)> {
         let k = KIND_FILES.iter().position(|(m, _)| p.join(m).is_file())?;
-        let v: u32 = fs::read_to_string(p.join(KIND_FILES[k].0)).ok()?.parse().ok()?;
+        let v: u32 = fs::read_to_string(p.join(KIND_FILES[k].0))
+            .ok()?
+            .parse()
+            .ok()?;
         // Complete: every file of the kind is there, with the same version.
         KIND_FILES[k]
             .1
@@ -654,7 +660,10 @@ mod tests {
     /// Where an item can be found at or beside `dir`: the path itself and its backups.
     fn copies(root: &Path, name: &str) -> Vec<(usize, u32)> {
         let (olds, _) = leftovers(root, name);
-        item(&root.join(name)).into_iter().chain(olds.iter().filter_map(|p| item(p))).collect()
+        item(&root.join(name))
+            .into_iter()
+            .chain(olds.iter().filter_map(|p| item(p)))
+            .collect()
     }
 
     /// Plant a complete backup of kind `k`, version `v`, beside `dir` (what an older
@@ -701,7 +710,9 @@ mod tests {
                     3 if latest[i].is_some() && item(&dir) == latest[i] => {
                         // Only another kind than the one at the path: a backup of the same
                         // kind beside a complete item is a superseded one, rightly removed.
-                        let Some((k_now, _)) = latest[i] else { continue };
+                        let Some((k_now, _)) = latest[i] else {
+                            continue;
+                        };
                         let k = (k_now + rng.random_range(1..KIND_FILES.len())) % 3;
                         plant(&dir, k, op);
                         planted[i].push((k, op));
@@ -763,7 +774,10 @@ mod tests {
         recover(&det).expect("recover");
         assert_eq!(item(&det), Some((2, 1)));
         // Writing a run there is refused by kind, and loses nothing.
-        assert!(matches!(save(&det, 0, 3, None), Err(CheckpointError::Foreign { .. })));
+        assert!(matches!(
+            save(&det, 0, 3, None),
+            Err(CheckpointError::Foreign { .. })
+        ));
         assert_eq!(item(&det), Some((2, 1)));
     }
 

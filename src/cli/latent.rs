@@ -281,7 +281,8 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
     } else {
         out!(
             "encoded {source_name}: {} Adam steps x {} restarts in {seconds:.2} s",
-            result.steps, result.restarts
+            result.steps,
+            result.restarts
         );
     }
     out!(

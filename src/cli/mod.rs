@@ -3,10 +3,10 @@
 pub mod bench;
 pub mod detect;
 pub mod latent;
+pub mod output;
 pub mod pytorch;
 pub mod runs;
 pub mod train;
-pub mod output;
 
 use anyhow::{Context, Result, bail};
 use latentlab::checkpoint::{self, lease::Lease, replace};
@@ -32,8 +32,7 @@ pub fn claim_out(
             replace::kind_name(marker)
         );
     }
-    replace::probe(out, files)
-        .with_context(|| format!("{} cannot be saved to", out.display()))?;
+    replace::probe(out, files).with_context(|| format!("{} cannot be saved to", out.display()))?;
     Ok((lease, replace::seen(out)?))
 }
 

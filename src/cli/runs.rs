@@ -341,12 +341,22 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
     if model.kind.is_boltzmann() {
         out!(
             "  trained:   {} steps, {} examples seen, batch {}, seed {}",
-            m.step, m.examples_seen, t.batch, t.seed
+            m.step,
+            m.examples_seen,
+            t.batch,
+            t.seed
         );
     } else {
         out!(
             "  trained:   {} steps, {} examples seen, batch {}, lr G {} / D {}, Adam betas ({}, {}), seed {}",
-            m.step, m.examples_seen, t.batch, t.lr_g, t.lr_d, t.beta1, t.beta2, t.seed
+            m.step,
+            m.examples_seen,
+            t.batch,
+            t.lr_g,
+            t.lr_d,
+            t.beta1,
+            t.beta2,
+            t.seed
         );
     }
     if let Some(last) = m.history.last() {
@@ -360,7 +370,11 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         } else if model.kind.is_gan() {
             out!(
                 "  last step: loss_D {:.4}, loss_G {:.4}, D(x) {:.3}, D(G(z)) {:.3}, {:.0} examples/s",
-                last.loss_d, last.loss_g, last.d_real, last.d_fake_after, last.examples_per_sec
+                last.loss_d,
+                last.loss_g,
+                last.d_real,
+                last.d_fake_after,
+                last.examples_per_sec
             );
         } else {
             out!(
@@ -373,7 +387,9 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
     }
     out!(
         "  format:    version {}, written by latentlab {} at unix time {}",
-        m.format_version, m.crate_version, m.created_unix_secs
+        m.format_version,
+        m.crate_version,
+        m.created_unix_secs
     );
     Ok(())
 }

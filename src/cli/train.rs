@@ -142,6 +142,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         let stop = handle.commands.clone();
         latentlab::signals::on_termination(move |n| {
             if n == 1 {
+                latentlab::signals::request_stop();
                 let _ = stop.send(Command::Stop);
                 say!("\nstopping: saving the run (signal again to exit without saving)");
             } else {

@@ -2,14 +2,14 @@
 //! commands between steps, reporting typed events. Only plain data crosses the boundary.
 
 use super::Trainer;
+use super::messages::{Command, Event, GeneratorSnapshot, RunSpec, SCORE_IMAGES, kept_text};
 use crate::checkpoint::lease::{self, Lease};
 use crate::checkpoint::replace::{self, Seen};
-use super::messages::{Command, Event, GeneratorSnapshot, RunSpec, SCORE_IMAGES, kept_text};
 use crate::device;
 use crate::threads::{DROP_WAIT, Notify, Outbox, Thread};
 use crate::types::grid;
-use std::panic::AssertUnwindSafe;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;

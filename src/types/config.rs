@@ -435,7 +435,10 @@ impl CdConfig {
         if !(1..=1u64 << 50).contains(&self.layer_steps) {
             return Err(("cd.layer_steps", format!("{}", self.layer_steps)));
         }
-        for (what, v) in [("cd.momentum", self.momentum), ("cd.weight_decay", self.weight_decay)] {
+        for (what, v) in [
+            ("cd.momentum", self.momentum),
+            ("cd.weight_decay", self.weight_decay),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err((what, format!("{v} (0 to 1)")));
             }

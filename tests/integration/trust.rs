@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 /// How long a run may take to save and exit after a signal.
 const SAVE_WAIT: Duration = Duration::from_secs(60);
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latentlab"))
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
@@ -54,11 +54,11 @@ fn train(out: &Path, extra: &[&str]) -> Output {
         .expect("run latentlab")
 }
 
-fn err(o: &Output) -> String {
+pub(crate) fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn listing(dir: &Path) -> Vec<String> {
+pub(crate) fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("list")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -315,13 +315,13 @@ fn spawn_long(mut cmd: Command) -> Long {
     long
 }
 
-fn signal(child: &Child, sig: i32) {
+pub(crate) fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on a child process id we own; no memory is involved.
     let r = unsafe { libc::kill(child.id() as i32, sig) };
     assert_eq!(r, 0, "kill failed");
 }
 
-fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+pub(crate) fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let until = Instant::now() + limit;
     loop {
         if let Some(st) = child.try_wait().expect("wait") {

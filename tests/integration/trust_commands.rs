@@ -3,26 +3,15 @@
 //! kill -9 in the middle of every kind of save.
 
 use crate::tempdir;
+use crate::trust::{bin, err, listing, s, signal, wait};
 use latentlab::checkpoint;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_latentlab"))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run latentlab")
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Exit 1 (not a panic, not a usage error) with `needle` in the message.
@@ -35,20 +24,22 @@ fn fails_with(args: &[&str], needle: &str) -> Output {
     o
 }
 
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// `steps` steps of a tiny `model` run on the embedded digits, written to `out`.
 fn tiny_run(out: &Path, model: &str, steps: &str, extra: &[&str]) {
     let mut args = vec![
-        "train", "--model", model, "--steps", steps, "--batch", "8", "--device", "cpu",
-        "--sample-every", "0", "--out", s(out),
+        "train",
+        "--model",
+        model,
+        "--steps",
+        steps,
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "0",
+        "--out",
+        s(out),
     ];
     if !["rbm", "dbn", "dbm"].contains(&model) {
         args.extend(["--width", "8", "--latent", "4"]);
@@ -61,27 +52,15 @@ fn tiny_run(out: &Path, model: &str, steps: &str, extra: &[&str]) {
 }
 
 fn digit_png(dir: &Path) -> PathBuf {
-    let data = latentlab::data::DataSource::Default.load(28).expect("digits");
+    let data = latentlab::data::DataSource::Default
+        .load(28)
+        .expect("digits");
     let path = dir.join("digit.png");
     image::GrayImage::from_raw(28, 28, data.image(0).to_vec())
         .expect("28x28")
         .save(&path)
         .expect("png");
     path
-}
-
-fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let until = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return st;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Whether `root` holds a sibling of a save under way or interrupted.
@@ -97,10 +76,8 @@ fn save_begun(root: &Path) -> bool {
     listing(root).iter().any(|f| {
         f.contains(".old-")
             || (f.contains(".tmp-")
-                && std::fs::read_dir(root.join(f)).is_ok_and(|d| {
-                    d.flatten()
-                        .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
-                }))
+                && std::fs::read_dir(root.join(f))
+                    .is_ok_and(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0))))
     })
 }
 
@@ -108,7 +85,9 @@ fn save_begun(root: &Path) -> bool {
 fn loads(kind: &str, dir: &Path) -> Result<(), String> {
     let device = burn::tensor::Device::flex();
     match kind {
-        "run" => checkpoint::read_manifest(dir).map(drop).map_err(|e| e.to_string()),
+        "run" => checkpoint::read_manifest(dir)
+            .map(drop)
+            .map_err(|e| e.to_string()),
         "classifier" => latentlab::quality::load_classifier(dir, &device)
             .map(drop)
             .map_err(|e| e.to_string()),
@@ -131,11 +110,49 @@ fn kill_9_in_saves_of_every_kind_then_other_commands_never_lose_it() {
     let t = s(&target);
     // (kind, command, files a save writes)
     let save: [(&str, Vec<&str>, u64); 3] = [
-        ("run", vec!["train", "--model", "mlp", "--width", "8", "--latent", "4", "--batch",
-            "8", "--device", "cpu", "--sample-every", "0", "--steps", "1", "--force", "--out", t], 7),
-        ("classifier", vec!["classifier", "--steps", "1", "--force", "--out", t], 2),
-        ("detector", vec!["detector", "--fakes-from", s(&gan), "--steps", "1", "--force",
-            "--out", t], 2),
+        (
+            "run",
+            vec![
+                "train",
+                "--model",
+                "mlp",
+                "--width",
+                "8",
+                "--latent",
+                "4",
+                "--batch",
+                "8",
+                "--device",
+                "cpu",
+                "--sample-every",
+                "0",
+                "--steps",
+                "1",
+                "--force",
+                "--out",
+                t,
+            ],
+            7,
+        ),
+        (
+            "classifier",
+            vec!["classifier", "--steps", "1", "--force", "--out", t],
+            2,
+        ),
+        (
+            "detector",
+            vec![
+                "detector",
+                "--fakes-from",
+                s(&gan),
+                "--steps",
+                "1",
+                "--force",
+                "--out",
+                t,
+            ],
+            2,
+        ),
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(23);
     let mut landed = 0;
@@ -175,14 +192,25 @@ fn kill_9_in_saves_of_every_kind_then_other_commands_never_lose_it() {
                 assert!(err(&o).contains(kind), "{kind} {i}: {}", err(&o));
             }
             // A write of another kind is refused by kind, and loses nothing either.
-            let other = if *kind == "detector" { &save[0].1 } else { &save[2].1 };
+            let other = if *kind == "detector" {
+                &save[0].1
+            } else {
+                &save[2].1
+            };
             let o = run(other);
             assert!(!o.status.success(), "{kind} {i}: replaced by another kind");
             loads(kind, &target).unwrap_or_else(|e| panic!("{kind} {i}: lost: {e}"));
-            assert_eq!(listing(root.path()), ["gan", "target"], "{kind} {i}: leftovers");
+            assert_eq!(
+                listing(root.path()),
+                ["gan", "target"],
+                "{kind} {i}: leftovers"
+            );
         }
     }
-    assert!(landed > 3, "only {landed} kills landed in a save: the test proves little");
+    assert!(
+        landed > 3,
+        "only {landed} kills landed in a save: the test proves little"
+    );
 }
 
 /// Defect 2: two `train`s on one `--out` started at the same moment: one trains, the other is
@@ -191,12 +219,28 @@ fn kill_9_in_saves_of_every_kind_then_other_commands_never_lose_it() {
 fn two_trains_on_one_out_the_second_is_refused_naming_the_first() {
     let root = tempdir();
     let out = root.path().join("run");
-    let args: Vec<String> = ["train", "--model", "mlp", "--width", "8", "--latent", "4",
-        "--batch", "8", "--device", "cpu", "--sample-every", "0", "--steps", "3000", "--out",
-        s(&out)]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
+    let args: Vec<String> = [
+        "train",
+        "--model",
+        "mlp",
+        "--width",
+        "8",
+        "--latent",
+        "4",
+        "--batch",
+        "8",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "0",
+        "--steps",
+        "3000",
+        "--out",
+        s(&out),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
     let spawn = || {
         bin()
             .args(&args)
@@ -206,15 +250,28 @@ fn two_trains_on_one_out_the_second_is_refused_naming_the_first() {
             .expect("spawn")
     };
     let (a, b) = (spawn(), spawn());
-    let (a, b) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
-    let ok: Vec<&Output> = [&a, &b].into_iter().filter(|o| o.status.success()).collect();
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
+    let ok: Vec<&Output> = [&a, &b]
+        .into_iter()
+        .filter(|o| o.status.success())
+        .collect();
     assert_eq!(ok.len(), 1, "a: {}\nb: {}", err(&a), err(&b));
     let refused = if a.status.success() { &b } else { &a };
     let e = err(refused);
-    assert!(e.contains("in use by another latentlab process") && e.contains("pid "), "{e}");
+    assert!(
+        e.contains("in use by another latentlab process") && e.contains("pid "),
+        "{e}"
+    );
     assert!(!e.contains("saved"), "{e}");
     assert_eq!(checkpoint::read_manifest(&out).expect("the run").step, 3000);
-    assert_eq!(listing(root.path()), ["run"], "the claim is gone with its process");
+    assert_eq!(
+        listing(root.path()),
+        ["run"],
+        "the claim is gone with its process"
+    );
 
     // A run held by a live process (here, this test's own session) is refused by another.
     let h = latentlab::train::TrainingHandle::spawn(None).expect("spawn");
@@ -228,9 +285,17 @@ fn two_trains_on_one_out_the_second_is_refused_naming_the_first() {
     h.send(latentlab::train::Command::Step(1));
     h.send(latentlab::train::Command::Save(out.clone()));
     saved(&h);
-    let o = run(&args.iter().map(String::as_str).chain(["--force"]).collect::<Vec<_>>());
+    let o = run(&args
+        .iter()
+        .map(String::as_str)
+        .chain(["--force"])
+        .collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
-    assert!(err(&o).contains(&format!("pid {}", std::process::id())), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!("pid {}", std::process::id())),
+        "{}",
+        err(&o)
+    );
 
     // A save refuses to replace a run that changed since this process last wrote it.
     let other = root.path().join("other");
@@ -245,7 +310,10 @@ fn two_trains_on_one_out_the_second_is_refused_naming_the_first() {
         }
         e => panic!("replaced a run that changed meanwhile: {e:?}"),
     }
-    assert_eq!(std::fs::read(out.join("manifest.json")).expect("kept"), before);
+    assert_eq!(
+        std::fs::read(out.join("manifest.json")).expect("kept"),
+        before
+    );
     h.shutdown();
 }
 
@@ -292,21 +360,53 @@ fn resume_continues_on_the_runs_own_data() {
     let out = root.path().join("run");
     tiny_run(&out, "mlp", "1", &["--data", s(&data)]);
     let before = checkpoint::read_manifest(&out).expect("run").data;
-    let o = run(&["train", "--resume", "--steps", "1", "--device", "cpu", "--out", s(&out)]);
+    let o = run(&[
+        "train",
+        "--resume",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        s(&out),
+    ]);
     assert!(o.status.success(), "{}", err(&o));
     let after = checkpoint::read_manifest(&out).expect("resumed");
     assert_eq!(after.step, 2);
     assert_eq!(after.data, before, "resume switched the data set");
     let bytes = std::fs::read(out.join("manifest.json")).expect("manifest");
     fails_with(
-        &["train", "--resume", "--steps", "1", "--device", "cpu", "--data", "default", "--out",
-            s(&out)],
+        &[
+            "train",
+            "--resume",
+            "--steps",
+            "1",
+            "--device",
+            "cpu",
+            "--data",
+            "default",
+            "--out",
+            s(&out),
+        ],
         "continues on its own data",
     );
-    assert_eq!(std::fs::read(out.join("manifest.json")).expect("kept"), bytes);
+    assert_eq!(
+        std::fs::read(out.join("manifest.json")).expect("kept"),
+        bytes
+    );
     // Naming the run's own data is fine.
-    let o = run(&["train", "--resume", "--steps", "1", "--device", "cpu", "--data", s(&data),
-        "--out", s(&out)]);
+    let o = run(&[
+        "train",
+        "--resume",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+    ]);
     assert!(o.status.success(), "{}", err(&o));
 }
 
@@ -347,12 +447,52 @@ fn closed_and_full_stdout_are_handled_by_every_command() {
     let commands: Vec<Vec<&str>> = vec![
         vec!["inspect", &g],
         vec!["detect", "--checkpoint", &g, &p],
-        vec!["sample", "--checkpoint", &g, "--n", "4", "--force", "--out", &a],
-        vec!["directions", "--checkpoint", &g, "--n", "20", "--k", "2", "--force", "--out", &b],
-        vec!["encode", "--checkpoint", &g, &p, "--steps", "2", "--restarts", "1", "--force",
-            "--out", &c],
+        vec![
+            "sample",
+            "--checkpoint",
+            &g,
+            "--n",
+            "4",
+            "--force",
+            "--out",
+            &a,
+        ],
+        vec![
+            "directions",
+            "--checkpoint",
+            &g,
+            "--n",
+            "20",
+            "--k",
+            "2",
+            "--force",
+            "--out",
+            &b,
+        ],
+        vec![
+            "encode",
+            "--checkpoint",
+            &g,
+            &p,
+            "--steps",
+            "2",
+            "--restarts",
+            "1",
+            "--force",
+            "--out",
+            &c,
+        ],
         vec!["score", "--checkpoint", &g, "--n", "20"],
-        vec!["detector", "--fakes-from", &g, "--steps", "2", "--force", "--out", &d],
+        vec![
+            "detector",
+            "--fakes-from",
+            &g,
+            "--steps",
+            "2",
+            "--force",
+            "--out",
+            &d,
+        ],
         vec!["classifier", "--steps", "2", "--force", "--out", &e],
     ];
     for args in &commands {
@@ -393,15 +533,27 @@ fn hostile_boltzmann_numbers_in_a_manifest_are_refused_at_once() {
     let rbm = root.path().join("rbm");
     tiny_run(&rbm, "rbm", "1", &[]);
     let png = s(&root.path().join("x.png")).to_string();
-    for (field, value) in [("sample_gibbs", 1_000_000_000_000_000u64), ("k", 1_000_000_000_000)] {
+    for (field, value) in [
+        ("sample_gibbs", 1_000_000_000_000_000u64),
+        ("k", 1_000_000_000_000),
+    ] {
         let copy = root.path().join(field);
         copy_dir(&rbm, &copy);
         edit_manifest(&copy, &["train", "cd", field], value.into());
         let started = Instant::now();
         let needle = format!("cd.{field}");
-        fails_with(&["sample", "--checkpoint", s(&copy), "--out", &png], &needle);
-        fails_with(&["train", "--resume", "--steps", "1", "--out", s(&copy)], &needle);
-        assert!(started.elapsed() < Duration::from_secs(30), "{field}: slow refusal");
+        fails_with(
+            &["sample", "--checkpoint", s(&copy), "--out", &png],
+            &needle,
+        );
+        fails_with(
+            &["train", "--resume", "--steps", "1", "--out", s(&copy)],
+            &needle,
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{field}: slow refusal"
+        );
     }
     assert!(!Path::new(&png).exists());
 }
@@ -431,7 +583,17 @@ fn out_never_replaces_a_pipe_a_link_or_a_device() {
     ] {
         for mut cmd in [
             vec!["sample", "--checkpoint", g, "--n", "4", "--out", s(out)],
-            vec!["directions", "--checkpoint", g, "--n", "20", "--k", "1", "--out", s(out)],
+            vec![
+                "directions",
+                "--checkpoint",
+                g,
+                "--n",
+                "20",
+                "--k",
+                "1",
+                "--out",
+                s(out),
+            ],
         ] {
             if force {
                 cmd.push("--force");
@@ -442,8 +604,18 @@ fn out_never_replaces_a_pipe_a_link_or_a_device() {
     let meta = std::fs::symlink_metadata(&fifo).expect("fifo");
     use std::os::unix::fs::FileTypeExt;
     assert!(meta.file_type().is_fifo(), "the pipe was replaced");
-    assert!(std::fs::symlink_metadata(&dangling).expect("link").file_type().is_symlink());
-    assert!(std::fs::symlink_metadata(&linked).expect("link").file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(&linked)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read(&mine).expect("kept"), b"my picture");
     // As root, a real device node too (the issue's /dev/null), made here rather than risked.
     // SAFETY: geteuid(2) has no preconditions.
@@ -453,7 +625,10 @@ fn out_never_replaces_a_pipe_a_link_or_a_device() {
         // SAFETY: mknod(2) of a character device (1, 3: /dev/null) at a valid path.
         let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
         if r == 0 {
-            fails_with(&["sample", "--checkpoint", g, "--force", "--out", s(&dev)], "a device");
+            fails_with(
+                &["sample", "--checkpoint", g, "--force", "--out", s(&dev)],
+                "a device",
+            );
             let meta = std::fs::symlink_metadata(&dev).expect("dev");
             assert!(meta.file_type().is_char_device(), "the device was replaced");
         }
@@ -472,8 +647,17 @@ fn a_directory_at_out_is_named_and_leaves_nothing_behind() {
     let before = listing(root.path());
     for force in [true, false] {
         for out in [s(&some), "."] {
-            let mut args = vec!["directions", "--checkpoint", s(&gan), "--n", "20", "--k", "1",
-                "--out", out];
+            let mut args = vec![
+                "directions",
+                "--checkpoint",
+                s(&gan),
+                "--n",
+                "20",
+                "--k",
+                "1",
+                "--out",
+                out,
+            ];
             if force {
                 args.push("--force");
             }
@@ -494,7 +678,15 @@ fn a_long_out_name_saves_and_a_bad_one_is_refused_before_training() {
     tiny_run(&long, "mlp", "2", &[]);
     assert_eq!(checkpoint::read_manifest(&long).expect("saved").step, 2);
     let png = root.path().join("p".repeat(250) + ".png");
-    let o = run(&["sample", "--checkpoint", s(&long), "--n", "1", "--out", s(&png)]);
+    let o = run(&[
+        "sample",
+        "--checkpoint",
+        s(&long),
+        "--n",
+        "1",
+        "--out",
+        s(&png),
+    ]);
     assert!(o.status.success(), "{}", err(&o));
     // A parent that cannot be written: refused before the first step, not after the last.
     let ro = root.path().join("ro");
@@ -504,8 +696,17 @@ fn a_long_out_name_saves_and_a_bad_one_is_refused_before_training() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).expect("chmod");
         let started = Instant::now();
-        let o = run(&["train", "--model", "mlp", "--steps", "100000", "--device", "cpu", "--out",
-            s(&ro.join("run"))]);
+        let o = run(&[
+            "train",
+            "--model",
+            "mlp",
+            "--steps",
+            "100000",
+            "--device",
+            "cpu",
+            "--out",
+            s(&ro.join("run")),
+        ]);
         assert_eq!(o.status.code(), Some(1), "{}", err(&o));
         assert!(started.elapsed() < Duration::from_secs(30));
     }
@@ -547,9 +748,34 @@ fn garbage_in_is_refused_not_written() {
     let png = digit_png(root.path());
     for args in [
         vec!["sample", "--checkpoint", s(&nan), "--out", o],
-        vec!["encode", "--checkpoint", s(&nan), s(&png), "--steps", "2", "--out", o],
-        vec!["directions", "--checkpoint", s(&nan), "--n", "20", "--out", o],
-        vec!["detector", "--fakes-from", s(&nan), "--steps", "2", "--out", o],
+        vec![
+            "encode",
+            "--checkpoint",
+            s(&nan),
+            s(&png),
+            "--steps",
+            "2",
+            "--out",
+            o,
+        ],
+        vec![
+            "directions",
+            "--checkpoint",
+            s(&nan),
+            "--n",
+            "20",
+            "--out",
+            o,
+        ],
+        vec![
+            "detector",
+            "--fakes-from",
+            s(&nan),
+            "--steps",
+            "2",
+            "--out",
+            o,
+        ],
     ] {
         fails_with(&args, "NaN");
     }
@@ -558,27 +784,72 @@ fn garbage_in_is_refused_not_written() {
     let zero = poisoned_run(root.path(), 0.0);
     let dirs = root.path().join("dirs.json");
     fails_with(
-        &["directions", "--checkpoint", s(&zero), "--n", "20", "--k", "2", "--out", s(&dirs)],
+        &[
+            "directions",
+            "--checkpoint",
+            s(&zero),
+            "--n",
+            "20",
+            "--k",
+            "2",
+            "--out",
+            s(&dirs),
+        ],
         "refused by `sample --edit`",
     );
-    assert!(!dirs.exists(), "directions wrote a file its own --edit rejects");
+    assert!(
+        !dirs.exists(),
+        "directions wrote a file its own --edit rejects"
+    );
 
     // An amount that overflows the latent, and a sigma that does.
     let gan = root.path().join("gan");
     tiny_run(&gan, "mlp", "1", &[]);
     let good = root.path().join("good.json");
-    let o2 = run(&["directions", "--checkpoint", s(&gan), "--n", "20", "--k", "1", "--out",
-        s(&good)]);
+    let o2 = run(&[
+        "directions",
+        "--checkpoint",
+        s(&gan),
+        "--n",
+        "20",
+        "--k",
+        "1",
+        "--out",
+        s(&good),
+    ]);
     assert!(o2.status.success(), "{}", err(&o2));
     let edit = format!("{}:0=3e38", s(&good));
-    let o3 = run(&["sample", "--checkpoint", s(&gan), "--edit", &edit, "--out", o]);
-    assert!(!o3.status.success() && err(&o3).contains("out of range"), "{}", err(&o3));
+    let o3 = run(&[
+        "sample",
+        "--checkpoint",
+        s(&gan),
+        "--edit",
+        &edit,
+        "--out",
+        o,
+    ]);
+    assert!(
+        !o3.status.success() && err(&o3).contains("out of range"),
+        "{}",
+        err(&o3)
+    );
     let mut f: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&good).expect("read")).expect("json");
     f["directions"][0]["sigma"] = 3e38.into();
     std::fs::write(&good, serde_json::to_vec(&f).expect("json")).expect("write");
     let edit = format!("{}:0=1", s(&good));
-    fails_with(&["sample", "--checkpoint", s(&gan), "--edit", &edit, "--out", o], "sigma");
+    fails_with(
+        &[
+            "sample",
+            "--checkpoint",
+            s(&gan),
+            "--edit",
+            &edit,
+            "--out",
+            o,
+        ],
+        "sigma",
+    );
     assert!(!out.exists());
 }
 
@@ -592,9 +863,28 @@ fn directions_takes_label_and_code_by_the_same_rule_as_sample_and_encode() {
     let out = root.path().join("d.json");
     let v = s(&vae);
     let o = s(&out);
-    for (flag, value, needle) in [("--label", "99", "not conditional"), ("--code", "1", "no latent codes")] {
-        fails_with(&["directions", "--checkpoint", v, "--n", "20", flag, value, "--out", o], needle);
-        fails_with(&["sample", "--checkpoint", v, flag, value, "--out", o], needle);
+    for (flag, value, needle) in [
+        ("--label", "99", "not conditional"),
+        ("--code", "1", "no latent codes"),
+    ] {
+        fails_with(
+            &[
+                "directions",
+                "--checkpoint",
+                v,
+                "--n",
+                "20",
+                flag,
+                value,
+                "--out",
+                o,
+            ],
+            needle,
+        );
+        fails_with(
+            &["sample", "--checkpoint", v, flag, value, "--out", o],
+            needle,
+        );
     }
     assert!(!out.exists());
 }
@@ -605,7 +895,10 @@ fn directions_takes_label_and_code_by_the_same_rule_as_sample_and_encode() {
 fn minor_defects_out_dot_huge_directions_and_sigterm() {
     let root = tempdir();
     for out in [".", "/"] {
-        fails_with(&["train", "--steps", "1", "--out", out], "names no directory");
+        fails_with(
+            &["train", "--steps", "1", "--out", out],
+            "names no directory",
+        );
     }
     let gan = root.path().join("gan");
     tiny_run(&gan, "mlp", "2", &[]);
@@ -620,14 +913,31 @@ fn minor_defects_out_dot_huge_directions_and_sigterm() {
     let o = run(&["sample", "--checkpoint", g, "--n", "4", "--out", s(&plain)]);
     assert!(o.status.success(), "{}", err(&o));
     let edit = format!("{}:0=4", s(&dirs));
-    let o = run(&["sample", "--checkpoint", g, "--n", "4", "--edit", &edit, "--out", s(&edited)]);
+    let o = run(&[
+        "sample",
+        "--checkpoint",
+        g,
+        "--n",
+        "4",
+        "--edit",
+        &edit,
+        "--out",
+        s(&edited),
+    ]);
     assert!(o.status.success(), "{}", err(&o));
     let pixels = |p: &Path| image::open(p).expect("png").into_luma8().into_raw();
     assert_ne!(pixels(&plain), pixels(&edited), "the edit did nothing");
 
     let mut child = bin()
-        .args(["detector", "--fakes-from", g, "--steps", "1000000", "--out",
-            s(&root.path().join("det"))])
+        .args([
+            "detector",
+            "--fakes-from",
+            g,
+            "--steps",
+            "1000000",
+            "--out",
+            s(&root.path().join("det")),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -636,18 +946,22 @@ fn minor_defects_out_dot_huge_directions_and_sigterm() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
     loop {
-        let line = rx.recv_timeout(Duration::from_secs(60)).expect("detector trains");
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("detector trains");
         if line.starts_with("step ") {
             break;
         }
     }
-    // SAFETY: kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    signal(&child, libc::SIGTERM);
     let st = wait(&mut child, Duration::from_secs(30));
     assert_eq!(st.code(), Some(130));
     assert!(!root.path().join("det").exists());

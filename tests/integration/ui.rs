@@ -456,7 +456,10 @@ fn a_termination_signal_saves_an_unsaved_run_and_closes() {
     let saved: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .expect("list")
         .map(|e| e.expect("entry").path())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     assert_eq!(saved.len(), 1, "{saved:?}");
     let m = latentlab::checkpoint::read_manifest(&saved[0]).expect("recovered run");

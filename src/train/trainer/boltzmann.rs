@@ -295,7 +295,11 @@ impl Trainer {
         };
         let mut vk = v0.clone();
         let mut phk = ph0.clone();
-        for _ in 0..cd.k.max(1) {
+        for i in 0..cd.k.max(1) {
+            // A stop asked for mid-step ends the chain: the update is a shorter CD's.
+            if i > 0 && crate::signals::stop_requested() {
+                break;
+            }
             vk = visible(h, coins);
             phk = sigmoid(layer.hidden_input(vk.clone(), up));
             h = coins.bernoulli(phk.clone());
@@ -401,7 +405,14 @@ impl Trainer {
         let chain = Chain {
             units: state.chains.iter().map(|c| c.val()).collect(),
         };
-        let chain = net.gibbs(chain, cd.k.max(1), &Clamp::default(), coins);
+        let mut chain = net.gibbs(chain, 1, &Clamp::default(), coins);
+        for _ in 1..cd.k.max(1) {
+            // A stop asked for mid-step ends the chain: the update is a shorter CD's.
+            if crate::signals::stop_requested() {
+                break;
+            }
+            chain = net.gibbs(chain, 1, &Clamp::default(), coins);
+        }
         let m = chain.units[0].dims()[0] as f64;
         let momentum = momentum_at(cd, phase_step);
         let recon = mean_all((v0.clone() - sigmoid(net.dbm_input(&mu, 0))).powi_scalar(2));
