@@ -268,3 +268,17 @@ fn every_shipped_run_loads_its_generator_and_discriminator() {
         }
     }
 }
+
+/// Recovery restores a backup of any kind latentlab writes: its list names every writer's
+/// marker file.
+#[test]
+fn every_kind_latentlab_writes_is_known_to_recovery() {
+    let kinds = latentlab::checkpoint::replace::KINDS;
+    for marker in [
+        latentlab::checkpoint::MANIFEST,
+        latentlab::quality::CLASSIFIER_MANIFEST,
+        latentlab::detect::DETECTOR_MANIFEST,
+    ] {
+        assert!(kinds.iter().any(|(m, _)| *m == marker), "{marker}");
+    }
+}

@@ -16,6 +16,7 @@ mod quality;
 mod session;
 mod trust;
 mod trust_commands;
+mod trust_outputs;
 #[cfg(feature = "app")]
 mod ui;
 #[cfg(feature = "app")]
