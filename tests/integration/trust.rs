@@ -23,7 +23,7 @@ pub(crate) fn s(p: &Path) -> &str {
 }
 
 /// A tiny MLP GAN run: fast enough to train and save many times in a test.
-fn tiny_args(out: &Path) -> Vec<String> {
+pub(crate) fn tiny_args(out: &Path) -> Vec<String> {
     [
         "train",
         "--model",

@@ -4,7 +4,7 @@
 //! to 3); `trust_outputs.rs` has the rest.
 
 use crate::tempdir;
-use crate::trust::{bin, err, listing, s};
+use crate::trust::{bin, err, listing, s, tiny_args};
 use latentlab::checkpoint;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -110,31 +110,12 @@ fn kill_9_in_saves_of_every_kind_then_other_commands_never_lose_it() {
     let target = root.path().join("target");
     let t = s(&target);
     // (kind, command, files a save writes)
+    let run_args: Vec<String> = tiny_args(&target)
+        .into_iter()
+        .chain(["--steps".into(), "1".into(), "--force".into()])
+        .collect();
     let save: [(&str, Vec<&str>, u64); 3] = [
-        (
-            "run",
-            vec![
-                "train",
-                "--model",
-                "mlp",
-                "--width",
-                "8",
-                "--latent",
-                "4",
-                "--batch",
-                "8",
-                "--device",
-                "cpu",
-                "--sample-every",
-                "0",
-                "--steps",
-                "1",
-                "--force",
-                "--out",
-                t,
-            ],
-            7,
-        ),
+        ("run", run_args.iter().map(String::as_str).collect(), 7),
         (
             "classifier",
             vec!["classifier", "--steps", "1", "--force", "--out", t],
@@ -220,28 +201,10 @@ fn kill_9_in_saves_of_every_kind_then_other_commands_never_lose_it() {
 fn two_trains_on_one_out_the_second_is_refused_naming_the_first() {
     let root = tempdir();
     let out = root.path().join("run");
-    let args: Vec<String> = [
-        "train",
-        "--model",
-        "mlp",
-        "--width",
-        "8",
-        "--latent",
-        "4",
-        "--batch",
-        "8",
-        "--device",
-        "cpu",
-        "--sample-every",
-        "0",
-        "--steps",
-        "3000",
-        "--out",
-        s(&out),
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
+    let args: Vec<String> = tiny_args(&out)
+        .into_iter()
+        .chain(["--steps".into(), "3000".into()])
+        .collect();
     let spawn = || {
         bin()
             .args(&args)

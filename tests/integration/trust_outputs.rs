@@ -9,6 +9,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// `directions` with one principal direction from 20 samples of `run`, written to `out`.
+fn directions_k1<'a>(run: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "directions",
+        "--checkpoint",
+        run,
+        "--n",
+        "20",
+        "--k",
+        "1",
+        "--out",
+        out,
+    ]
+}
+
 /// Spawn `args` with stdout a pipe whose reader is already gone, or `/dev/full`.
 fn with_stdout(args: &[&str], stdout: Stdio) -> Output {
     bin()
@@ -182,17 +197,7 @@ fn out_never_replaces_a_pipe_a_link_or_a_device() {
     ] {
         for mut cmd in [
             vec!["sample", "--checkpoint", g, "--n", "4", "--out", s(out)],
-            vec![
-                "directions",
-                "--checkpoint",
-                g,
-                "--n",
-                "20",
-                "--k",
-                "1",
-                "--out",
-                s(out),
-            ],
+            directions_k1(g, s(out)),
         ] {
             if force {
                 cmd.push("--force");
@@ -246,17 +251,7 @@ fn a_directory_at_out_is_named_and_leaves_nothing_behind() {
     let before = listing(root.path());
     for force in [true, false] {
         for out in [s(&some), "."] {
-            let mut args = vec![
-                "directions",
-                "--checkpoint",
-                s(&gan),
-                "--n",
-                "20",
-                "--k",
-                "1",
-                "--out",
-                out,
-            ];
+            let mut args = directions_k1(s(&gan), out);
             if force {
                 args.push("--force");
             }
@@ -405,17 +400,7 @@ fn garbage_in_is_refused_not_written() {
     let gan = root.path().join("gan");
     tiny_run(&gan, "mlp", "1", &[]);
     let good = root.path().join("good.json");
-    let o2 = run(&[
-        "directions",
-        "--checkpoint",
-        s(&gan),
-        "--n",
-        "20",
-        "--k",
-        "1",
-        "--out",
-        s(&good),
-    ]);
+    let o2 = run(&directions_k1(s(&gan), s(&good)));
     assert!(o2.status.success(), "{}", err(&o2));
     let edit = format!("{}:0=3e38", s(&good));
     let o3 = run(&[
