@@ -68,6 +68,11 @@ fn bars(name: &str, values: &[f32], color: Color32) -> BarChart {
 }
 
 pub fn show(ui: &mut egui::Ui, d: &mut DetectState, out: &mut Vec<Action>) {
+    // A central panel gives the tab the window margin the other tabs have.
+    egui::CentralPanel::default().show(ui, |ui| content(ui, d, out));
+}
+
+fn content(ui: &mut egui::Ui, d: &mut DetectState, out: &mut Vec<Action>) {
     ui.heading("The discriminator as a real/fake detector");
     ui.label(
         "During a GAN run, D scores 256 real images (every 10th of the data set; GAN training \

@@ -94,6 +94,9 @@ fn starting_a_run_plots_losses_and_the_controls_drive_it() {
             .all(|m| m.loss_d.is_finite() && m.loss_g.is_finite())
     );
     assert!(!app.train.grids.is_empty(), "the sample grid arrived");
+    // The top bar names the run being trained apart from the model being explored.
+    h.get_by_label_contains("training: mlp");
+    assert!(h.query_by_label_contains("model: ").is_none());
 
     // Space pauses; Step once advances exactly one step.
     h.key_press(egui::Key::Space);

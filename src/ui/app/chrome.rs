@@ -33,8 +33,16 @@ impl LatentLabApp {
                     ui.selectable_value(&mut self.settings.tab, tab, name);
                 }
                 ui.separator();
+                // The run being trained and the model being explored are named apart: they
+                // are often different models.
+                let live = matches!(self.train.status, RunStatus::Running | RunStatus::Paused);
+                if let (true, Some(m)) = (live, &self.train.model) {
+                    ui.label(format!("training: {}", m.kind.name()))
+                        .on_hover_text("the run in the Train tab");
+                    ui.separator();
+                }
                 if let Some(info) = &self.explore.info {
-                    ui.label(format!("model: {}", info.origin))
+                    ui.label(format!("exploring: {}", info.origin))
                         .on_hover_text("the model Explore and Interpolate use");
                 }
             });
