@@ -106,9 +106,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let (start_step, saved) = (checked.start_step, checked.saved.as_ref());
     let source = data_source(&a, saved)?;
     let run = &a.run;
-    let data = source
-        .load(IMAGE_SIZE)
+    let (data, skipped) = source
+        .load_with(IMAGE_SIZE, run.strict)
         .with_context(|| format!("loading data set `{source}`"))?;
+    if skipped.count > 0 {
+        say!("warning: {} (--strict refuses them)", skipped.describe());
+    }
     let config = run.config(data.num_classes());
     // A resumed run keeps its saved config; only learning rates given here replace its own.
     let lr_override = saved.and_then(|saved| run.lr_override(&saved.train));

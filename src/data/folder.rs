@@ -1,5 +1,7 @@
-//! Image folders: one sub-folder per class holding .png/.jpg files, converted to grayscale and
-//! resized to the model's square size.
+//! Image folders: one sub-folder per class holding PNG, JPEG, WebP, BMP or GIF (first frame)
+//! pictures, decoded on all cores, centre-cropped and resized without aliasing to the model's
+//! square size, then grey. Unreadable, tiny or absurd files are skipped and reported
+//! ([`Skipped`]), or refused with `--strict`.
 
 use super::{DataError, Dataset, is_hidden};
 use std::path::{Path, PathBuf};
@@ -15,9 +17,12 @@ const MAX_DECODE_SIDE: u32 = 8192;
 const MAX_DECODE_BYTES: u64 = 256 << 20;
 
 fn is_image(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "png" | "jpg" | "jpeg" | "webp" | "bmp" | "gif"
+        )
+    })
 }
 
 /// The visible entries of `dir`, sorted (hidden and AppleDouble `._name` entries skipped).
@@ -76,7 +81,81 @@ pub fn load_image(file: &Path, size: usize) -> Result<Vec<u8>, DataError> {
     Ok(img.into_luma8().into_raw())
 }
 
-pub(super) fn load(dir: &Path, size: usize) -> Result<Dataset, DataError> {
+/// Files a folder load skipped (unreadable, too small, absurd headers), for the user's report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Skipped {
+    /// How many files were skipped.
+    pub count: usize,
+    /// The first few, with the reason each was skipped.
+    pub first: Vec<(PathBuf, String)>,
+}
+
+/// How many skipped files a report names.
+const NAMED_SKIPS: usize = 5;
+/// The smallest side of a picture worth training on; smaller files are skipped.
+const MIN_SIDE: u32 = 8;
+
+impl Skipped {
+    /// One line for a user: how many, and the first few by name with the reason.
+    pub fn describe(&self) -> String {
+        let named: Vec<String> = self
+            .first
+            .iter()
+            .map(|(p, why)| format!("{} ({why})", p.display()))
+            .collect();
+        let more = self.count.saturating_sub(self.first.len());
+        format!(
+            "skipped {} unreadable image file{}: {}{}",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            named.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// One picture as training data: alpha composited on black (the background of the
+/// built-in digit sets), centre-cropped to a square, resized to `size` with a filter that
+/// does not alias (Lanczos, widened when shrinking), then grey.
+fn prepare(file: &Path, size: usize) -> Result<Vec<u8>, String> {
+    let img = decode(file).map_err(|e| match e {
+        DataError::UnreadableImage { detail, .. } => detail,
+        other => other.to_string(),
+    })?;
+    let (w, h) = (img.width(), img.height());
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return Err(format!(
+            "{w}x{h} pixels, smaller than {MIN_SIDE}x{MIN_SIDE}"
+        ));
+    }
+    let mut rgba = img.into_rgba8();
+    for p in rgba.pixels_mut() {
+        let a = u16::from(p[3]);
+        for c in 0..3 {
+            p[c] = ((u16::from(p[c]) * a + 127) / 255) as u8;
+        }
+        p[3] = 255;
+    }
+    let side = w.min(h);
+    let cropped =
+        image::imageops::crop_imm(&rgba, (w - side) / 2, (h - side) / 2, side, side).to_image();
+    let resized = image::imageops::resize(
+        &cropped,
+        size as u32,
+        size as u32,
+        image::imageops::FilterType::Lanczos3,
+    );
+    Ok(image::DynamicImage::ImageRgba8(resized)
+        .into_luma8()
+        .into_raw())
+}
+
+pub(super) fn load(dir: &Path, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
+    use rayon::prelude::*;
     if !(1..=MAX_SIZE).contains(&size) {
         return Err(DataError::BadDimensions {
             path: dir.into(),
@@ -88,15 +167,15 @@ pub(super) fn load(dir: &Path, size: usize) -> Result<Dataset, DataError> {
         .into_iter()
         .filter(|p| p.is_dir())
         .collect();
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
+    // (label, file) for every picture, in class then name order.
+    let mut files: Vec<(u8, PathBuf)> = Vec::new();
     let mut class_names = Vec::new();
     for class_dir in &classes {
-        let files: Vec<PathBuf> = sorted_entries(class_dir)?
+        let found: Vec<PathBuf> = sorted_entries(class_dir)?
             .into_iter()
             .filter(|p| p.is_file() && is_image(p))
             .collect();
-        if files.is_empty() {
+        if found.is_empty() {
             continue;
         }
         if class_names.len() == 256 {
@@ -112,31 +191,53 @@ pub(super) fn load(dir: &Path, size: usize) -> Result<Dataset, DataError> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        for file in files {
-            if (images.len() + image_len) as u64 > MAX_PIXEL_BYTES {
-                return Err(DataError::BadDimensions {
-                    path: dir.into(),
-                    detail: format!(
-                        "more than {} images of {size}x{size} pixels (limit {MAX_PIXEL_BYTES} bytes)",
-                        labels.len()
-                    ),
-                });
+        files.extend(found.into_iter().map(|f| (label, f)));
+    }
+    // The memory bound is checked before any decoding.
+    if (files.len() as u64).saturating_mul(image_len as u64) > MAX_PIXEL_BYTES {
+        return Err(DataError::BadDimensions {
+            path: dir.into(),
+            detail: format!(
+                "{} images of {size}x{size} pixels need more than the {MAX_PIXEL_BYTES} bytes \
+                 latentlab holds in memory; use a smaller size or fewer images",
+                files.len()
+            ),
+        });
+    }
+    // Decoding is most of the time: all cores, order kept.
+    let decoded: Vec<Result<Vec<u8>, String>> =
+        files.par_iter().map(|(_, f)| prepare(f, size)).collect();
+    let mut images = Vec::with_capacity(files.len() * image_len);
+    let mut labels = Vec::with_capacity(files.len());
+    let mut skipped = Skipped::default();
+    for ((label, file), result) in files.iter().zip(decoded) {
+        match result {
+            Ok(px) => {
+                images.extend_from_slice(&px);
+                labels.push(*label);
             }
-            let gray = decode(&file)?
-                .resize_exact(
-                    size as u32,
-                    size as u32,
-                    image::imageops::FilterType::Triangle,
-                )
-                .into_luma8();
-            images.extend_from_slice(gray.as_raw());
-            labels.push(label);
+            Err(why) => {
+                if strict {
+                    return Err(DataError::UnreadableImage {
+                        path: file.clone(),
+                        detail: why,
+                    });
+                }
+                skipped.count += 1;
+                if skipped.first.len() < NAMED_SKIPS {
+                    skipped.first.push((file.clone(), why));
+                }
+            }
         }
     }
     if labels.is_empty() {
-        return Err(DataError::EmptyFolder { path: dir.into() });
+        // Nothing to train on: the first unreadable file says why.
+        return Err(match skipped.first.into_iter().next() {
+            Some((path, detail)) => DataError::UnreadableImage { path, detail },
+            None => DataError::EmptyFolder { path: dir.into() },
+        });
     }
-    Ok(Dataset {
+    let data = Dataset {
         name: dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -146,5 +247,6 @@ pub(super) fn load(dir: &Path, size: usize) -> Result<Dataset, DataError> {
         images,
         labels,
         class_names,
-    })
+    };
+    Ok((data, skipped))
 }

@@ -4,7 +4,7 @@
 mod batches;
 mod embedded;
 mod folder;
-pub use folder::load_image;
+pub use folder::{Skipped, load_image};
 mod idx;
 
 use std::path::{Path, PathBuf};
@@ -191,31 +191,41 @@ impl std::fmt::Display for DataSource {
 impl DataSource {
     /// Load the data set, resizing folder images to `size` x `size`.
     pub fn load(&self, size: usize) -> Result<Dataset, DataError> {
-        match self {
-            DataSource::Default => embedded::load(),
-            DataSource::Fashion => {
-                let dir = Path::new(FASHION_DIR);
-                if !dir.is_dir() {
-                    return Err(DataError::FashionMissing);
-                }
-                let mut data = idx::load_dir(dir)?;
-                data.name = "fashion-mnist".into();
-                data.class_names = FASHION_CLASSES.iter().map(|s| s.to_string()).collect();
-                Ok(data)
-            }
-            DataSource::Path(path) => load_path(path, size),
-        }
+        self.load_with(size, false).map(|(d, _)| d)
+    }
+
+    /// [`DataSource::load`], also returning what an image folder skipped (unreadable, tiny
+    /// or absurd files); with `strict`, any such file is an error instead.
+    pub fn load_with(&self, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
+        let data = match self {
+            DataSource::Default => embedded::load()?,
+            DataSource::Fashion => fashion()?,
+            DataSource::Path(path) => return load_path(path, size, strict),
+        };
+        Ok((data, Skipped::default()))
     }
 }
 
-fn load_path(path: &Path, size: usize) -> Result<Dataset, DataError> {
+/// Fashion-MNIST from Debian's `dataset-fashion-mnist`.
+fn fashion() -> Result<Dataset, DataError> {
+    let dir = Path::new(FASHION_DIR);
+    if !dir.is_dir() {
+        return Err(DataError::FashionMissing);
+    }
+    let mut data = idx::load_dir(dir)?;
+    data.name = "fashion-mnist".into();
+    data.class_names = FASHION_CLASSES.iter().map(|s| s.to_string()).collect();
+    Ok(data)
+}
+
+fn load_path(path: &Path, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
     if !path.exists() {
         return Err(DataError::NotFound { path: path.into() });
     }
     if path.is_dir() && idx::dir_has_idx(path)? {
-        idx::load_dir(path)
+        idx::load_dir(path).map(|d| (d, Skipped::default()))
     } else if path.is_dir() {
-        folder::load(path, size)
+        folder::load(path, size, strict)
     } else {
         Err(DataError::BadDimensions {
             path: path.into(),

@@ -23,6 +23,10 @@ pub struct RunOptions {
     /// or a directory of IDX files or of one image sub-folder per class.
     #[arg(long, default_value = "default")]
     pub data: DataSource,
+    /// Image folders: refuse the whole folder when any picture cannot be used (unreadable,
+    /// smaller than 8x8, or an absurd header) instead of skipping it with a report.
+    #[arg(long)]
+    pub strict: bool,
     /// Examples per batch (1 to 4096).
     #[arg(long, default_value_t = 64, value_parser = batch_size)]
     pub batch: usize,
@@ -69,6 +73,7 @@ impl Default for RunOptions {
             model: ModelKind::Dcgan,
             loss: Loss::Nonsat,
             data: DataSource::Default,
+            strict: false,
             batch: 64,
             lr: None,
             lr_g: None,

@@ -157,6 +157,7 @@ impl LatentLabApp {
         self.train.reset_run();
         self.train.status = RunStatus::LoadingData;
         let source = self.settings.run.data.clone();
+        let strict = self.settings.run.strict;
         if let Some((cached, data)) = &self.data_cache
             && *cached == source
         {
@@ -165,8 +166,8 @@ impl LatentLabApp {
         }
         self.spawn_job(move || {
             let result = source
-                .load(IMAGE_SIZE)
-                .map(Arc::new)
+                .load_with(IMAGE_SIZE, strict)
+                .map(|(d, skipped)| (Arc::new(d), skipped))
                 .map_err(|e| e.to_string());
             Job::Data(source, result)
         });

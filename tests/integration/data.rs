@@ -375,3 +375,114 @@ fn folder_size_out_of_range_is_a_named_error() {
         .expect_err("size 0");
     assert!(matches!(e, DataError::BadDimensions { .. }), "{e}");
 }
+
+/// A folder as users have them: colour, grey, alpha, odd sizes and formats, plus a corrupt
+/// file, a 1x1 one and one whose header claims an absurd size. It loads, skipping and
+/// naming the bad ones; `--strict` refuses it, naming the first.
+#[test]
+fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
+    let dir = crate::tempdir();
+    let cats = dir.path().join("cats");
+    let dogs = dir.path().join("dogs");
+    std::fs::create_dir(&cats).expect("mkdir");
+    std::fs::create_dir(&dogs).expect("mkdir");
+    // A wide colour picture: the centre square is white, the sides black; after the crop
+    // only white is left.
+    let mut wide = image::RgbImage::new(90, 30);
+    for (x, _, p) in wide.enumerate_pixels_mut() {
+        *p = if (30..60).contains(&x) {
+            image::Rgb([255, 255, 255])
+        } else {
+            image::Rgb([0, 0, 0])
+        };
+    }
+    wide.save(cats.join("wide.png")).expect("png");
+    image::GrayImage::from_pixel(50, 50, image::Luma([200]))
+        .save(cats.join("grey.bmp"))
+        .expect("bmp");
+    image::RgbImage::from_pixel(40, 40, image::Rgb([255, 255, 255]))
+        .save(cats.join("first-frame.gif"))
+        .expect("gif");
+    // Fully transparent white: composited on black, it is black.
+    image::RgbaImage::from_pixel(32, 32, image::Rgba([255, 255, 255, 0]))
+        .save(dogs.join("clear.png"))
+        .expect("png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([255, 255, 255]))
+        .save(dogs.join("photo.webp"))
+        .expect("webp");
+    std::fs::write(dogs.join("corrupt.jpg"), b"\xff\xd8\xff not really a jpeg").expect("w");
+    image::GrayImage::new(1, 1)
+        .save(dogs.join("dot.png"))
+        .expect("png");
+    // A PNG whose header claims 1,000,000 x 1,000,000 pixels.
+    let mut absurd = Vec::new();
+    image::GrayImage::new(8, 8)
+        .write_to(
+            &mut std::io::Cursor::new(&mut absurd),
+            image::ImageFormat::Png,
+        )
+        .expect("png");
+    absurd[16..20].copy_from_slice(&1_000_000u32.to_be_bytes());
+    absurd[20..24].copy_from_slice(&1_000_000u32.to_be_bytes());
+    std::fs::write(dogs.join("absurd.png"), &absurd).expect("w");
+
+    let source = DataSource::Path(dir.path().into());
+    let (d, skipped) = source
+        .load_with(28, false)
+        .expect("a folder with a few bad files loads");
+    assert_eq!(d.class_names, ["cats", "dogs"]);
+    // Sorted by name within each class: first-frame.gif, grey.bmp, wide.png; clear.png,
+    // photo.webp.
+    assert_eq!(d.labels, [0, 0, 0, 1, 1]);
+    assert!(d.image(0).iter().all(|&p| p > 245), "the GIF's first frame");
+    assert!(d.image(1).iter().all(|&p| p.abs_diff(200) <= 2), "grey BMP");
+    assert!(
+        d.image(2).iter().all(|&p| p > 245),
+        "centre-cropped: {:?}",
+        &d.image(2)[..28]
+    );
+    assert!(d.image(3).iter().all(|&p| p < 3), "alpha on black");
+    assert!(d.image(4).iter().all(|&p| p > 240), "WebP");
+    assert_eq!(skipped.count, 3, "{skipped:?}");
+    let report = skipped.describe();
+    for name in ["absurd.png", "corrupt.jpg", "dot.png", "1x1"] {
+        assert!(report.contains(name), "{report}");
+    }
+    let e = source.load_with(28, true).expect_err("--strict");
+    assert!(matches!(e, DataError::UnreadableImage { .. }), "{e}");
+    assert!(e.to_string().contains("absurd.png"), "{e}");
+
+    // From the command line: the run trains and says what it skipped; --strict refuses.
+    let out = dir.path().join("run");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_latentlab"))
+            .args([
+                "train", "--model", "mlp", "--width", "8", "--latent", "4", "--batch", "4",
+            ])
+            .args([
+                "--steps",
+                "1",
+                "--device",
+                "cpu",
+                "--sample-every",
+                "0",
+                "--force",
+            ])
+            .args(["--data", dir.path().to_str().expect("utf-8"), "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("skipped 3 unreadable image files") && err.contains("dot.png"),
+        "{err}"
+    );
+    let o = run(&["--strict"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("absurd.png"), "{err}");
+}

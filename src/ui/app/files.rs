@@ -74,7 +74,11 @@ pub(super) enum Job {
         path: PathBuf,
     },
     Failed(String),
-    Data(DataSource, Result<Arc<Dataset>, String>),
+    /// A data set loaded for a run, with what an image folder skipped.
+    Data(
+        DataSource,
+        Result<(Arc<Dataset>, crate::data::Skipped), String>,
+    ),
     Dropped(Dropped),
     /// A directions file was read (or failed to be).
     Directions(PathBuf, Result<DirectionsFile, String>),
@@ -257,7 +261,10 @@ impl LatentLabApp {
                 self.notice(text);
             }
             Job::Data(source, result) => match result {
-                Ok(data) => {
+                Ok((data, skipped)) => {
+                    if skipped.count > 0 {
+                        self.notice(skipped.describe());
+                    }
                     self.data_cache = Some((source, data.clone()));
                     if self.train.status == RunStatus::LoadingData {
                         self.send_start(data);
