@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod detect;
 pub mod device;
+pub mod dirs;
 pub mod explore;
 pub mod export;
 pub mod model;

@@ -92,6 +92,36 @@ fn data_source(a: &TrainArgs, saved: Option<&checkpoint::Manifest>) -> Result<Da
     Ok(own)
 }
 
+/// Load the run's data: an image folder from the cache when it was decoded before, else
+/// decoded on all cores with a progress bar.
+fn load_data(
+    source: &DataSource,
+    strict: bool,
+) -> Result<(latentlab::data::Dataset, latentlab::data::Skipped)> {
+    let bar = ProgressBar::hidden();
+    bar.set_style(
+        ProgressStyle::with_template("decoding {bar:30} {pos}/{len} pictures  [{elapsed_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |done: usize, total: usize| {
+        if bar.is_hidden() && total > 0 {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
+    };
+    let opts = latentlab::data::LoadOptions {
+        strict,
+        cache: latentlab::data::cache::default_root(),
+        progress: Some(&progress),
+    };
+    let loaded = source
+        .load_opts(IMAGE_SIZE, &opts)
+        .with_context(|| format!("loading data set `{source}`"));
+    bar.finish_and_clear();
+    loaded
+}
+
 /// A folder or IDX set by its absolute path, so the manifest names the same data wherever
 /// `--resume` is run from.
 fn canonical(d: DataSource) -> DataSource {
@@ -106,9 +136,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let (start_step, saved) = (checked.start_step, checked.saved.as_ref());
     let source = data_source(&a, saved)?;
     let run = &a.run;
-    let (data, skipped) = source
-        .load_with(IMAGE_SIZE, run.strict)
-        .with_context(|| format!("loading data set `{source}`"))?;
+    let (data, skipped) = load_data(&source, run.strict)?;
     if skipped.count > 0 {
         say!("warning: {} (--strict refuses them)", skipped.describe());
     }

@@ -154,8 +154,24 @@ fn prepare(file: &Path, size: usize) -> Result<Vec<u8>, String> {
         .into_raw())
 }
 
-pub(super) fn load(dir: &Path, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
+/// How a folder is loaded: strictness, the cache, and a progress report.
+#[derive(Default)]
+pub struct LoadOptions<'a> {
+    /// Any unusable picture is an error instead of being skipped.
+    pub strict: bool,
+    /// Where decoded folders are cached (see [`super::cache`]); `None`: no cache.
+    pub cache: Option<PathBuf>,
+    /// Called with (pictures decoded, pictures in all) as decoding goes, from any thread.
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+pub(super) fn load(
+    dir: &Path,
+    size: usize,
+    opts: &LoadOptions<'_>,
+) -> Result<(Dataset, Skipped), DataError> {
     use rayon::prelude::*;
+    let strict = opts.strict;
     if !(1..=MAX_SIZE).contains(&size) {
         return Err(DataError::BadDimensions {
             path: dir.into(),
@@ -204,9 +220,32 @@ pub(super) fn load(dir: &Path, size: usize, strict: bool) -> Result<(Dataset, Sk
             ),
         });
     }
+    let cached = opts
+        .cache
+        .as_ref()
+        .map(|root| super::cache::path_for(root, dir, &files, &class_names, size));
+    if let Some((data, skipped)) = cached.as_deref().and_then(super::cache::read) {
+        return match skipped.first.first() {
+            Some((path, why)) if strict => Err(DataError::UnreadableImage {
+                path: path.clone(),
+                detail: why.clone(),
+            }),
+            _ => Ok((data, skipped)),
+        };
+    }
     // Decoding is most of the time: all cores, order kept.
-    let decoded: Vec<Result<Vec<u8>, String>> =
-        files.par_iter().map(|(_, f)| prepare(f, size)).collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let decoded: Vec<Result<Vec<u8>, String>> = files
+        .par_iter()
+        .map(|(_, f)| {
+            let px = prepare(f, size);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if let Some(report) = opts.progress {
+                report(n, files.len());
+            }
+            px
+        })
+        .collect();
     let mut images = Vec::with_capacity(files.len() * image_len);
     let mut labels = Vec::with_capacity(files.len());
     let mut skipped = Skipped::default();
@@ -248,5 +287,9 @@ pub(super) fn load(dir: &Path, size: usize, strict: bool) -> Result<(Dataset, Sk
         labels,
         class_names,
     };
+    if let Some(path) = cached {
+        // Best effort: without the cache the next load decodes again, losing nothing.
+        let _ = super::cache::write(&path, &data, &skipped);
+    }
     Ok((data, skipped))
 }

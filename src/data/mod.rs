@@ -2,9 +2,10 @@
 //! Debian Fashion-MNIST package, an IDX directory or an image folder.
 
 mod batches;
+pub mod cache;
 mod embedded;
 mod folder;
-pub use folder::{Skipped, load_image};
+pub use folder::{LoadOptions, Skipped, load_image};
 mod idx;
 
 use std::path::{Path, PathBuf};
@@ -197,10 +198,25 @@ impl DataSource {
     /// [`DataSource::load`], also returning what an image folder skipped (unreadable, tiny
     /// or absurd files); with `strict`, any such file is an error instead.
     pub fn load_with(&self, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
+        self.load_opts(
+            size,
+            &LoadOptions {
+                strict,
+                ..LoadOptions::default()
+            },
+        )
+    }
+
+    /// [`DataSource::load_with`] with every option: a folder cache and a progress report.
+    pub fn load_opts(
+        &self,
+        size: usize,
+        opts: &LoadOptions<'_>,
+    ) -> Result<(Dataset, Skipped), DataError> {
         let data = match self {
             DataSource::Default => embedded::load()?,
             DataSource::Fashion => fashion()?,
-            DataSource::Path(path) => return load_path(path, size, strict),
+            DataSource::Path(path) => return load_path(path, size, opts),
         };
         Ok((data, Skipped::default()))
     }
@@ -218,14 +234,18 @@ fn fashion() -> Result<Dataset, DataError> {
     Ok(data)
 }
 
-fn load_path(path: &Path, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
+fn load_path(
+    path: &Path,
+    size: usize,
+    opts: &LoadOptions<'_>,
+) -> Result<(Dataset, Skipped), DataError> {
     if !path.exists() {
         return Err(DataError::NotFound { path: path.into() });
     }
     if path.is_dir() && idx::dir_has_idx(path)? {
         idx::load_dir(path).map(|d| (d, Skipped::default()))
     } else if path.is_dir() {
-        folder::load(path, size, strict)
+        folder::load(path, size, opts)
     } else {
         Err(DataError::BadDimensions {
             path: path.into(),

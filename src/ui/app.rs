@@ -164,13 +164,8 @@ impl LatentLabApp {
             let data = data.clone();
             return self.send_start(data);
         }
-        self.spawn_job(move || {
-            let result = source
-                .load_with(IMAGE_SIZE, strict)
-                .map(|(d, skipped)| (Arc::new(d), skipped))
-                .map_err(|e| e.to_string());
-            Job::Data(source, result)
-        });
+        let loading = self.train.loading.clone();
+        self.spawn_job(move || files::load_run_data(source, IMAGE_SIZE, strict, &loading));
     }
 
     fn send_start(&mut self, data: Arc<Dataset>) {

@@ -26,7 +26,17 @@ pub enum RunStatus {
 /// Grids kept for the time-lapse; when full, every other one is dropped.
 pub const TIMELAPSE_FRAMES: usize = 240;
 
+/// How far the decoding of an image folder for a starting run has come (written by the
+/// loading thread, read by the frame).
+#[derive(Debug, Default)]
+pub struct Loading {
+    pub done: std::sync::atomic::AtomicUsize,
+    pub total: std::sync::atomic::AtomicUsize,
+}
+
 pub struct TrainState {
+    /// The image folder being decoded for a starting run.
+    pub loading: Arc<Loading>,
     pub status: RunStatus,
     pub device: String,
     pub step: u64,
@@ -67,6 +77,7 @@ pub struct TrainState {
 impl Default for TrainState {
     fn default() -> Self {
         Self {
+            loading: Arc::default(),
             status: RunStatus::Idle,
             device: String::new(),
             step: 0,
@@ -331,8 +342,19 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 }
             }
             RunStatus::LoadingData => {
-                ui.add(egui::Spinner::new());
-                ui.label("loading data…");
+                use std::sync::atomic::Ordering::Relaxed;
+                let (done, total) = (t.loading.done.load(Relaxed), t.loading.total.load(Relaxed));
+                if total > 0 {
+                    ui.add(
+                        egui::ProgressBar::new(done as f32 / total as f32)
+                            .text(format!("decoding {done}/{total} pictures")),
+                    );
+                } else {
+                    ui.add(egui::Spinner::new());
+                    ui.label("loading data…");
+                }
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(100));
             }
             _ => {
                 if ui.button("Start").clicked() {

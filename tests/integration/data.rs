@@ -486,3 +486,47 @@ fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("absurd.png"), "{err}");
 }
+
+/// A decoded folder is cached by its content and size: the second load reads the cache (the
+/// same data), an edited picture makes a new entry, and a damaged cache file is ignored.
+#[test]
+fn a_decoded_folder_is_cached_by_content_and_size() {
+    use latentlab::data::LoadOptions;
+    let dir = crate::tempdir();
+    let cache = crate::tempdir();
+    for (class, level) in [("a", 30u8), ("b", 220u8)] {
+        std::fs::create_dir(dir.path().join(class)).expect("mkdir");
+        for i in 0..3u8 {
+            image::GrayImage::from_pixel(40, 40, image::Luma([level + i]))
+                .save(dir.path().join(class).join(format!("{i}.png")))
+                .expect("png");
+        }
+    }
+    let source = DataSource::Path(dir.path().into());
+    let opts = LoadOptions {
+        cache: Some(cache.path().into()),
+        ..LoadOptions::default()
+    };
+    let entries = || std::fs::read_dir(cache.path()).expect("list").count();
+    let (first, _) = source.load_opts(28, &opts).expect("decode");
+    assert_eq!(entries(), 1, "one cache file");
+    let (again, _) = source.load_opts(28, &opts).expect("cached");
+    assert_eq!(again, first);
+    let (other_size, _) = source.load_opts(16, &opts).expect("another size");
+    assert_eq!((other_size.width, entries()), (16, 2));
+    // An edited picture: a new key, and the new pixels.
+    image::GrayImage::from_pixel(40, 40, image::Luma([0]))
+        .save(dir.path().join("b/2.png"))
+        .expect("png");
+    let (edited, _) = source.load_opts(28, &opts).expect("edited");
+    assert_eq!(entries(), 3);
+    assert!(edited.image(5).iter().all(|&p| p < 3));
+    // A damaged cache file is ignored, not trusted.
+    for e in std::fs::read_dir(cache.path()).expect("list") {
+        let p = e.expect("entry").path();
+        let bytes = std::fs::read(&p).expect("read");
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).expect("truncate");
+    }
+    let (reloaded, _) = source.load_opts(28, &opts).expect("decoded again");
+    assert_eq!(reloaded, edited);
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 /// Bottom to top. A module may use the ones before it, never one after it.
 const ORDER: &[&str] = &[
     "types",
+    "dirs",
     "signals",
     "threads",
     "device",

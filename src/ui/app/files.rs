@@ -74,7 +74,7 @@ pub(super) enum Job {
         path: PathBuf,
     },
     Failed(String),
-    /// A data set loaded for a run, with what an image folder skipped.
+    /// A data set loaded for a run, with what an image folder skipped (see [`load_run_data`]).
     Data(
         DataSource,
         Result<(Arc<Dataset>, crate::data::Skipped), String>,
@@ -455,4 +455,29 @@ impl LatentLabApp {
             None => {}
         }
     }
+}
+
+/// Load a starting run's data off the UI thread: an image folder from the cache when it was
+/// decoded before, else decoded with its progress in `loading`.
+pub(super) fn load_run_data(
+    source: DataSource,
+    size: usize,
+    strict: bool,
+    loading: &crate::ui::train_panel::Loading,
+) -> Job {
+    use std::sync::atomic::Ordering::Relaxed;
+    let progress = |done: usize, total: usize| {
+        loading.total.store(total, Relaxed);
+        loading.done.fetch_max(done, Relaxed);
+    };
+    let opts = crate::data::LoadOptions {
+        strict,
+        cache: crate::data::cache::default_root(),
+        progress: Some(&progress),
+    };
+    let result = source
+        .load_opts(size, &opts)
+        .map(|(d, skipped)| (Arc::new(d), skipped))
+        .map_err(|e| e.to_string());
+    Job::Data(source, result)
 }
