@@ -7,6 +7,7 @@ mod embedded;
 mod folder;
 pub use folder::{LoadOptions, Skipped, load_image};
 mod idx;
+pub mod shapes;
 
 use std::path::{Path, PathBuf};
 
@@ -163,6 +164,8 @@ pub enum DataSource {
     Default,
     /// Fashion-MNIST from Debian's `dataset-fashion-mnist` package.
     Fashion,
+    /// The procedural shapes with known factors ([`shapes`]), 20,000 images.
+    Shapes,
     /// An IDX directory or an image folder with one sub-folder per class.
     Path(PathBuf),
 }
@@ -174,6 +177,7 @@ impl std::str::FromStr for DataSource {
         Ok(match s {
             "default" => DataSource::Default,
             "fashion" => DataSource::Fashion,
+            "shapes" => DataSource::Shapes,
             other => DataSource::Path(PathBuf::from(other)),
         })
     }
@@ -184,6 +188,7 @@ impl std::fmt::Display for DataSource {
         match self {
             DataSource::Default => f.write_str("default"),
             DataSource::Fashion => f.write_str("fashion"),
+            DataSource::Shapes => f.write_str("shapes"),
             DataSource::Path(p) => write!(f, "{}", p.display()),
         }
     }
@@ -216,6 +221,7 @@ impl DataSource {
         let data = match self {
             DataSource::Default => embedded::load()?,
             DataSource::Fashion => fashion()?,
+            DataSource::Shapes => shapes::dataset(shapes::DEFAULT_LEN, size, shapes::DEFAULT_SEED),
             DataSource::Path(path) => return load_path(path, size, opts),
         };
         Ok((data, Skipped::default()))

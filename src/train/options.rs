@@ -20,7 +20,8 @@ pub struct RunOptions {
     #[arg(long, value_enum, default_value = "nonsat")]
     pub loss: Loss,
     /// `default` (5,000 embedded MNIST digits), `fashion` (Debian's dataset-fashion-mnist),
-    /// or a directory of IDX files or of one image sub-folder per class.
+    /// `shapes` (20,000 procedural shapes with known factors), or a directory of IDX files or
+    /// of one image sub-folder per class.
     #[arg(long, default_value = "default")]
     pub data: DataSource,
     /// Image folders: refuse the whole folder when any picture cannot be used (unreadable,

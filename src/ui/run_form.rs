@@ -44,6 +44,7 @@ fn data_label(d: &DataSource) -> String {
     match d {
         DataSource::Default => "digits (embedded, 5,000)".into(),
         DataSource::Fashion => "Fashion-MNIST".into(),
+        DataSource::Shapes => "shapes (procedural, 20,000)".into(),
         DataSource::Path(p) => format!("folder: {}", p.display()),
     }
 }
@@ -91,11 +92,10 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                         DataSource::Default,
                         data_label(&DataSource::Default),
                     );
-                    ui.selectable_value(
-                        &mut run.data,
-                        DataSource::Fashion,
-                        data_label(&DataSource::Fashion),
-                    );
+                    for d in [DataSource::Fashion, DataSource::Shapes] {
+                        let label = data_label(&d);
+                        ui.selectable_value(&mut run.data, d, label);
+                    }
                     if ui
                         .selectable_label(matches!(run.data, DataSource::Path(_)), "a folder…")
                         .clicked()
