@@ -338,6 +338,18 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
         m.data.height,
         m.class_names.join(", ")
     );
+    out!(
+        "  images:    {}x{} pixels, {} channel{} ({})",
+        model.image_size,
+        model.image_size,
+        model.channels,
+        if model.channels == 1 { "" } else { "s" },
+        if model.channels == 1 {
+            "grey"
+        } else {
+            "colour"
+        }
+    );
     if model.kind.is_boltzmann() {
         out!(
             "  trained:   {} steps, {} examples seen, batch {}, seed {}",

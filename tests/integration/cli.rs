@@ -194,7 +194,10 @@ fn train_sample_inspect() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert!(
-        text.contains("cdcgan") && text.contains("2 steps") && text.contains("mnist5k"),
+        text.contains("cdcgan")
+            && text.contains("2 steps")
+            && text.contains("mnist5k")
+            && text.contains("28x28 pixels, 1 channel (grey)"),
         "{text}"
     );
 
