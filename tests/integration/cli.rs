@@ -4,19 +4,19 @@ use crate::tempdir;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn latentlab(args: &[&str]) -> Output {
+pub(crate) fn latentlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_latentlab"))
         .args(args)
         .output()
         .expect("run latentlab")
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Exit non-zero with `needle` in the message, and no panic.
-fn fails_with(args: &[&str], needle: &str) {
+pub(crate) fn fails_with(args: &[&str], needle: &str) {
     let o = latentlab(args);
     let err = stderr(&o);
     assert!(!o.status.success(), "{args:?} succeeded");
@@ -32,7 +32,7 @@ fn train_tiny(out: &Path) {
 }
 
 /// Two steps of a tiny `model` on the embedded digits, sampling every step.
-fn train_tiny_model(out: &Path, model: &str) {
+pub(crate) fn train_tiny_model(out: &Path, model: &str) {
     let o = latentlab(&[
         "train",
         "--model",
@@ -261,7 +261,7 @@ fn bench_prints_a_table_and_writes_json() {
 }
 
 /// A 28x28 PNG of the embedded data's image `i` (as a user would save a real digit).
-fn real_digit_png(dir: &Path, i: usize) -> std::path::PathBuf {
+pub(crate) fn real_digit_png(dir: &Path, i: usize) -> std::path::PathBuf {
     let data = latentlab::data::DataSource::Default
         .load(28)
         .expect("embedded digits");
@@ -391,387 +391,6 @@ fn a_dedicated_detector_tells_real_digits_from_a_weak_generators_fakes() {
         "real {} fake {}",
         scores[0],
         scores[1]
-    );
-}
-
-#[test]
-fn infogan_codes_from_the_command_line() {
-    let dir = tempdir();
-    let run = dir.path().join("info");
-    let p = |p: &Path| p.to_str().expect("utf-8").to_string();
-    train_tiny_model(&run, "infogan");
-    let o = latentlab(&["inspect", &p(&run)]);
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        text.contains("codes: one 10-way categorical and 2 continuous"),
-        "{text}"
-    );
-
-    let png = dir.path().join("code3.png");
-    let o = latentlab(&[
-        "sample",
-        "--checkpoint",
-        &p(&run),
-        "--code",
-        "3",
-        "--cont",
-        "0.5,-1",
-        "--n",
-        "4",
-        "--out",
-        &p(&png),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let meta = latentlab::export::png_metadata(&std::fs::read(&png).expect("png"), &png)
-        .expect("metadata");
-    assert!(meta.contains(&("code".into(), "3".into())), "{meta:?}");
-    assert!(meta.contains(&("cont".into(), "0.5,-1".into())), "{meta:?}");
-
-    let out = p(&dir.path().join("x.png"));
-    let run_path = p(&run);
-    let sample = |extra: &[&str]| {
-        let mut args = vec!["sample", "--checkpoint", &run_path, "--out", &out];
-        args.extend_from_slice(extra);
-        args.into_iter().map(String::from).collect::<Vec<_>>()
-    };
-    let fails = |extra: &[&str], needle: &str| {
-        let args = sample(extra);
-        fails_with(&args.iter().map(String::as_str).collect::<Vec<_>>(), needle);
-    };
-    fails(&["--code", "10"], "--code 10 is out of range");
-    fails(
-        &["--cont", "1"],
-        "this InfoGAN has 2 continuous codes, got 1 values",
-    );
-    fails(&["--label", "1"], "InfoGAN has no classes");
-
-    // The meter reports what each code value draws.
-    let o = latentlab(&["score", "--checkpoint", &p(&run), "--n", "40"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        text.contains("code 9  draws") && text.contains("mean purity"),
-        "{text}"
-    );
-}
-
-#[test]
-fn directions_edit_and_encode_from_the_command_line() {
-    let dir = tempdir();
-    let p = |name: &str| dir.path().join(name).display().to_string();
-    let o = latentlab(&[
-        "directions",
-        "--checkpoint",
-        "mnist-dcgan",
-        "--n",
-        "500",
-        "--k",
-        "4",
-        "--out",
-        &p("d.json"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("explained variance"), "{out}");
-    let f = latentlab::explore::directions::DirectionsFile::read(
-        dir.path().join("d.json").as_path(),
-        Some(100),
-    )
-    .expect("dirs.json");
-    assert_eq!(f.directions.len(), 4);
-    // The user's file is kept.
-    fails_with(
-        &[
-            "directions",
-            "--checkpoint",
-            "mnist-dcgan",
-            "--out",
-            &p("d.json"),
-        ],
-        "already exists",
-    );
-    let edit = format!("{}:0=2.5", p("d.json"));
-    let o = latentlab(&[
-        "sample",
-        "--checkpoint",
-        "mnist-dcgan",
-        "--n",
-        "4",
-        "--edit",
-        &edit,
-        "--out",
-        &p("e.png"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let meta = latentlab::export::png_metadata(
-        &std::fs::read(p("e.png")).expect("png"),
-        Path::new("e.png"),
-    )
-    .expect("metadata");
-    assert!(
-        meta.iter()
-            .any(|(k, v)| k == "edits" && v.contains(":0=2.5")),
-        "{meta:?}"
-    );
-    fails_with(
-        &[
-            "sample",
-            "--checkpoint",
-            "mnist-dcgan",
-            "--edit",
-            &format!("{}:9=1", p("d.json")),
-            "--out",
-            &p("x.png"),
-        ],
-        "no direction 9",
-    );
-    fails_with(
-        &[
-            "sample",
-            "--checkpoint",
-            "mnist-dcgan",
-            "--edit",
-            "nonsense",
-            "--out",
-            &p("x.png"),
-        ],
-        "FILE.json:INDEX=AMOUNT",
-    );
-    // Encode a real digit: the reconstruction carries a latent the app can restore.
-    let real = real_digit_png(dir.path(), 3);
-    let o = latentlab(&[
-        "encode",
-        "--checkpoint",
-        "mnist-dcgan",
-        real.to_str().expect("path"),
-        "--steps",
-        "60",
-        "--restarts",
-        "2",
-        "--out",
-        &p("r.png"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("pixel error"));
-    let record =
-        latentlab::export::read_latent(dir.path().join("r.png").as_path()).expect("latent");
-    assert_eq!(record.z.len(), 100);
-    fails_with(
-        &[
-            "encode",
-            "--checkpoint",
-            "mnist-cdcgan",
-            "--data-index",
-            "0",
-            "--out",
-            &p("c.png"),
-        ],
-        "pass --label",
-    );
-    fails_with(
-        &[
-            "encode",
-            "--checkpoint",
-            "mnist-dcgan",
-            &p("d.json"),
-            "--out",
-            &p("c.png"),
-        ],
-        "d.json",
-    );
-}
-
-/// A few updates of a small Boltzmann machine on the embedded digits.
-fn train_boltzmann(out: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "train",
-        "--data",
-        "default",
-        "--steps",
-        "6",
-        "--batch",
-        "16",
-        "--device",
-        "cpu",
-        "--sample-every",
-        "3",
-        "--sample-gibbs",
-        "5",
-        "--out",
-        out.to_str().expect("utf-8 path"),
-    ];
-    args.extend_from_slice(extra);
-    let o = latentlab(&args);
-    assert!(
-        o.status.success(),
-        "train {extra:?} failed:\n{}",
-        stderr(&o)
-    );
-    stderr(&o)
-}
-
-#[test]
-fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
-    let dir = tempdir();
-    let rbm = dir.path().join("rbm");
-    let log = train_boltzmann(
-        &rbm,
-        &["--model", "rbm", "--hidden", "20", "--pcd", "--cd-k", "2"],
-    );
-    assert!(log.contains("hidden [20]"), "{log}");
-    let sample_rbm = |out: &Path| {
-        let o = latentlab(&[
-            "sample",
-            "--checkpoint",
-            rbm.to_str().unwrap(),
-            "--n",
-            "4",
-            "--gibbs",
-            "7",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-    };
-    let png = dir.path().join("rbm.png");
-    sample_rbm(&png);
-    let meta = latentlab::export::png_metadata(&std::fs::read(&png).unwrap(), &png).unwrap();
-    assert!(
-        meta.iter().any(|(k, v)| k == "gibbs_steps" && v == "7"),
-        "{meta:?}"
-    );
-    // The same seed gives the same bytes (the Gibbs coin flips are seeded too).
-    let again = dir.path().join("again.png");
-    sample_rbm(&again);
-    assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&again).unwrap());
-    fails_with(
-        &[
-            "sample",
-            "--checkpoint",
-            rbm.to_str().unwrap(),
-            "--label",
-            "3",
-            "--out",
-            dir.path().join("x.png").to_str().unwrap(),
-        ],
-        "not conditional",
-    );
-    let o = latentlab(&["inspect", rbm.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(text.contains("784 visible x 20 hidden"), "{text}");
-    assert!(text.contains("persistent CD-2"), "{text}");
-
-    // A DBN with label units: one progress phase per layer, and --label clamps a class.
-    let dbn = dir.path().join("dbn");
-    let log = train_boltzmann(
-        &dbn,
-        &[
-            "--model",
-            "dbn",
-            "--layers",
-            "12,10",
-            "--labels",
-            "--layer-steps",
-            "3",
-        ],
-    );
-    assert!(log.contains("training hidden layer 1 of 2"), "{log}");
-    assert!(log.contains("training hidden layer 2 of 2"), "{log}");
-    let o = latentlab(&[
-        "sample",
-        "--checkpoint",
-        dbn.to_str().unwrap(),
-        "--n",
-        "3",
-        "--label",
-        "4",
-        "--gibbs",
-        "3",
-        "--out",
-        dir.path().join("dbn.png").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = latentlab(&["inspect", dbn.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        text.contains("22 visible (incl. 10 softmax label units) x 10 hidden, RBM"),
-        "{text}"
-    );
-
-    // A DBM reaches its joint phase and resumes there.
-    let dbm = dir.path().join("dbm");
-    let log = train_boltzmann(
-        &dbm,
-        &["--model", "dbm", "--layers", "12,8", "--layer-steps", "2"],
-    );
-    assert!(log.contains("joint training of all layers"), "{log}");
-    let o = latentlab(&[
-        "train",
-        "--resume",
-        "--steps",
-        "2",
-        "--device",
-        "cpu",
-        "--out",
-        dbm.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "resume: {}", stderr(&o));
-
-    // Bad shapes are named before anything is written.
-    fails_with(
-        &[
-            "train",
-            "--model",
-            "rbm",
-            "--layers",
-            "10,10",
-            "--steps",
-            "1",
-            "--out",
-            dir.path().join("bad").to_str().unwrap(),
-        ],
-        "an RBM has exactly one",
-    );
-    fails_with(
-        &[
-            "sample",
-            "--checkpoint",
-            "mnist-dcgan",
-            "--gibbs",
-            "10",
-            "--out",
-            dir.path().join("g.png").to_str().unwrap(),
-        ],
-        "not a Boltzmann machine",
-    );
-    fails_with(
-        &["score", "--checkpoint", "mnist-dcgan", "--gibbs", "10"],
-        "not a Boltzmann machine",
-    );
-    // No latent space: directions and encode say so and write nothing.
-    let out = dir.path().join("dirs.json");
-    fails_with(
-        &[
-            "directions",
-            "--checkpoint",
-            rbm.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        "has no latent space",
-    );
-    assert!(!out.exists());
-    fails_with(
-        &[
-            "encode",
-            "--checkpoint",
-            rbm.to_str().unwrap(),
-            "--data-index",
-            "3",
-            "--out",
-            dir.path().join("enc.png").to_str().unwrap(),
-        ],
-        "has no latent space",
     );
 }
 

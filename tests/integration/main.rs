@@ -6,6 +6,8 @@
 mod boltzmann;
 mod checkpoint;
 mod cli;
+mod cli_boltzmann;
+mod cli_latent;
 mod data;
 mod explore;
 mod fuzz;
@@ -17,6 +19,7 @@ mod session;
 mod trust;
 mod trust_commands;
 mod trust_outputs;
+mod trust_signals;
 #[cfg(feature = "app")]
 mod ui;
 #[cfg(feature = "app")]

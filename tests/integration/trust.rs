@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a run may take to save and exit after a signal.
-const SAVE_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const SAVE_WAIT: Duration = Duration::from_secs(60);
 pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latentlab"))
 }
@@ -46,7 +46,7 @@ pub(crate) fn tiny_args(out: &Path) -> Vec<String> {
     .collect()
 }
 
-fn train(out: &Path, extra: &[&str]) -> Output {
+pub(crate) fn train(out: &Path, extra: &[&str]) -> Output {
     bin()
         .args(tiny_args(out))
         .args(extra)
@@ -244,14 +244,14 @@ fn classifier_on_32x32_data_is_an_error_not_a_panic() {
 }
 
 /// A long training run, and its stderr lines as they come.
-struct Long {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
+pub(crate) struct Long {
+    pub(crate) child: Child,
+    pub(crate) lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Long {
     /// Wait (at most a minute) for a stderr line starting with `prefix`; returns the line.
-    fn wait_for(&self, prefix: &str) -> String {
+    pub(crate) fn wait_for(&self, prefix: &str) -> String {
         let until = Instant::now() + SAVE_WAIT;
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -266,7 +266,7 @@ impl Long {
 
 /// Start a long training run (resuming the run in `out` if there is one) and wait until it
 /// has started.
-fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Long {
+pub(crate) fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Long {
     let mut cmd = bin();
     cmd.args(tiny_args(out))
         .args(["--steps", "100000000"])
@@ -281,7 +281,7 @@ fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Long {
 }
 
 /// Spawn `cmd` (a training run), collect its stderr lines, and wait until it has started.
-fn spawn_long(mut cmd: Command) -> Long {
+pub(crate) fn spawn_long(mut cmd: Command) -> Long {
     // The child starts with default signal dispositions, whatever the test runner's are: a
     // suite started with `nohup` or as a background job ignores SIGHUP, SIGINT and SIGQUIT,
     // and latentlab rightly keeps signals it inherits as ignored (see the nohup test).
@@ -347,71 +347,6 @@ pub(crate) fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStat
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-#[test]
-fn sigterm_and_sighup_save_and_exit() {
-    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
-        let root = tempdir();
-        let run = root.path().join("run");
-        let mut long = start_long(&run, &[], &["--save-every", "3"]);
-        long.wait_for("saved step 3");
-        signal(&long.child, sig);
-        let st = wait(&mut long.child, SAVE_WAIT);
-        // Everything printed after the signal; the last save is the one the signal asked for.
-        let after: Vec<String> = long.lines.iter().collect();
-        assert!(
-            after.iter().any(|l| l.contains("stopping: saving")),
-            "{after:?}"
-        );
-        let saved = after
-            .iter()
-            .rev()
-            .find(|l| l.starts_with("saved step"))
-            .unwrap_or_else(|| panic!("no save after the signal: {after:?}"));
-        // "saved step N to DIR"
-        let step: u64 = saved
-            .split_whitespace()
-            .nth(2)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{saved}"));
-        assert_eq!(st.code(), Some(130), "signal {sig}");
-        let m = checkpoint::read_manifest(&run).expect("saved on the signal");
-        assert!(
-            m.step == step && step >= 3,
-            "signal {sig}: saved {step}, loaded {}",
-            m.step
-        );
-    }
-}
-
-#[test]
-fn a_second_signal_exits_at_once_and_keeps_the_last_good_checkpoint() {
-    let root = tempdir();
-    let run = root.path().join("run");
-    assert!(train(&run, &["--steps", "2"]).status.success());
-    let good = std::fs::read(run.join("manifest.json")).expect("manifest");
-    // Each file of a save takes 2 s, so the first signal's save is still under way.
-    let mut long = start_long(&run, &[("LATENTLAB_SAVE_PAUSE_MS", "2000")], &[]);
-    signal(&long.child, libc::SIGTERM);
-    long.wait_for("stopping: saving");
-    std::thread::sleep(Duration::from_millis(200));
-    let sent = Instant::now();
-    signal(&long.child, libc::SIGTERM);
-    let st = wait(&mut long.child, Duration::from_secs(10));
-    assert!(sent.elapsed() < Duration::from_secs(2), "not at once");
-    assert_eq!(st.code(), Some(130));
-    let m = checkpoint::read_manifest(&run).expect("the last good run loads");
-    assert_eq!(m.step, 2);
-    assert_eq!(
-        std::fs::read(run.join("manifest.json")).expect("kept"),
-        good
-    );
-    assert_eq!(
-        listing(root.path()),
-        ["run"],
-        "leftovers cleaned by the load"
-    );
 }
 
 #[test]
@@ -593,39 +528,4 @@ fn sample_keeps_an_existing_file_unless_forced() {
     let o = sample(&["--force"]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(image::open(&out).is_ok());
-}
-
-#[test]
-fn a_run_under_nohup_keeps_ignoring_sighup() {
-    let root = tempdir();
-    let run = root.path().join("run");
-    // `nohup` is `trap '' HUP` and exec: the ignored disposition is inherited.
-    let args: Vec<String> = tiny_args(&run)
-        .into_iter()
-        .chain(["--steps".into(), "100000000".into()])
-        .collect();
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg("trap '' HUP; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_latentlab"))
-        .args(&args);
-    let mut long = spawn_long(cmd);
-    signal(&long.child, libc::SIGHUP);
-    // Ignored: no "stopping" line, and the run goes on.
-    let until = Instant::now() + Duration::from_secs(2);
-    while let Ok(line) = long
-        .lines
-        .recv_timeout(until.saturating_duration_since(Instant::now()))
-    {
-        assert!(
-            !line.contains("stopping"),
-            "SIGHUP stopped a nohup run: {line}"
-        );
-    }
-    assert!(
-        long.child.try_wait().expect("wait").is_none(),
-        "the run ended"
-    );
-    signal(&long.child, libc::SIGTERM);
-    assert_eq!(wait(&mut long.child, SAVE_WAIT).code(), Some(130));
 }
