@@ -67,29 +67,31 @@ struct Header {
 
 /// The data set and report cached at `path`, if it reads back whole.
 pub(super) fn read(path: &Path) -> Option<(Dataset, Skipped)> {
-    let bytes = std::fs::read(path).ok()?;
+    let mut bytes = std::fs::read(path).ok()?;
     let rest = bytes.strip_prefix(MAGIC)?;
     let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
     let header: Header = serde_json::from_slice(rest.get(4..4 + len)?).ok()?;
-    let body = rest.get(4 + len..)?;
+    let body_at = MAGIC.len() + 4 + len;
     let image_len = header.size.checked_mul(header.size)?;
     let pixels = header.count.checked_mul(image_len)?;
-    if body.len() != header.count.checked_add(pixels)? {
+    if bytes.len().checked_sub(body_at)? != header.count.checked_add(pixels)? {
         return None;
     }
-    let (labels, images) = body.split_at(header.count);
+    let labels = bytes[body_at..body_at + header.count].to_vec();
     if labels
         .iter()
         .any(|&l| usize::from(l) >= header.class_names.len())
     {
         return None;
     }
+    // The pixels stay in the buffer they were read into: a large set is not held twice.
+    bytes.drain(..body_at + header.count);
     let data = Dataset {
         name: header.name,
         height: header.size,
         width: header.size,
-        images: images.to_vec(),
-        labels: labels.to_vec(),
+        images: bytes,
+        labels,
         class_names: header.class_names,
     };
     let skipped = Skipped {
