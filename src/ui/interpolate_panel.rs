@@ -263,17 +263,22 @@ pub fn show(
             });
             ui.separator();
             ui.heading("Path");
-            ui.horizontal(|ui| {
-                ui.radio_value(&mut s.interp_mode, Mode::Linear, "linear");
-                ui.radio_value(&mut s.interp_mode, Mode::Spherical, "spherical");
+            // Their own id scope: the candidate grid above appears when its images arrive,
+            // and would otherwise shift these widgets' automatic ids under a user's (or an
+            // accessibility tool's) pending action.
+            ui.push_id("interp-path", |ui| {
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut s.interp_mode, Mode::Linear, "linear");
+                    ui.radio_value(&mut s.interp_mode, Mode::Spherical, "spherical");
+                });
+                ui.add(egui::Slider::new(&mut s.interp_steps, 2..=64).text("steps"));
+                if cond.is_some() {
+                    ui.checkbox(
+                        &mut s.interp_blend_labels,
+                        "blend the label from A's to B's",
+                    );
+                }
             });
-            ui.add(egui::Slider::new(&mut s.interp_steps, 2..=64).text("steps"));
-            if cond.is_some() {
-                ui.checkbox(
-                    &mut s.interp_blend_labels,
-                    "blend the label from A's to B's",
-                );
-            }
         });
     // Regenerate the strip when the path changed.
     let params = (s.interp_steps, s.interp_mode, s.interp_blend_labels);
