@@ -4,6 +4,10 @@
 //!
 //! The Frechet distance here uses latentlab's own 128-feature classifier, so it is comparable
 //! only between latentlab runs on the same data set, never with Inception-based FID figures.
+//! KID and k-NN precision and recall ([`sample_metrics`]) use the same features, and each
+//! score carries the same measures between two halves of the real images for reference.
+
+pub mod sample_metrics;
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::Dataset;
@@ -197,10 +201,35 @@ pub struct Score {
     pub entropy_bits: f32,
     /// Frechet distance between real and generated penultimate features (latentlab units).
     pub frechet: f64,
+    /// KID on the same features (unbiased: near 0 when generated and real images match).
+    #[serde(default)]
+    pub kid: f64,
+    /// k-NN precision (k = 3): the share of generated images on the real images' manifold.
+    #[serde(default)]
+    pub precision: f64,
+    /// k-NN recall: the share of real images on the generated images' manifold.
+    #[serde(default)]
+    pub recall: f64,
+    /// The same measures between two disjoint halves of the real images: what "as good as
+    /// real" reads for this data set and classifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_vs_real: Option<Reference>,
     /// InfoGAN: for each value of the categorical code, the class the classifier names most
     /// often for its images and that class's share (the code's purity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_code: Option<Vec<CodeClass>>,
+}
+
+/// The measures between two halves of the real images.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// Images in each half (the Frechet distance grows as samples shrink, so compare it with
+    /// a score on about as many images).
+    pub n: usize,
+    pub frechet: f64,
+    pub kid: f64,
+    pub precision: f64,
+    pub recall: f64,
 }
 
 /// What one value of InfoGAN's categorical code draws, as the classifier sees it.
@@ -291,8 +320,30 @@ pub fn score_images(
         }
         None => (None, None),
     };
+    let (precision, recall) =
+        sample_metrics::precision_recall(&real_features, &gen_features, FEATURES);
+    // Alternate images into the two halves: held-out images are often sorted by class.
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (i, row) in real_features.chunks_exact(FEATURES).enumerate() {
+        if i % 2 == 0 { &mut x } else { &mut y }.extend_from_slice(row);
+    }
+    let real_vs_real = (y.len() >= 2 * FEATURES).then(|| {
+        let (x, y) = (&x[..y.len()], &y[..]);
+        let (p, r) = sample_metrics::precision_recall(x, y, FEATURES);
+        Reference {
+            n: y.len() / FEATURES,
+            frechet: frechet_distance(x, y, FEATURES),
+            kid: sample_metrics::kid(x, y, FEATURES),
+            precision: p,
+            recall: r,
+        }
+    });
     Ok(Score {
         n,
+        kid: sample_metrics::kid(&real_features, &gen_features, FEATURES),
+        precision,
+        recall,
+        real_vs_real,
         per_label,
         overall_accuracy,
         classes_covered,

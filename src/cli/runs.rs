@@ -263,6 +263,22 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
         s.frechet
     );
+    out!(
+        "  KID {:.4}; precision {:.3}, recall {:.3} (k-NN manifolds, k = 3)",
+        s.kid,
+        s.precision,
+        s.recall
+    );
+    if let Some(r) = &s.real_vs_real {
+        out!(
+            "  real against real (two halves of {} held-out images each, for reference): Frechet {:.2}, KID {:.4}, precision {:.3}, recall {:.3}",
+            r.n,
+            r.frechet,
+            r.kid,
+            r.precision,
+            r.recall
+        );
+    }
     if !s.frechet.is_finite() {
         bail!("the generator produced non-finite images, so it cannot be scored");
     }

@@ -62,6 +62,20 @@ fn meter_prefers_real_images_to_noise_and_collapse() {
         collapsed.frechet,
         real.frechet
     );
+    // KID, precision and recall: real against real reads near the ideal (0, 1, 1); noise is
+    // far; a collapsed generator is on the real manifold (precise) but covers none of it.
+    assert!(real.kid.abs() < 0.05, "{real:?}");
+    assert!(real.precision > 0.75 && real.recall > 0.75, "{real:?}");
+    assert!(noise.kid > 20.0 * real.kid.abs().max(0.005), "{noise:?}");
+    assert!(noise.precision < 0.1, "{noise:?}");
+    assert!(collapsed.recall < 0.1, "{collapsed:?}");
+    // Every score carries the real-against-real reference, near the ideal too.
+    let reference = real.real_vs_real.expect("a reference from the real halves");
+    assert!(reference.kid.abs() < 0.05, "{reference:?}");
+    assert!(
+        reference.precision > 0.7 && reference.recall > 0.7,
+        "{reference:?}"
+    );
 }
 
 #[test]
