@@ -286,7 +286,8 @@ pub fn throughput(
 }
 
 /// The quality meter over the run: classifier accuracy on per-label samples (conditional
-/// models) or class coverage, and the predicted-class entropy relative to its maximum.
+/// models) or class coverage, the predicted-class entropy relative to its maximum, and k-NN
+/// precision and recall, with the newest real-against-real recall as the line to reach.
 pub fn quality(ui: &mut egui::Ui, scores: &[(u64, Score)], marks: &[Marker], height: f32) {
     let x: Vec<f64> = scores.iter().map(|(s, _)| *s as f64).collect();
     let acc: Vec<f64> = scores
@@ -301,6 +302,9 @@ pub fn quality(ui: &mut egui::Ui, scores: &[(u64, Score)], marks: &[Marker], hei
         .iter()
         .map(|(_, s)| s.entropy_bits as f64 / (s.classes.max(2) as f64).log2())
         .collect();
+    let precision: Vec<f64> = scores.iter().map(|(_, s)| s.precision).collect();
+    let recall: Vec<f64> = scores.iter().map(|(_, s)| s.recall).collect();
+    let reference = scores.last().and_then(|(_, s)| s.real_vs_real);
     base("plot-quality", "share (0-1)", height)
         .include_y(0.0)
         .include_y(1.0)
@@ -310,6 +314,15 @@ pub fn quality(ui: &mut egui::Ui, scores: &[(u64, Score)], marks: &[Marker], hei
             }
             p.line(Line::new("classes covered", points(&x, &cover)));
             p.line(Line::new("entropy / max", points(&x, &entropy)));
+            p.line(Line::new("precision", points(&x, &precision)));
+            p.line(Line::new("recall", points(&x, &recall)));
+            if let Some(r) = reference {
+                p.hline(
+                    HLine::new("recall, real against real", r.recall)
+                        .color(Color32::GRAY)
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
+            }
             markers(p, marks);
         });
 }
