@@ -396,7 +396,12 @@ pub fn score_generator(
         )?);
     }
     let (_, heldout) = split(real.len());
-    let real_px = real.pixels(&heldout[..heldout.len().min(n.max(500))]);
+    // Evenly spread over the held-out images: data sets are often sorted by class.
+    let take = heldout.len().min(n.max(500));
+    let spread: Vec<usize> = (0..take)
+        .map(|i| heldout[i * heldout.len() / take])
+        .collect();
+    let real_px = real.pixels(&spread);
     let intended = cycling.as_deref().filter(|_| model.is_conditional());
     let codes = cycling.as_deref().filter(|_| model.kind.has_codes());
     Ok(score_images(

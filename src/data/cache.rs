@@ -4,9 +4,10 @@
 //! `$XDG_CACHE_HOME/latentlab/folders`). Deleting that folder is always safe: it is rebuilt
 //! on the next load.
 //!
-//! The key hashes every picture's path relative to the folder, byte length and modification
-//! time, the class names and the size: adding, removing, renaming or editing a picture makes a
-//! new key. A cache file that does not read back whole (truncated, another version) is
+//! The key hashes every picture's path relative to the folder, byte length, modification
+//! and change times and inode, the class names, the size and how pictures are prepared:
+//! adding, removing, renaming or editing a picture makes a new key. Old entries are not
+//! removed by latentlab; delete the folder to reclaim the space. A cache file that does not read back whole (truncated, another version) is
 //! ignored and the folder decoded again.
 
 use super::folder::Skipped;
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// The first bytes of a cache file; bumped with the layout.
 const MAGIC: &[u8; 8] = b"LLFOLD01";
+/// Bumped whenever a picture is prepared differently (crop, filter, background, minimum
+/// size), so no cache from an older way of decoding is served; the crate version too.
+const PIPELINE: &str = concat!("crop-lanczos3-black-min8 ", env!("CARGO_PKG_VERSION"));
 
 /// FNV-1a, stable across runs and versions.
 fn fnv(h: u64, bytes: &[u8]) -> u64 {
@@ -33,6 +37,7 @@ pub(super) fn path_for(
     size: usize,
 ) -> PathBuf {
     let mut h = fnv(0xcbf2_9ce4_8422_2325, MAGIC);
+    h = fnv(h, PIPELINE.as_bytes());
     h = fnv(h, &(size as u64).to_le_bytes());
     for name in class_names {
         h = fnv(h, name.as_bytes());
@@ -50,6 +55,15 @@ pub(super) fn path_for(
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .unwrap_or_default();
             h = fnv(h, &t.as_nanos().to_le_bytes());
+            // A file replaced or rewritten with its old length and date (`cp -p`) still
+            // gets a new inode or change time.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                h = fnv(h, &m.ino().to_le_bytes());
+                h = fnv(h, &m.ctime().to_le_bytes());
+                h = fnv(h, &m.ctime_nsec().to_le_bytes());
+            }
         }
     }
     root.join(format!("{h:016x}-{size}px.bin"))

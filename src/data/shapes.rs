@@ -59,6 +59,29 @@ pub fn factors(seed: u64, index: usize) -> Factors {
     }
 }
 
+/// Least luma difference between a shape and its background (on a 0-1 scale).
+pub const MIN_LUMA_CONTRAST: f32 = 0.2;
+
+fn luma_of(c: [f32; 3]) -> f32 {
+    0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+}
+
+/// The luma difference between a shape of hue `object` and a background of hue `background`.
+#[cfg(test)]
+fn luma_contrast(object: f32, background: f32) -> f32 {
+    let f = Factors {
+        shape: 0,
+        object_hue: object,
+        background_hue: background,
+        scale: 0.0,
+        x: 0.0,
+        y: 0.0,
+        rotation: 0.0,
+    };
+    let (fg, bg) = colours(&f);
+    (luma_of(fg) - luma_of(bg)).abs()
+}
+
 /// Whether the point (u, v), in the shape's own frame (circumradius 1, unrotated), is inside.
 fn inside(shape: u8, u: f32, v: f32) -> bool {
     match shape {
@@ -87,11 +110,14 @@ pub fn hsv(h: f32, s: f32, v: f32) -> [f32; 3] {
     [r + m, g + m, b + m]
 }
 
-/// The shape's colour (bright) and the background's (darker), in [0, 1].
+/// The shape's colour (bright) and the background's (dark), in [0, 1]. Hues apart are not
+/// enough for a grey reader (a saturated blue is as dark as a dull yellow), so the values are
+/// set far enough apart that every pair differs by at least [`MIN_LUMA_CONTRAST`] in luma:
+/// the darkest shape (blue, luma 0.445) against the brightest background (yellow, 0.233).
 pub fn colours(f: &Factors) -> ([f32; 3], [f32; 3]) {
     (
-        hsv(f.object_hue, 0.8, 0.95),
-        hsv(f.background_hue, 0.6, 0.35),
+        hsv(f.object_hue, 0.6, 0.95),
+        hsv(f.background_hue, 0.6, 0.25),
     )
 }
 
@@ -131,7 +157,7 @@ pub fn draw(f: &Factors, size: usize) -> Vec<u8> {
 fn luma(rgb: &[u8]) -> Vec<u8> {
     rgb.chunks_exact(3)
         .map(|p| {
-            let y = 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+            let y = luma_of([f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]);
             y.round().clamp(0.0, 255.0) as u8
         })
         .collect()
@@ -205,6 +231,9 @@ mod tests {
             assert!((0.0..std::f32::consts::TAU).contains(&f.rotation), "{f:?}");
             let apart = (f.object_hue - f.background_hue).rem_euclid(1.0);
             assert!((0.25..=0.75).contains(&apart), "hues too close: {f:?}");
+            // Models read the set grey: shape and background differ in luma too.
+            let contrast = luma_contrast(f.object_hue, f.background_hue);
+            assert!(contrast >= MIN_LUMA_CONTRAST, "{contrast}: {f:?}");
         }
     }
 
@@ -216,13 +245,13 @@ mod tests {
         let size = 32;
         let f = centred(1, 0.0);
         let (fg, bg) = colours(&f);
-        assert_eq!(byte(fg), [242, 48, 48]);
-        assert_eq!(byte(bg), [36, 89, 89]);
+        assert_eq!(byte(fg), [242, 97, 97]);
+        assert_eq!(byte(bg), [25, 64, 64]);
         let img = draw(&f, size);
         assert_eq!(at(&img, size, 16, 16), byte(fg));
         assert_eq!(at(&img, size, 0, 0), byte(bg));
         let edge = at(&img, size, 16 + 9, 16);
-        assert!(edge[0] > 36 && edge[0] < 242, "edge {edge:?}");
+        assert!(edge[0] > 25 && edge[0] < 242, "edge {edge:?}");
         // A square (half-side 0.75 x 9.6 = 7.2 px) covers (16 + 6, 16 + 6) unrotated; turned
         // 45 degrees its corner points along the axes and that pixel is background.
         let square = draw(&centred(0, 0.0), size);

@@ -3,13 +3,19 @@
 //! samples, and k-nearest-neighbour precision and recall (Kynkaanniemi et al. 2019).
 //! Both are quadratic in the sample count, so each side is capped at [`MAX_SAMPLES`].
 
-/// Most samples of each side the quadratic measures use (the first ones).
+/// Most samples of each side the quadratic measures use (evenly spread over the set).
 pub const MAX_SAMPLES: usize = 2000;
 /// Neighbours that set each sample's manifold radius (the paper's k = 3).
 pub const K: usize = 3;
 
 fn rows(x: &[f32], dim: usize) -> Vec<&[f32]> {
-    x.chunks_exact(dim.max(1)).take(MAX_SAMPLES).collect()
+    let all: Vec<&[f32]> = x.chunks_exact(dim.max(1)).collect();
+    if all.len() <= MAX_SAMPLES {
+        return all;
+    }
+    (0..MAX_SAMPLES)
+        .map(|i| all[i * all.len() / MAX_SAMPLES])
+        .collect()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -95,6 +101,13 @@ fn coverage(probe: &[&[f32]], support: &[&[f32]], radii: &[f64]) -> f64 {
 /// (precision, recall): the share of generated samples on the real manifold, and of real
 /// samples on the generated one; both near 1 for samples of one distribution.
 pub fn precision_recall(real: &[f32], fake: &[f32], dim: usize) -> (f64, f64) {
+    // No answer (NaN, as for the Frechet distance) rather than a 0 that reads as a result.
+    if real.len() < 2 * dim
+        || fake.len() < 2 * dim
+        || real.iter().chain(fake).any(|v| !v.is_finite())
+    {
+        return (f64::NAN, f64::NAN);
+    }
     let (real, fake) = (rows(real, dim), rows(fake, dim));
     let precision = coverage(&fake, &real, &radii(&real, K));
     let recall = coverage(&real, &fake, &radii(&fake, K));

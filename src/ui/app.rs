@@ -158,8 +158,11 @@ impl LatentLabApp {
         self.train.status = RunStatus::LoadingData;
         let source = self.settings.run.data.clone();
         let strict = self.settings.run.strict;
+        // Folders are read again on each Start (from the decoding cache when unchanged), so
+        // an edited folder or a newly ticked strict is honoured.
         if let Some((cached, data)) = &self.data_cache
             && *cached == source
+            && !matches!(source, DataSource::Path(_))
         {
             let data = data.clone();
             return self.send_start(data);

@@ -452,8 +452,10 @@ fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
     assert!(matches!(e, DataError::UnreadableImage { .. }), "{e}");
     assert!(e.to_string().contains("absurd.png"), "{e}");
 
-    // From the command line: the run trains and says what it skipped; --strict refuses.
-    let out = dir.path().join("run");
+    // From the command line: the run trains and says what it skipped; --strict refuses (also
+    // when the folder comes from the decoding cache, kept apart from the user's).
+    let cache_home = crate::tempdir();
+    let out = cache_home.path().join("run");
     let run = |extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_latentlab"))
             .args([
@@ -471,6 +473,7 @@ fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
             .args(["--data", dir.path().to_str().expect("utf-8"), "--out"])
             .arg(&out)
             .args(extra)
+            .env("XDG_CACHE_HOME", cache_home.path())
             .output()
             .expect("run")
     };
@@ -510,8 +513,26 @@ fn a_decoded_folder_is_cached_by_content_and_size() {
     let entries = || std::fs::read_dir(cache.path()).expect("list").count();
     let (first, _) = source.load_opts(28, &opts).expect("decode");
     assert_eq!(entries(), 1, "one cache file");
+    // The second load reads the cache file: change a pixel in it and the load returns it.
+    let file = std::fs::read_dir(cache.path())
+        .expect("list")
+        .next()
+        .expect("entry")
+        .expect("entry")
+        .path();
+    let mut bytes = std::fs::read(&file).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, &bytes).expect("write");
     let (again, _) = source.load_opts(28, &opts).expect("cached");
-    assert_eq!(again, first);
+    assert_eq!(again.labels, first.labels);
+    assert_ne!(
+        again.images.last(),
+        first.images.last(),
+        "not read from the cache"
+    );
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, &bytes).expect("restore");
     let (other_size, _) = source.load_opts(16, &opts).expect("another size");
     assert_eq!((other_size.width, entries()), (16, 2));
     // An edited picture: a new key, and the new pixels.
