@@ -245,10 +245,8 @@ pub fn sibling_stem(name: &str) -> std::borrow::Cow<'_, str> {
     while !name.is_char_boundary(cut) {
         cut -= 1;
     }
-    // FNV-1a: stable across processes and versions, which recovery relies on.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    // Stable across processes and versions, which recovery relies on.
+    let hash = crate::types::hash::fnv1a(crate::types::hash::FNV_OFFSET, name.as_bytes());
     format!("{}~{hash:016x}", &name[..cut]).into()
 }
 

@@ -10,6 +10,7 @@
 //! training thread both hold the same one.
 
 use super::CheckpointError;
+use super::replace::io;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -42,13 +43,6 @@ fn lock_path(dir: &Path) -> Result<PathBuf, CheckpointError> {
     let (parent, name) = super::replace::split(dir)?;
     let parent = fs::canonicalize(&parent).unwrap_or(parent);
     Ok(parent.join(format!(".{}.lock", crate::export::sibling_stem(&name))))
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io {
-        path: path.into(),
-        source,
-    }
 }
 
 /// Whether `path` still names the file open as `file`.

@@ -65,10 +65,9 @@ pub enum Seen {
     Other,
 }
 
+/// A fingerprint of a marker file's bytes.
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    crate::types::hash::fnv1a(crate::types::hash::FNV_OFFSET, bytes)
 }
 
 /// What is at `dir` now (see [`Seen`]).
@@ -87,7 +86,7 @@ pub fn seen(dir: &Path) -> Result<Seen, CheckpointError> {
     Ok(if empty { Seen::Nothing } else { Seen::Other })
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     move |source| CheckpointError::Io {
         path: path.into(),
         source,

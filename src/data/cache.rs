@@ -12,6 +12,7 @@
 
 use super::folder::Skipped;
 use super::{DataError, Dataset};
+use crate::types::hash::{FNV_OFFSET, fnv1a as fnv};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of a cache file; bumped with the layout.
@@ -19,13 +20,6 @@ const MAGIC: &[u8; 8] = b"LLFOLD01";
 /// Bumped whenever a picture is prepared differently (crop, filter, background, minimum
 /// size), so no cache from an older way of decoding is served; the crate version too.
 const PIPELINE: &str = concat!("crop-lanczos3-black-min8 ", env!("CARGO_PKG_VERSION"));
-
-/// FNV-1a, stable across runs and versions.
-fn fnv(h: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(h, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
 
 /// The cache file of the folder `dir` whose pictures are `files` (label, path), decoded at
 /// `size`, inside `root`.
@@ -36,7 +30,7 @@ pub(super) fn path_for(
     class_names: &[String],
     size: usize,
 ) -> PathBuf {
-    let mut h = fnv(0xcbf2_9ce4_8422_2325, MAGIC);
+    let mut h = fnv(FNV_OFFSET, MAGIC);
     h = fnv(h, PIPELINE.as_bytes());
     h = fnv(h, &(size as u64).to_le_bytes());
     for name in class_names {

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod grid;
+pub mod hash;
 pub mod linalg;
 pub mod metrics;
 pub mod noise;
