@@ -103,12 +103,15 @@ fn load_data(
         ProgressStyle::with_template("decoding {bar:30} {pos}/{len} pictures  [{elapsed_precise}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let progress = |done: usize, total: usize| {
-        if bar.is_hidden() && total > 0 {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    // Shown only once a folder is being decoded (built-in sets and cache hits report nothing).
+    let shown = std::sync::Once::new();
+    let progress = |_done: usize, total: usize| {
+        shown.call_once(|| {
             bar.set_length(total as u64);
-        }
-        bar.set_position(done as u64);
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        });
+        // One call per decoded picture, from any thread, in any order.
+        bar.inc(1);
     };
     let opts = latentlab::data::LoadOptions {
         strict,
