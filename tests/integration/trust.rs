@@ -281,7 +281,12 @@ pub(crate) fn start_long(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> Lo
 }
 
 /// Spawn `cmd` (a training run), collect its stderr lines, and wait until it has started.
-pub(crate) fn spawn_long(mut cmd: Command) -> Long {
+pub(crate) fn spawn_long(cmd: Command) -> Long {
+    spawn_until(cmd, "device:")
+}
+
+/// Spawn `cmd`, collect its stderr lines, and wait for one starting with `ready`.
+pub(crate) fn spawn_until(mut cmd: Command, ready: &str) -> Long {
     // The child starts with default signal dispositions, whatever the test runner's are: a
     // suite started with `nohup` or as a background job ignores SIGHUP, SIGINT and SIGQUIT,
     // and latentlab rightly keeps signals it inherits as ignored (see the nohup test).
@@ -311,7 +316,7 @@ pub(crate) fn spawn_long(mut cmd: Command) -> Long {
         }
     });
     let long = Long { child, lines };
-    long.wait_for("device:");
+    long.wait_for(ready);
     long
 }
 

@@ -3,7 +3,7 @@
 
 use super::trust_commands::{copy_dir, digit_png, fails_with, run, tiny_run};
 use crate::tempdir;
-use crate::trust::{bin, err, listing, s, signal, wait};
+use crate::trust::{bin, err, listing, s, signal, spawn_until, wait};
 use latentlab::checkpoint;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -512,41 +512,12 @@ fn minor_defects_out_dot_huge_directions_and_sigterm() {
     let pixels = |p: &Path| image::open(p).expect("png").into_luma8().into_raw();
     assert_ne!(pixels(&plain), pixels(&edited), "the edit did nothing");
 
-    let mut child = bin()
-        .args([
-            "detector",
-            "--fakes-from",
-            g,
-            "--steps",
-            "1000000",
-            "--out",
-            s(&root.path().join("det")),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("detector trains");
-        if line.starts_with("step ") {
-            break;
-        }
-    }
-    signal(&child, libc::SIGTERM);
-    let st = wait(&mut child, Duration::from_secs(30));
+    let mut cmd = bin();
+    cmd.args(["detector", "--fakes-from", g, "--steps", "1000000", "--out"])
+        .arg(root.path().join("det"));
+    let mut long = spawn_until(cmd, "step ");
+    signal(&long.child, libc::SIGTERM);
+    let st = wait(&mut long.child, Duration::from_secs(30));
     assert_eq!(st.code(), Some(130));
     assert!(!root.path().join("det").exists());
 }
