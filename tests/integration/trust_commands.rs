@@ -324,34 +324,21 @@ fn resume_continues_on_the_runs_own_data() {
     let out = root.path().join("run");
     tiny_run(&out, "mlp", "1", &["--data", s(&data)]);
     let before = checkpoint::read_manifest(&out).expect("run").data;
-    let o = run(&[
-        "train",
-        "--resume",
-        "--steps",
-        "1",
-        "--device",
-        "cpu",
-        "--out",
-        s(&out),
-    ]);
+    // One more step of the run in `out`, with `extra` flags.
+    fn resume<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["train", "--resume", "--steps", "1", "--device", "cpu"];
+        args.extend_from_slice(extra);
+        args.extend(["--out", out]);
+        args
+    }
+    let o = run(&resume(s(&out), &[]));
     assert!(o.status.success(), "{}", err(&o));
     let after = checkpoint::read_manifest(&out).expect("resumed");
     assert_eq!(after.step, 2);
     assert_eq!(after.data, before, "resume switched the data set");
     let bytes = std::fs::read(out.join("manifest.json")).expect("manifest");
     fails_with(
-        &[
-            "train",
-            "--resume",
-            "--steps",
-            "1",
-            "--device",
-            "cpu",
-            "--data",
-            "default",
-            "--out",
-            s(&out),
-        ],
+        &resume(s(&out), &["--data", "default"]),
         "continues on its own data",
     );
     assert_eq!(
@@ -359,17 +346,6 @@ fn resume_continues_on_the_runs_own_data() {
         bytes
     );
     // Naming the run's own data is fine.
-    let o = run(&[
-        "train",
-        "--resume",
-        "--steps",
-        "1",
-        "--device",
-        "cpu",
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-    ]);
+    let o = run(&resume(s(&out), &["--data", s(&data)]));
     assert!(o.status.success(), "{}", err(&o));
 }
