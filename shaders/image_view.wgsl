@@ -1,13 +1,16 @@
-// The Explore tab's image view: a generated grayscale image drawn nearest-neighbour through a
-// colour map (mode 0), or the heat map of |current - reference| (mode 1), where reference is
-// the image before the last slider move. Anchors match src/ui/colormap.rs (a test checks).
+// The Explore tab's image view: a generated image drawn nearest-neighbour, a grey one through a
+// colour map and a colour one as it is (mode 0), or the heat map of the per-pixel colour
+// distance between current and reference (mode 1), where reference is the image before the
+// last slider move. Textures are RGBA; grey images repeat their level in R, G and B, so the
+// distance over sqrt(3) is |a - b| for them. Anchors match src/ui/colormap.rs (a test checks).
 
 struct Params {
     mode: u32,
     map: u32,
     // 1 when the render target is an sRGB format (the hardware then encodes: hand it linear).
     linear_out: u32,
-    _pad1: u32,
+    // 1 for a colour image (shown as it is), 0 for grey (through the map).
+    colour: u32,
 };
 
 @group(0) @binding(0) var current: texture_2d<f32>;
@@ -79,10 +82,13 @@ fn encode(c: vec3<f32>) -> vec4<f32> {
 fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let dims = textureDimensions(current);
     let texel = min(vec2<u32>(in.uv * vec2<f32>(dims)), dims - vec2<u32>(1u, 1u));
-    let a = textureLoad(current, texel, 0).r;
+    let a = textureLoad(current, texel, 0).rgb;
     if (params.mode == 1u) {
-        let b = textureLoad(reference, texel, 0).r;
-        return encode(colorize(3u, abs(a - b) * DIFF_GAIN));
+        let b = textureLoad(reference, texel, 0).rgb;
+        return encode(colorize(3u, length(a - b) / sqrt(3.0) * DIFF_GAIN));
     }
-    return encode(colorize(params.map, a));
+    if (params.colour == 1u) {
+        return encode(a);
+    }
+    return encode(colorize(params.map, a.r));
 }

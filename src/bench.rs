@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::device::{self, DeviceChoice};
-use crate::model::{IMAGE_SIZE, ModelKind};
+use crate::model::ModelKind;
 use crate::train::objective::Loss;
 use crate::train::{TrainConfig, TrainError, Trainer};
 use crate::types::stats::median;
@@ -24,6 +24,9 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Untimed steps first (kernel compilation, allocator warm-up).
     pub warmup: usize,
+    /// Image side and channels of the synthetic data (28 and 1: the digit sets).
+    pub size: usize,
+    pub channels: usize,
 }
 
 /// How the GAN step is run for one measurement.
@@ -43,6 +46,8 @@ impl Default for BenchOptions {
             steps: 20,
             runs: 5,
             warmup: 5,
+            size: crate::types::config::DIGIT_SIDE,
+            channels: 1,
         }
     }
 }
@@ -129,13 +134,15 @@ pub enum BenchError {
     NoGpu(String),
 }
 
-/// Random 28x28 images in 10 classes, enough for several epochs of batches.
-pub fn synthetic_data(len: usize, seed: u64) -> Dataset {
-    let values = noise::gaussian(seed, len * IMAGE_SIZE * IMAGE_SIZE);
+/// Random `side` x `side` x `channels` images in 10 classes, enough for several epochs of
+/// batches.
+pub fn synthetic_data(len: usize, side: usize, channels: usize, seed: u64) -> Dataset {
+    let values = noise::gaussian(seed, len * channels * side * side);
     Dataset {
         name: "synthetic".into(),
-        height: IMAGE_SIZE,
-        width: IMAGE_SIZE,
+        height: side,
+        width: side,
+        channels,
         images: values.iter().map(|v| grid::to_u8(v.tanh())).collect(),
         labels: noise::cycling_labels(len, 10),
         class_names: (0..10).map(|i| i.to_string()).collect(),
@@ -153,8 +160,14 @@ pub fn bench_one(
     if choice == DeviceChoice::Wgpu && !selected.is_gpu {
         return Err(BenchError::NoGpu(selected.description));
     }
-    let data = Arc::new(synthetic_data(opts.batch.max(1) * 8, 1));
+    let data = Arc::new(synthetic_data(
+        opts.batch.max(1) * 8,
+        opts.size,
+        opts.channels,
+        1,
+    ));
     let mut config = TrainConfig::new(kind, Loss::Nonsat, 10);
+    config.model = config.model.with_shape(opts.size, opts.channels);
     config.batch = opts.batch;
     config.sample_every = 0;
     let mut t = Trainer::new(config, data, "synthetic".into(), &selected.device)?;
@@ -181,7 +194,7 @@ pub fn bench_one(
         for i in 0..reps + 5 {
             let started = Instant::now();
             let values = crate::model::generate_with(&g, &model, &plain, &z, None)?;
-            let img = grid::grid(&values, n, model.image_size, 8);
+            let img = grid::grid(&values, n, model.image_size, model.channels, 8);
             std::hint::black_box(img);
             if i >= 5 {
                 times.push(started.elapsed().as_secs_f64() * 1e3);

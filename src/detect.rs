@@ -4,7 +4,7 @@
 
 use crate::checkpoint::{self, CheckpointError, Manifest};
 use crate::data::DataError;
-use crate::model::{Discriminator, IMAGE_SIZE, ModelConfig, ReadbackError, readback};
+use crate::model::{Discriminator, ModelConfig, ReadbackError, readback};
 use crate::types::noise;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -15,7 +15,6 @@ pub const DETECTOR_FILE: &str = "detector.bpk";
 pub const DETECTOR_MANIFEST: &str = "detector.json";
 /// Every file a detector directory may hold.
 pub const DETECTOR_FILES: &[&str] = &[DETECTOR_FILE, DETECTOR_MANIFEST];
-const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
 
 /// What `latentlab detector` trained and measured; stored as `detector.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,8 +88,10 @@ pub struct Detection {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judged {
     pub names: Vec<String>,
-    /// `[n * 784]` in [-1, 1].
+    /// `[n, channels, side, side]` in [-1, 1].
     pub images: Vec<f32>,
+    /// (side, channels) of the images.
+    pub shape: (usize, usize),
     pub verdicts: Vec<Verdict>,
 }
 
@@ -219,11 +220,12 @@ pub fn scores(
     device: &Device,
 ) -> Result<Vec<f32>, ReadbackError> {
     let classes = model.num_classes;
-    let n = images.len() / PIXELS;
+    let n = images.len() / model.image_len().max(1);
     let mut out = Vec::with_capacity(n);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
-        let x = crate::model::inference::image_chunk(images, start, m, device); // [m, 1, 28, 28]
+        let shape = (model.image_size, model.channels);
+        let x = crate::model::inference::image_chunk(images, start, m, shape, device); // [m, channels, side, side]
         let label = model.kind.label_into_d().then(|| {
             let l = &labels[start.min(labels.len())..(start + m).min(labels.len())];
             Tensor::<2>::from_data(
@@ -246,7 +248,7 @@ pub fn verdicts(
     device: &Device,
 ) -> Result<Vec<Verdict>, DetectError> {
     let classes = model.num_classes;
-    let n = images.len() / PIXELS;
+    let n = images.len() / model.image_len().max(1);
     if !model.kind.label_into_d() {
         if label.is_some() {
             return Err(DetectError::LabelUnused);
@@ -287,11 +289,12 @@ pub fn verdicts(
     Ok(best)
 }
 
-/// Image files as the data loader reads them, as values `[n * 784]` in [-1, 1].
-pub fn load_images(paths: &[PathBuf]) -> Result<Vec<f32>, DataError> {
-    let mut out = Vec::with_capacity(paths.len() * PIXELS);
+/// Image files as a model of `side` x `side` x `channels` reads them, as values `[n * channels
+/// * side * side]` in [-1, 1].
+pub fn load_images(paths: &[PathBuf], side: usize, channels: usize) -> Result<Vec<f32>, DataError> {
+    let mut out = Vec::with_capacity(paths.len() * channels * side * side);
     for p in paths {
-        let bytes = crate::data::load_image(p, IMAGE_SIZE)?;
+        let bytes = crate::data::load_image(p, side, channels)?;
         out.extend(bytes.iter().map(|&b| b as f32 / 127.5 - 1.0));
     }
     Ok(out)

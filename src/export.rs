@@ -1,6 +1,6 @@
 //! Writing images: grayscale PNGs with latentlab's metadata in tEXt chunks.
 
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -17,16 +17,20 @@ pub enum ExportError {
     Out(#[from] OutError),
 }
 
-/// Encode `img` as an 8-bit grayscale PNG with `metadata` as tEXt key/value pairs. The output
+/// Encode `img` as an 8-bit grey or RGB PNG with `metadata` as tEXt key/value pairs. The output
 /// depends only on the inputs, so the same image and metadata give identical bytes.
 pub fn png_bytes(
-    img: &GrayImage,
+    img: &Picture,
     metadata: &[(&str, String)],
 ) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, img.width as u32, img.height as u32);
-        enc.set_color(png::ColorType::Grayscale);
+        enc.set_color(if img.is_colour() {
+            png::ColorType::Rgb
+        } else {
+            png::ColorType::Grayscale
+        });
         enc.set_depth(png::BitDepth::Eight);
         for (k, v) in metadata {
             enc.add_text_chunk(format!("latentlab:{k}"), v.clone())?;
@@ -42,7 +46,7 @@ pub fn png_bytes(
 /// is replaced only with `force` (see [`write_out`]).
 pub fn write_png(
     path: &Path,
-    img: &GrayImage,
+    img: &Picture,
     metadata: &[(&str, String)],
     force: bool,
 ) -> Result<(), ExportError> {
@@ -206,15 +210,19 @@ pub fn read_latent(path: &Path) -> Result<LatentRecord, ImportError> {
     parse_latent(&bytes, path)
 }
 
-/// Encode grayscale frames (all the same size) as an endlessly looping animated GIF.
-pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> Result<Vec<u8>, image::ImageError> {
+/// Encode grey or colour frames (all the same size) as an endlessly looping animated GIF.
+pub fn gif_bytes(frames: &[Picture], delay_ms: u32) -> Result<Vec<u8>, image::ImageError> {
     use image::codecs::gif::{GifEncoder, Repeat};
     let mut out = Vec::new();
     {
         let mut enc = GifEncoder::new_with_speed(&mut out, 10);
         enc.set_repeat(Repeat::Infinite)?;
         for f in frames {
-            let rgba: Vec<u8> = f.pixels.iter().flat_map(|&p| [p, p, p, 255]).collect();
+            let rgba: Vec<u8> = f
+                .to_rgb()
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
             let buf = image::RgbaImage::from_raw(f.width as u32, f.height as u32, rgba)
                 .ok_or_else(|| {
                     image::ImageError::Parameter(image::error::ParameterError::from_kind(

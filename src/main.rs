@@ -259,6 +259,13 @@ struct ClassifierArgs {
     /// Data set, as for `train`.
     #[arg(long, default_value = "default")]
     data: DataSource,
+    /// Image side, as for `train` (default: the data's own); it must be the side of the runs
+    /// it will score.
+    #[arg(long, value_parser = latentlab::train::options::image_side)]
+    size: Option<usize>,
+    /// 1 or 3, as for `train` (default: the data's own).
+    #[arg(long, value_parser = latentlab::train::options::channel_count)]
+    channels: Option<usize>,
     /// Training steps of batch 64.
     #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     steps: u64,

@@ -12,10 +12,7 @@ pub mod sample_metrics;
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::Dataset;
 use crate::model::classifier::{Classifier, FEATURES};
-use crate::model::{Generator, IMAGE_SIZE, ModelConfig};
-
-/// Pixels of one image the classifier reads.
-const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
+use crate::model::{Generator, ModelConfig};
 use crate::model::{ReadbackError, readback};
 use crate::types::linalg::jacobi_eigen;
 use crate::types::noise;
@@ -41,6 +38,11 @@ pub enum QualityError {
     NoClassifier { data: String, searched: String },
     #[error("the classifier knows {classifier} classes, the model {model}")]
     Classes { classifier: usize, model: usize },
+    #[error(
+        "the classifier reads {meter} images, the model makes {model}; train a classifier at \
+         the model's size (`latentlab classifier --size N --channels C`)"
+    )]
+    Shape { meter: String, model: String },
     #[error("scoring needs at least 2 generated images (got {0})")]
     TooFew(usize),
 }
@@ -63,6 +65,19 @@ pub struct ClassifierInfo {
     pub heldout_accuracy: f32,
     pub steps: usize,
     pub seed: u64,
+    /// The image side and channels it reads (classifiers from before shapes were data: 28, 1).
+    #[serde(default = "digit_side")]
+    pub image_size: usize,
+    #[serde(default = "one_channel")]
+    pub channels: usize,
+}
+
+fn digit_side() -> usize {
+    crate::types::config::DIGIT_SIDE
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 /// Every 10th image is held out; the rest trains the classifier.
@@ -70,18 +85,20 @@ pub fn split(len: usize) -> (Vec<usize>, Vec<usize>) {
     (0..len).partition(|i| i % 10 != 9)
 }
 
-/// Features `[n * 128]` and predicted classes for images `[n, 1, 28, 28]`, in chunks.
+/// Features `[n * 128]` and predicted classes for images `[n, channels, side, side]` of the
+/// classifier's shape, in chunks.
 pub fn classify(
     c: &Classifier,
     images: &[f32],
     device: &Device,
 ) -> Result<(Vec<f32>, Vec<usize>), ReadbackError> {
-    let n = images.len() / PIXELS;
+    let (side, channels) = c.shape();
+    let n = images.len() / (channels * side * side).max(1);
     let mut features = Vec::with_capacity(n * FEATURES);
     let mut predicted = Vec::with_capacity(n);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
-        let x = crate::model::inference::image_chunk(images, start, m, device); // [m, 1, 28, 28]
+        let x = crate::model::inference::image_chunk(images, start, m, c.shape(), device); // [m, channels, side, side]
         let (f, logits) = c.forward(x);
         features.extend(readback(f)?);
         let l = readback(logits)?;
@@ -169,7 +186,22 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointE
         source,
     })?;
     let info = parse_classifier_info(&text, &path)?;
-    let c = Classifier::new(info.class_names.len(), device);
+    if !(crate::types::config::MIN_SIDE..=crate::types::config::MAX_SIDE).contains(&info.image_size)
+        || info.image_size % 4 != 0
+        || !matches!(info.channels, 1 | 3)
+    {
+        return Err(CheckpointError::OutOfRange {
+            path,
+            what: "image_size/channels",
+            detail: format!("{}x{}x{}", info.image_size, info.image_size, info.channels),
+        });
+    }
+    let c = Classifier::new(
+        info.class_names.len(),
+        info.image_size,
+        info.channels,
+        device,
+    );
     Ok(Meter {
         classifier: checkpoint::load_module(dir, CLASSIFIER_FILE, c)?,
         info,
@@ -282,7 +314,8 @@ pub fn score_images(
     device: &Device,
 ) -> Result<Score, ReadbackError> {
     let (c, class_names) = (&meter.classifier, &meter.info.class_names);
-    let n = generated.len() / PIXELS;
+    let (side, channels) = c.shape();
+    let n = generated.len() / (channels * side * side).max(1);
     let classes = class_names.len();
     let (gen_features, predicted) = classify(c, generated, device)?;
     let (real_features, _) = classify(c, real, device)?;
@@ -368,6 +401,13 @@ pub fn score_generator(
     if n < 2 {
         return Err(QualityError::TooFew(n));
     }
+    let (side, channels) = meter.classifier.shape();
+    if (side, channels) != (model.image_size, model.channels) {
+        return Err(QualityError::Shape {
+            meter: format!("{side}x{side}x{channels}"),
+            model: format!("{0}x{0}x{1}", model.image_size, model.channels),
+        });
+    }
     let classes = meter.info.class_names.len();
     if model.is_conditional() && model.num_classes != classes {
         return Err(QualityError::Classes {
@@ -380,7 +420,7 @@ pub fn score_generator(
     // continuous codes at 0. Both cycle over the whole batch, across the chunks below.
     let cycling = (model.cond_dim() > 0).then(|| noise::cycling_labels(n, model.num_classes));
     let zeros = vec![0.0; model.codes];
-    let mut generated = Vec::with_capacity(n * PIXELS);
+    let mut generated = Vec::with_capacity(n * model.image_len());
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let zs = &z[start * model.latent_dim..(start + m) * model.latent_dim];

@@ -144,6 +144,13 @@ pub struct DataInfo {
     pub len: usize,
     pub height: usize,
     pub width: usize,
+    /// 1 or 3 (runs from before colour have 1).
+    #[serde(default = "one_channel")]
+    pub channels: usize,
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 /// Everything about a run except the tensors.

@@ -5,7 +5,6 @@ use crate::{DetectArgs, DetectorArgs};
 use anyhow::{Context, Result};
 use latentlab::checkpoint;
 use latentlab::detect::{self, DetectorInfo};
-use latentlab::model::IMAGE_SIZE;
 
 pub fn detect(a: DetectArgs) -> Result<()> {
     let device = burn::tensor::Device::flex();
@@ -13,7 +12,8 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     let detector = detect::load(&dir, &device)
         .with_context(|| format!("loading the detector in {}", dir.display()))?;
     say!("detector: {}", detector.describe());
-    let images = detect::load_images(&a.images)?;
+    let m = detector.model();
+    let images = detect::load_images(&a.images, m.image_size, m.channels)?;
     let verdicts = detector.p_real(&images, a.label, &device)?;
     for (path, v) in a.images.iter().zip(verdicts) {
         match (v.label, a.label) {
@@ -42,8 +42,9 @@ pub fn detector(a: DetectorArgs) -> Result<()> {
         Some(d) => d,
         None => manifest.data.source.parse()?,
     };
+    let shape = manifest.model();
     let data = source
-        .load(IMAGE_SIZE)
+        .load_shaped(shape.image_size, shape.channels)
         .with_context(|| format!("loading data set `{source}`"))?;
     let started = std::time::Instant::now();
     let (d, model, held) = latentlab::train::detector::train_detector(

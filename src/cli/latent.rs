@@ -9,7 +9,7 @@ use latentlab::explore::directions::{Direction, DirectionsFile};
 use latentlab::explore::{attributes, invert, pca};
 use latentlab::export;
 use latentlab::model::vae::VaeEncoder;
-use latentlab::model::{Generator, IMAGE_SIZE, ModelConfig, ModelKind, readback};
+use latentlab::model::{Generator, ModelConfig, ModelKind, readback};
 use latentlab::quality;
 use latentlab::types::{grid, noise};
 use std::path::{Path, PathBuf};
@@ -189,20 +189,18 @@ fn vae_directions(
         checkpoint::load_module(dir, checkpoint::ENCODER, VaeEncoder::new(model, &device))
             .with_context(|| format!("the VAE's encoder in {}", dir.display()))?;
     let source: DataSource = manifest.data.source.parse()?;
+    let (side, channels) = (model.image_size, model.channels);
     let data = source
-        .load(IMAGE_SIZE)
+        .load_shaped(side, channels)
         .with_context(|| format!("loading `{source}` to encode"))?;
     let n = n.min(data.len()).max(2);
     let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
     let mut mu = Vec::new();
     for chunk in idx.chunks(500) {
         let x = burn::tensor::Tensor::<4>::from_data(
-            burn::tensor::TensorData::new(
-                data.pixels(chunk),
-                [chunk.len(), 1, IMAGE_SIZE, IMAGE_SIZE],
-            ),
+            burn::tensor::TensorData::new(data.pixels(chunk), [chunk.len(), channels, side, side]),
             &device,
-        ); // [chunk, 1, 28, 28]
+        ); // [chunk, channels, side, side]
         mu.extend(readback(encoder.forward(x).0)?);
     }
     Ok(pca::directions_of_codes(
@@ -221,11 +219,15 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
     let (source_name, target) = match (&a.image, a.data_index) {
         (Some(path), None) => (
             path.display().to_string(),
-            latentlab::detect::load_images(std::slice::from_ref(path))?,
+            latentlab::detect::load_images(
+                std::slice::from_ref(path),
+                model.image_size,
+                model.channels,
+            )?,
         ),
         (None, Some(i)) => {
             let source: DataSource = manifest.data.source.parse()?;
-            let data = source.load(IMAGE_SIZE)?;
+            let data = source.load_shaped(model.image_size, model.channels)?;
             if i >= data.len() {
                 bail!(
                     "--data-index {i}: the data set `{source}` has {} images",
@@ -260,7 +262,13 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
         invert::invert(&g, &model, &target, cond.as_deref(), &opts, |_, _| true)?
     };
     let seconds = started.elapsed().as_secs_f64();
-    let image = grid::grid(&result.reconstruction, 1, model.image_size, 1);
+    let image = grid::grid(
+        &result.reconstruction,
+        1,
+        model.image_size,
+        model.channels,
+        1,
+    );
     let mut meta = vec![
         ("z", export::format_floats(&result.z)),
         ("model", model.kind.name().to_string()),

@@ -7,7 +7,6 @@ use latentlab::checkpoint;
 use latentlab::data::DataSource;
 use latentlab::explore::directions;
 use latentlab::export;
-use latentlab::model::IMAGE_SIZE;
 use latentlab::types::{grid, noise};
 
 pub fn sample(a: SampleArgs) -> Result<()> {
@@ -54,7 +53,7 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         _ => None,
     };
     let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
-    let grid = grid::grid(&values, n, model.image_size, cols);
+    let grid = grid::grid(&values, n, model.image_size, model.channels, cols);
     let mut meta = vec![
         ("model", model.kind.name().to_string()),
         ("checkpoint", a.checkpoint.display().to_string()),
@@ -151,8 +150,13 @@ pub fn classifier(a: ClassifierArgs) -> Result<()> {
     )?;
     let data = a
         .data
-        .load(IMAGE_SIZE)
+        .load_opts(a.size, &Default::default())
+        .map(|(d, _)| d)
         .with_context(|| format!("loading data set `{}`", a.data))?;
+    let data = match a.channels {
+        Some(c) => data.to_channels(c),
+        None => data,
+    };
     let device = burn::tensor::Device::flex();
     let started = std::time::Instant::now();
     let steps = a.steps as usize;
@@ -195,8 +199,9 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         .with_context(|| format!("loading classifier {}", dir.display()))?;
     let info = &meter.info;
     let source: DataSource = manifest.data.source.parse()?;
+    let shape = manifest.model();
     let real = source
-        .load(IMAGE_SIZE)
+        .load_shaped(shape.image_size, shape.channels)
         .with_context(|| format!("loading the real images of `{source}`"))?;
     // A Boltzmann machine's coin flips follow the seed too: a score repeats exactly.
     let g = match (g, a.gibbs) {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use latentlab::checkpoint;
 use latentlab::data::DataSource;
-use latentlab::model::{IMAGE_SIZE, ModelKind};
+use latentlab::model::ModelKind;
 use latentlab::train::{Command, Event, RunSpec, TrainingHandle};
 use std::sync::Arc;
 
@@ -92,10 +92,11 @@ fn data_source(a: &TrainArgs, saved: Option<&checkpoint::Manifest>) -> Result<Da
     Ok(own)
 }
 
-/// Load the run's data: an image folder from the cache when it was decoded before, else
-/// decoded on all cores with a progress bar.
+/// Load the run's data at `size`: an image folder from the cache when it was decoded before,
+/// else decoded on all cores with a progress bar.
 fn load_data(
     source: &DataSource,
+    size: Option<usize>,
     strict: bool,
 ) -> Result<(latentlab::data::Dataset, latentlab::data::Skipped)> {
     let bar = ProgressBar::hidden();
@@ -119,7 +120,7 @@ fn load_data(
         progress: Some(&progress),
     };
     let loaded = source
-        .load_opts(IMAGE_SIZE, &opts)
+        .load_opts(size, &opts)
         .with_context(|| format!("loading data set `{source}`"));
     bar.finish_and_clear();
     loaded
@@ -139,19 +140,38 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let (start_step, saved) = (checked.start_step, checked.saved.as_ref());
     let source = data_source(&a, saved)?;
     let run = &a.run;
-    let (data, skipped) = load_data(&source, run.strict)?;
+    // A resumed run keeps its own image shape; a new one takes --size and --channels, or
+    // else the data's own.
+    let saved_shape = saved.map(|m| (m.train.model.image_size, m.train.model.channels));
+    if let Some((size, channels)) = saved_shape {
+        let asked = (run.size.unwrap_or(size), run.channels.unwrap_or(channels));
+        if asked != (size, channels) {
+            anyhow::bail!(
+                "{} was trained on {size}x{size}x{channels} images; --resume keeps that shape \
+                 (drop --size/--channels, or train a new run with --out elsewhere)",
+                a.out.display()
+            );
+        }
+    }
+    let size = saved_shape.map(|s| s.0).or(run.size);
+    let (data, skipped) = load_data(&source, size, run.strict)?;
     if skipped.count > 0 {
         say!("warning: {} (--strict refuses them)", skipped.describe());
     }
-    let config = run.config(data.num_classes());
+    let data = match saved_shape {
+        Some((_, channels)) => data.to_channels(channels),
+        None => run.shaped(data),
+    };
+    let config = run.config_for(&data);
     // A resumed run keeps its saved config; only learning rates given here replace its own.
     let lr_override = saved.and_then(|saved| run.lr_override(&saved.train));
     say!(
-        "data: {} ({} images {}x{}, {} classes)",
+        "data: {} ({} images {}x{}x{}, {} classes)",
         data.name,
         data.len(),
         data.width,
         data.height,
+        data.channels,
         data.num_classes()
     );
     let total = start_step.saturating_add(a.steps);

@@ -16,10 +16,10 @@ use crate::types::hash::{FNV_OFFSET, fnv1a as fnv};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of a cache file; bumped with the layout.
-const MAGIC: &[u8; 8] = b"LLFOLD01";
+const MAGIC: &[u8; 8] = b"LLFOLD02";
 /// Bumped whenever a picture is prepared differently (crop, filter, background, minimum
 /// size), so no cache from an older way of decoding is served; the crate version too.
-const PIPELINE: &str = concat!("crop-lanczos3-black-min8 ", env!("CARGO_PKG_VERSION"));
+const PIPELINE: &str = concat!("crop-lanczos3-black-min8-rgb ", env!("CARGO_PKG_VERSION"));
 
 /// The cache file of the folder `dir` whose pictures are `files` (label, path), decoded at
 /// `size`, inside `root`.
@@ -67,6 +67,7 @@ pub(super) fn path_for(
 struct Header {
     name: String,
     size: usize,
+    channels: usize,
     count: usize,
     class_names: Vec<String>,
     skipped_count: usize,
@@ -80,7 +81,10 @@ pub(super) fn read(path: &Path) -> Option<(Dataset, Skipped)> {
     let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
     let header: Header = serde_json::from_slice(rest.get(4..4 + len)?).ok()?;
     let body_at = MAGIC.len() + 4 + len;
-    let image_len = header.size.checked_mul(header.size)?;
+    let image_len = header
+        .size
+        .checked_mul(header.size)?
+        .checked_mul(header.channels)?;
     let pixels = header.count.checked_mul(image_len)?;
     if bytes.len().checked_sub(body_at)? != header.count.checked_add(pixels)? {
         return None;
@@ -98,6 +102,7 @@ pub(super) fn read(path: &Path) -> Option<(Dataset, Skipped)> {
         name: header.name,
         height: header.size,
         width: header.size,
+        channels: header.channels,
         images: bytes,
         labels,
         class_names: header.class_names,
@@ -115,6 +120,7 @@ pub(super) fn write(path: &Path, data: &Dataset, skipped: &Skipped) -> Result<()
     let header = Header {
         name: data.name.clone(),
         size: data.height,
+        channels: data.channels,
         count: data.len(),
         class_names: data.class_names.clone(),
         skipped_count: skipped.count,

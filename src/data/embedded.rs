@@ -16,6 +16,7 @@ pub fn load() -> Result<Dataset, DataError> {
         name: "mnist5k".into(),
         height,
         width,
+        channels: 1,
         images,
         labels,
         class_names: super::numbered_classes(10),

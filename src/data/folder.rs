@@ -1,6 +1,6 @@
 //! Image folders: one sub-folder per class holding PNG, JPEG, WebP, BMP or GIF (first frame)
 //! pictures, decoded on all cores, centre-cropped and resized without aliasing to the model's
-//! square size, then grey. Unreadable, tiny or absurd files are skipped and reported
+//! square size, in colour (a folder of grey pictures loads grey). Unreadable, tiny or absurd files are skipped and reported
 //! ([`Skipped`]), or refused with `--strict`.
 
 use super::{DataError, Dataset, is_hidden};
@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 /// Most pixel bytes a folder data set may hold (4 GiB, as for IDX files): a folder of millions
 /// of images gives a named error instead of an allocation failure.
 const MAX_PIXEL_BYTES: u64 = 1 << 32;
+/// The side folder pictures are resized to unless the user names one (`--size`).
+pub const DEFAULT_SIDE: usize = 64;
 /// Largest side of the square images a folder is resized to.
 const MAX_SIZE: usize = 1024;
 /// Largest side of an image file accepted for decoding.
@@ -62,10 +64,10 @@ fn decode(file: &Path) -> Result<image::DynamicImage, DataError> {
     })
 }
 
-/// One image file as the data loader reads it (grayscale bytes, `[size * size]`), which must
-/// already be `size` x `size`: a model's verdict on a resized image would be about a different
-/// image.
-pub fn load_image(file: &Path, size: usize) -> Result<Vec<u8>, DataError> {
+/// One image file as a model of `channels` reads it (planes `[channels, size, size]`: grey is
+/// the luma, colour RGB on black), which must already be `size` x `size`: a model's verdict on
+/// a resized image would be about a different image.
+pub fn load_image(file: &Path, size: usize, channels: usize) -> Result<Vec<u8>, DataError> {
     if !file.exists() {
         return Err(DataError::NotFound { path: file.into() });
     }
@@ -78,7 +80,12 @@ pub fn load_image(file: &Path, size: usize) -> Result<Vec<u8>, DataError> {
             size,
         });
     }
-    Ok(img.into_luma8().into_raw())
+    if channels == 3 {
+        let rgb = image::DynamicImage::ImageRgba8(img.into_rgba8()).into_rgb8();
+        Ok(super::planar_from_interleaved(&rgb.into_raw(), 3))
+    } else {
+        Ok(img.into_luma8().into_raw())
+    }
 }
 
 /// Files a folder load skipped (unreadable, too small, absurd headers), for the user's report.
@@ -120,7 +127,7 @@ impl Skipped {
 
 /// One picture as training data: alpha composited on black (the background of the
 /// built-in digit sets), centre-cropped to a square, resized to `size` with a filter that
-/// does not alias (Lanczos, widened when shrinking), then grey.
+/// does not alias (Lanczos, widened when shrinking): RGB planes `[3, size, size]`.
 fn prepare(file: &Path, size: usize) -> Result<Vec<u8>, String> {
     let img = decode(file).map_err(|e| match e {
         DataError::UnreadableImage { detail, .. } => detail,
@@ -149,9 +156,19 @@ fn prepare(file: &Path, size: usize) -> Result<Vec<u8>, String> {
         size as u32,
         image::imageops::FilterType::Lanczos3,
     );
-    Ok(image::DynamicImage::ImageRgba8(resized)
-        .into_luma8()
-        .into_raw())
+    let rgb = image::DynamicImage::ImageRgba8(resized)
+        .into_rgb8()
+        .into_raw();
+    Ok(super::planar_from_interleaved(&rgb, 3))
+}
+
+/// Whether every picture's three planes are equal (a folder of grey pictures).
+fn all_grey(images: &[u8], plane: usize) -> bool {
+    images.chunks_exact(3 * plane.max(1)).all(|img| {
+        let (r, rest) = img.split_at(plane);
+        let (g, b) = rest.split_at(plane);
+        r == g && g == b
+    })
 }
 
 /// How a folder is loaded: strictness, the cache, and a progress report.
@@ -178,7 +195,8 @@ pub(super) fn load(
             detail: format!("cannot resize images to {size}x{size} (expected 1..={MAX_SIZE})"),
         });
     }
-    let image_len = size * size;
+    // Decoded as colour; a folder of grey pictures is made grey again at the end.
+    let image_len = 3 * size * size;
     let classes: Vec<PathBuf> = sorted_entries(dir)?
         .into_iter()
         .filter(|p| p.is_dir())
@@ -214,7 +232,7 @@ pub(super) fn load(
         return Err(DataError::BadDimensions {
             path: dir.into(),
             detail: format!(
-                "{} images of {size}x{size} pixels need more than the {MAX_PIXEL_BYTES} bytes \
+                "{} colour images of {size}x{size} pixels need more than the {MAX_PIXEL_BYTES} bytes \
                  latentlab holds in memory; use a smaller size or fewer images",
                 files.len()
             ),
@@ -283,9 +301,15 @@ pub(super) fn load(
             .unwrap_or_else(|| "folder".into()),
         height: size,
         width: size,
+        channels: 3,
         images,
         labels,
         class_names,
+    };
+    let data = if all_grey(&data.images, size * size) {
+        data.to_channels(1)
+    } else {
+        data
     };
     if let Some(path) = cached {
         // Best effort: without the cache the next load decodes again, losing nothing.

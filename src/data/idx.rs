@@ -384,6 +384,7 @@ pub(super) fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
             .unwrap_or_else(|| "idx".into()),
         height,
         width,
+        channels: 1,
         images,
         labels,
         class_names: numbered_classes(classes),

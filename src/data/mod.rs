@@ -107,13 +107,15 @@ pub enum DataError {
     FashionMissing,
 }
 
-/// A data set in memory: `len` grayscale images of `height` x `width` u8 pixels, row-major,
-/// with one label each (0 for unlabelled data) and the names of the classes.
+/// A data set in memory: `len` images of `channels` planes (1 grey, 3 RGB) of `height` x
+/// `width` u8 pixels (each image `[channels, height, width]`, the layout of the models' input
+/// tensors), with one label each (0 for unlabelled data) and the names of the classes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub name: String,
     pub height: usize,
     pub width: usize,
+    pub channels: usize,
     pub images: Vec<u8>,
     pub labels: Vec<u8>,
     pub class_names: Vec<String>,
@@ -132,8 +134,60 @@ impl Dataset {
         self.class_names.len()
     }
 
+    /// Values per image: `channels * height * width`.
     pub fn image_len(&self) -> usize {
-        self.height * self.width
+        self.channels * self.height * self.width
+    }
+
+    /// The same images with `channels` planes: grey copied into R, G and B, or colour made
+    /// grey by its luma (ITU-R BT.601 weights, as the `image` crate does).
+    pub fn to_channels(mut self, channels: usize) -> Self {
+        if channels == self.channels || !matches!(channels, 1 | 3) {
+            return self;
+        }
+        let plane = self.height * self.width;
+        let from = self.image_len();
+        let mut out = Vec::with_capacity(self.len() * channels * plane);
+        for img in self.images.chunks_exact(from.max(1)) {
+            if channels == 3 {
+                for _ in 0..3 {
+                    out.extend_from_slice(img);
+                }
+            } else {
+                let (r, rest) = img.split_at(plane);
+                let (g, b) = rest.split_at(plane);
+                out.extend(r.iter().zip(g).zip(b).map(|((&r, &g), &b)| {
+                    ((299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b) + 500) / 1000)
+                        as u8
+                }));
+            }
+        }
+        self.images = out;
+        self.channels = channels;
+        self
+    }
+
+    /// The same images at `size` x `size`, each plane resized with the Lanczos filter (the
+    /// built-in 28-px sets at another size; folders are decoded at their size directly).
+    pub fn resized(mut self, size: usize) -> Self {
+        if size == self.height && size == self.width || size == 0 {
+            return self;
+        }
+        use rayon::prelude::*;
+        let (h, w) = (self.height as u32, self.width as u32);
+        let plane = self.height * self.width;
+        self.images = self
+            .images
+            .par_chunks_exact(plane.max(1))
+            .flat_map_iter(|p| {
+                let img = image::GrayImage::from_raw(w, h, p.to_vec()).unwrap_or_default();
+                let filter = image::imageops::FilterType::Lanczos3;
+                image::imageops::resize(&img, size as u32, size as u32, filter).into_raw()
+            })
+            .collect();
+        self.height = size;
+        self.width = size;
+        self
     }
 
     /// The pixels of image `index`.
@@ -195,7 +249,13 @@ impl std::fmt::Display for DataSource {
 }
 
 impl DataSource {
-    /// Load the data set, resizing folder images to `size` x `size`.
+    /// [`DataSource::load`], then made `channels` deep (see [`Dataset::to_channels`]).
+    pub fn load_shaped(&self, size: usize, channels: usize) -> Result<Dataset, DataError> {
+        Ok(self.load(size)?.to_channels(channels))
+    }
+
+    /// Load the data set at `size` x `size` (folder pictures are decoded at that size, fixed-size
+    /// sets resized), in its own channels: grey sets and folders of grey pictures have 1.
     pub fn load(&self, size: usize) -> Result<Dataset, DataError> {
         self.load_with(size, false).map(|(d, _)| d)
     }
@@ -204,7 +264,7 @@ impl DataSource {
     /// or absurd files); with `strict`, any such file is an error instead.
     pub fn load_with(&self, size: usize, strict: bool) -> Result<(Dataset, Skipped), DataError> {
         self.load_opts(
-            size,
+            Some(size),
             &LoadOptions {
                 strict,
                 ..LoadOptions::default()
@@ -213,15 +273,25 @@ impl DataSource {
     }
 
     /// [`DataSource::load_with`] with every option: a folder cache and a progress report.
+    /// `size` `None` loads the data at its own side: 28 for the digit sets, an IDX file's own,
+    /// 32 for the shapes, 64 for a folder of pictures.
     pub fn load_opts(
         &self,
-        size: usize,
+        size: Option<usize>,
         opts: &LoadOptions<'_>,
     ) -> Result<(Dataset, Skipped), DataError> {
+        let resized = |d: Dataset| match size {
+            Some(s) => d.resized(s),
+            None => d,
+        };
         let data = match self {
-            DataSource::Default => embedded::load()?,
-            DataSource::Fashion => fashion()?,
-            DataSource::Shapes => shapes::dataset(shapes::DEFAULT_LEN, size, shapes::DEFAULT_SEED),
+            DataSource::Default => resized(embedded::load()?),
+            DataSource::Fashion => resized(fashion()?),
+            DataSource::Shapes => shapes::dataset(
+                shapes::DEFAULT_LEN,
+                size.unwrap_or(shapes::DEFAULT_SIDE),
+                shapes::DEFAULT_SEED,
+            ),
             DataSource::Path(path) => return load_path(path, size, opts),
         };
         Ok((data, Skipped::default()))
@@ -242,16 +312,21 @@ fn fashion() -> Result<Dataset, DataError> {
 
 fn load_path(
     path: &Path,
-    size: usize,
+    size: Option<usize>,
     opts: &LoadOptions<'_>,
 ) -> Result<(Dataset, Skipped), DataError> {
     if !path.exists() {
         return Err(DataError::NotFound { path: path.into() });
     }
     if path.is_dir() && idx::dir_has_idx(path)? {
-        idx::load_dir(path).map(|d| (d, Skipped::default()))
+        let data = idx::load_dir(path)?;
+        let data = match size {
+            Some(s) => data.resized(s),
+            None => data,
+        };
+        Ok((data, Skipped::default()))
     } else if path.is_dir() {
-        folder::load(path, size, opts)
+        folder::load(path, size.unwrap_or(folder::DEFAULT_SIDE), opts)
     } else {
         Err(DataError::BadDimensions {
             path: path.into(),
@@ -259,6 +334,15 @@ fn load_path(
                 .into(),
         })
     }
+}
+
+/// Interleaved pixels (`[h, w, channels]`, as image files hold them) as planes
+/// (`[channels, h, w]`, as a [`Dataset`] holds them).
+pub fn planar_from_interleaved(px: &[u8], channels: usize) -> Vec<u8> {
+    let channels = channels.max(1);
+    (0..channels)
+        .flat_map(|c| px.iter().skip(c).step_by(channels).copied())
+        .collect()
 }
 
 /// Hidden entries (`.name`), which include macOS AppleDouble companions (`._name`): these

@@ -4,8 +4,8 @@
 //! (4x4 samples a pixel) at any size, and depends only on the seed and its index, so the set
 //! is the same on every machine and any image can be drawn alone.
 //!
-//! Models read it grey for now (the luma of the colour picture); the colour pictures and the
-//! factors of every image are here for what comes next.
+//! The set is colour (3 channels); `--channels 1` trains on its luma, which differs between
+//! shape and background in every image (see [`colours`]).
 
 use rand::{Rng, SeedableRng};
 
@@ -13,6 +13,8 @@ use rand::{Rng, SeedableRng};
 pub const CLASS_NAMES: [&str; 4] = ["square", "circle", "triangle", "cross"];
 /// Images in the set unless asked otherwise.
 pub const DEFAULT_LEN: usize = 20_000;
+/// The side the set is drawn at unless asked otherwise.
+pub const DEFAULT_SIDE: usize = 32;
 /// The seed of the set `--data shapes` names.
 pub const DEFAULT_SEED: u64 = 0;
 /// Samples per pixel side for anti-aliasing (4x4 = 16 a pixel).
@@ -62,6 +64,7 @@ pub fn factors(seed: u64, index: usize) -> Factors {
 /// Least luma difference between a shape and its background (on a 0-1 scale).
 pub const MIN_LUMA_CONTRAST: f32 = 0.2;
 
+#[cfg(test)]
 fn luma_of(c: [f32; 3]) -> f32 {
     0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 }
@@ -153,27 +156,18 @@ pub fn draw(f: &Factors, size: usize) -> Vec<u8> {
     out
 }
 
-/// Grey from RGB (Rec. 601 luma), as the models read the set for now.
-fn luma(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3)
-        .map(|p| {
-            let y = luma_of([f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]);
-            y.round().clamp(0.0, 255.0) as u8
-        })
-        .collect()
-}
-
-/// The set: `len` images of `size` x `size`, grey, labelled by shape (drawn on all cores).
+/// The set: `len` colour images of `size` x `size`, labelled by shape (drawn on all cores).
 pub fn dataset(len: usize, size: usize, seed: u64) -> super::Dataset {
     use rayon::prelude::*;
     let images: Vec<Vec<u8>> = (0..len)
         .into_par_iter()
-        .map(|i| luma(&draw(&factors(seed, i), size)))
+        .map(|i| super::planar_from_interleaved(&draw(&factors(seed, i), size), 3))
         .collect();
     super::Dataset {
         name: "shapes".into(),
         height: size,
         width: size,
+        channels: 3,
         images: images.concat(),
         labels: (0..len).map(|i| factors(seed, i).shape).collect(),
         class_names: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),

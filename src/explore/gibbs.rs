@@ -25,7 +25,7 @@ impl GibbsStart {
     pub fn resolve(self) -> Result<Self, GibbsError> {
         match self {
             GibbsStart::Data { data, index } => {
-                let set = data.load(crate::types::config::IMAGE_SIZE)?;
+                let set = data.load_shaped(crate::types::config::DIGIT_SIDE, 1)?;
                 if index >= set.len() {
                     return Err(GibbsError::NoSuchImage {
                         index,

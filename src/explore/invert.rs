@@ -49,11 +49,12 @@ pub struct Inversion {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvertError {
-    #[error("the image has {got} pixels; this model makes {want} ({side}x{side})")]
+    #[error("the image has {got} values; this model makes {want} ({side}x{side}x{channels})")]
     Size {
         got: usize,
         want: usize,
         side: usize,
+        channels: usize,
     },
     #[error("--steps and --restarts must be at least 1")]
     Options,
@@ -85,13 +86,14 @@ pub fn invert(
     opts: &InvertOptions,
     mut progress: impl FnMut(usize, f32) -> bool,
 ) -> Result<Inversion, InvertError> {
-    let side = model.image_size;
-    let pixels = side * side;
+    let (side, channels) = (model.image_size, model.channels);
+    let pixels = model.image_len();
     if target.len() != pixels {
         return Err(InvertError::Size {
             got: target.len(),
             want: pixels,
             side,
+            channels,
         });
     }
     if opts.steps == 0 || opts.restarts == 0 {
@@ -109,7 +111,7 @@ pub fn invert(
     )?
     .freeze();
     let targets: Vec<f32> = (0..r).flat_map(|_| target.iter().copied()).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(targets, [r, 1, side, side]), &ad); // [r, 1, 28, 28]
+    let x = Tensor::<4>::from_data(TensorData::new(targets, [r, channels, side, side]), &ad); // [r, channels, 28, 28]
     let label = cond.map(|c| {
         let rows: Vec<f32> = (0..r).flat_map(|_| c.iter().copied()).collect();
         Tensor::<2>::from_data(TensorData::new(rows, [r, c.len()]), &ad)
@@ -121,8 +123,12 @@ pub fn invert(
     for step in 1..=opts.steps {
         let zt =
             Tensor::<2>::from_data(TensorData::new(z.clone(), [r, latent]), &ad).require_grad(); // [r, latent]
-        let y = g_ad.forward(zt.clone(), label.clone()); // [r, 1, 28, 28]
-        let per_image = (y - x.clone()).powi_scalar(2).mean_dim(3).mean_dim(2); // [r, 1, 1, 1]
+        let y = g_ad.forward(zt.clone(), label.clone()); // [r, channels, 28, 28]
+        let per_image = (y - x.clone())
+            .powi_scalar(2)
+            .mean_dim(3)
+            .mean_dim(2)
+            .mean_dim(1); // [r, 1, 1, 1]
         let prior = zt.clone().powi_scalar(2).mean().mul_scalar(PRIOR_WEIGHT); // [1]
         // Summed over restarts: each row's gradient is its own.
         let loss = per_image.clone().sum() + prior.mul_scalar(r as f32);
@@ -179,19 +185,20 @@ pub fn encode_vae(
     model: &ModelConfig,
     target: &[f32],
 ) -> Result<Inversion, InvertError> {
-    let side = model.image_size;
-    if target.len() != side * side {
+    let (side, channels) = (model.image_size, model.channels);
+    if target.len() != model.image_len() {
         return Err(InvertError::Size {
             got: target.len(),
-            want: side * side,
+            want: model.image_len(),
             side,
+            channels,
         });
     }
     let device = Device::flex();
     let x = Tensor::<4>::from_data(
-        TensorData::new(target.to_vec(), [1, 1, side, side]),
+        TensorData::new(target.to_vec(), [1, channels, side, side]),
         &device,
-    ); // [1, 1, 28, 28]
+    ); // [1, channels, 28, 28]
     let (mu, _) = encoder.forward(x); // [1, latent]
     let z = readback(mu).map_err(compute)?;
     let reconstruction = generate_with(decoder, model, &device, &z, None).map_err(compute)?;

@@ -203,7 +203,7 @@ fn image(source: &ImageSource, info: &ModelInfo) -> Result<(String, Vec<f32>), S
         ImageSource::DataSet { index, seed } => {
             let source: DataSource = info.data_source.parse().map_err(|e| format!("{e}"))?;
             let data = source
-                .load(info.model.image_size)
+                .load_shaped(info.model.image_size, info.model.channels)
                 .map_err(|e| e.to_string())?;
             if data.is_empty() {
                 return Err(format!("the data set `{source}` is empty"));
@@ -229,16 +229,18 @@ fn encode_data(
     device: &Device,
 ) -> Result<Vec<f32>, String> {
     let source: DataSource = info.data_source.parse().map_err(|e| format!("{e}"))?;
-    let side = info.model.image_size;
-    let data = source.load(side).map_err(|e| e.to_string())?;
+    let (side, channels) = (info.model.image_size, info.model.channels);
+    let data = source
+        .load_shaped(side, channels)
+        .map_err(|e| e.to_string())?;
     let n = n.min(data.len()).max(2);
     let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
     let mut mu = Vec::with_capacity(n * info.model.latent_dim);
     for chunk in idx.chunks(500) {
         let x = Tensor::<4>::from_data(
-            TensorData::new(data.pixels(chunk), [chunk.len(), 1, side, side]),
+            TensorData::new(data.pixels(chunk), [chunk.len(), channels, side, side]),
             device,
-        ); // [chunk, 1, 28, 28]
+        ); // [chunk, channels, side, side]
         mu.extend(readback(enc.forward(x).0).map_err(|e| e.to_string())?);
     }
     Ok(mu)

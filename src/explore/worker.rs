@@ -12,7 +12,7 @@ use crate::model::{Generator, ModelConfig};
 use crate::model::{generate_with, readback};
 use crate::threads::{DROP_WAIT, Notify, Outbox, Thread};
 use crate::train::GeneratorSnapshot;
-use crate::types::grid::{self, GrayImage};
+use crate::types::grid::{self, Picture};
 use burn::prelude::*;
 use burn::tensor::Bytes;
 use std::path::PathBuf;
@@ -88,7 +88,7 @@ pub enum Reply {
         id: u64,
         /// Pixel values `[n, side, side]` in [-1, 1].
         values: Vec<f32>,
-        grid: GrayImage,
+        grid: Picture,
         millis: f32,
     },
     /// Encoder means `[n, 2]` (the first two latent dimensions) and the labels.
@@ -304,7 +304,8 @@ impl Worker {
                     labels.as_deref(),
                 )
                 .map_err(|e| ExploreError::Compute(e.to_string()))?;
-                let grid = grid::grid_of(&values, l.info.model.image_size, cols);
+                let m = &l.info.model;
+                let grid = grid::grid_of(&values, m.image_size, m.channels, cols);
                 Ok(Some(Reply::Images {
                     tag,
                     id,
@@ -316,13 +317,13 @@ impl Worker {
             Request::Encode { data, n } => {
                 let l = self.loaded.as_ref().ok_or(ExploreError::NoModel)?;
                 let enc = l.encoder.as_ref().ok_or(ExploreError::NoEncoder)?;
-                let side = l.info.model.image_size;
-                let data = data.load(side)?;
+                let (side, channels) = (l.info.model.image_size, l.info.model.channels);
+                let data = data.load_shaped(side, channels)?;
                 // Evenly spread over the whole set (data sets are often sorted by class).
                 let n = n.min(data.len()).max(1);
                 let idx: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
                 let x = Tensor::<4>::from_data(
-                    TensorData::new(data.pixels(&idx), [idx.len(), 1, side, side]),
+                    TensorData::new(data.pixels(&idx), [idx.len(), channels, side, side]),
                     &self.device,
                 ); // [n, 1, 28, 28]
                 let (mu, _) = enc.forward(x); // [n, latent]

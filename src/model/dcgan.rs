@@ -1,6 +1,14 @@
-//! DCGAN-28 (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
+//! DCGAN (DESIGN section 4), optionally conditional: the soft label is concatenated to z in
 //! G and enters D as one constant input plane per class (cDCGAN), or D predicts it with a second
 //! head on the same features (ACGAN; InfoGAN's Q head predicts its codes the same way).
+//!
+//! The stages follow the image side ([`ModelConfig::conv_stages`]): at 28 px, DCGAN-28 (z to
+//! 7x7x128, then 14 and 28; the fields `up1`/`up2` and `conv1`/`conv2` are that net's, so old
+//! checkpoints load unchanged); at 64 px, pytorch/examples' DCGAN-64 (4x4x512, 8, 16, 32, 64;
+//! its first 4x4 transposed convolution of a 1x1 input is the same function as the linear
+//! layer here, and its last 4x4 valid convolution the same as D's linear head); at 32 px one
+//! stage fewer. The extra middle stages are in `mid`, empty at 28 px. D's head is a linear
+//! layer on the smallest feature map, whatever its side, so every side works.
 
 use super::cpu_kernels;
 use super::cpu_kernels::activation::leaky;
@@ -23,9 +31,33 @@ pub struct DcganGenerator {
     bn0: BatchNorm,
     up1: ConvTranspose2d,
     bn1: BatchNorm,
+    /// Stages between `up1` and `up2` at sides with more than two (none at 28 px).
+    mid: Vec<UpStage>,
     up2: ConvTranspose2d,
     channels: usize,
     side: usize,
+}
+
+/// A transposed convolution that doubles the side, then batch norm (and ReLU in use).
+#[derive(Module, Debug)]
+pub struct UpStage {
+    up: ConvTranspose2d,
+    bn: BatchNorm,
+}
+
+/// A strided convolution that halves the side, then batch norm (and a leaky ReLU in use).
+#[derive(Module, Debug)]
+pub struct DownStage {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+/// The channels after each of `stages` up-sampling stages from `top` channels, halving each
+/// time, with `image` channels out of the last: DCGAN-28's `[64, 1]` from 128.
+fn up_channels(top: usize, stages: usize, image: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = (1..stages).map(|i| (top >> i).max(1)).collect();
+    out.push(image);
+    out
 }
 
 pub(crate) fn up(from: usize, to: usize, device: &Device) -> ConvTranspose2d {
@@ -46,16 +78,26 @@ pub(crate) fn down(from: usize, to: usize, device: &Device) -> Conv2d {
 
 impl DcganGenerator {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
-        let c = 2 * cfg.width; // 128 for DCGAN-28
-        let side = cfg.image_size / 4; // 7
+        let c = cfg.top_channels(); // 128 for DCGAN-28, 512 for DCGAN-64
+        let (side, stages) = cfg.conv_stages(); // 7 and 2 for DCGAN-28
+        let outs = up_channels(c, stages.max(2), cfg.channels); // [64, 1] for DCGAN-28
+        let mid = outs[1..outs.len() - 1]
+            .iter()
+            .zip(&outs[..outs.len() - 2])
+            .map(|(&to, &from)| UpStage {
+                up: up(from, to, device),
+                bn: BatchNormConfig::new(to).init(device),
+            })
+            .collect();
         Self {
             fc: LinearConfig::new(cfg.latent_dim + cfg.cond_dim(), c * side * side)
                 .with_initializer(dcgan_init())
                 .init(device),
             bn0: BatchNormConfig::new(c).init(device),
-            up1: up(c, cfg.width, device),
-            bn1: BatchNormConfig::new(cfg.width).init(device),
-            up2: up(cfg.width, cfg.channels, device),
+            up1: up(c, outs[0], device),
+            bn1: BatchNormConfig::new(outs[0]).init(device),
+            mid,
+            up2: up(outs[outs.len() - 2], cfg.channels, device),
             channels: c,
             side,
         }
@@ -76,13 +118,19 @@ impl DcganGenerator {
         if cpu_kernels::training_here(&x.device()) {
             // Channels-last through the CPU extensions (same function, fewer layout copies).
             let x = batch_norm_act(&self.bn0, x.permute([0, 2, 3, 1]), 0.0); // [batch, 7, 7, 128]
-            let x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, 64]
-            let x = conv_transpose(&self.up2, x); // [batch, 28, 28, 1]
-            return cpu_kernels::activation::tanh(x).permute([0, 3, 1, 2]); // [batch, 1, 28, 28]
+            let mut x = batch_norm_act(&self.bn1, conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, 64]
+            for s in &self.mid {
+                x = batch_norm_act(&s.bn, conv_transpose(&s.up, x), 0.0); // side doubled
+            }
+            let x = conv_transpose(&self.up2, x); // [batch, 28, 28, channels]
+            return cpu_kernels::activation::tanh(x).permute([0, 3, 1, 2]); // [batch, channels, 28, 28]
         }
         let x = relu(self.bn0.forward(x));
-        let x = relu(self.bn1.forward(self.up1.forward(x))); // [batch, 64, 14, 14]
-        tanh(self.up2.forward(x)) // [batch, 1, 28, 28]
+        let mut x = relu(self.bn1.forward(self.up1.forward(x))); // [batch, 64, 14, 14]
+        for s in &self.mid {
+            x = relu(s.bn.forward(s.up.forward(x))); // side doubled, channels halved
+        }
+        tanh(self.up2.forward(x)) // [batch, channels, 28, 28]
     }
 }
 
@@ -91,6 +139,8 @@ pub struct DcganDiscriminator {
     conv1: Conv2d,
     conv2: Conv2d,
     bn2: BatchNorm,
+    /// Stages after `conv2` at sides with more than two (none at 28 px).
+    mid: Vec<DownStage>,
     fc: Linear,
     /// A second head on the same features: ACGAN's class logits, or InfoGAN's Q (categorical
     /// code logits, then the continuous codes' predicted means).
@@ -99,8 +149,8 @@ pub struct DcganDiscriminator {
 
 impl DcganDiscriminator {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
-        let c = 2 * cfg.width;
-        let side = cfg.image_size / 4;
+        let c = cfg.top_channels();
+        let (side, stages) = cfg.conv_stages();
         let planes = if cfg.kind.label_into_d() {
             cfg.num_classes
         } else {
@@ -111,10 +161,21 @@ impl DcganDiscriminator {
                 .with_initializer(dcgan_init())
                 .init(device)
         };
+        // Channels after each stage: width, doubling up to `c` (DCGAN-28: [64, 128]).
+        let widths: Vec<usize> = (0..stages.max(2)).map(|i| cfg.width << i.min(16)).collect();
+        let mid = widths
+            .windows(2)
+            .skip(1)
+            .map(|w| DownStage {
+                conv: down(w[0], w[1], device),
+                bn: BatchNormConfig::new(w[1]).init(device),
+            })
+            .collect();
         Self {
-            conv1: down(cfg.channels + planes, cfg.width, device),
-            conv2: down(cfg.width, c, device),
-            bn2: BatchNormConfig::new(c).init(device),
+            conv1: down(cfg.channels + planes, widths[0], device),
+            conv2: down(widths[0], widths[1], device),
+            bn2: BatchNormConfig::new(widths[1]).init(device),
+            mid,
             fc: head(1),
             aux: cfg.kind.has_aux_head().then(|| head(cfg.cond_dim())),
         }
@@ -138,7 +199,10 @@ impl DcganDiscriminator {
                 None => conv(&self.conv1, x),
             };
             let x = leaky(x, SLOPE); // [batch, 14, 14, 64]
-            let x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
+            let mut x = batch_norm_act(&self.bn2, conv(&self.conv2, x), SLOPE); // [batch, 7, 7, 128]
+            for s in &self.mid {
+                x = batch_norm_act(&s.bn, conv(&s.conv, x), SLOPE); // side halved
+            }
             let aux = self
                 .aux
                 .as_ref()
@@ -157,7 +221,10 @@ impl DcganDiscriminator {
             None => x,
         };
         let x = leaky_relu(self.conv1.forward(x), SLOPE); // [batch, 64, 14, 14]
-        let x = leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE); // [batch, 128, 7, 7]
+        let mut x = leaky_relu(self.bn2.forward(self.conv2.forward(x)), SLOPE); // [batch, 128, 7, 7]
+        for s in &self.mid {
+            x = leaky_relu(s.bn.forward(s.conv.forward(x)), SLOPE); // side halved, channels doubled
+        }
         let features = x.flatten(1, 3); // [batch, 6272]
         let aux = self.aux.as_ref().map(|h| h.forward(features.clone())); // [batch, cond_dim]
         (self.fc.forward(features), aux) // [batch, 1]

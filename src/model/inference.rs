@@ -17,14 +17,20 @@ pub fn readback<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ReadbackError>
         .map_err(|e| ReadbackError(format!("{e:?}")))
 }
 
-/// Images `start..start + m` of a batch of 28x28 images (`[n * 784]` values) as a tensor
-/// [m, 1, 28, 28] on `device`.
-pub fn image_chunk(images: &[f32], start: usize, m: usize, device: &Device) -> Tensor<4> {
-    let px = super::IMAGE_SIZE * super::IMAGE_SIZE;
+/// Images `start..start + m` of a batch of `(side, channels)` images (`[n * channels * side *
+/// side]` values) as a tensor [m, channels, side, side] on `device`.
+pub fn image_chunk(
+    images: &[f32],
+    start: usize,
+    m: usize,
+    (side, channels): (usize, usize),
+    device: &Device,
+) -> Tensor<4> {
+    let px = channels * side * side;
     Tensor::<4>::from_data(
         TensorData::new(
             images[start * px..(start + m) * px].to_vec(),
-            [m, 1, super::IMAGE_SIZE, super::IMAGE_SIZE],
+            [m, channels, side, side],
         ),
         device,
     )

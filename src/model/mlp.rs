@@ -14,17 +14,19 @@ pub struct MlpGenerator {
     l2: Linear,
     l3: Linear,
     out: Linear,
+    channels: usize,
 }
 
 impl MlpGenerator {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         let w = cfg.width;
-        let pixels = cfg.image_size * cfg.image_size;
+        let pixels = cfg.image_len();
         Self {
             l1: LinearConfig::new(cfg.latent_dim + cfg.num_classes, w).init(device),
             l2: LinearConfig::new(w, 2 * w).init(device),
             l3: LinearConfig::new(2 * w, 4 * w).init(device),
             out: LinearConfig::new(4 * w, pixels).init(device),
+            channels: cfg.channels,
         }
     }
 
@@ -38,10 +40,11 @@ impl MlpGenerator {
         let x = leaky(linear(&self.l1, x), SLOPE);
         let x = leaky(linear(&self.l2, x), SLOPE);
         let x = leaky(linear(&self.l3, x), SLOPE);
-        let x = tanh(linear(&self.out, x)); // [batch, 784]
-        let [batch, pixels] = x.dims();
-        let side = (pixels as f64).sqrt() as usize;
-        x.reshape([batch, 1, side, side])
+        let x = tanh(linear(&self.out, x)); // [batch, channels * 784]
+        let [batch, values] = x.dims();
+        let channels = self.channels.max(1);
+        let side = ((values / channels) as f64).sqrt().round() as usize;
+        x.reshape([batch, channels, side, side]) // [batch, channels, 28, 28]
     }
 }
 
@@ -55,7 +58,7 @@ pub struct MlpDiscriminator {
 impl MlpDiscriminator {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         let w = cfg.width;
-        let pixels = cfg.image_size * cfg.image_size;
+        let pixels = cfg.image_len();
         Self {
             l1: LinearConfig::new(pixels + cfg.num_classes, 2 * w).init(device),
             l2: LinearConfig::new(2 * w, w).init(device),

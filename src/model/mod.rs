@@ -1,7 +1,7 @@
 //! Network families and the serialisable config that builds them. No I/O, no threads.
 //!
 //! All generators map a latent batch `[batch, latent]` (plus an optional soft label
-//! `[batch, classes]`) to images `[batch, 1, 28, 28]` in [-1, 1]; all discriminators map such
+//! `[batch, classes]`) to images `[batch, channels, side, side]` in [-1, 1]; all discriminators map such
 //! images (plus label) to logits `[batch, 1]`.
 
 pub mod boltzmann;
@@ -22,7 +22,7 @@ pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use vae::{VaeDecoder, VaeEncoder, VaeNet};
 
 pub use crate::types::config::{
-    IMAGE_SIZE, MAX_CLASSES, MAX_FIRST_LAYER_MILLIONS, MAX_LATENT, MAX_WIDTH, ModelConfig,
+    DIGIT_SIDE, MAX_CLASSES, MAX_FIRST_LAYER_MILLIONS, MAX_LATENT, MAX_WIDTH, ModelConfig,
     ModelError, ModelKind,
 };
 

@@ -1,4 +1,6 @@
-//! Convolutional VAE: encoder to (mu, logvar), decoder shaped like the DCGAN generator.
+//! Convolutional VAE: encoder to (mu, logvar), decoder shaped like the DCGAN generator, with
+//! as many stages as the image side takes ([`ModelConfig::conv_stages`]; the extra ones are in
+//! `mid`, empty at 28 px, so old checkpoints load unchanged).
 
 use super::ModelConfig;
 use super::cpu_kernels;
@@ -14,17 +16,24 @@ use burn::tensor::activation::relu;
 pub struct VaeEncoder {
     conv1: Conv2d,
     conv2: Conv2d,
+    mid: Vec<Conv2d>,
     mu: Linear,
     logvar: Linear,
 }
 
 impl VaeEncoder {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
-        let c = 2 * cfg.width;
-        let side = cfg.image_size / 4;
+        let c = cfg.top_channels();
+        let (side, stages) = cfg.conv_stages();
+        let widths: Vec<usize> = (0..stages.max(2)).map(|i| cfg.width << i.min(16)).collect();
         Self {
-            conv1: down(cfg.channels, cfg.width, device),
-            conv2: down(cfg.width, c, device),
+            conv1: down(cfg.channels, widths[0], device),
+            conv2: down(widths[0], widths[1], device),
+            mid: widths
+                .windows(2)
+                .skip(1)
+                .map(|w| down(w[0], w[1], device))
+                .collect(),
             mu: LinearConfig::new(c * side * side, cfg.latent_dim).init(device),
             logvar: LinearConfig::new(c * side * side, cfg.latent_dim).init(device),
         }
@@ -36,11 +45,18 @@ impl VaeEncoder {
             // Channels-last through the CPU extensions (same function, fewer layout copies).
             let x = x.permute([0, 2, 3, 1]); // [batch, 28, 28, 1]
             let x = leaky(conv(&self.conv1, x), 0.0); // [batch, 14, 14, w]
-            let x = leaky(conv(&self.conv2, x), 0.0); // [batch, 7, 7, 2w]
+            let mut x = leaky(conv(&self.conv2, x), 0.0); // [batch, 7, 7, 2w]
+            for m in &self.mid {
+                x = leaky(conv(m, x), 0.0); // side halved
+            }
             x.permute([0, 3, 1, 2]) // [batch, 2w, 7, 7], the order the heads' weights expect
         } else {
             let x = relu(self.conv1.forward(x)); // [batch, w, 14, 14]
-            relu(self.conv2.forward(x)) // [batch, 2w, 7, 7]
+            let mut x = relu(self.conv2.forward(x)); // [batch, 2w, 7, 7]
+            for m in &self.mid {
+                x = relu(m.forward(x)); // side halved, channels doubled
+            }
+            x
         };
         let x: Tensor<2> = x.flatten(1, 3);
         (self.mu.forward(x.clone()), self.logvar.forward(x))
@@ -51,6 +67,7 @@ impl VaeEncoder {
 pub struct VaeDecoder {
     fc: Linear,
     up1: ConvTranspose2d,
+    mid: Vec<ConvTranspose2d>,
     up2: ConvTranspose2d,
     channels: usize,
     side: usize,
@@ -58,12 +75,15 @@ pub struct VaeDecoder {
 
 impl VaeDecoder {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
-        let c = 2 * cfg.width;
-        let side = cfg.image_size / 4;
+        let c = cfg.top_channels();
+        let (side, stages) = cfg.conv_stages();
+        // Channels after each stage but the last, halving from `c` (28 px: [w]).
+        let outs: Vec<usize> = (1..stages.max(2)).map(|i| (c >> i).max(1)).collect();
         Self {
             fc: LinearConfig::new(cfg.latent_dim, c * side * side).init(device),
-            up1: up(c, cfg.width, device),
-            up2: up(cfg.width, cfg.channels, device),
+            up1: up(c, outs[0], device),
+            mid: outs.windows(2).map(|w| up(w[0], w[1], device)).collect(),
+            up2: up(outs[outs.len() - 1], cfg.channels, device),
             channels: c,
             side,
         }
@@ -81,11 +101,17 @@ impl VaeDecoder {
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]);
         if cpu_kernels::training_here(&x.device()) {
             let x = x.permute([0, 2, 3, 1]); // [batch, 7, 7, 2w]
-            let x = leaky(conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, w]
-            return conv_transpose(&self.up2, x).permute([0, 3, 1, 2]); // [batch, 1, 28, 28]
+            let mut x = leaky(conv_transpose(&self.up1, x), 0.0); // [batch, 14, 14, w]
+            for m in &self.mid {
+                x = leaky(conv_transpose(m, x), 0.0); // side doubled
+            }
+            return conv_transpose(&self.up2, x).permute([0, 3, 1, 2]); // [batch, channels, 28, 28]
         }
-        let x = relu(self.up1.forward(x)); // [batch, w, 14, 14]
-        self.up2.forward(x) // [batch, 1, 28, 28]
+        let mut x = relu(self.up1.forward(x)); // [batch, w, 14, 14]
+        for m in &self.mid {
+            x = relu(m.forward(x)); // side doubled, channels halved
+        }
+        self.up2.forward(x) // [batch, channels, 28, 28]
     }
 }
 

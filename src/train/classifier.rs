@@ -5,7 +5,7 @@ use super::TrainError;
 use crate::checkpoint;
 use crate::data::Dataset;
 use crate::model::classifier::Classifier;
-use crate::model::{IMAGE_SIZE, seeded_init};
+use crate::model::seeded_init;
 use crate::quality::{ClassifierInfo, accuracy, split};
 use crate::types::noise;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -21,13 +21,7 @@ pub fn train_classifier(
     device: &Device,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<(Classifier, ClassifierInfo), TrainError> {
-    if data.height != IMAGE_SIZE || data.width != IMAGE_SIZE {
-        return Err(TrainError::ImageSize {
-            h: data.height,
-            w: data.width,
-            size: IMAGE_SIZE,
-        });
-    }
+    super::check_shape(data)?;
     if data.num_classes() < 2 {
         return Err(TrainError::NeedsLabels {
             kind: "classifier",
@@ -43,7 +37,8 @@ pub fn train_classifier(
     }
     let ad = device.clone().autodiff();
     let classes = data.num_classes();
-    let mut model = seeded_init(&ad, seed, || Classifier::new(classes, &ad));
+    let (side, channels) = (data.height, data.channels);
+    let mut model = seeded_init(&ad, seed, || Classifier::new(classes, side, channels, &ad));
     let mut opt = AdamConfig::new().init();
     let mut batcher = crate::data::Batcher::new(train.len(), seed);
     for step in 1..=steps {
@@ -53,7 +48,7 @@ pub fn train_classifier(
             .map(|i| train[i])
             .collect();
         let x = Tensor::<4>::from_data(
-            TensorData::new(data.pixels(&idx), [idx.len(), 1, data.height, data.width]),
+            TensorData::new(data.pixels(&idx), [idx.len(), channels, side, side]),
             &ad,
         );
         let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
@@ -82,6 +77,8 @@ pub fn train_classifier(
             heldout_accuracy,
             steps,
             seed,
+            image_size: side,
+            channels,
         },
     ))
 }

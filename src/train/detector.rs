@@ -6,8 +6,7 @@ use super::TrainError;
 use crate::data::{Batcher, Dataset};
 use crate::detect::auc;
 use crate::model::{
-    Discriminator, Generator, IMAGE_SIZE, ModelConfig, ModelKind, generate_with, readback,
-    seeded_init,
+    Discriminator, Generator, ModelConfig, ModelKind, generate_with, readback, seeded_init,
 };
 use crate::quality::split;
 use crate::train::objective::{self, Loss};
@@ -16,7 +15,6 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE;
 /// Real and fake images per training step (each).
 const HALF_BATCH: usize = 32;
 /// The detector's width (half of DCGAN-28's D: it only has to tell one generator's fakes).
@@ -44,13 +42,21 @@ pub fn train_detector(
     device: &Device,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<(Discriminator, ModelConfig, HeldOut), TrainError> {
-    if data.height != IMAGE_SIZE || data.width != IMAGE_SIZE {
+    if (data.height, data.width) != (g_model.image_size, g_model.image_size) {
         return Err(TrainError::ImageSize {
             h: data.height,
             w: data.width,
-            size: IMAGE_SIZE,
+            size: g_model.image_size,
         });
     }
+    if data.channels != g_model.channels {
+        return Err(TrainError::Channels {
+            data: data.channels,
+            model: g_model.channels,
+        });
+    }
+    let (side, channels) = (g_model.image_size, g_model.channels);
+    let pixels = g_model.image_len();
     let (train_real, held_real) = split(data.len());
     if train_real.len() < HALF_BATCH || held_real.is_empty() {
         return Err(TrainError::TooSmall {
@@ -61,7 +67,7 @@ pub fn train_detector(
     // As many fakes as real images, split the same way.
     let n = data.len();
     let z = noise::gaussian(seed ^ 0xfa4e, n * g_model.latent_dim);
-    let mut fakes = Vec::with_capacity(n * PIXELS);
+    let mut fakes = Vec::with_capacity(n * pixels);
     for start in (0..n).step_by(256) {
         let m = (n - start).min(256);
         let zs = &z[start * g_model.latent_dim..(start + m) * g_model.latent_dim];
@@ -69,11 +75,11 @@ pub fn train_detector(
     }
     let fake_px = |idx: &[usize]| -> Vec<f32> {
         idx.iter()
-            .flat_map(|&i| fakes[i * PIXELS..(i + 1) * PIXELS].iter().copied())
+            .flat_map(|&i| fakes[i * pixels..(i + 1) * pixels].iter().copied())
             .collect()
     };
 
-    let mut model = ModelConfig::new(ModelKind::Dcgan, 0);
+    let mut model = ModelConfig::new(ModelKind::Dcgan, 0).with_shape(side, channels);
     model.width = DETECTOR_WIDTH;
     let ad = device.clone().autodiff();
     let mut d = seeded_init(&ad, seed, || model.init_discriminator(&ad))
@@ -82,8 +88,8 @@ pub fn train_detector(
     let mut real_order = Batcher::new(train_real.len(), seed);
     let mut fake_order = Batcher::new(train_real.len(), seed ^ 1);
     let batch = |px: Vec<f32>| {
-        let m = px.len() / PIXELS;
-        Tensor::<4>::from_data(TensorData::new(px, [m, 1, IMAGE_SIZE, IMAGE_SIZE]), &ad)
+        let m = px.len() / pixels;
+        Tensor::<4>::from_data(TensorData::new(px, [m, channels, side, side]), &ad)
     };
     for step in 1..=steps {
         let real: Vec<usize> = real_order
@@ -114,10 +120,10 @@ pub fn train_detector(
     let d = d.valid();
     let p_real = |px: Vec<f32>| -> Result<Vec<f32>, TrainError> {
         let mut out = Vec::new();
-        for chunk in px.chunks(256 * PIXELS) {
-            let m = chunk.len() / PIXELS;
+        for chunk in px.chunks(256 * pixels) {
+            let m = chunk.len() / pixels;
             let x = Tensor::<4>::from_data(
-                TensorData::new(chunk.to_vec(), [m, 1, IMAGE_SIZE, IMAGE_SIZE]),
+                TensorData::new(chunk.to_vec(), [m, channels, side, side]),
                 device,
             );
             out.extend(readback(sigmoid(d.forward(x, None)))?);

@@ -5,7 +5,7 @@ use super::{StepMetrics, TrainConfig};
 use crate::data::Dataset;
 use crate::device::DeviceChoice;
 use crate::model::ModelConfig;
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -110,18 +110,18 @@ pub enum Event {
     /// run keeps one), and then also from the trained weights themselves.
     Samples {
         step: u64,
-        grid: GrayImage,
-        live: Option<GrayImage>,
+        grid: Picture,
+        live: Option<Picture>,
     },
     /// A Boltzmann machine's bottom-layer filters (one tile per hidden unit), sent with each
     /// sample grid.
     Filters {
         step: u64,
-        grid: GrayImage,
+        grid: Picture,
     },
     Generated {
         id: u64,
-        grid: GrayImage,
+        grid: Picture,
     },
     Paused {
         step: u64,

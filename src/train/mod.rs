@@ -31,6 +31,11 @@ pub enum TrainError {
         "data set images are {h}x{w}; models need {size}x{size} (image folders are resized, IDX files are not)"
     )]
     ImageSize { h: usize, w: usize, size: usize },
+    #[error(
+        "data set images have {data} channel(s), the model takes {model}; pick --channels {data} \
+         or load the data with {model}"
+    )]
+    Channels { data: usize, model: usize },
     #[error("learning rate must be a positive finite number (got {0})")]
     LearningRate(f64),
     #[error("checkpoint was trained on {checkpoint} classes, the data set has {data}")]
@@ -41,4 +46,20 @@ pub enum TrainError {
     Readback(#[from] crate::model::ReadbackError),
     #[error(transparent)]
     Detect(#[from] crate::detect::DetectError),
+}
+
+/// A network can be built for `data`'s images: square, of a side and channel count a model
+/// takes (see [`crate::model::ModelConfig::validate`]).
+pub fn check_shape(data: &crate::data::Dataset) -> Result<(), TrainError> {
+    if data.height != data.width {
+        return Err(TrainError::ImageSize {
+            h: data.height,
+            w: data.width,
+            size: data.height.max(data.width),
+        });
+    }
+    crate::model::ModelConfig::new(crate::model::ModelKind::Dcgan, 0)
+        .with_shape(data.height, data.channels)
+        .validate()?;
+    Ok(())
 }

@@ -24,6 +24,13 @@ pub struct RunOptions {
     /// of one image sub-folder per class.
     #[arg(long, default_value = "default")]
     pub data: DataSource,
+    /// Image side in pixels, 16 to 128 in steps of 4 (default: the data's own: 28 for the
+    /// digit sets, 32 for shapes, 64 for a folder of pictures).
+    #[arg(long, value_parser = image_side)]
+    pub size: Option<usize>,
+    /// 1 (grey) or 3 (colour) (default: the data's own; a folder of grey pictures is grey).
+    #[arg(long, value_parser = channel_count)]
+    pub channels: Option<usize>,
     /// Image folders: refuse the whole folder when any picture cannot be used (unreadable,
     /// smaller than 8x8, or an absurd header) instead of skipping it with a report.
     #[arg(long)]
@@ -74,6 +81,8 @@ impl Default for RunOptions {
             model: ModelKind::Dcgan,
             loss: Loss::Nonsat,
             data: DataSource::Default,
+            size: None,
+            channels: None,
             strict: false,
             batch: 64,
             lr: None,
@@ -116,6 +125,19 @@ impl RunOptions {
         c
     }
 
+    /// `data` made as deep as `--channels` asks (by default, as it is).
+    pub fn shaped(&self, data: crate::data::Dataset) -> crate::data::Dataset {
+        let channels = self.channels.unwrap_or(data.channels);
+        data.to_channels(channels)
+    }
+
+    /// [`RunOptions::config`] for `data`: its classes and its image shape.
+    pub fn config_for(&self, data: &crate::data::Dataset) -> TrainConfig {
+        let mut c = self.config(data.num_classes());
+        c.model = c.model.with_shape(data.height, data.channels);
+        c
+    }
+
     /// G's and D's learning rates: the per-network option, else `lr`, else the given defaults.
     pub fn learning_rates(&self, default_g: f64, default_d: f64) -> (f64, f64) {
         (
@@ -148,7 +170,33 @@ impl RunOptions {
         self.latent = self
             .latent
             .map(|l| l.clamp(1, crate::types::config::MAX_LATENT));
+        self.size = self.size.filter(|s| image_side(&s.to_string()).is_ok());
+        self.channels = self
+            .channels
+            .filter(|c| channel_count(&c.to_string()).is_ok());
         self
+    }
+}
+
+/// An image side a model can be built for (see [`crate::types::config::ModelConfig::validate`]).
+pub fn image_side(s: &str) -> Result<usize, String> {
+    use crate::types::config::{MAX_SIDE, MIN_SIDE};
+    match s.parse::<usize>() {
+        Ok(n) if (MIN_SIDE..=MAX_SIDE).contains(&n) && n % 4 == 0 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not an image side from {MIN_SIDE} to {MAX_SIDE} in steps of 4"
+        )),
+    }
+}
+
+/// 1 (grey) or 3 (colour).
+pub fn channel_count(s: &str) -> Result<usize, String> {
+    match s {
+        "1" => Ok(1),
+        "3" => Ok(3),
+        _ => Err(format!(
+            "`{s}` is not a channel count: 1 (grey) or 3 (colour)"
+        )),
     }
 }
 

@@ -225,7 +225,8 @@ impl Session {
                 if let Some(t) = &self.trainer {
                     match t.generate(&z, labels.as_deref()) {
                         Ok(values) => {
-                            let grid = grid::grid_of(&values, t.config.model.image_size, cols);
+                            let m = &t.config.model;
+                            let grid = grid::grid_of(&values, m.image_size, m.channels, cols);
                             self.out.send(Event::Generated { id, grid });
                         }
                         Err(e) => self.out.send(Event::Warning(e.to_string())),

@@ -144,6 +144,12 @@ impl Trainer {
                 size,
             });
         }
+        if data.channels != config.model.channels {
+            return Err(TrainError::Channels {
+                data: data.channels,
+                model: config.model.channels,
+            });
+        }
         if config.batch == 0 {
             return Err(TrainError::ZeroBatch);
         }
@@ -405,20 +411,20 @@ impl Trainer {
     }
 
     /// A Boltzmann machine's bottom-layer filters as a grid (see [`Trainer::filters`]).
-    pub fn filter_grid(&self) -> Result<Option<crate::types::grid::GrayImage>, TrainError> {
+    pub fn filter_grid(&self) -> Result<Option<crate::types::grid::Picture>, TrainError> {
         Ok(self
             .filters(boltzmann::FILTERS_SHOWN)?
-            .map(|v| crate::types::grid::grid_of(&v, self.config.model.image_size, 10)))
+            .map(|v| crate::types::grid::grid_of(&v, self.config.model.image_size, 1, 10)))
     }
 
     /// The fixed-noise samples as a grid: one column per class for conditional models
     /// (the fixed labels cycle through the classes), square otherwise.
-    pub fn sample_grid(&self) -> Result<crate::types::grid::GrayImage, TrainError> {
+    pub fn sample_grid(&self) -> Result<crate::types::grid::Picture, TrainError> {
         Ok(self.grid_of(self.samples()?))
     }
 
     /// The same grid from the trained weights, when the run also keeps an average.
-    pub fn live_sample_grid(&self) -> Result<Option<crate::types::grid::GrayImage>, TrainError> {
+    pub fn live_sample_grid(&self) -> Result<Option<crate::types::grid::Picture>, TrainError> {
         if !self.has_ema() {
             return Ok(None);
         }
@@ -427,14 +433,15 @@ impl Trainer {
         Ok(Some(self.grid_of(values)))
     }
 
-    fn grid_of(&self, values: Vec<f32>) -> crate::types::grid::GrayImage {
+    fn grid_of(&self, values: Vec<f32>) -> crate::types::grid::Picture {
         let side = self.config.model.image_size;
+        let channels = self.config.model.channels;
         let cols = if self.config.model.cond_dim() > 0 {
             self.config.model.num_classes
         } else {
             (self.config.sample_count as f64).sqrt().ceil() as usize
         };
-        crate::types::grid::grid_of(&values, side, cols)
+        crate::types::grid::grid_of(&values, side, channels, cols)
     }
 
     /// Write the run directory (atomically).
@@ -471,6 +478,7 @@ impl Trainer {
                 len: self.data.len(),
                 height: self.data.height,
                 width: self.data.width,
+                channels: self.data.channels,
             },
             class_names: self.data.class_names.clone(),
             history: self.history.clone(),

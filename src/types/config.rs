@@ -3,8 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The image side length every model here is built for.
-pub const IMAGE_SIZE: usize = 28;
+/// The image side of the built-in digit sets, of runs made before shapes were data, and of
+/// every Boltzmann machine.
+pub const DIGIT_SIDE: usize = 28;
+/// The sides a network can be built for: 16 to 128 pixels, in steps of 4 (a DCGAN-style net
+/// halves the side at least twice).
+pub const MIN_SIDE: usize = 16;
+pub const MAX_SIDE: usize = 128;
 /// Bounds a config from a file or a flag must respect (beyond them a model would not fit in
 /// memory, or a label would not fit in a byte).
 pub const MAX_LATENT: usize = 4096;
@@ -19,9 +24,10 @@ pub const INFOGAN_CODES: usize = 2;
 pub const MAX_UNITS: usize = 8192;
 pub const MAX_LAYERS: usize = 4;
 /// The visible units of a Boltzmann machine: one binary unit per pixel.
-pub const VISIBLE_UNITS: usize = IMAGE_SIZE * IMAGE_SIZE;
+pub const VISIBLE_UNITS: usize = DIGIT_SIDE * DIGIT_SIDE;
 /// The largest first layer (latent plus label to the first hidden features) in millions of
-/// weights: DCGAN-28 maps to `2 * width * 7 * 7` features, 200 million is 800 MB of f32.
+/// weights: DCGAN-28 maps to `2 * width * 7 * 7` features, 200 million is 800 MB of f32. The
+/// MLP GAN's last layer (4 * width to every pixel) is held to the same bound.
 pub const MAX_FIRST_LAYER_MILLIONS: usize = 200;
 
 /// Which network family.
@@ -146,7 +152,11 @@ pub struct ModelConfig {
     pub codes: usize,
     /// Base width: DCGAN channels (64 = DCGAN-28), MLP first hidden size (256), VAE channels (32).
     pub width: usize,
+    /// Image side in pixels (square images); runs from before shapes were data have 28.
+    #[serde(default = "digit_side")]
     pub image_size: usize,
+    /// 1 (grey) or 3 (RGB).
+    #[serde(default = "one_channel")]
     pub channels: usize,
     /// A Boltzmann machine's hidden layer sizes, bottom to top (empty for other models).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -199,9 +209,20 @@ pub enum ModelError {
     #[error("label units belong to a DBN's top layer; {kind} takes none (got {classes})")]
     UnexpectedLabels { kind: &'static str, classes: usize },
     #[error(
-        "models are built for {IMAGE_SIZE}x{IMAGE_SIZE}x1 images, got {size}x{size}x{channels}"
+        "images must be square with a side of {MIN_SIDE} to {MAX_SIDE} pixels in steps of 4, \
+         and 1 (grey) or 3 (colour) channels; got {size}x{size}x{channels}"
     )]
     ImageShape { size: usize, channels: usize },
+    #[error(
+        "{kind} models binary pixels of {DIGIT_SIDE}x{DIGIT_SIDE} grey images; got \
+         {size}x{size}x{channels} (train it with --size {DIGIT_SIDE} --channels 1, or pick a GAN \
+         or the VAE for colour and other sizes)"
+    )]
+    BoltzmannShape {
+        kind: &'static str,
+        size: usize,
+        channels: usize,
+    },
 }
 
 impl ModelConfig {
@@ -220,10 +241,41 @@ impl ModelConfig {
             },
             codes: if kind.has_codes() { INFOGAN_CODES } else { 0 },
             width: kind.default_width(),
-            image_size: IMAGE_SIZE,
+            image_size: DIGIT_SIDE,
             channels: 1,
             layers: kind.default_layers(),
         }
+    }
+
+    /// The same model for `size` x `size` x `channels` images.
+    pub fn with_shape(mut self, size: usize, channels: usize) -> Self {
+        self.image_size = size;
+        self.channels = channels;
+        self
+    }
+
+    /// Values per image: `channels * side * side`.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.image_size * self.image_size
+    }
+
+    /// A DCGAN-style net's stages for this side: the smallest feature map's side `base` (4 to 7
+    /// for the usual sides) and the number of stride-2 stages between it and the image. 28 gives
+    /// (7, 2) (DCGAN-28), 32 gives (4, 3) and 64 gives (4, 4) (pytorch/examples' DCGAN-64).
+    pub fn conv_stages(&self) -> (usize, usize) {
+        let (mut base, mut stages) = (self.image_size, 0);
+        while base % 2 == 0 && base / 2 >= 4 {
+            base /= 2;
+            stages += 1;
+        }
+        (base, stages)
+    }
+
+    /// Channels of the smallest feature map: `width` doubled at each stage after the first
+    /// (128 for DCGAN-28, 512 for DCGAN-64).
+    pub fn top_channels(&self) -> usize {
+        let (_, stages) = self.conv_stages();
+        self.width << stages.saturating_sub(1).min(16)
     }
 
     /// G takes a class label: the conditional GANs, and a DBN whose top layer has label units.
@@ -278,8 +330,16 @@ impl ModelConfig {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.image_size != IMAGE_SIZE || self.channels != 1 {
+        let side_ok = (MIN_SIDE..=MAX_SIDE).contains(&self.image_size) && self.image_size % 4 == 0;
+        if !side_ok || !matches!(self.channels, 1 | 3) {
             return Err(ModelError::ImageShape {
+                size: self.image_size,
+                channels: self.channels,
+            });
+        }
+        if self.kind.is_boltzmann() && (self.image_size != DIGIT_SIDE || self.channels != 1) {
+            return Err(ModelError::BoltzmannShape {
+                kind: self.kind.name(),
                 size: self.image_size,
                 channels: self.channels,
             });
@@ -315,8 +375,11 @@ impl ModelConfig {
                 codes: self.codes,
             });
         }
-        // The widest first layer of any family: DCGAN-28's linear to 2 * width * 7 * 7.
-        let first = (self.latent_dim + self.cond_dim()) * self.width * 98;
+        // The widest first layer of any family: DCGAN's linear to its smallest feature map
+        // (2 * width * 7 * 7 at 28 px), or the MLP's last layer to every pixel.
+        let (base, _) = self.conv_stages();
+        let first = (self.latent_dim + self.cond_dim()) * self.top_channels() * base * base;
+        let first = first.max(4 * self.width * self.image_len());
         if first > MAX_FIRST_LAYER_MILLIONS * 1_000_000 {
             return Err(ModelError::TooLarge {
                 latent: self.latent_dim,
@@ -330,14 +393,16 @@ impl ModelConfig {
                 classes: self.num_classes,
             });
         }
-        if self.image_size != IMAGE_SIZE || self.channels != 1 {
-            return Err(ModelError::ImageShape {
-                size: self.image_size,
-                channels: self.channels,
-            });
-        }
         Ok(())
     }
+}
+
+fn digit_side() -> usize {
+    DIGIT_SIDE
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 /// The adversarial game to play.

@@ -1,11 +1,58 @@
-//! Generated batches to images: pixel values in [-1, 1] become u8 grayscale grids.
+//! Generated batches to pictures: pixel values in [-1, 1] become u8 grids, grey or RGB.
 
-/// A grayscale image, row-major, one byte per pixel.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct GrayImage {
+/// A grey or RGB picture, row-major, `channels` bytes per pixel (interleaved, as image files
+/// and textures hold them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Picture {
     pub width: usize,
     pub height: usize,
+    /// 1 (grey) or 3 (RGB).
+    #[serde(default = "one")]
+    pub channels: usize,
     pub pixels: Vec<u8>,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl Default for Picture {
+    fn default() -> Self {
+        Self::gray(0, 0, Vec::new())
+    }
+}
+
+impl Picture {
+    pub fn gray(width: usize, height: usize, pixels: Vec<u8>) -> Self {
+        Self {
+            width,
+            height,
+            channels: 1,
+            pixels,
+        }
+    }
+
+    pub fn is_colour(&self) -> bool {
+        self.channels == 3
+    }
+
+    /// RGB bytes `[h, w, 3]` (grey pictures repeat their level).
+    pub fn to_rgb(&self) -> Vec<u8> {
+        if self.is_colour() {
+            return self.pixels.clone();
+        }
+        self.pixels.iter().flat_map(|&p| [p, p, p]).collect()
+    }
+
+    /// The colour of pixel (x, y) as RGB.
+    pub fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * self.channels.max(1);
+        match self.pixels.get(i..i + self.channels.max(1)) {
+            Some(&[r, g, b]) => [r, g, b],
+            Some(&[l]) => [l, l, l],
+            _ => [0, 0, 0],
+        }
+    }
 }
 
 /// Gap between grid cells, in pixels.
@@ -17,34 +64,80 @@ pub fn to_u8(v: f32) -> u8 {
     ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8
 }
 
-/// Lay out every whole `side` x `side` image in `values` in `cols` columns (see [`grid`]).
-pub fn grid_of(values: &[f32], side: usize, cols: usize) -> GrayImage {
-    let n = values.len() / (side * side).max(1);
-    grid(values, n, side, cols)
+/// Lay out every whole `side` x `side` image of `channels` in `values` in `cols` columns (see
+/// [`grid`]).
+pub fn grid_of(values: &[f32], side: usize, channels: usize, cols: usize) -> Picture {
+    let n = values.len() / (channels * side * side).max(1);
+    grid(values, n, side, channels, cols)
 }
 
-/// Lay out `n` images of `side` x `side` (values in [-1, 1], `[n, side, side]`) in `cols`
-/// columns with [`GAP`]-pixel gaps.
-pub fn grid(values: &[f32], n: usize, side: usize, cols: usize) -> GrayImage {
+/// Lay out `n` images of `side` x `side` (values in [-1, 1], `[n, channels, side, side]` as the
+/// models make them) in `cols` columns with [`GAP`]-pixel gaps; the picture has `channels`.
+pub fn grid(values: &[f32], n: usize, side: usize, channels: usize, cols: usize) -> Picture {
+    let c = channels.max(1);
     let cols = cols.clamp(1, n.max(1));
     let rows = n.div_ceil(cols);
     let width = cols * side + (cols - 1) * GAP;
     let height = rows * side + rows.saturating_sub(1) * GAP;
-    let mut pixels = vec![GAP_LEVEL; width * height];
+    let mut pixels = vec![GAP_LEVEL; width * height * c];
+    let plane = side * side;
     for i in 0..n {
-        let (r, c) = (i / cols, i % cols);
-        let (y0, x0) = (r * (side + GAP), c * (side + GAP));
-        let src = &values[i * side * side..(i + 1) * side * side];
+        let (r, col) = (i / cols, i % cols);
+        let (y0, x0) = (r * (side + GAP), col * (side + GAP));
+        let Some(src) = values.get(i * c * plane..(i + 1) * c * plane) else {
+            break;
+        };
         for y in 0..side {
-            let row = &mut pixels[(y0 + y) * width + x0..(y0 + y) * width + x0 + side];
-            for (dst, &v) in row.iter_mut().zip(&src[y * side..(y + 1) * side]) {
-                *dst = to_u8(v);
+            let row = (y0 + y) * width + x0;
+            for x in 0..side {
+                for k in 0..c {
+                    pixels[(row + x) * c + k] = to_u8(src[k * plane + y * side + x]);
+                }
             }
         }
     }
-    GrayImage {
+    Picture {
         width,
         height,
+        channels: c,
         pixels,
+    }
+}
+
+/// Pixel values in [-1, 1] of `side` x `side` images of `channels` (`[n, channels, side,
+/// side]`) made grey by their luma (`[n, side, side]`): for views that read one level a pixel.
+pub fn luma_values(values: &[f32], side: usize, channels: usize) -> Vec<f32> {
+    if channels != 3 {
+        return values.to_vec();
+    }
+    let plane = side * side;
+    values
+        .chunks_exact(3 * plane.max(1))
+        .flat_map(|img| {
+            (0..plane)
+                .map(move |i| 0.299 * img[i] + 0.587 * img[plane + i] + 0.114 * img[2 * plane + i])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A colour image keeps its planes as RGB triples, and the gaps stay grey in every channel.
+    #[test]
+    fn colour_grid_interleaves_planes() {
+        // Two 2x2 images: the first red, the second blue.
+        let mut v = vec![-1.0f32; 2 * 3 * 4];
+        v[..4].fill(1.0); // image 0, R plane
+        v[12 + 8..12 + 12].fill(1.0); // image 1, B plane
+        let g = grid(&v, 2, 2, 3, 2);
+        assert_eq!((g.width, g.height, g.channels), (2 + GAP + 2, 2, 3));
+        assert_eq!(g.rgb_at(0, 0), [255, 0, 0]);
+        assert_eq!(g.rgb_at(1, 1), [255, 0, 0]);
+        assert_eq!(g.rgb_at(2, 0), [GAP_LEVEL; 3]);
+        assert_eq!(g.rgb_at(2 + GAP, 1), [0, 0, 255]);
+        let grey = grid(&v[..4], 1, 2, 1, 1);
+        assert_eq!((grey.channels, grey.pixels.len()), (1, 4));
     }
 }

@@ -4,7 +4,7 @@ use super::image_view::upscale;
 use crate::explore::jobs::JobKind;
 use crate::explore::worker::Request;
 use crate::train::Command;
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use std::sync::Arc;
 
 /// What an export writes. Encoding (a GIF of hundreds of frames takes a while) happens on a
@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub enum Payload {
     /// One image, enlarged `scale` times, with `latentlab:*` metadata.
     Png {
-        image: Arc<GrayImage>,
+        image: Arc<Picture>,
         scale: usize,
         metadata: Vec<(&'static str, String)>,
     },
@@ -21,7 +21,7 @@ pub enum Payload {
     Json(Vec<u8>),
     /// A looping animation, each frame enlarged `scale` times.
     Gif {
-        frames: Vec<Arc<GrayImage>>,
+        frames: Vec<Arc<Picture>>,
         scale: usize,
         delay_ms: u32,
     },
@@ -42,7 +42,7 @@ impl Payload {
                 scale,
                 delay_ms,
             } => {
-                let frames: Vec<GrayImage> = frames.iter().map(|f| upscale(f, *scale)).collect();
+                let frames: Vec<Picture> = frames.iter().map(|f| upscale(f, *scale)).collect();
                 crate::export::gif_bytes(&frames, *delay_ms)
                     .map_err(|e| format!("GIF encoding failed: {e}"))
             }

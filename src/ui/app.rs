@@ -11,7 +11,6 @@ use super::settings::{self, Settings, Tab};
 use super::train_panel::{self, RunStatus, TrainState};
 use crate::data::{DataSource, Dataset};
 use crate::explore::worker::{ExplorerHandle, Reply, Request, Tag};
-use crate::model::IMAGE_SIZE;
 use crate::train::{Command, Event, RunSpec, TrainingHandle};
 use eframe::egui;
 use std::path::PathBuf;
@@ -46,7 +45,8 @@ pub struct LatentLabApp {
     dialogs: Arc<dyn Dialogs>,
     jobs_tx: Sender<Job>,
     jobs_rx: Receiver<Job>,
-    data_cache: Option<(DataSource, Arc<Dataset>)>,
+    /// The last data loaded for a run: its source, the side asked for, and the images.
+    data_cache: Option<((DataSource, Option<usize>), Arc<Dataset>)>,
     /// A dialog is open (or a write is under way).
     pub busy_files: usize,
     ctx: egui::Context,
@@ -146,6 +146,16 @@ impl LatentLabApp {
         Some((self.train.step, median))
     }
 
+    /// (side, channels) of the explored model (the digit sets' before one is loaded).
+    fn explored_shape(&self) -> (usize, usize) {
+        self.explore
+            .info
+            .as_ref()
+            .map_or((crate::types::config::DIGIT_SIDE, 1), |i| {
+                (i.model.image_size, i.model.channels)
+            })
+    }
+
     fn notice(&mut self, text: impl Into<String>) {
         self.notices.push(text.into());
         if self.notices.len() > 50 {
@@ -160,20 +170,27 @@ impl LatentLabApp {
         let strict = self.settings.run.strict;
         // Folders are read again on each Start (from the decoding cache when unchanged), so
         // an edited folder or a newly ticked strict is honoured.
-        if let Some((cached, data)) = &self.data_cache
+        let size = self.settings.run.size;
+        if let Some(((cached, cached_size), data)) = &self.data_cache
             && *cached == source
+            && *cached_size == size
             && !matches!(source, DataSource::Path(_))
         {
             let data = data.clone();
             return self.send_start(data);
         }
         let loading = self.train.loading.clone();
-        self.spawn_job(move || files::load_run_data(source, IMAGE_SIZE, strict, &loading));
+        self.spawn_job(move || files::load_run_data(source, size, strict, &loading));
     }
 
     fn send_start(&mut self, data: Arc<Dataset>) {
         let s = &self.settings;
-        let config = s.run.config(data.num_classes());
+        // The run form's channels (by default the data's own).
+        let data = match s.run.channels {
+            Some(c) if c != data.channels => Arc::new(Dataset::clone(&data).to_channels(c)),
+            _ => data,
+        };
+        let config = s.run.config_for(&data);
         if let Err(e) = config.model.validate() {
             self.train.status = RunStatus::Failed;
             self.train.alert = Some(format!(
@@ -299,23 +316,15 @@ impl LatentLabApp {
                 Tag::Explore => self.explore.on_image(grid, millis),
                 Tag::Candidates => self.interp.on_candidates(grid),
                 Tag::Strip => {
-                    let side = self
-                        .explore
-                        .info
-                        .as_ref()
-                        .map_or(IMAGE_SIZE, |i| i.model.image_size);
-                    self.interp.on_strip(&values, grid, side);
+                    let shape = self.explored_shape();
+                    self.interp.on_strip(&values, grid, shape);
                 }
                 Tag::Manifold => self.explore.on_manifold(grid),
                 Tag::Sweep => self.explore.codes.on_sweep(grid),
                 Tag::Grid2d => self.explore.sweep.on_grid(grid),
                 Tag::Bins => {
-                    let side = self
-                        .explore
-                        .info
-                        .as_ref()
-                        .map_or(IMAGE_SIZE, |i| i.model.image_size);
-                    self.explore.dirs.on_candidates(&values, side);
+                    let (side, channels) = self.explored_shape();
+                    self.explore.dirs.on_candidates(&values, side, channels);
                 }
             },
             Reply::JobProgress { id, fraction, text } => {

@@ -1,6 +1,7 @@
 //! Colour maps for the image view, on the CPU. `shaders/image_view.wgsl` holds the same
 //! anchors for the GPU path; `tests` check the two stay in step through the anchor table.
 
+use crate::types::grid::Picture;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -93,9 +94,18 @@ impl ColorMap {
 /// Gain applied to |a - b| in the difference view, so small changes are visible.
 pub const DIFF_GAIN: f32 = 2.0;
 
-/// RGBA pixels of a grayscale image through `map`.
-pub fn colorize(gray: &[u8], map: ColorMap) -> Vec<u8> {
-    gray.iter()
+/// RGBA pixels of a picture: a grey one through `map`, a colour one as it is (colour maps
+/// apply to grey images only).
+pub fn colorize(img: &Picture, map: ColorMap) -> Vec<u8> {
+    if img.is_colour() {
+        return img
+            .pixels
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect();
+    }
+    img.pixels
+        .iter()
         .flat_map(|&g| {
             let [r, gg, b] = map.color(g as f32 / 255.0);
             [r, gg, b, 255]
@@ -103,12 +113,21 @@ pub fn colorize(gray: &[u8], map: ColorMap) -> Vec<u8> {
         .collect()
 }
 
-/// RGBA heat map of |a - b| (same-size grayscale images).
-pub fn difference(a: &[u8], b: &[u8]) -> Vec<u8> {
-    a.iter()
-        .zip(b)
-        .flat_map(|(&x, &y)| {
-            let d = (x as f32 - y as f32).abs() / 255.0 * DIFF_GAIN;
+/// RGBA heat map of the per-pixel colour distance between two pictures of one size and depth:
+/// |a - b| for grey, the Euclidean distance of the RGB triples over sqrt(3) for colour (both 0
+/// to 1 before the gain).
+pub fn difference(a: &Picture, b: &Picture) -> Vec<u8> {
+    let c = a.channels.max(1);
+    a.pixels
+        .chunks_exact(c)
+        .zip(b.pixels.chunks_exact(c))
+        .flat_map(|(x, y)| {
+            let sq: f32 = x
+                .iter()
+                .zip(y)
+                .map(|(&p, &q)| ((p as f32 - q as f32) / 255.0).powi(2))
+                .sum();
+            let d = (sq / c as f32).sqrt() * DIFF_GAIN;
             let [r, g, bl] = ColorMap::Heat.color(d);
             [r, g, bl, 255]
         })
@@ -148,8 +167,27 @@ mod tests {
 
     #[test]
     fn difference_is_black_where_nothing_changed() {
-        let d = difference(&[10, 200], &[10, 0]);
+        let d = difference(
+            &Picture::gray(2, 1, vec![10, 200]),
+            &Picture::gray(2, 1, vec![10, 0]),
+        );
         assert_eq!(&d[..4], &[0, 0, 0, 255]);
         assert_eq!(&d[4..8], &[255, 255, 255, 255]);
+        // Colour: a pixel that changed only in hue is not black; one unchanged is.
+        let rgb = |px: Vec<u8>| Picture {
+            width: 2,
+            height: 1,
+            channels: 3,
+            pixels: px,
+        };
+        let d = difference(
+            &rgb(vec![9, 9, 9, 200, 0, 0]),
+            &rgb(vec![9, 9, 9, 0, 0, 200]),
+        );
+        assert_eq!(&d[..4], &[0, 0, 0, 255]);
+        assert_ne!(&d[4..7], &[0, 0, 0], "a red-to-blue change shows");
+        // Colour pictures skip the map; grey ones go through it.
+        let c = colorize(&rgb(vec![1, 2, 3, 4, 5, 6]), ColorMap::Viridis);
+        assert_eq!(c, vec![1, 2, 3, 255, 4, 5, 6, 255]);
     }
 }

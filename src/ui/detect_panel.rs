@@ -126,15 +126,20 @@ fn content(ui: &mut egui::Ui, d: &mut DetectState, out: &mut Vec<Action>) {
                 n: JUDGE_N,
             }));
         }
-        ui.label("or drop 28x28 images on the window while this tab is open.");
+        ui.label("or drop pictures of the run's size on the window while this tab is open.");
     });
     let Some(j) = &d.judged else { return };
     if d.tiles.len() != j.verdicts.len() {
         d.tiles = (0..j.verdicts.len())
             .map(|i| {
                 let mut t = Tex::named(&format!("judged-{i}"));
-                let px = &j.images[i * 784..(i + 1) * 784];
-                t.set_gray(ui.ctx(), &crate::types::grid::grid_of(px, 28, 1));
+                let (side, channels) = j.shape;
+                let len = channels * side * side;
+                let px = j.images.get(i * len..(i + 1) * len).unwrap_or_default();
+                t.set_picture(
+                    ui.ctx(),
+                    &crate::types::grid::grid_of(px, side, channels, 1),
+                );
                 t
             })
             .collect();

@@ -9,7 +9,7 @@ use crate::explore::directions::{Direction, DirectionsFile, add_scaled};
 use crate::explore::jobs::JobKind;
 use crate::explore::pca::{DEFAULT_COMPONENTS, DEFAULT_SAMPLES};
 use crate::explore::worker::{ModelInfo, Request, Tag};
-use crate::types::grid::{self, GrayImage};
+use crate::types::grid::{self, Picture};
 use crate::types::noise;
 use eframe::egui;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ pub struct DirectionsState {
     pub bins: [Vec<Vec<f32>>; 2],
     pub bin_name: String,
     /// Candidate latents and their images.
-    pub candidates: Vec<(Vec<f32>, GrayImage)>,
+    pub candidates: Vec<(Vec<f32>, Picture)>,
     candidate_tex: Vec<Tex>,
     candidates_uploaded: bool,
     candidate_seed: u64,
@@ -118,10 +118,10 @@ impl DirectionsState {
         }
     }
 
-    pub fn on_candidates(&mut self, values: &[f32], side: usize) {
-        let px = side * side;
+    pub fn on_candidates(&mut self, values: &[f32], side: usize, channels: usize) {
+        let px = channels * side * side;
         for ((_, img), chunk) in self.candidates.iter_mut().zip(values.chunks(px)) {
-            *img = grid::grid(chunk, 1, side, 1);
+            *img = grid::grid(chunk, 1, side, channels, 1);
         }
         self.candidates_uploaded = false;
     }
@@ -131,7 +131,7 @@ impl DirectionsState {
         let z = noise::gaussian(self.candidate_seed, CANDIDATES * latent_dim);
         self.candidates = z
             .chunks(latent_dim)
-            .map(|r| (r.to_vec(), GrayImage::default()))
+            .map(|r| (r.to_vec(), Picture::default()))
             .collect();
         Request::Generate {
             tag: Tag::Bins,
@@ -337,7 +337,7 @@ fn bins(
             .enumerate()
             .map(|(i, (_, img))| {
                 let mut t = Tex::named(&format!("bin-candidate-{i}"));
-                t.set_gray(ui.ctx(), img);
+                t.set_picture(ui.ctx(), img);
                 t
             })
             .collect();

@@ -11,14 +11,14 @@ use super::image_view::fit;
 use super::settings::Settings;
 use crate::explore::jobs::ImageSource;
 use crate::explore::worker::ModelInfo;
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use eframe::egui;
 
 pub use super::explore_state::{
     ExploreState, LatentMode, MANIFOLD_RANGE, MANIFOLD_SIDE, SCATTER_POINTS, ViewMode,
 };
 
-fn content_hash(img: &GrayImage) -> u64 {
+fn content_hash(img: &Picture) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     img.hash(&mut h);
@@ -333,7 +333,7 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
         } else {
             if let Some(enc) = e.encoded.as_mut() {
                 if !enc.uploaded {
-                    e.encoded_tex.set_gray(ui.ctx(), &enc.original);
+                    e.encoded_tex.set_picture(ui.ctx(), &enc.original);
                     enc.uploaded = true;
                 }
                 ui.vertical(|ui| {
@@ -361,7 +361,7 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
 fn current_image(
     ui: &mut egui::Ui,
     e: &mut ExploreState,
-    img: &std::sync::Arc<GrayImage>,
+    img: &std::sync::Arc<Picture>,
     s: &Settings,
     size: egui::Vec2,
 ) {
@@ -381,7 +381,7 @@ fn current_image(
     // Content hashes, not pointers: a freed image's address can be reused by the next.
     let key = (content_hash(img), 0, s.colormap, false);
     if e.tex_key != Some(key) {
-        let rgba = colormap::colorize(&img.pixels, s.colormap);
+        let rgba = colormap::colorize(img, s.colormap);
         e.tex.set_rgba(ui.ctx(), img.width, img.height, &rgba);
         e.tex_key = Some(key);
     }
@@ -392,17 +392,17 @@ fn current_image(
 fn difference_panels(
     ui: &mut egui::Ui,
     e: &mut ExploreState,
-    after: &GrayImage,
-    before: &GrayImage,
+    after: &Picture,
+    before: &Picture,
     map: ColorMap,
     size: egui::Vec2,
 ) {
     let key = (content_hash(after), content_hash(before));
     if e.diff_key != Some(key) && before.pixels.len() == after.pixels.len() {
         let (w, h) = (after.width, after.height);
-        e.diff_tex[0].set_rgba(ui.ctx(), w, h, &colormap::colorize(&before.pixels, map));
-        e.diff_tex[1].set_rgba(ui.ctx(), w, h, &colormap::colorize(&after.pixels, map));
-        let heat = colormap::difference(&after.pixels, &before.pixels);
+        e.diff_tex[0].set_rgba(ui.ctx(), w, h, &colormap::colorize(before, map));
+        e.diff_tex[1].set_rgba(ui.ctx(), w, h, &colormap::colorize(after, map));
+        let heat = colormap::difference(after, before);
         e.diff_tex[2].set_rgba(ui.ctx(), w, h, &heat);
         e.diff_key = Some(key);
     }
@@ -420,7 +420,7 @@ fn vae_views(ui: &mut egui::Ui, e: &mut ExploreState) {
     if let Some(m) = &e.manifold
         && !e.manifold_uploaded
     {
-        e.manifold_tex.set_gray(ui.ctx(), m);
+        e.manifold_tex.set_picture(ui.ctx(), m);
         e.manifold_uploaded = true;
     }
     let w = ui.available_width();

@@ -12,7 +12,7 @@ use crate::explore::jobs::{Job, JobKind, JobResult};
 use crate::explore::worker::{ModelInfo, Request, Tag};
 use crate::export::{LatentRecord, format_floats};
 use crate::model::ModelKind;
-use crate::types::grid::{self, GrayImage};
+use crate::types::grid::{self, Picture};
 use crate::types::noise;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,14 +34,14 @@ pub struct ExploreState {
     pub label_b: usize,
     /// Share of `label_b` in the condition (0 = only `label_a`).
     pub mix: f32,
-    pub image: Option<Arc<GrayImage>>,
+    pub image: Option<Arc<Picture>>,
     /// The image before the last change, for the difference view.
-    pub reference: Option<Arc<GrayImage>>,
+    pub reference: Option<Arc<Picture>>,
     pub diff_view: bool,
     pub last_generate_ms: f32,
     next_id: u64,
     pub(super) dirty: bool,
-    pub manifold: Option<Arc<GrayImage>>,
+    pub manifold: Option<Arc<Picture>>,
     pub(super) manifold_uploaded: bool,
     pub scatter: Option<(Vec<[f32; 2]>, Vec<u8>)>,
     pub(super) tex: Tex,
@@ -96,7 +96,7 @@ pub struct RunningJob {
 
 /// A real image and what encoding found for it.
 pub struct Encoded {
-    pub original: Arc<GrayImage>,
+    pub original: Arc<Picture>,
     pub name: String,
     pub pixel_mse: f32,
     pub steps: usize,
@@ -241,14 +241,14 @@ impl ExploreState {
         requests
     }
 
-    pub fn on_manifold(&mut self, grid: GrayImage) {
+    pub fn on_manifold(&mut self, grid: Picture) {
         self.manifold = Some(Arc::new(grid));
         self.manifold_uploaded = false;
     }
 
     /// The worker answers in request order and drops superseded requests, so every reply is
     /// the newest image there is.
-    pub fn on_image(&mut self, grid: GrayImage, millis: f32) {
+    pub fn on_image(&mut self, grid: Picture, millis: f32) {
         self.image = Some(Arc::new(grid));
         self.last_generate_ms = millis;
     }
@@ -460,12 +460,12 @@ impl ExploreState {
                 name,
                 inversion,
             } => {
-                let side = info.model.image_size;
+                let (side, channels) = (info.model.image_size, info.model.channels);
                 self.reference = self.image.clone();
                 self.z = inversion.z;
                 self.dirs.amounts.iter_mut().for_each(|a| *a = 0.0);
                 self.encoded = Some(Encoded {
-                    original: Arc::new(grid::grid(&original, 1, side, 1)),
+                    original: Arc::new(grid::grid(&original, 1, side, channels, 1)),
                     name: name.clone(),
                     pixel_mse: inversion.pixel_mse,
                     steps: inversion.steps,

@@ -7,7 +7,7 @@ use super::image_view::Tex;
 use crate::data::DataSource;
 use crate::explore::gibbs::{GibbsControl, GibbsFrame, GibbsStart};
 use crate::explore::worker::{ModelInfo, Request};
-use crate::types::grid::{self, GrayImage};
+use crate::types::grid::{self, Picture};
 use eframe::egui;
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ pub struct GibbsState {
     pub started_from: String,
     /// The noise seed it started from, when it did.
     pub start_seed: Option<u64>,
-    pub frames: Vec<Arc<GrayImage>>,
+    pub frames: Vec<Arc<Picture>>,
     /// A request is in flight (playing waits for it before sending the next).
     pub waiting: bool,
     next_id: u64,
@@ -112,7 +112,7 @@ impl GibbsState {
             return; // an older request's answer
         }
         self.waiting = false;
-        let image = grid::grid_of(&f.visible, 28, 1);
+        let image = grid::grid_of(&f.visible, 28, 1, 1);
         self.frames.push(Arc::new(image));
         if self.frames.len() > CHAIN_FRAMES {
             let mut i = 0;
@@ -126,18 +126,14 @@ impl GibbsState {
 
     /// The hidden layer's states as a near-square image (white: on; a DBN's first layer comes
     /// from a pass down and shows probabilities as grays).
-    fn hidden_image(h: &[f32]) -> GrayImage {
+    fn hidden_image(h: &[f32]) -> Picture {
         let cols = (h.len() as f64).sqrt().ceil().max(1.0) as usize;
         let rows = h.len().div_ceil(cols);
         let mut pixels = vec![40u8; cols * rows];
         for (i, &v) in h.iter().enumerate() {
             pixels[i] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         }
-        GrayImage {
-            width: cols,
-            height: rows,
-            pixels,
-        }
+        Picture::gray(cols, rows, pixels)
     }
 
     fn clamped(&self, unit: usize) -> Option<bool> {
@@ -311,10 +307,10 @@ fn view(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut Vec<A
         return;
     };
     if g.shown != Some(frame.id) || !g.v_tex.is_set() {
-        let v = grid::grid_of(&frame.visible, 28, 1);
-        g.v_tex.set_gray(ui.ctx(), &v);
+        let v = grid::grid_of(&frame.visible, 28, 1, 1);
+        g.v_tex.set_picture(ui.ctx(), &v);
         g.h_tex
-            .set_gray(ui.ctx(), &GibbsState::hidden_image(&frame.hidden));
+            .set_picture(ui.ctx(), &GibbsState::hidden_image(&frame.hidden));
         g.shown = Some(frame.id);
     }
     ui.label(format!(
@@ -369,7 +365,7 @@ fn view(ui: &mut egui::Ui, info: &ModelInfo, g: &mut GibbsState, out: &mut Vec<A
                 "Gibbs sample",
                 &format!("gibbs-step{}", frame.steps),
                 Payload::Png {
-                    image: Arc::new(grid::grid_of(&frame.visible, 28, 1)),
+                    image: Arc::new(grid::grid_of(&frame.visible, 28, 1, 1)),
                     scale: 8,
                     metadata,
                 },

@@ -3,7 +3,7 @@
 //! a heat map. Where eframe runs without a wgpu renderer (tests, some remote sessions), the
 //! caller uses the CPU path in `colormap` instead; [`install`] says which.
 
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use eframe::egui;
 use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;
@@ -107,9 +107,9 @@ pub fn install(render_state: Option<&egui_wgpu::RenderState>) -> bool {
 
 /// One frame's request: what to draw.
 pub struct ImageViewCallback {
-    pub current: Arc<GrayImage>,
+    pub current: Arc<Picture>,
     /// The image before the last change; `None` draws the colour-mapped image.
-    pub reference: Option<Arc<GrayImage>>,
+    pub reference: Option<Arc<Picture>>,
     pub map: u32,
 }
 
@@ -132,7 +132,7 @@ impl Textures {
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R8Unorm,
+                format: wgpu::TextureFormat::Rgba8Unorm,
                 usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
             })
@@ -168,7 +168,7 @@ impl Textures {
     }
 }
 
-fn upload(queue: &wgpu::Queue, texture: &wgpu::Texture, img: &GrayImage) {
+fn upload(queue: &wgpu::Queue, texture: &wgpu::Texture, img: &Picture) {
     queue.write_texture(
         wgpu::TexelCopyTextureInfo {
             texture,
@@ -176,10 +176,13 @@ fn upload(queue: &wgpu::Queue, texture: &wgpu::Texture, img: &GrayImage) {
             origin: wgpu::Origin3d::ZERO,
             aspect: wgpu::TextureAspect::All,
         },
-        &img.pixels,
+        &img.to_rgb()
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect::<Vec<u8>>(),
         wgpu::TexelCopyBufferLayout {
             offset: 0,
-            bytes_per_row: Some(img.width as u32),
+            bytes_per_row: Some(4 * img.width as u32),
             rows_per_image: Some(img.height as u32),
         },
         wgpu::Extent3d {
@@ -219,7 +222,8 @@ impl egui_wgpu::CallbackTrait for ImageViewCallback {
                 upload(queue, &t.reference, r);
             }
             let mode = u32::from(diff.is_some());
-            let words = [mode, self.map, res.linear_out, 0u32];
+            let colour = u32::from(self.current.is_colour());
+            let words = [mode, self.map, res.linear_out, colour];
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
             queue.write_buffer(&res.params, 0, &bytes);
         }

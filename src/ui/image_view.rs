@@ -1,7 +1,7 @@
 //! Generated images on screen: egui textures with nearest-neighbour zoom (pixels stay crisp),
 //! fitted to the space available, and hit-testing of grid cells.
 
-use crate::types::grid::{GAP, GrayImage};
+use crate::types::grid::{GAP, Picture};
 use eframe::egui::{self, ColorImage, TextureHandle, TextureOptions};
 
 /// One on-screen image, re-uploaded only when its content changes.
@@ -19,11 +19,15 @@ impl Tex {
         }
     }
 
-    pub fn set_gray(&mut self, ctx: &egui::Context, img: &GrayImage) {
-        self.set(
-            ctx,
-            ColorImage::from_gray([img.width, img.height], &img.pixels),
-        );
+    /// A grey or colour picture, as it is.
+    pub fn set_picture(&mut self, ctx: &egui::Context, img: &Picture) {
+        let size = [img.width, img.height];
+        let image = if img.is_colour() {
+            ColorImage::from_rgb(size, &img.pixels)
+        } else {
+            ColorImage::from_gray(size, &img.pixels)
+        };
+        self.set(ctx, image);
     }
 
     pub fn set_rgba(&mut self, ctx: &egui::Context, width: usize, height: usize, rgba: &[u8]) {
@@ -86,19 +90,21 @@ pub fn cell_at(frac: egui::Vec2, n: usize, side: usize, cols: usize) -> Option<u
 }
 
 /// Nearest-neighbour enlargement by a whole factor (for exports that should be visible).
-pub fn upscale(img: &GrayImage, k: usize) -> GrayImage {
+pub fn upscale(img: &Picture, k: usize) -> Picture {
     let k = k.max(1);
+    let c = img.channels.max(1);
     let (w, h) = (img.width * k, img.height * k);
-    let mut pixels = Vec::with_capacity(w * h);
+    let mut pixels = Vec::with_capacity(w * h * c);
     for y in 0..h {
-        let row = &img.pixels[(y / k) * img.width..(y / k + 1) * img.width];
+        let row = &img.pixels[(y / k) * img.width * c..(y / k + 1) * img.width * c];
         for x in 0..w {
-            pixels.push(row[x / k]);
+            pixels.extend_from_slice(&row[(x / k) * c..(x / k + 1) * c]);
         }
     }
-    GrayImage {
+    Picture {
         width: w,
         height: h,
+        channels: c,
         pixels,
     }
 }
@@ -119,11 +125,7 @@ mod tests {
 
     #[test]
     fn upscale_repeats_pixels() {
-        let img = GrayImage {
-            width: 2,
-            height: 1,
-            pixels: vec![0, 255],
-        };
+        let img = Picture::gray(2, 1, vec![0, 255]);
         let big = upscale(&img, 2);
         assert_eq!(big.pixels, vec![0, 0, 255, 255, 0, 0, 255, 255]);
     }

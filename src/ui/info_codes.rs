@@ -4,7 +4,7 @@
 use super::image_view::Tex;
 use crate::explore::worker::{Request, Tag};
 use crate::model::ModelConfig;
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use crate::types::noise;
 use eframe::egui;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub struct Codes {
     /// The continuous codes' values.
     pub cont: Vec<f32>,
     /// One row per continuous code, `SWEEP_STEPS` images each.
-    pub sweep: Option<Arc<GrayImage>>,
+    pub sweep: Option<Arc<Picture>>,
     sweep_tex: Tex,
     /// Whether `sweep` is what `sweep_tex` shows.
     uploaded: bool,
@@ -107,7 +107,7 @@ impl Codes {
         })
     }
 
-    pub fn on_sweep(&mut self, grid: GrayImage) {
+    pub fn on_sweep(&mut self, grid: Picture) {
         self.sweep = Some(Arc::new(grid));
         self.uploaded = false;
     }
@@ -144,7 +144,7 @@ impl Codes {
                 "Sweeps: each row moves one continuous code from -{SWEEP_RANGE} to +{SWEEP_RANGE}"
             ));
             if !self.uploaded || !self.sweep_tex.is_set() {
-                self.sweep_tex.set_gray(ui.ctx(), &sweep);
+                self.sweep_tex.set_picture(ui.ctx(), &sweep);
                 self.uploaded = true;
             }
             let w = ui.available_width().min(420.0);

@@ -9,7 +9,7 @@ use super::settings::Settings;
 use crate::explore::interpolate::{self, Mode};
 use crate::explore::worker::{Request, Tag};
 use crate::export::format_floats;
-use crate::types::grid::{self, GrayImage};
+use crate::types::grid::{self, Picture};
 use crate::types::noise;
 use eframe::egui;
 use std::sync::Arc;
@@ -38,10 +38,10 @@ pub struct InterpState {
     /// Which end a click on a candidate sets.
     pub target: Which,
     pub candidates_seed: u64,
-    pub candidates: Option<Arc<GrayImage>>,
+    pub candidates: Option<Arc<Picture>>,
     candidate_latents: Vec<Endpoint>,
-    pub frames: Vec<Arc<GrayImage>>,
-    pub strip: Option<Arc<GrayImage>>,
+    pub frames: Vec<Arc<Picture>>,
+    pub strip: Option<Arc<Picture>>,
     pub playing: bool,
     pub frame: usize,
     clock: f64,
@@ -104,16 +104,16 @@ impl InterpState {
         self.strip_dirty = true;
     }
 
-    pub fn on_candidates(&mut self, grid: GrayImage) {
+    pub fn on_candidates(&mut self, grid: Picture) {
         self.candidates = Some(Arc::new(grid));
         self.candidates_uploaded = false;
     }
 
-    pub fn on_strip(&mut self, values: &[f32], grid: GrayImage, side: usize) {
-        let per = side * side;
+    pub fn on_strip(&mut self, values: &[f32], grid: Picture, (side, channels): (usize, usize)) {
+        let per = channels * side * side;
         self.frames = values
             .chunks(per)
-            .map(|v| Arc::new(grid::grid(v, 1, side, 1)))
+            .map(|v| Arc::new(grid::grid(v, 1, side, channels, 1)))
             .collect();
         self.strip = Some(Arc::new(grid));
         self.strip_uploaded = false;
@@ -235,7 +235,7 @@ pub fn show(
             ui.label("Click a sample to set the selected end:");
             if let Some(grid) = it.candidates.clone() {
                 if !it.candidates_uploaded {
-                    it.candidates_tex.set_gray(ui.ctx(), &grid);
+                    it.candidates_tex.set_picture(ui.ctx(), &grid);
                     it.candidates_uploaded = true;
                 }
                 let w = ui.available_width();
@@ -311,7 +311,7 @@ pub fn show(
         ));
         if let Some(strip) = it.strip.clone() {
             if !it.strip_uploaded {
-                it.strip_tex.set_gray(ui.ctx(), &strip);
+                it.strip_tex.set_picture(ui.ctx(), &strip);
                 it.strip_uploaded = true;
             }
             egui::ScrollArea::horizontal()
@@ -354,7 +354,7 @@ pub fn show(
         let frame = it.frame.min(it.frames.len() - 1);
         let key = (frame, it.frames.len());
         if it.frame_shown != Some(key) {
-            it.frame_tex.set_gray(ui.ctx(), &it.frames[frame]);
+            it.frame_tex.set_picture(ui.ctx(), &it.frames[frame]);
             it.frame_shown = Some(key);
         }
         let room = ui.available_size() - egui::vec2(0.0, 40.0);

@@ -7,7 +7,7 @@ use super::image_view::Tex;
 use crate::explore::sweep::{self, Axis, Move};
 use crate::explore::worker::{Request, Tag};
 use crate::model::ModelConfig;
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use eframe::egui;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub struct SweepState {
     pub steps: usize,
     /// Each axis goes from -range to +range (sigmas for a direction, raw units otherwise).
     pub range: f32,
-    pub image: Option<Arc<GrayImage>>,
+    pub image: Option<Arc<Picture>>,
     tex: Tex,
     uploaded: bool,
     dirty: bool,
@@ -66,7 +66,7 @@ impl SweepState {
         self.dirty = true;
     }
 
-    pub fn on_grid(&mut self, grid: GrayImage) {
+    pub fn on_grid(&mut self, grid: Picture) {
         self.image = Some(Arc::new(grid));
         self.uploaded = false;
     }
@@ -201,7 +201,7 @@ impl SweepState {
         if let Some(img) = &self.image
             && !self.uploaded
         {
-            self.tex.set_gray(ui.ctx(), img);
+            self.tex.set_picture(ui.ctx(), img);
             self.uploaded = true;
         }
         self.tex.show(ui, ui.available_size());

@@ -9,7 +9,7 @@ use super::settings::Settings;
 use crate::model::{ModelConfig, ModelKind};
 use crate::quality::Score;
 use crate::train::{Command, Event, History, StepMetrics, TrainConfig};
-use crate::types::grid::GrayImage;
+use crate::types::grid::Picture;
 use eframe::egui;
 use std::sync::Arc;
 
@@ -43,10 +43,10 @@ pub struct TrainState {
     pub history: History,
     pub markers: Vec<Marker>,
     pub quality: Vec<(u64, Score)>,
-    pub grids: Vec<(u64, Arc<GrayImage>)>,
+    pub grids: Vec<(u64, Arc<Picture>)>,
     /// The newest grid from the trained weights, when the run also keeps their average (the
     /// grids above).
-    pub live_grid: Option<(u64, Arc<GrayImage>)>,
+    pub live_grid: Option<(u64, Arc<Picture>)>,
     /// Show `live_grid` instead of the average's newest grid.
     pub show_live: bool,
     /// Time-lapse position; `None` follows the newest grid.
@@ -66,7 +66,7 @@ pub struct TrainState {
     /// Learning rates a starting run was given (shown once it has started).
     pub starting_lr: (f64, f64),
     /// A Boltzmann machine's newest bottom-layer filters.
-    pub filters: Option<(u64, Arc<GrayImage>)>,
+    pub filters: Option<(u64, Arc<Picture>)>,
     filters_tex: Tex,
     filters_shown: Option<u64>,
     grid_tex: Tex,
@@ -217,7 +217,7 @@ impl TrainState {
         self.alert = alert;
     }
 
-    pub fn push_grid(&mut self, step: u64, grid: GrayImage) {
+    pub fn push_grid(&mut self, step: u64, grid: Picture) {
         self.grids.push((step, Arc::new(grid)));
         if self.grids.len() > TIMELAPSE_FRAMES {
             let last = self.grids.pop();
@@ -243,7 +243,7 @@ impl TrainState {
     }
 
     /// The grid the time-lapse shows now.
-    pub fn current_grid(&self) -> Option<&(u64, Arc<GrayImage>)> {
+    pub fn current_grid(&self) -> Option<&(u64, Arc<Picture>)> {
         match (self.scrub, &self.live_grid) {
             (Some(i), _) => self.grids.get(i),
             (None, Some(live)) if self.show_live => Some(live),
@@ -490,7 +490,7 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
     }
     let shown = (step, t.show_live && t.scrub.is_none());
     if t.shown != Some(shown) || !t.grid_tex.is_set() {
-        t.grid_tex.set_gray(ui.ctx(), &grid);
+        t.grid_tex.set_picture(ui.ctx(), &grid);
         t.shown = Some(shown);
     }
     // floor: a fractional size would widen the resizable panel a little every frame
@@ -568,7 +568,7 @@ fn filters(ui: &mut egui::Ui, t: &mut TrainState) {
     ui.heading("Filters");
     ui.label("each hidden unit's weights to the pixels (first 100 units)");
     if t.filters_shown != Some(step) || !t.filters_tex.is_set() {
-        t.filters_tex.set_gray(ui.ctx(), &grid);
+        t.filters_tex.set_picture(ui.ctx(), &grid);
         t.filters_shown = Some(step);
     }
     let w = ui.available_width().min(420.0);

@@ -511,7 +511,7 @@ fn a_decoded_folder_is_cached_by_content_and_size() {
         ..LoadOptions::default()
     };
     let entries = || std::fs::read_dir(cache.path()).expect("list").count();
-    let (first, _) = source.load_opts(28, &opts).expect("decode");
+    let (first, _) = source.load_opts(Some(28), &opts).expect("decode");
     assert_eq!(entries(), 1, "one cache file");
     // The second load reads the cache file: change a pixel in it and the load returns it.
     let file = std::fs::read_dir(cache.path())
@@ -524,7 +524,7 @@ fn a_decoded_folder_is_cached_by_content_and_size() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&file, &bytes).expect("write");
-    let (again, _) = source.load_opts(28, &opts).expect("cached");
+    let (again, _) = source.load_opts(Some(28), &opts).expect("cached");
     assert_eq!(again.labels, first.labels);
     assert_ne!(
         again.images.last(),
@@ -533,13 +533,13 @@ fn a_decoded_folder_is_cached_by_content_and_size() {
     );
     bytes[last] ^= 0xff;
     std::fs::write(&file, &bytes).expect("restore");
-    let (other_size, _) = source.load_opts(16, &opts).expect("another size");
+    let (other_size, _) = source.load_opts(Some(16), &opts).expect("another size");
     assert_eq!((other_size.width, entries()), (16, 2));
     // An edited picture: a new key, and the new pixels.
     image::GrayImage::from_pixel(40, 40, image::Luma([0]))
         .save(dir.path().join("b/2.png"))
         .expect("png");
-    let (edited, _) = source.load_opts(28, &opts).expect("edited");
+    let (edited, _) = source.load_opts(Some(28), &opts).expect("edited");
     assert_eq!(entries(), 3);
     assert!(edited.image(5).iter().all(|&p| p < 3));
     // A damaged cache file is ignored, not trusted.
@@ -548,7 +548,7 @@ fn a_decoded_folder_is_cached_by_content_and_size() {
         let bytes = std::fs::read(&p).expect("read");
         std::fs::write(&p, &bytes[..bytes.len() / 2]).expect("truncate");
     }
-    let (reloaded, _) = source.load_opts(28, &opts).expect("decoded again");
+    let (reloaded, _) = source.load_opts(Some(28), &opts).expect("decoded again");
     assert_eq!(reloaded, edited);
 }
 

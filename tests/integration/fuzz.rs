@@ -369,12 +369,12 @@ fn fuzz_settings(count: usize) {
 }
 
 /// A 28x28 test pattern.
-fn grid() -> latentlab::types::grid::GrayImage {
-    latentlab::types::grid::GrayImage {
-        width: 28,
-        height: 28,
-        pixels: (0..28 * 28).map(|i| (i * 3 % 256) as u8).collect(),
-    }
+fn grid() -> latentlab::types::grid::Picture {
+    latentlab::types::grid::Picture::gray(
+        28,
+        28,
+        (0..28 * 28).map(|i| (i * 3 % 256) as u8).collect(),
+    )
 }
 
 /// CRC-32 (IEEE), as PNG chunks carry it.

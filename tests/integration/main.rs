@@ -8,6 +8,7 @@ mod checkpoint;
 mod cli;
 mod cli_boltzmann;
 mod cli_latent;
+mod colour;
 mod data;
 mod explore;
 mod fuzz;
@@ -63,6 +64,7 @@ pub fn patterns(copies: usize) -> Dataset {
         name: "patterns".into(),
         height: 28,
         width: 28,
+        channels: 1,
         images,
         labels,
         class_names: ["h-bar", "v-bar", "block-tl", "block-br"]

@@ -278,11 +278,7 @@ fn without_a_native_dialog_a_path_field_is_offered() {
 fn bad_drops_are_reported_and_a_dropped_run_directory_opens() {
     let dir = super::tempdir();
     let bogus = dir.path().join("not-latentlab.png");
-    let plain = latentlab::types::grid::GrayImage {
-        width: 2,
-        height: 2,
-        pixels: vec![0, 1, 2, 3],
-    };
+    let plain = latentlab::types::grid::Picture::gray(2, 2, vec![0, 1, 2, 3]);
     latentlab::export::write_png(&bogus, &plain, &[], true).expect("png");
     let mut h = with_shipped_model(vec![]);
     let z = h.state().explore.z.clone();

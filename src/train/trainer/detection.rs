@@ -102,6 +102,7 @@ impl Trainer {
         Ok(Some(Judged {
             names,
             images,
+            shape: (self.config.model.image_size, self.config.model.channels),
             verdicts,
         }))
     }

@@ -119,11 +119,13 @@ impl Trainer {
 
     fn real_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>) {
         let b = self.config.batch;
-        let size = self.config.model.image_size;
+        let (size, channels) = (self.config.model.image_size, self.config.model.channels);
         let (pixels, labels) = self.batcher.next_batch(&self.data, b);
         self.examples_seen += b as u64;
-        let real =
-            Tensor::<4>::from_data(TensorData::new(pixels, [b, 1, size, size]), &self.device);
+        let real = Tensor::<4>::from_data(
+            TensorData::new(pixels, [b, channels, size, size]),
+            &self.device,
+        );
         let classes = self.config.model.num_classes;
         let label = self.config.model.is_conditional().then(|| {
             Tensor::<2>::from_data(

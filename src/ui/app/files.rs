@@ -74,9 +74,10 @@ pub(super) enum Job {
         path: PathBuf,
     },
     Failed(String),
-    /// A data set loaded for a run, with what an image folder skipped (see [`load_run_data`]).
+    /// A data set loaded for a run (its source and the side asked for), with what an image
+    /// folder skipped (see [`load_run_data`]).
     Data(
-        DataSource,
+        (DataSource, Option<usize>),
         Result<(Arc<Dataset>, crate::data::Skipped), String>,
     ),
     Dropped(Dropped),
@@ -102,11 +103,12 @@ pub(super) enum Dropped {
     Refused(String),
 }
 
-/// `detect`: an image for the discriminator rather than a latent to restore.
-fn examine_drop(path: PathBuf, detect: bool) -> Dropped {
+/// `detect`: an image for the discriminator rather than a latent to restore. `shape`: (side,
+/// channels) of the model the picture is for (the training run's, or the explored one's).
+fn examine_drop(path: PathBuf, detect: bool, (side, channels): (usize, usize)) -> Dropped {
     if detect && !path.is_dir() {
         let name = path.display().to_string();
-        return match crate::detect::load_images(std::slice::from_ref(&path)) {
+        return match crate::detect::load_images(std::slice::from_ref(&path), side, channels) {
             Ok(px) => Dropped::ToJudge(name, px),
             Err(e) => Dropped::Refused(format!("cannot judge the dropped image: {e}")),
         };
@@ -129,7 +131,11 @@ fn examine_drop(path: PathBuf, detect: bool) -> Dropped {
         return Dropped::Directions(path);
     }
     let name = path.display().to_string();
-    let encode = |path: &std::path::Path| match crate::detect::load_images(&[path.to_path_buf()]) {
+    let encode = |path: &std::path::Path| match crate::detect::load_images(
+        &[path.to_path_buf()],
+        side,
+        channels,
+    ) {
         Ok(px) => Dropped::ToEncode(name.clone(), px),
         Err(e) => Dropped::Refused(format!("cannot encode the dropped image: {e}")),
     };
@@ -337,9 +343,17 @@ impl LatentLabApp {
     pub(super) fn handle_drops(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         let detect = self.settings.tab == Tab::Detect;
+        let model = if detect {
+            self.train.model.as_ref()
+        } else {
+            self.explore.info.as_ref().map(|i| &i.model)
+        };
+        let shape = model.map_or((crate::types::config::DIGIT_SIDE, 1), |m| {
+            (m.image_size, m.channels)
+        });
         for f in dropped {
             let path = f.path().to_path_buf();
-            self.spawn_job(move || Job::Dropped(examine_drop(path, detect)));
+            self.spawn_job(move || Job::Dropped(examine_drop(path, detect, shape)));
         }
     }
 
@@ -461,7 +475,7 @@ impl LatentLabApp {
 /// decoded before, else decoded with its progress in `loading`.
 pub(super) fn load_run_data(
     source: DataSource,
-    size: usize,
+    size: Option<usize>,
     strict: bool,
     loading: &crate::ui::train_panel::Loading,
 ) -> Job {
@@ -479,5 +493,5 @@ pub(super) fn load_run_data(
         .load_opts(size, &opts)
         .map(|(d, skipped)| (Arc::new(d), skipped))
         .map_err(|e| e.to_string());
-    Job::Data(source, result)
+    Job::Data((source, size), result)
 }
