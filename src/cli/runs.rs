@@ -187,22 +187,31 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let run = checkpoint::shipped::resolve(&a.checkpoint);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
         .with_context(|| format!("loading checkpoint {}", run.display()))?;
-    let dir = quality::classifier_dir(a.classifier.as_deref(), &manifest.data.name);
-    if !dir.join(quality::CLASSIFIER_MANIFEST).is_file() {
-        return Err(quality::QualityError::NoClassifier {
-            data: manifest.data.name.clone(),
-            searched: dir.display().to_string(),
-        }
-        .into());
-    }
-    let meter = quality::load_classifier(&dir, &device)
-        .with_context(|| format!("loading classifier {}", dir.display()))?;
-    let info = &meter.info;
     let source: DataSource = manifest.data.source.parse()?;
     let shape = manifest.model();
     let real = source
         .load_shaped(shape.image_size, shape.channels)
         .with_context(|| format!("loading the real images of `{source}`"))?;
+    let (meter, from) = latentlab::train::meter::meter_for(
+        a.classifier.as_deref(),
+        &real,
+        &device,
+        |step, loss| {
+            if step == 100 {
+                say!("no classifier for this data set and shape yet: training its feature network once ({} steps)", latentlab::train::meter::FEATURE_STEPS);
+            }
+            if step % 500 == 0 {
+                say!("  feature network step {step}: loss {loss:.4}");
+            }
+        },
+    )
+    .context("preparing the quality meter")?;
+    let info = &meter.info;
+    let rotation = info
+        .class_names
+        .iter()
+        .map(String::as_str)
+        .eq(latentlab::train::meter::ROTATIONS);
     // A Boltzmann machine's coin flips follow the seed too: a score repeats exactly.
     let g = match (g, a.gibbs) {
         (latentlab::model::Generator::Boltzmann(m), steps) => {
@@ -224,14 +233,33 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         a.seed,
         &device,
     )?;
+    let meter_name = match &from {
+        latentlab::train::meter::MeterSource::Classifier(_) => {
+            format!("the {} classifier", info.data)
+        }
+        _ if rotation => format!(
+            "{}'s own feature network (trained to tell rotations; the set has no labels)",
+            info.data
+        ),
+        _ => format!(
+            "{}'s own feature network (trained on its labels)",
+            info.data
+        ),
+    };
     out!(
-        "{} ({} steps) rated by the {} classifier (held-out accuracy {:.1}%) on {} images:",
+        "{} ({} steps) rated by {meter_name} (held-out accuracy {:.1}%) on {} images:",
         a.checkpoint.display(),
         manifest.step,
-        info.data,
         100.0 * info.heldout_accuracy,
         s.n
     );
+    match &from {
+        latentlab::train::meter::MeterSource::Trained(Some(p))
+        | latentlab::train::meter::MeterSource::Cached(p) => {
+            say!("meter cached in {}", p.display())
+        }
+        _ => {}
+    }
     if let (Some(per), Some(all)) = (&s.per_label, s.overall_accuracy) {
         for (name, acc) in per {
             out!("  label {name:<12} accuracy {:5.1}%", 100.0 * acc);
@@ -257,13 +285,15 @@ pub fn score(a: ScoreArgs) -> Result<()> {
             100.0 * codes.iter().map(|c| c.purity).sum::<f32>() / codes.len().max(1) as f32
         );
     }
-    out!(
-        "  classes covered {}/{}; predicted-class entropy {:.2} bits (max {:.2})",
-        s.classes_covered,
-        s.classes,
-        s.entropy_bits,
-        (s.classes as f32).log2()
-    );
+    if !rotation {
+        out!(
+            "  classes covered {}/{}; predicted-class entropy {:.2} bits (max {:.2})",
+            s.classes_covered,
+            s.classes,
+            s.entropy_bits,
+            (s.classes as f32).log2()
+        );
+    }
     out!(
         "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
         s.frechet

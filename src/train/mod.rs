@@ -5,6 +5,7 @@ pub mod classifier;
 pub mod detector;
 pub mod fused_adam;
 pub mod messages;
+pub mod meter;
 pub mod objective;
 pub mod options;
 pub mod session;

@@ -301,14 +301,18 @@ impl Session {
                 });
                 self.meter = None;
                 if spec.score_every > 0 {
-                    let dir =
-                        crate::quality::classifier_dir(spec.classifier.as_deref(), &t.data().name);
+                    // The data set's own feature network is trained here the first time
+                    // (tens of seconds), then read from the cache.
                     let plain = t.device().clone().without_autodiff();
-                    match crate::quality::load_classifier(&dir, &plain) {
-                        Ok(m) => self.meter = Some(m),
+                    match super::meter::meter_for(
+                        spec.classifier.as_deref(),
+                        t.data(),
+                        &plain,
+                        |_, _| {},
+                    ) {
+                        Ok((m, _)) => self.meter = Some(m),
                         Err(e) => self.out.send(Event::Warning(format!(
-                            "quality meter off: no classifier for this data set ({e}); \
-                             train one with `latentlab classifier`"
+                            "quality meter off: {e}; train a classifier with `latentlab classifier`"
                         ))),
                     }
                 }

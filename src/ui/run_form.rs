@@ -106,6 +106,7 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 .response
                 .labelled_by(l.id);
             ui.end_row();
+            shape_rows(ui, run);
             let l = ui.label("Batch");
             ui.add(egui::DragValue::new(&mut run.batch).range(1..=1024))
                 .labelled_by(l.id);
@@ -146,6 +147,49 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 boltzmann_rows(ui, run);
             }
         });
+}
+
+/// Image size and colour: by default both follow the data ("data's own").
+fn shape_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
+    let own = "data's own";
+    let l = ui.label("Image size");
+    let size_text = |s: Option<usize>| s.map_or(own.to_string(), |s| format!("{s} px"));
+    egui::ComboBox::from_id_salt("image-size")
+        .selected_text(size_text(run.size))
+        .show_ui(ui, |ui| {
+            for s in [
+                None,
+                Some(16),
+                Some(28),
+                Some(32),
+                Some(48),
+                Some(64),
+                Some(96),
+                Some(128),
+            ] {
+                ui.selectable_value(&mut run.size, s, size_text(s));
+            }
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text("Pictures are centre-cropped and resized to this side");
+    ui.end_row();
+    let l = ui.label("Colour");
+    let channels_text = |c: Option<usize>| match c {
+        None => own.to_string(),
+        Some(1) => "grey".to_string(),
+        Some(_) => "colour (RGB)".to_string(),
+    };
+    egui::ComboBox::from_id_salt("image-channels")
+        .selected_text(channels_text(run.channels))
+        .show_ui(ui, |ui| {
+            for c in [None, Some(1), Some(3)] {
+                ui.selectable_value(&mut run.channels, c, channels_text(c));
+            }
+        })
+        .response
+        .labelled_by(l.id);
+    ui.end_row();
 }
 
 /// Layer sizes chosen for another family that this one cannot take (an RBM has one layer, a
