@@ -171,7 +171,66 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
             ),
         }
     }
+    if manifest.data.name == "shapes" && model.channels == 3 {
+        factor_table(
+            &g,
+            &model,
+            &file.directions,
+            cond.as_deref(),
+            a.seed,
+            &device,
+        )?;
+    }
     out!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// Base latents a factor table averages over.
+const FACTOR_SAMPLES: usize = 64;
+
+/// Print which known factor of the shapes set each direction moves most.
+fn factor_table(
+    g: &Generator,
+    model: &ModelConfig,
+    dirs: &[Direction],
+    cond: Option<&[f32]>,
+    seed: u64,
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    use latentlab::explore::factors::{self, FACTORS};
+    let real = DataSource::Shapes.load_shaped(model.image_size, model.channels)?;
+    let (meter, _) = latentlab::train::meter::meter_for(None, &real, device, |_, _| {})
+        .context("the shapes set's quality meter (it reads the shape class)")?;
+    let classify = |px: &[f32]| quality::classify(&meter.classifier, px, device).map(|(_, p)| p);
+    let cond = cond.map(|c| c.repeat(FACTOR_SAMPLES));
+    let rows = factors::table(
+        g,
+        model,
+        dirs,
+        cond.as_deref(),
+        Some(&classify),
+        FACTOR_SAMPLES,
+        seed,
+        device,
+    )?;
+    out!(
+        "which factor each direction moves (share of the factor's range between -2 and +2 \
+         sigma, mean of {FACTOR_SAMPLES} samples):"
+    );
+    out!(
+        "  {:<12} {}  moves most",
+        "direction",
+        FACTORS.map(|f| format!("{f:>16}")).join("")
+    );
+    for r in rows {
+        let cells: String = r
+            .effects
+            .iter()
+            .map(|e| e.map_or(format!("{:>16}", "-"), |e| format!("{e:>16.2}")))
+            .collect();
+        let most = r.most().map_or("-".to_string(), |(f, _)| f.to_string());
+        out!("  {:<12} {cells}  {most}", r.direction);
+    }
     Ok(())
 }
 

@@ -57,7 +57,8 @@ pub struct Job {
 #[derive(Debug, Clone)]
 pub enum JobResult {
     /// Principal directions: they replace the loaded set.
-    Directions(Vec<Direction>),
+    /// Computed directions, and which factor each moves on a colour shapes run.
+    Directions(Vec<Direction>, Option<Vec<super::factors::FactorRow>>),
     /// One attribute vector: it joins the loaded set.
     Attribute(Direction),
     Encoded {
@@ -138,7 +139,13 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                     )
                     .map_err(text)?
                 };
-            Ok(JobResult::Directions(found))
+            let factors = if m.info.data_name == "shapes" && model.channels == 3 {
+                progress(0.9, "reading which factor each direction moves".into());
+                Some(factor_table(m, &found, cond.as_deref(), &device)?)
+            } else {
+                None
+            };
+            Ok(JobResult::Directions(found, factors))
         }
         JobKind::Attribute { from, to, n } => {
             let dir = quality::classifier_dir(None, &m.info.data_name);
@@ -244,4 +251,42 @@ fn encode_data(
         mu.extend(readback(enc.forward(x).0).map_err(|e| e.to_string())?);
     }
     Ok(mu)
+}
+
+/// Base latents a factor table averages over.
+const FACTOR_SAMPLES: usize = 64;
+
+/// Which factor of the shapes set each of `dirs` moves (see [`super::factors`]), the shape
+/// class read by the set's quality meter.
+fn factor_table(
+    m: &JobModel,
+    dirs: &[Direction],
+    cond: Option<&[f32]>,
+    device: &Device,
+) -> Result<Vec<super::factors::FactorRow>, String> {
+    let model = &m.info.model;
+    let real = DataSource::Shapes
+        .load_shaped(model.image_size, model.channels)
+        .map_err(|e| e.to_string())?;
+    let meter = crate::train::meter::meter_for(None, &real, device, |_, _| {})
+        .map(|(m, _)| m)
+        .ok();
+    let classify = |px: &[f32]| {
+        let Some(meter) = &meter else {
+            return Ok(Vec::new());
+        };
+        quality::classify(&meter.classifier, px, device).map(|(_, p)| p)
+    };
+    let cond = cond.map(|c| c.repeat(FACTOR_SAMPLES));
+    super::factors::table(
+        &m.generator,
+        model,
+        dirs,
+        cond.as_deref(),
+        meter.is_some().then_some(&classify as _),
+        FACTOR_SAMPLES,
+        0,
+        device,
+    )
+    .map_err(|e| e.to_string())
 }

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod directions;
+pub mod factors;
 pub mod gibbs;
 pub mod interpolate;
 pub mod invert;

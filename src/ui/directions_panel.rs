@@ -39,6 +39,8 @@ pub struct DirectionsState {
     candidate_tex: Vec<Tex>,
     candidates_uploaded: bool,
     candidate_seed: u64,
+    /// Which factor each computed direction moves (colour shapes runs).
+    pub factors: Option<Vec<crate::explore::factors::FactorRow>>,
 }
 
 impl Default for DirectionsState {
@@ -58,6 +60,7 @@ impl Default for DirectionsState {
             candidate_tex: Vec::new(),
             candidates_uploaded: false,
             candidate_seed: 1000,
+            factors: None,
         }
     }
 }
@@ -80,6 +83,7 @@ impl DirectionsState {
     pub fn set(&mut self, list: Vec<Direction>, file: Option<PathBuf>, unsaved: bool) {
         self.amounts = vec![0.0; list.len()];
         self.list = list;
+        self.factors = None;
         self.file = file;
         self.unsaved = unsaved;
     }
@@ -258,10 +262,27 @@ pub fn controls(
                     }
                     changed.drag_started |= r.drag_started();
                     changed.latent |= r.changed();
+                    if let Some(row) = d.factors.as_ref().and_then(|f| f.get(i))
+                        && let Some((factor, share)) = row.most()
+                    {
+                        ui.small(format!("moves {factor} ({:.0}%)", 100.0 * share))
+                            .on_hover_text(factor_text(row));
+                    }
                 });
             }
         });
     changed
+}
+
+/// Every factor's share of its range that a direction moves (from -2 to +2 sigma).
+fn factor_text(row: &crate::explore::factors::FactorRow) -> String {
+    let mut text = String::from("share of each factor's range moved from -2σ to +2σ:");
+    for (name, e) in crate::explore::factors::FACTORS.iter().zip(&row.effects) {
+        if let Some(e) = e {
+            text.push_str(&format!("\n{name}: {:.0}%", 100.0 * e));
+        }
+    }
+    text
 }
 
 fn class_name(info: &ModelInfo, i: usize) -> String {

@@ -438,7 +438,7 @@ impl ExploreState {
                 self.mode = LatentMode::Directions;
                 Some(AfterJob::Notice(format!("added direction {name}")))
             }
-            JobResult::Directions(found) => {
+            JobResult::Directions(found, factors) => {
                 let cache = info.path.as_deref().and_then(cache_path);
                 let bytes = DirectionsFile {
                     directions: found.clone(),
@@ -446,6 +446,7 @@ impl ExploreState {
                 }
                 .to_json();
                 self.dirs.set(found, cache.clone(), false);
+                self.dirs.factors = factors;
                 self.mode = LatentMode::Directions;
                 Some(match cache {
                     Some(path) => AfterJob::Cache { path, bytes },

@@ -1,0 +1,215 @@
+//! Which known factor of the shapes data set a latent direction moves: the table Explore and
+//! `latentlab directions` show for runs on `--data shapes` in colour.
+//!
+//! The factors of a generated picture are read back from its pixels: the background's colour
+//! is the mean of the one-pixel border; the shape is every pixel brighter than the midpoint of
+//! the set's two brightness levels (shapes are drawn at value 0.95, backgrounds at 0.25); its
+//! hue is that of its mean colour, its position the mask's centroid and its size the square
+//! root of its area (fractions of the side). The shape class is the quality meter's
+//! prediction, when a meter is at hand. Rotation is not read (a circle has none, a square's
+//! repeats every quarter turn).
+//!
+//! A direction's effect on a factor is the mean, over base latents, of how far the factor
+//! differs between the images at -2 and +2 sigma along the direction, as a share of the
+//! factor's range in the data set (hues: half a turn, the farthest two hues are; size: 0.3;
+//! position: 0.4 of the side; shape: the share of images whose class changes).
+
+use super::directions::Direction;
+use crate::model::{Generator, ModelConfig, ReadbackError, generate_with};
+use crate::types::noise;
+use burn::prelude::*;
+
+/// The factors a table reports, in its column order.
+pub const FACTORS: [&str; 6] = ["shape", "object hue", "background hue", "size", "x", "y"];
+/// Each factor's range in the data set, the unit of an effect (see the module docs).
+const RANGES: [f32; 6] = [1.0, 0.5, 0.5, 0.3, 0.4, 0.4];
+/// Steps along a direction to either side, in units of its sigma.
+const REACH: f32 = 2.0;
+
+/// One row: a direction and its effect on each of [`FACTORS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorRow {
+    pub direction: String,
+    /// Shares of each factor's range ([`FACTORS`] order); shape is `None` without a meter.
+    pub effects: [Option<f32>; 6],
+}
+
+impl FactorRow {
+    /// The factor this direction moves most, and by how much.
+    pub fn most(&self) -> Option<(&'static str, f32)> {
+        self.effects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (FACTORS[i], e)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+/// The five pixel-read factors of one colour picture (`[3, side, side]` in [-1, 1]): object
+/// hue, background hue, size, x, y. `None` when no pixel stands out as a shape.
+pub fn read(img: &[f32], side: usize) -> Option<[f32; 5]> {
+    let plane = side * side;
+    if side < 3 || img.len() != 3 * plane {
+        return None;
+    }
+    let rgb = |i: usize| {
+        [img[i], img[plane + i], img[2 * plane + i]].map(|v| (v.clamp(-1.0, 1.0) + 1.0) / 2.0)
+    };
+    let border: Vec<usize> = (0..plane)
+        .filter(|i| {
+            let (y, x) = (i / side, i % side);
+            y == 0 || x == 0 || y == side - 1 || x == side - 1
+        })
+        .collect();
+    let mean = |idx: &[usize]| {
+        let mut m = [0.0f32; 3];
+        for &i in idx {
+            for (a, b) in m.iter_mut().zip(rgb(i)) {
+                *a += b;
+            }
+        }
+        m.map(|v| v / idx.len().max(1) as f32)
+    };
+    let background = mean(&border);
+    let mask: Vec<usize> = (0..plane)
+        .filter(|&i| rgb(i).iter().copied().fold(0.0, f32::max) > 0.6)
+        .collect();
+    if mask.is_empty() {
+        return None;
+    }
+    let object = mean(&mask);
+    let n = mask.len() as f32;
+    let cx = mask.iter().map(|&i| (i % side) as f32 + 0.5).sum::<f32>() / n / side as f32;
+    let cy = mask.iter().map(|&i| (i / side) as f32 + 0.5).sum::<f32>() / n / side as f32;
+    Some([hue(object), hue(background), n.sqrt() / side as f32, cx, cy])
+}
+
+/// The hue of an RGB colour, in [0, 1).
+fn hue([r, g, b]: [f32; 3]) -> f32 {
+    let max = r.max(g).max(b);
+    let d = max - r.min(g).min(b);
+    if d <= 1e-6 {
+        return 0.0;
+    }
+    let h = if max == r {
+        ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        (b - r) / d + 2.0
+    } else {
+        (r - g) / d + 4.0
+    };
+    h / 6.0
+}
+
+/// How far apart two hues are around the circle, 0 to 0.5.
+fn hue_distance(a: f32, b: f32) -> f32 {
+    let d = (a - b).rem_euclid(1.0);
+    d.min(1.0 - d)
+}
+
+/// The factor table of `dirs` for `g` (a colour model of the shapes set): `n` base latents
+/// drawn from `seed`, `cond` the fixed condition rows of a conditional model (one per base),
+/// and `classify` the meter's class predictions for pictures (`None`: no shape column).
+#[allow(clippy::too_many_arguments)]
+pub fn table(
+    g: &Generator,
+    model: &ModelConfig,
+    dirs: &[Direction],
+    cond: Option<&[f32]>,
+    classify: Option<&dyn Fn(&[f32]) -> Result<Vec<usize>, ReadbackError>>,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<FactorRow>, ReadbackError> {
+    let latent = model.latent_dim;
+    let side = model.image_size;
+    let n = n.max(1);
+    let base = noise::gaussian(seed, n * latent);
+    let len = model.image_len();
+    let mut rows = Vec::with_capacity(dirs.len());
+    for d in dirs {
+        // Rows 0..n at -REACH sigma, n..2n at +REACH sigma.
+        let mut z = Vec::with_capacity(2 * n * latent);
+        for sign in [-REACH, REACH] {
+            for row in base.chunks_exact(latent) {
+                z.extend(
+                    row.iter()
+                        .zip(&d.vector)
+                        .map(|(a, v)| a + sign * d.sigma * v),
+                );
+            }
+        }
+        let cond2 = cond.map(|c| [c, c].concat());
+        let images = generate_with(g, model, device, &z, cond2.as_deref())?;
+        let (lo, hi) = images.split_at(n * len);
+        let mut sums = [0.0f32; 5];
+        let mut counted = 0usize;
+        for (a, b) in lo.chunks_exact(len).zip(hi.chunks_exact(len)) {
+            let (Some(fa), Some(fb)) = (read(a, side), read(b, side)) else {
+                continue;
+            };
+            counted += 1;
+            sums[0] += hue_distance(fa[0], fb[0]);
+            sums[1] += hue_distance(fa[1], fb[1]);
+            for k in 2..5 {
+                sums[k] += (fa[k] - fb[k]).abs();
+            }
+        }
+        let shape = match classify {
+            Some(f) => {
+                let (ca, cb) = (f(lo)?, f(hi)?);
+                let flips = ca.iter().zip(&cb).filter(|(a, b)| a != b).count();
+                Some(flips as f32 / ca.len().max(1) as f32)
+            }
+            None => None,
+        };
+        let mut effects = [shape, None, None, None, None, None];
+        for k in 0..5 {
+            effects[k + 1] = (counted > 0).then(|| sums[k] / counted as f32 / RANGES[k + 1]);
+        }
+        rows.push(FactorRow {
+            direction: d.name.clone(),
+            effects,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::shapes;
+
+    /// The factors read from drawn shapes are the ones they were drawn with.
+    #[test]
+    fn factors_read_back_from_drawn_shapes() {
+        let side = 64;
+        for i in 0..20 {
+            let f = shapes::factors(3, i);
+            let bytes = shapes::draw(&f, side);
+            let planar = crate::data::planar_from_interleaved(&bytes, 3);
+            let img: Vec<f32> = planar.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+            let r = read(&img, side).expect("a shape stands out");
+            assert!(
+                hue_distance(r[0], f.object_hue) < 0.02,
+                "{i}: object hue {r:?} {f:?}"
+            );
+            assert!(
+                hue_distance(r[1], f.background_hue) < 0.02,
+                "{i}: background hue"
+            );
+            assert!((r[3] - f.x).abs() < 0.03, "{i}: x {} against {}", r[3], f.x);
+            assert!((r[4] - f.y).abs() < 0.03, "{i}: y {} against {}", r[4], f.y);
+            assert!(r[2] > 0.5 * f.scale && r[2] < 2.0 * f.scale, "{i}: size");
+        }
+    }
+
+    #[test]
+    fn the_most_moved_factor_wins() {
+        let row = FactorRow {
+            direction: "pc1".into(),
+            effects: [None, Some(0.1), Some(0.7), Some(0.2), None, Some(0.0)],
+        };
+        assert_eq!(row.most(), Some(("background hue", 0.7)));
+    }
+}
