@@ -62,6 +62,11 @@ pub struct BenchRun {
     pub device: String,
     pub device_name: String,
     pub batch: usize,
+    /// The images' side and channels.
+    #[serde(default = "digit_side")]
+    pub size: usize,
+    #[serde(default = "one_channel")]
+    pub channels: usize,
     pub train_examples_per_sec: f64,
     /// Every timed run, for judging the spread.
     pub train_runs: Vec<f64>,
@@ -82,6 +87,14 @@ pub struct ReferenceRun {
     pub train_runs: Vec<f64>,
     pub generate_ms_batch1: f64,
     pub generate_ms_batch64: f64,
+}
+
+fn digit_side() -> usize {
+    crate::types::config::DIGIT_SIDE
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -219,6 +232,8 @@ pub fn bench_one(
         .into(),
         device_name: selected.description,
         batch: opts.batch,
+        size: opts.size,
+        channels: opts.channels,
         train_examples_per_sec: median(&train_runs),
         train_runs,
         generate_ms_batch1,

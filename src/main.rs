@@ -215,6 +215,12 @@ struct BenchArgs {
     /// Timed runs per measurement; the median is reported.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     runs: u64,
+    /// Image side of the synthetic data and the models (16 to 128 in steps of 4).
+    #[arg(long, default_value_t = 28, value_parser = latentlab::train::options::image_side)]
+    size: usize,
+    /// 1 (grey) or 3 (colour).
+    #[arg(long, default_value_t = 1, value_parser = latentlab::train::options::channel_count)]
+    channels: usize,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,

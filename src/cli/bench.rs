@@ -17,11 +17,15 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         batch: a.batch,
         steps: a.steps as usize,
         runs: a.runs as usize,
+        size: a.size,
+        channels: a.channels,
         ..BenchOptions::default()
     };
     say!(
-        "warm-up {} steps, then the median of {} runs of {} steps; generator latency includes \
-         the read-back and the conversion to an image",
+        "{0}x{0}x{1} images; warm-up {2} steps, then the median of {3} runs of {4} steps; \
+         generator latency includes the read-back and the conversion to an image",
+        opts.size,
+        opts.channels,
         opts.warmup,
         opts.runs,
         opts.steps
@@ -77,6 +81,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                             steps: opts.steps,
                             runs: opts.runs,
                             warmup: opts.warmup,
+                            size: opts.size,
+                            channels: opts.channels,
                         };
                         match super::pytorch::run(model.name(), &plan) {
                             Ok(p) => {

@@ -52,6 +52,8 @@ pub struct Plan<'a> {
     pub steps: usize,
     pub runs: usize,
     pub warmup: usize,
+    pub size: usize,
+    pub channels: usize,
 }
 
 /// Run the reference for `model` and read its result.
@@ -65,6 +67,8 @@ pub fn run(model: &str, plan: &Plan) -> Result<ReferenceRun> {
         .args(["--steps", &plan.steps.to_string()])
         .args(["--runs", &plan.runs.to_string()])
         .args(["--warmup", &plan.warmup.to_string()])
+        .args(["--size", &plan.size.to_string()])
+        .args(["--channels", &plan.channels.to_string()])
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {

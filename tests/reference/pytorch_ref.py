@@ -9,8 +9,14 @@ average every step; this recipe keeps none.)
 VAE: width 32, latent 2, Bernoulli (BCE-with-logits) reconstruction summed per image plus KL,
 Adam(1e-3, betas 0.9/0.999).
 
+At other image shapes (--size, --channels) the networks follow the side as latentlab's do
+(`ModelConfig::conv_stages`). Where the smallest feature map is 4x4 (32, 64, 128 px) the
+DCGAN is pytorch/examples' own: bias-free convolutions, G's first layer a 4x4 transposed
+convolution of the 1x1 noise, D's last a 4x4 valid convolution (DCGAN-64 at 64 px, one stage
+fewer at 32); latentlab's linear layers there compute the same functions.
+
 Usage: python3 pytorch_ref.py --model dcgan [--device cpu|cuda] [--threads N] [--batch 64]
-       [--steps 20] [--runs 5] [--warmup 5]
+       [--steps 20] [--runs 5] [--warmup 5] [--size 28] [--channels 1]
 Prints one JSON line: train examples/s (median of the timed runs), every run, and generator
 latency at batch 1 and 64 (median of 200 and 20 calls, forward and copy to the host).
 """
@@ -27,53 +33,90 @@ p.add_argument("--batch", type=int, default=64)
 p.add_argument("--steps", type=int, default=20)
 p.add_argument("--runs", type=int, default=5)
 p.add_argument("--warmup", type=int, default=5)
+p.add_argument("--size", type=int, default=28)
+p.add_argument("--channels", type=int, default=1)
 a = p.parse_args()
+S, C = a.size, a.channels
+
+
+def stages(side):  # as latentlab's ModelConfig::conv_stages: (smallest side, stride-2 stages)
+    n = 0
+    while side % 2 == 0 and side // 2 >= 4:
+        side //= 2
+        n += 1
+    return side, n
+
+
+BASE, STAGES = stages(S)
 dev, B, CLASSES = a.device, a.batch, 10
 if a.threads > 0:
     torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
 
-def dcgan_g(cond):  # z (+ one-hot) -> [B, 1, 28, 28]
-    return nn.Sequential(
-        nn.Linear(100 + cond, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128),
-        nn.ReLU(), nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+W = 64
+TOP = W << (STAGES - 1)  # 128 for DCGAN-28, 512 for DCGAN-64
+EXAMPLES = BASE == 4  # pytorch/examples' form
+
+
+def dcgan_g(cond):  # z (+ one-hot) -> [B, C, S, S]
+    bias = not EXAMPLES
+    if EXAMPLES:
+        layers = [nn.Unflatten(1, (100 + cond, 1, 1)),
+                  nn.ConvTranspose2d(100 + cond, TOP, 4, 1, 0, bias=False)]
+    else:
+        layers = [nn.Linear(100 + cond, TOP * BASE * BASE), nn.Unflatten(1, (TOP, BASE, BASE))]
+    layers += [nn.BatchNorm2d(TOP), nn.ReLU()]
+    c = TOP
+    for _ in range(STAGES - 1):
+        layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=bias), nn.BatchNorm2d(c // 2), nn.ReLU()]
+        c //= 2
+    return nn.Sequential(*layers, nn.ConvTranspose2d(c, C, 4, 2, 1, bias=bias), nn.Tanh())
 
 
 def dcgan_d(planes):  # image (+ label planes) -> logit
-    return nn.Sequential(
-        nn.Conv2d(1 + planes, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-        nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    bias = not EXAMPLES
+    layers = [nn.Conv2d(C + planes, W, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2)]
+    c = W
+    for _ in range(STAGES - 1):
+        layers += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=bias), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2)]
+        c *= 2
+    if EXAMPLES:
+        return nn.Sequential(*layers, nn.Conv2d(c, 1, 4, 1, 0, bias=False), nn.Flatten())
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * BASE * BASE, 1))
 
 
 def mlp_g():
     w = 256
     return nn.Sequential(
         nn.Linear(100, w), nn.LeakyReLU(0.2), nn.Linear(w, 2 * w), nn.LeakyReLU(0.2),
-        nn.Linear(2 * w, 4 * w), nn.LeakyReLU(0.2), nn.Linear(4 * w, 784), nn.Tanh(),
-        nn.Unflatten(1, (1, 28, 28)))
+        nn.Linear(2 * w, 4 * w), nn.LeakyReLU(0.2), nn.Linear(4 * w, C * S * S), nn.Tanh(),
+        nn.Unflatten(1, (C, S, S)))
 
 
 def mlp_d():
     w = 256
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(784, 2 * w), nn.LeakyReLU(0.2), nn.Linear(2 * w, w),
+        nn.Flatten(), nn.Linear(C * S * S, 2 * w), nn.LeakyReLU(0.2), nn.Linear(2 * w, w),
         nn.LeakyReLU(0.2), nn.Linear(w, 1))
 
 
 class Vae(nn.Module):
     def __init__(self, w=32, latent=2):
         super().__init__()
-        self.enc = nn.Sequential(nn.Conv2d(1, w, 4, 2, 1), nn.ReLU(),
-                                 nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ReLU(), nn.Flatten())
-        self.mu = nn.Linear(2 * w * 49, latent)
-        self.logvar = nn.Linear(2 * w * 49, latent)
-        self.dec = nn.Sequential(nn.Linear(latent, 2 * w * 49), nn.ReLU(),
-                                 nn.Unflatten(1, (2 * w, 7, 7)),
-                                 nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.ReLU(),
-                                 nn.ConvTranspose2d(w, 1, 4, 2, 1))
+        top = w << (STAGES - 1)
+        enc, c = [nn.Conv2d(C, w, 4, 2, 1), nn.ReLU()], w
+        for _ in range(STAGES - 1):
+            enc += [nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ReLU()]
+            c *= 2
+        self.enc = nn.Sequential(*enc, nn.Flatten())
+        self.mu = nn.Linear(top * BASE * BASE, latent)
+        self.logvar = nn.Linear(top * BASE * BASE, latent)
+        dec, c = [nn.Linear(latent, top * BASE * BASE), nn.ReLU(), nn.Unflatten(1, (top, BASE, BASE))], top
+        for _ in range(STAGES - 1):
+            dec += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.ReLU()]
+            c //= 2
+        self.dec = nn.Sequential(*dec, nn.ConvTranspose2d(c, C, 4, 2, 1))
         self.latent = latent
 
     def forward(self, x):
@@ -86,7 +129,7 @@ def sync():
         torch.cuda.synchronize()
 
 
-real = torch.rand(B, 1, 28, 28, device=dev) * 2 - 1
+real = torch.rand(B, C, S, S, device=dev) * 2 - 1
 
 
 def onehot(n):  # labels cycling through the classes, as latentlab's bench data
@@ -124,7 +167,7 @@ else:
 
     def d_of(x):
         if cond:
-            planes = onehot(x.shape[0])[:, :, None, None].expand(-1, -1, 28, 28)
+            planes = onehot(x.shape[0])[:, :, None, None].expand(-1, -1, S, S)
             x = torch.cat([x, planes], 1)
         return D(x)
 
@@ -165,6 +208,7 @@ def latency(n, reps):
 
 
 print(json.dumps({"model": a.model, "framework": "pytorch " + torch.__version__, "device": dev,
+                  "size": S, "channels": C,
                   "threads": torch.get_num_threads(), "batch": B,
                   "train_examples_per_sec": round(statistics.median(rates), 1),
                   "train_runs": [round(r, 1) for r in rates],
