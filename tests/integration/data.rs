@@ -181,7 +181,7 @@ fn unreadable_image() {
 }
 
 #[test]
-fn image_folder_is_resized_to_grayscale_28() {
+fn a_folder_of_grey_pictures_loads_grey_at_the_size_asked() {
     let dir = crate::tempdir();
     for (class, level) in [("dark", 10u8), ("light", 240u8)] {
         std::fs::create_dir(dir.path().join(class)).expect("mkdir");
@@ -192,7 +192,7 @@ fn image_folder_is_resized_to_grayscale_28() {
             .expect("jpg");
     }
     let d = load(dir.path()).expect("folder");
-    assert_eq!((d.len(), d.height, d.width), (4, 28, 28));
+    assert_eq!((d.len(), d.height, d.width, d.channels), (4, 28, 28, 1));
     assert_eq!(d.class_names, ["dark", "light"]);
     assert_eq!(d.labels, [0, 0, 1, 1]);
     assert!(d.image(0).iter().all(|&p| p < 30) && d.image(3).iter().all(|&p| p > 220));
@@ -407,7 +407,8 @@ fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
     image::RgbaImage::from_pixel(32, 32, image::Rgba([255, 255, 255, 0]))
         .save(dogs.join("clear.png"))
         .expect("png");
-    image::RgbImage::from_pixel(64, 48, image::Rgb([255, 255, 255]))
+    // The one colour picture: orange, so the set is colour.
+    image::RgbImage::from_pixel(64, 48, image::Rgb([255, 128, 0]))
         .save(dogs.join("photo.webp"))
         .expect("webp");
     std::fs::write(dogs.join("corrupt.jpg"), b"\xff\xd8\xff not really a jpeg").expect("w");
@@ -442,7 +443,16 @@ fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
         &d.image(2)[..28]
     );
     assert!(d.image(3).iter().all(|&p| p < 3), "alpha on black");
-    assert!(d.image(4).iter().all(|&p| p > 240), "WebP");
+    // Colour is kept: the set has 3 planes, grey pictures are equal in all three, and the
+    // WebP is orange (R, G and B planes of 28x28 each).
+    assert_eq!(d.channels, 3);
+    let plane = 28 * 28;
+    let bmp = d.image(1);
+    assert!(bmp[..plane] == bmp[plane..2 * plane] && bmp[..plane] == bmp[2 * plane..]);
+    let webp = d.image(4);
+    assert!(webp[..plane].iter().all(|&p| p > 240), "WebP red");
+    assert!(webp[plane..2 * plane].iter().all(|&p| p.abs_diff(128) <= 3), "WebP green");
+    assert!(webp[2 * plane..].iter().all(|&p| p < 5), "WebP blue");
     assert_eq!(skipped.count, 3, "{skipped:?}");
     let report = skipped.describe();
     for name in ["absurd.png", "corrupt.jpg", "dot.png", "1x1"] {

@@ -24,6 +24,8 @@ mod trust_signals;
 #[cfg(feature = "app")]
 mod ui;
 #[cfg(feature = "app")]
+mod ui_colour;
+#[cfg(feature = "app")]
 mod ui_gibbs;
 #[cfg(feature = "app")]
 mod ui_latent;
