@@ -257,12 +257,20 @@ mod tests {
     use crate::model::ModelKind;
 
     /// The channels-last CPU path computes the same losses and gradients as burn's own layers,
-    /// for the plain and the conditional DCGAN, and ACGAN's second head.
+    /// for the plain and the conditional DCGAN, and ACGAN's second head, at 28 px grey and at
+    /// 32 px colour (one stage more, three channels).
     #[test]
     fn fast_path_matches_burn_layers() {
-        for kind in [ModelKind::Dcgan, ModelKind::Cdcgan, ModelKind::Acgan] {
+        let cases = [
+            (ModelKind::Dcgan, 28, 1),
+            (ModelKind::Cdcgan, 28, 1),
+            (ModelKind::Acgan, 28, 1),
+            (ModelKind::Dcgan, 32, 3),
+            (ModelKind::Cdcgan, 32, 3),
+        ];
+        for (kind, side, channels) in cases {
             let device = Device::flex().autodiff();
-            let mut cfg = ModelConfig::new(kind, 10);
+            let mut cfg = ModelConfig::new(kind, 10).with_shape(side, channels);
             cfg.width = 8; // small but the same shapes otherwise
             // Seeded weights and host-drawn inputs: the same case every run, whatever other
             // tests draw from the device's generator meanwhile.

@@ -135,6 +135,12 @@ impl RunOptions {
     pub fn config_for(&self, data: &crate::data::Dataset) -> TrainConfig {
         let mut c = self.config(data.num_classes());
         c.model = c.model.with_shape(data.height, data.channels);
+        // Fewer, larger tiles at large sides, so the grid stays readable at whole zooms.
+        c.sample_count = match data.height {
+            0..=32 => c.sample_count,
+            33..=64 => c.sample_count.min(36),
+            _ => c.sample_count.min(16),
+        };
         c
     }
 

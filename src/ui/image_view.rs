@@ -63,7 +63,8 @@ pub fn fit(image: egui::Vec2, max: egui::Vec2) -> egui::Vec2 {
         return image;
     }
     let zoom = (max.x / image.x).min(max.y / image.y);
-    let zoom = if zoom >= 3.0 {
+    // Whole multiples whenever the image fits at its own size: every pixel the same size.
+    let zoom = if zoom >= 1.0 {
         zoom.floor()
     } else {
         zoom.max(0.25)
