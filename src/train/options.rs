@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default)]
 pub struct RunOptions {
-    /// Model family: mlp, dcgan (DCGAN-28), cmlp / cdcgan (conditional on the class), acgan
+    /// Model family: mlp, dcgan (stages from the image side), cmlp / cdcgan (conditional on the class), acgan
     /// (conditional; D also classifies), infogan (learns a 10-way and 2 continuous codes
     /// without labels), vae, rbm / dbn / dbm (Boltzmann machines; see their options below).
     #[arg(long, value_enum, default_value = "dcgan")]
@@ -67,7 +67,8 @@ pub struct RunOptions {
     /// Latent (noise) size (default 100 for GANs, 62 for InfoGAN, 2 for the VAE).
     #[arg(long)]
     pub latent: Option<usize>,
-    /// Base width of the networks (default: 64 for DCGAN-28, 256 for the MLPs, 32 for the VAE).
+    /// Base width of the networks: the first stage's channels (default: 64 for DCGAN, 256 for
+    /// the MLPs, 32 for the VAE).
     #[arg(long)]
     pub width: Option<usize>,
     #[command(flatten)]

@@ -34,23 +34,24 @@ pub const MAX_FIRST_LAYER_MILLIONS: usize = 200;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
-    /// Fully connected GAN (z 100 -> 256 -> 512 -> 1024 -> 784).
+    /// Fully connected GAN (z 100 -> 256 -> 512 -> 1024 -> one output per pixel value).
     Mlp,
-    /// DCGAN-28: transposed-convolution generator, strided-convolution discriminator.
+    /// DCGAN: transposed-convolution generator, strided-convolution discriminator, with stages
+    /// from the image side (DCGAN-28 at 28 px, pytorch/examples' DCGAN-64 at 64).
     Dcgan,
     /// Conditional MLP GAN: the class label enters G and D.
     Cmlp,
-    /// Conditional DCGAN-28.
+    /// Conditional DCGAN.
     Cdcgan,
     /// Convolutional variational auto-encoder (latent 2 by default).
     Vae,
-    /// Auxiliary-classifier GAN (Odena et al. 2017): DCGAN-28 whose G takes the label and whose
+    /// Auxiliary-classifier GAN (Odena et al. 2017): a DCGAN whose G takes the label and whose
     /// D also predicts it.
     Acgan,
-    /// InfoGAN (Chen et al. 2016): DCGAN-28 trained without labels, whose G also takes a
+    /// InfoGAN (Chen et al. 2016): a DCGAN trained without labels, whose G also takes a
     /// categorical and continuous codes that a Q head on D's features learns to recover.
     Infogan,
-    /// Restricted Boltzmann machine: 784 binary visible units, one layer of binary hidden
+    /// Restricted Boltzmann machine (28x28 grey only): 784 binary visible units, one layer of binary hidden
     /// units (500 by default), trained by contrastive divergence.
     Rbm,
     /// Deep belief network: a stack of RBMs trained greedily, one layer at a time; the top one

@@ -14,9 +14,9 @@ use eframe::egui;
 pub fn model_label(k: ModelKind) -> &'static str {
     match k {
         ModelKind::Mlp => "MLP GAN",
-        ModelKind::Dcgan => "DCGAN-28",
+        ModelKind::Dcgan => "DCGAN",
         ModelKind::Cmlp => "conditional MLP GAN",
-        ModelKind::Cdcgan => "conditional DCGAN-28",
+        ModelKind::Cdcgan => "conditional DCGAN",
         ModelKind::Acgan => "ACGAN (D also classifies)",
         ModelKind::Infogan => "InfoGAN (codes learned without labels)",
         ModelKind::Vae => "VAE",

@@ -451,7 +451,10 @@ fn a_messy_folder_trains_on_what_it_can_and_reports_the_rest() {
     assert!(bmp[..plane] == bmp[plane..2 * plane] && bmp[..plane] == bmp[2 * plane..]);
     let webp = d.image(4);
     assert!(webp[..plane].iter().all(|&p| p > 240), "WebP red");
-    assert!(webp[plane..2 * plane].iter().all(|&p| p.abs_diff(128) <= 3), "WebP green");
+    assert!(
+        webp[plane..2 * plane].iter().all(|&p| p.abs_diff(128) <= 3),
+        "WebP green"
+    );
     assert!(webp[2 * plane..].iter().all(|&p| p < 5), "WebP blue");
     assert_eq!(skipped.count, 3, "{skipped:?}");
     let report = skipped.describe();
