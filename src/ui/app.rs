@@ -146,16 +146,6 @@ impl LatentLabApp {
         Some((self.train.step, median))
     }
 
-    /// (side, channels) of the explored model (the digit sets' before one is loaded).
-    fn explored_shape(&self) -> (usize, usize) {
-        self.explore
-            .info
-            .as_ref()
-            .map_or((crate::types::config::DIGIT_SIDE, 1), |i| {
-                (i.model.image_size, i.model.channels)
-            })
-    }
-
     fn notice(&mut self, text: impl Into<String>) {
         self.notices.push(text.into());
         if self.notices.len() > 50 {
@@ -316,14 +306,14 @@ impl LatentLabApp {
                 Tag::Explore => self.explore.on_image(grid, millis),
                 Tag::Candidates => self.interp.on_candidates(grid),
                 Tag::Strip => {
-                    let shape = self.explored_shape();
+                    let shape = self.explore.shape();
                     self.interp.on_strip(&values, grid, shape);
                 }
                 Tag::Manifold => self.explore.on_manifold(grid),
                 Tag::Sweep => self.explore.codes.on_sweep(grid),
                 Tag::Grid2d => self.explore.sweep.on_grid(grid),
                 Tag::Bins => {
-                    let (side, channels) = self.explored_shape();
+                    let (side, channels) = self.explore.shape();
                     self.explore.dirs.on_candidates(&values, side, channels);
                 }
             },

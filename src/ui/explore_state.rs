@@ -368,6 +368,15 @@ impl ExploreState {
     }
 
     /// Regenerate on the next frame (a control outside this module changed the latent).
+    /// (side, channels) of the explored model (the digit sets' before one is loaded).
+    pub fn shape(&self) -> (usize, usize) {
+        self.info
+            .as_ref()
+            .map_or((crate::types::config::DIGIT_SIDE, 1), |i| {
+                (i.model.image_size, i.model.channels)
+            })
+    }
+
     pub fn touch(&mut self) {
         self.dirty = true;
     }
