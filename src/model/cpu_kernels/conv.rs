@@ -1,4 +1,4 @@
-//! The two DCGAN-28 convolutions (kernel 4, stride 2, padding 1) on channels-last
+//! The DCGAN convolutions (kernel 4, stride 2, padding 1, any even side and any channel count) on channels-last
 //! activations, as a burn backend extension with its own backward pass.
 //!
 //! Why: burn-flex runs a convolution as one small matrix product per image on NCHW data,

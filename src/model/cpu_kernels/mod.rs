@@ -1,5 +1,7 @@
-//! latentlab's own CPU kernels for the layers DCGAN-28, the MLP GAN and the VAE spend their time
-//! in, as burn backend extensions (implemented for burn-flex and its autodiff wrapper), and the
+//! latentlab's own CPU kernels for the layers the DCGAN family, the MLP GAN and the VAE spend
+//! their time in, at every image side and both channel counts (the convolutions take any even
+//! side and any channels; the label planes, batch norm and heads any shape), as burn backend
+//! extensions (implemented for burn-flex and its autodiff wrapper), and the
 //! plain-tensor helpers the fused parameter updates (Adam, the generator average) use. Each
 //! computes the same function and gradients as the burn operations it stands in for; on any other
 //! device, or when a trainer turns them off, burn's operations run instead.
