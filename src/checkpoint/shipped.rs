@@ -46,6 +46,14 @@ const EMBEDDED: &[Embedded] = &[
         ],
     },
     Embedded {
+        name: "classifier-shapes",
+        marker: "classifier.json",
+        files: &[
+            shipped_file!("classifier-shapes", "classifier.bpk"),
+            shipped_file!("classifier-shapes", "classifier.json"),
+        ],
+    },
+    Embedded {
         name: "classifier-fashion-mnist",
         marker: "classifier.json",
         files: &[
@@ -67,6 +75,7 @@ pub const NAMES: &[&str] = &[
     "mnist-dbn",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
+    "classifier-shapes",
 ];
 
 /// Where a shipped directory was found.
