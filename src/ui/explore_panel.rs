@@ -256,16 +256,25 @@ fn encode_controls(ui: &mut egui::Ui, e: &mut ExploreState, out: &mut Vec<Action
 
 fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec<Action>) {
     ui.horizontal_wrapped(|ui| {
+        // Colour maps are for grey images; a colour model's pictures show as they are.
+        let grey = e.shape().1 == 1;
         let l = ui.label("Colour map");
-        egui::ComboBox::from_id_salt("colormap")
-            .selected_text(s.colormap.name())
-            .show_ui(ui, |ui| {
-                for m in ColorMap::ALL {
-                    ui.selectable_value(&mut s.colormap, m, m.name());
-                }
-            })
-            .response
-            .labelled_by(l.id);
+        ui.add_enabled_ui(grey, |ui| {
+            egui::ComboBox::from_id_salt("colormap")
+                .selected_text(if grey {
+                    s.colormap.name()
+                } else {
+                    "(colour image)"
+                })
+                .show_ui(ui, |ui| {
+                    for m in ColorMap::ALL {
+                        ui.selectable_value(&mut s.colormap, m, m.name());
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_disabled_hover_text("Colour maps apply to grey images only");
+        });
         ui.separator();
         let before = e.view_mode;
         ui.selectable_value(&mut e.view_mode, ViewMode::Image, "Image");

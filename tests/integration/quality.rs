@@ -90,11 +90,9 @@ fn shipped_classifiers_meet_their_accuracy() {
     .info;
     assert!(fashion.heldout_accuracy >= 0.90, "{fashion:?}");
     // The shapes set's meter reads its 32x32 colour pictures.
-    let shapes = quality::load_classifier(
-        &quality::shipped_classifier_dir("shapes"),
-        &Device::flex(),
-    )
-    .expect("shipped shapes classifier");
+    let shapes =
+        quality::load_classifier(&quality::shipped_classifier_dir("shapes"), &Device::flex())
+            .expect("shipped shapes classifier");
     assert_eq!(shapes.classifier.shape(), (32, 3));
     assert!(shapes.info.heldout_accuracy >= 0.99, "{:?}", shapes.info);
 }
