@@ -38,6 +38,16 @@ const EMBEDDED: &[Embedded] = &[
         ],
     },
     Embedded {
+        name: "shapes-dcgan",
+        marker: super::MANIFEST,
+        files: &[
+            shipped_file!("shapes-dcgan", "generator-ema.bpk"),
+            shipped_file!("shapes-dcgan", "discriminator.bpk"),
+            shipped_file!("shapes-dcgan", "samples.png"),
+            shipped_file!("shapes-dcgan", "manifest.json"),
+        ],
+    },
+    Embedded {
         name: "classifier-mnist5k",
         marker: "classifier.json",
         files: &[
@@ -73,6 +83,7 @@ pub const NAMES: &[&str] = &[
     "fashion-dcgan",
     "mnist-rbm",
     "mnist-dbn",
+    "shapes-dcgan",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
     "classifier-shapes",
