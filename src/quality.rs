@@ -187,7 +187,7 @@ pub fn load_classifier(dir: &Path, device: &Device) -> Result<Meter, CheckpointE
     })?;
     let info = parse_classifier_info(&text, &path)?;
     if !(crate::types::config::MIN_SIDE..=crate::types::config::MAX_SIDE).contains(&info.image_size)
-        || info.image_size % 4 != 0
+        || !info.image_size.is_multiple_of(4)
         || !matches!(info.channels, 1 | 3)
     {
         return Err(CheckpointError::OutOfRange {

@@ -26,6 +26,9 @@ const RANGES: [f32; 6] = [1.0, 0.5, 0.5, 0.3, 0.4, 0.4];
 /// Steps along a direction to either side, in units of its sigma.
 const REACH: f32 = 2.0;
 
+/// Class predictions for pictures (`[n, channels, side, side]`), one per picture.
+pub type Classify<'a> = &'a dyn Fn(&[f32]) -> Result<Vec<usize>, ReadbackError>;
+
 /// One row: a direction and its effect on each of [`FACTORS`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct FactorRow {
@@ -116,7 +119,7 @@ pub fn table(
     model: &ModelConfig,
     dirs: &[Direction],
     cond: Option<&[f32]>,
-    classify: Option<&dyn Fn(&[f32]) -> Result<Vec<usize>, ReadbackError>>,
+    classify: Option<Classify<'_>>,
     n: usize,
     seed: u64,
     device: &Device,

@@ -189,7 +189,7 @@ impl RunOptions {
 pub fn image_side(s: &str) -> Result<usize, String> {
     use crate::types::config::{MAX_SIDE, MIN_SIDE};
     match s.parse::<usize>() {
-        Ok(n) if (MIN_SIDE..=MAX_SIDE).contains(&n) && n % 4 == 0 => Ok(n),
+        Ok(n) if (MIN_SIDE..=MAX_SIDE).contains(&n) && n.is_multiple_of(4) => Ok(n),
         _ => Err(format!(
             "`{s}` is not an image side from {MIN_SIDE} to {MAX_SIDE} in steps of 4"
         )),

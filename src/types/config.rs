@@ -331,7 +331,8 @@ impl ModelConfig {
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
-        let side_ok = (MIN_SIDE..=MAX_SIDE).contains(&self.image_size) && self.image_size % 4 == 0;
+        let side_ok =
+            (MIN_SIDE..=MAX_SIDE).contains(&self.image_size) && self.image_size.is_multiple_of(4);
         if !side_ok || !matches!(self.channels, 1 | 3) {
             return Err(ModelError::ImageShape {
                 size: self.image_size,

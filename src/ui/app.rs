@@ -30,6 +30,9 @@ use files::Job;
 pub use files::{FileAction, PathPrompt};
 pub use options::{AppOptions, TRAINING_REPAINT_GPU, TRAINING_REPAINT_SOFTWARE, training_repaint};
 
+/// A loaded data set's source and the side asked for.
+type DataKey = (DataSource, Option<usize>);
+
 pub struct LatentLabApp {
     pub settings: Settings,
     pub train: TrainState,
@@ -46,7 +49,7 @@ pub struct LatentLabApp {
     jobs_tx: Sender<Job>,
     jobs_rx: Receiver<Job>,
     /// The last data loaded for a run: its source, the side asked for, and the images.
-    data_cache: Option<((DataSource, Option<usize>), Arc<Dataset>)>,
+    data_cache: Option<(DataKey, Arc<Dataset>)>,
     /// A dialog is open (or a write is under way).
     pub busy_files: usize,
     ctx: egui::Context,
