@@ -80,12 +80,29 @@ pub fn load_image(file: &Path, size: usize, channels: usize) -> Result<Vec<u8>, 
             size,
         });
     }
+    let opaque = image::DynamicImage::ImageRgba8(on_black(img));
     if channels == 3 {
-        let rgb = image::DynamicImage::ImageRgba8(img.into_rgba8()).into_rgb8();
-        Ok(super::planar_from_interleaved(&rgb.into_raw(), 3))
+        Ok(super::planar_from_interleaved(
+            &opaque.into_rgb8().into_raw(),
+            3,
+        ))
     } else {
-        Ok(img.into_luma8().into_raw())
+        Ok(opaque.into_luma8().into_raw())
     }
+}
+
+/// `img` with its transparency composited on black (the background of the built-in digit
+/// sets), as every picture the models read is.
+fn on_black(img: image::DynamicImage) -> image::RgbaImage {
+    let mut rgba = img.into_rgba8();
+    for p in rgba.pixels_mut() {
+        let a = u16::from(p[3]);
+        for c in 0..3 {
+            p[c] = ((u16::from(p[c]) * a + 127) / 255) as u8;
+        }
+        p[3] = 255;
+    }
+    rgba
 }
 
 /// Files a folder load skipped (unreadable, too small, absurd headers), for the user's report.
@@ -139,14 +156,7 @@ fn prepare(file: &Path, size: usize) -> Result<Vec<u8>, String> {
             "{w}x{h} pixels, smaller than {MIN_SIDE}x{MIN_SIDE}"
         ));
     }
-    let mut rgba = img.into_rgba8();
-    for p in rgba.pixels_mut() {
-        let a = u16::from(p[3]);
-        for c in 0..3 {
-            p[c] = ((u16::from(p[c]) * a + 127) / 255) as u8;
-        }
-        p[3] = 255;
-    }
+    let rgba = on_black(img);
     let side = w.min(h);
     let cropped =
         image::imageops::crop_imm(&rgba, (w - side) / 2, (h - side) / 2, side, side).to_image();

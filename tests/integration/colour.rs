@@ -222,3 +222,33 @@ fn the_shapes_set_loads_the_same_every_time_and_trains() {
     let m = latentlab::checkpoint::read_manifest(&out).expect("run");
     assert_eq!((m.data.source.as_str(), m.class_names.len()), ("shapes", 4));
 }
+
+/// A picture given to a model (dropped, or for `detect`/`encode`) has its transparency
+/// composited on black, as folder pictures do: fully transparent white reads as black, and an
+/// opaque orange keeps its colour in a colour model.
+#[test]
+fn pictures_for_a_model_composite_alpha_on_black_and_keep_colour() {
+    let dir = crate::tempdir();
+    let clear = dir.path().join("clear.png");
+    image::RgbaImage::from_pixel(16, 16, image::Rgba([255, 255, 255, 0]))
+        .save(&clear)
+        .expect("png");
+    let orange = dir.path().join("orange.png");
+    image::RgbImage::from_pixel(16, 16, image::Rgb([255, 128, 0]))
+        .save(&orange)
+        .expect("png");
+    for channels in [1, 3] {
+        let v = latentlab::detect::load_images(std::slice::from_ref(&clear), 16, channels)
+            .expect("load");
+        assert_eq!(v.len(), channels * 256);
+        assert!(v.iter().all(|&x| x == -1.0), "{channels}: {:?}", &v[..4]);
+    }
+    let v = latentlab::detect::load_images(std::slice::from_ref(&orange), 16, 3).expect("load");
+    let (r, g, b) = (v[0], v[256], v[512]);
+    assert!(r > 0.99 && g.abs() < 0.01 && b < -0.99, "{r} {g} {b}");
+    let e = latentlab::detect::load_images(std::slice::from_ref(&orange), 32, 3);
+    assert!(
+        e.is_err_and(|e| e.to_string().contains("16x16")),
+        "a picture of another size is refused by name"
+    );
+}
