@@ -218,11 +218,7 @@ pub fn gif_bytes(frames: &[Picture], delay_ms: u32) -> Result<Vec<u8>, image::Im
         let mut enc = GifEncoder::new_with_speed(&mut out, 10);
         enc.set_repeat(Repeat::Infinite)?;
         for f in frames {
-            let rgba: Vec<u8> = f
-                .to_rgb()
-                .chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect();
+            let rgba = f.to_rgba();
             let buf = image::RgbaImage::from_raw(f.width as u32, f.height as u32, rgba)
                 .ok_or_else(|| {
                     image::ImageError::Parameter(image::error::ParameterError::from_kind(

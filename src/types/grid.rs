@@ -36,16 +36,22 @@ impl Picture {
         self.channels == 3
     }
 
-    /// RGB bytes `[h, w, 3]` (grey pictures repeat their level).
-    pub fn to_rgb(&self) -> Vec<u8> {
+    /// Opaque RGBA bytes `[h, w, 4]`, as textures and GIF frames take them (grey pictures
+    /// repeat their level in R, G and B).
+    pub fn to_rgba(&self) -> Vec<u8> {
         if self.is_colour() {
-            return self.pixels.clone();
+            return self
+                .pixels
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
         }
-        self.pixels.iter().flat_map(|&p| [p, p, p]).collect()
+        self.pixels.iter().flat_map(|&p| [p, p, p, 255]).collect()
     }
 
     /// The colour of pixel (x, y) as RGB.
-    pub fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
+    #[cfg(test)]
+    fn rgb_at(&self, x: usize, y: usize) -> [u8; 3] {
         let i = (y * self.width + x) * self.channels.max(1);
         match self.pixels.get(i..i + self.channels.max(1)) {
             Some(&[r, g, b]) => [r, g, b],
@@ -104,22 +110,6 @@ pub fn grid(values: &[f32], n: usize, side: usize, channels: usize, cols: usize)
     }
 }
 
-/// Pixel values in [-1, 1] of `side` x `side` images of `channels` (`[n, channels, side,
-/// side]`) made grey by their luma (`[n, side, side]`): for views that read one level a pixel.
-pub fn luma_values(values: &[f32], side: usize, channels: usize) -> Vec<f32> {
-    if channels != 3 {
-        return values.to_vec();
-    }
-    let plane = side * side;
-    values
-        .chunks_exact(3 * plane.max(1))
-        .flat_map(|img| {
-            (0..plane)
-                .map(move |i| 0.299 * img[i] + 0.587 * img[plane + i] + 0.114 * img[2 * plane + i])
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +129,8 @@ mod tests {
         assert_eq!(g.rgb_at(2 + GAP, 1), [0, 0, 255]);
         let grey = grid(&v[..4], 1, 2, 1, 1);
         assert_eq!((grey.channels, grey.pixels.len()), (1, 4));
+        // As RGBA: grey repeats its level, colour keeps its triples; both opaque.
+        assert_eq!(grey.to_rgba()[..4], [255, 255, 255, 255]);
+        assert_eq!(g.to_rgba()[..4], [255, 0, 0, 255]);
     }
 }

@@ -98,11 +98,7 @@ pub const DIFF_GAIN: f32 = 2.0;
 /// apply to grey images only).
 pub fn colorize(img: &Picture, map: ColorMap) -> Vec<u8> {
     if img.is_colour() {
-        return img
-            .pixels
-            .chunks_exact(3)
-            .flat_map(|p| [p[0], p[1], p[2], 255])
-            .collect();
+        return img.to_rgba();
     }
     img.pixels
         .iter()

@@ -176,10 +176,7 @@ fn upload(queue: &wgpu::Queue, texture: &wgpu::Texture, img: &Picture) {
             origin: wgpu::Origin3d::ZERO,
             aspect: wgpu::TextureAspect::All,
         },
-        &img.to_rgb()
-            .chunks_exact(3)
-            .flat_map(|p| [p[0], p[1], p[2], 255])
-            .collect::<Vec<u8>>(),
+        &img.to_rgba(),
         wgpu::TexelCopyBufferLayout {
             offset: 0,
             bytes_per_row: Some(4 * img.width as u32),
