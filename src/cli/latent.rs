@@ -185,9 +185,6 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Base latents a factor table averages over.
-const FACTOR_SAMPLES: usize = 64;
-
 /// Print which known factor of the shapes set each direction moves most.
 fn factor_table(
     g: &Generator,
@@ -197,25 +194,11 @@ fn factor_table(
     seed: u64,
     device: &burn::tensor::Device,
 ) -> Result<()> {
-    use latentlab::explore::factors::{self, FACTORS};
-    let real = DataSource::Shapes.load_shaped(model.image_size, model.channels)?;
-    let (meter, _) = latentlab::train::meter::meter_for(None, &real, device, |_, _| {})
-        .context("the shapes set's quality meter (it reads the shape class)")?;
-    let classify = |px: &[f32]| quality::classify(&meter.classifier, px, device).map(|(_, p)| p);
-    let cond = cond.map(|c| c.repeat(FACTOR_SAMPLES));
-    let rows = factors::table(
-        g,
-        model,
-        dirs,
-        cond.as_deref(),
-        Some(&classify),
-        FACTOR_SAMPLES,
-        seed,
-        device,
-    )?;
+    use latentlab::explore::factors::{self, FACTORS, SAMPLES};
+    let rows = factors::shapes_table(g, model, dirs, cond, seed, device)?;
     out!(
         "which factor each direction moves (share of the factor's range between -2 and +2 \
-         sigma, mean of {FACTOR_SAMPLES} samples):"
+         sigma, mean of {SAMPLES} samples):"
     );
     out!(
         "  {:<12} {}  moves most",

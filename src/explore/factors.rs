@@ -25,6 +25,17 @@ pub const FACTORS: [&str; 6] = ["shape", "object hue", "background hue", "size",
 const RANGES: [f32; 6] = [1.0, 0.5, 0.5, 0.3, 0.4, 0.4];
 /// Steps along a direction to either side, in units of its sigma.
 const REACH: f32 = 2.0;
+/// Base latents a table averages over.
+pub const SAMPLES: usize = 64;
+
+/// Why a factor table could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum FactorError {
+    #[error("loading the shapes set to read the shape class: {0}")]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+}
 
 /// Class predictions for pictures (`[n, channels, side, side]`), one per picture.
 pub type Classify<'a> = &'a dyn Fn(&[f32]) -> Result<Vec<usize>, ReadbackError>;
@@ -175,6 +186,45 @@ pub fn table(
             effects,
         });
     }
+    Ok(rows)
+}
+
+/// The factor table of `dirs` for a colour model `g` of the shapes set: [`SAMPLES`] base
+/// latents from `seed`, `cond` one condition row held for all of them (conditional models),
+/// the shape class read by the set's quality meter (its column is left out when no meter can
+/// be had).
+#[allow(clippy::too_many_arguments)]
+pub fn shapes_table(
+    g: &Generator,
+    model: &ModelConfig,
+    dirs: &[Direction],
+    cond: Option<&[f32]>,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<FactorRow>, FactorError> {
+    let real = crate::data::DataSource::Shapes.load_shaped(model.image_size, model.channels)?;
+    let meter = crate::train::meter::meter_for(None, &real, device, |_, _| {})
+        .map(|(m, _)| m)
+        .ok();
+    let cond = cond.map(|c| c.repeat(SAMPLES));
+    let rows = match &meter {
+        Some(meter) => {
+            let classify = |px: &[f32]| {
+                crate::quality::classify(&meter.classifier, px, device).map(|(_, p)| p)
+            };
+            table(
+                g,
+                model,
+                dirs,
+                cond.as_deref(),
+                Some(&classify),
+                SAMPLES,
+                seed,
+                device,
+            )?
+        }
+        None => table(g, model, dirs, cond.as_deref(), None, SAMPLES, seed, device)?,
+    };
     Ok(rows)
 }
 

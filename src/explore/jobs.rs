@@ -141,7 +141,17 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                 };
             let factors = if m.info.data_name == "shapes" && model.channels == 3 {
                 progress(0.9, "reading which factor each direction moves".into());
-                Some(factor_table(m, &found, cond.as_deref(), &device)?)
+                Some(
+                    super::factors::shapes_table(
+                        &m.generator,
+                        model,
+                        &found,
+                        cond.as_deref(),
+                        0,
+                        &device,
+                    )
+                    .map_err(|e| e.to_string())?,
+                )
             } else {
                 None
             };
@@ -251,42 +261,4 @@ fn encode_data(
         mu.extend(readback(enc.forward(x).0).map_err(|e| e.to_string())?);
     }
     Ok(mu)
-}
-
-/// Base latents a factor table averages over.
-const FACTOR_SAMPLES: usize = 64;
-
-/// Which factor of the shapes set each of `dirs` moves (see [`super::factors`]), the shape
-/// class read by the set's quality meter.
-fn factor_table(
-    m: &JobModel,
-    dirs: &[Direction],
-    cond: Option<&[f32]>,
-    device: &Device,
-) -> Result<Vec<super::factors::FactorRow>, String> {
-    let model = &m.info.model;
-    let real = DataSource::Shapes
-        .load_shaped(model.image_size, model.channels)
-        .map_err(|e| e.to_string())?;
-    let meter = crate::train::meter::meter_for(None, &real, device, |_, _| {})
-        .map(|(m, _)| m)
-        .ok();
-    let classify = |px: &[f32]| {
-        let Some(meter) = &meter else {
-            return Ok(Vec::new());
-        };
-        quality::classify(&meter.classifier, px, device).map(|(_, p)| p)
-    };
-    let cond = cond.map(|c| c.repeat(FACTOR_SAMPLES));
-    super::factors::table(
-        &m.generator,
-        model,
-        dirs,
-        cond.as_deref(),
-        meter.is_some().then_some(&classify as _),
-        FACTOR_SAMPLES,
-        0,
-        device,
-    )
-    .map_err(|e| e.to_string())
 }
