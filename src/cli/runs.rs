@@ -212,6 +212,15 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         .iter()
         .map(String::as_str)
         .eq(latentlab::train::meter::ROTATIONS);
+    if rotation && info.heldout_accuracy < 0.4 {
+        // Four rotations: 25% is chance. Pictures without an upright give weak features.
+        say!(
+            "warning: the feature network tells rotations apart only {:.0}% of the time (25% is \
+             chance): these pictures have no clear upright, so the figures below say little; \
+             a labelled folder (one sub-folder per class) gives a better meter",
+            100.0 * info.heldout_accuracy
+        );
+    }
     // A Boltzmann machine's coin flips follow the seed too: a score repeats exactly.
     let g = match (g, a.gibbs) {
         (latentlab::model::Generator::Boltzmann(m), steps) => {

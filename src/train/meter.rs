@@ -51,6 +51,18 @@ pub fn meter_for(
     device: &Device,
     progress: impl FnMut(usize, f32),
 ) -> Result<(Meter, MeterSource), TrainError> {
+    let root = crate::dirs::cache_dir().map(|c| c.join("meters"));
+    meter_in(chosen, data, root.as_deref(), device, progress)
+}
+
+/// [`meter_for`] with its feature networks cached under `cache` (`None`: not cached).
+pub fn meter_in(
+    chosen: Option<&Path>,
+    data: &Dataset,
+    cache: Option<&Path>,
+    device: &Device,
+    progress: impl FnMut(usize, f32),
+) -> Result<(Meter, MeterSource), TrainError> {
     if let Some(dir) = chosen {
         let m = quality::load_classifier(dir, device)?;
         return Ok((m, MeterSource::Classifier(dir.into())));
@@ -63,7 +75,7 @@ pub fn meter_for(
     {
         return Ok((m, MeterSource::Classifier(shipped)));
     }
-    let cached = crate::dirs::cache_dir().map(|c| c.join("meters").join(key(data)));
+    let cached = cache.map(|c| c.join(key(data)));
     if let Some(dir) = &cached
         && let Ok(m) = quality::load_classifier(dir, device)
     {
