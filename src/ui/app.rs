@@ -30,9 +30,6 @@ use files::Job;
 pub use files::{FileAction, PathPrompt};
 pub use options::{AppOptions, TRAINING_REPAINT_GPU, TRAINING_REPAINT_SOFTWARE, training_repaint};
 
-/// A loaded data set's source and the side asked for.
-type DataKey = (DataSource, Option<usize>);
-
 pub struct LatentLabApp {
     pub settings: Settings,
     pub train: TrainState,
@@ -49,7 +46,7 @@ pub struct LatentLabApp {
     jobs_tx: Sender<Job>,
     jobs_rx: Receiver<Job>,
     /// The last data loaded for a run: its source, the side asked for, and the images.
-    data_cache: Option<(DataKey, Arc<Dataset>)>,
+    data_cache: Option<(files::DataRequest, Arc<Dataset>)>,
     /// A dialog is open (or a write is under way).
     pub busy_files: usize,
     ctx: egui::Context,
@@ -159,30 +156,28 @@ impl LatentLabApp {
     fn start_run(&mut self) {
         self.train.reset_run();
         self.train.status = RunStatus::LoadingData;
-        let source = self.settings.run.data.clone();
-        let strict = self.settings.run.strict;
+        let run = &self.settings.run;
+        let request = files::DataRequest {
+            source: run.data.clone(),
+            size: run.size,
+            channels: run.channels,
+            strict: run.strict,
+        };
         // Folders are read again on each Start (from the decoding cache when unchanged), so
         // an edited folder or a newly ticked strict is honoured.
-        let size = self.settings.run.size;
-        if let Some(((cached, cached_size), data)) = &self.data_cache
-            && *cached == source
-            && *cached_size == size
-            && !matches!(source, DataSource::Path(_))
+        if let Some((cached, data)) = &self.data_cache
+            && *cached == request
+            && !matches!(request.source, DataSource::Path(_))
         {
             let data = data.clone();
             return self.send_start(data);
         }
         let loading = self.train.loading.clone();
-        self.spawn_job(move || files::load_run_data(source, size, strict, &loading));
+        self.spawn_job(move || files::load_run_data(request, &loading));
     }
 
     fn send_start(&mut self, data: Arc<Dataset>) {
         let s = &self.settings;
-        // The run form's channels (by default the data's own).
-        let data = match s.run.channels {
-            Some(c) if c != data.channels => Arc::new(Dataset::clone(&data).to_channels(c)),
-            _ => data,
-        };
         let config = s.run.config_for(&data);
         if let Err(e) = config.model.validate() {
             self.train.status = RunStatus::Failed;

@@ -39,6 +39,19 @@ fn a_colour_run_trains_with_a_colour_grid_at_the_chosen_size() {
     let (_, grid) = app.train.current_grid().expect("grid");
     assert!(has_colour(grid), "the sample grid is colour");
     h.get_by_label("Stop").click();
+    wait_for(&mut h, "the run to end", |a| {
+        a.train.status == latentlab::ui::train_panel::RunStatus::Finished
+    });
+    // Colour: grey reads the same set as one channel, for a new run.
+    h.state_mut().settings.run.channels = Some(1);
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "a grey run", |a| {
+        a.train.model.as_ref().is_some_and(|m| m.channels == 1) && !a.train.grids.is_empty()
+    });
+    let (_, grid) = h.state().train.current_grid().expect("grid");
+    assert_eq!(grid.channels, 1, "the grey run's grid is grey");
+    h.get_by_label("Stop").click();
 }
 
 #[test]

@@ -74,10 +74,9 @@ pub(super) enum Job {
         path: PathBuf,
     },
     Failed(String),
-    /// A data set loaded for a run (its source and the side asked for), with what an image
-    /// folder skipped (see [`load_run_data`]).
+    /// A data set loaded for a run, with what an image folder skipped (see [`load_run_data`]).
     Data(
-        (DataSource, Option<usize>),
+        DataRequest,
         Result<(Arc<Dataset>, crate::data::Skipped), String>,
     ),
     Dropped(Dropped),
@@ -473,10 +472,20 @@ impl LatentLabApp {
 
 /// Load a starting run's data off the UI thread: an image folder from the cache when it was
 /// decoded before, else decoded with its progress in `loading`.
+/// What a run's data is loaded as: the source, the side and channels asked for (`None`: the
+/// data's own), and whether a bad picture refuses the folder.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DataRequest {
+    pub source: DataSource,
+    pub size: Option<usize>,
+    pub channels: Option<usize>,
+    pub strict: bool,
+}
+
+/// Load a run's data off the UI thread, made as deep as asked (the conversion copies every
+/// pixel, so it is done here too).
 pub(super) fn load_run_data(
-    source: DataSource,
-    size: Option<usize>,
-    strict: bool,
+    request: DataRequest,
     loading: &crate::ui::train_panel::Loading,
 ) -> Job {
     use std::sync::atomic::Ordering::Relaxed;
@@ -485,13 +494,20 @@ pub(super) fn load_run_data(
         loading.done.fetch_max(done, Relaxed);
     };
     let opts = crate::data::LoadOptions {
-        strict,
+        strict: request.strict,
         cache: crate::data::cache::default_root(),
         progress: Some(&progress),
     };
-    let result = source
-        .load_opts(size, &opts)
-        .map(|(d, skipped)| (Arc::new(d), skipped))
+    let result = request
+        .source
+        .load_opts(request.size, &opts)
+        .map(|(d, skipped)| {
+            let d = match request.channels {
+                Some(c) => d.to_channels(c),
+                None => d,
+            };
+            (Arc::new(d), skipped)
+        })
         .map_err(|e| e.to_string());
-    Job::Data((source, size), result)
+    Job::Data(request, result)
 }
