@@ -10,7 +10,8 @@
 //! `Conv2d`/`ConvTranspose2d` (the tests compare values and all three gradients) and the
 //! weights keep burn's layouts, so checkpoints are unchanged.
 
-use super::matmul::{column_sums, matmul, plain, tr};
+use super::layout;
+use super::matmul::{column_sums, matmul, plain, repeat_rows, tr};
 use super::{backward_xwb, f32s, par_filled, register_grads, tensor, track_xwb, wanted};
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -142,23 +143,28 @@ fn empty() -> FlexTensor {
 /// A conv weight [cout, cin, 4, 4] as the matrix [(kh, kw, cin), cout].
 fn conv_matrix(weight: FlexTensor) -> FlexTensor {
     let [cout, cin, _, _] = weight.shape().dims();
-    let wm = Flex::float_permute(weight, &[2, 3, 1, 0]).to_contiguous(); // [kh, kw, cin, cout]
-    Flex::float_reshape(wm, [16 * cin, cout].into())
+    layout::transpose(&conv_matrix_transposed(weight), [cout, 16 * cin])
 }
 
 /// [`conv_matrix`] transposed, [cout, (kh, kw, cin)], stored as such: gemm reads it faster
 /// than the transposed view (3.04 against 2.75 ms a call on DCGAN's conv2).
 fn conv_matrix_transposed(weight: FlexTensor) -> FlexTensor {
     let [cout, cin, _, _] = weight.shape().dims();
-    let wm = Flex::float_permute(weight, &[0, 2, 3, 1]).to_contiguous(); // [cout, kh, kw, cin]
+    let wm = layout::swap_last_two(&weight, [cout, cin, 16]); // [cout, (kh, kw), cin]
     Flex::float_reshape(wm, [cout, 16 * cin].into())
 }
 
 /// A transposed-conv weight [cin, cout, 4, 4] as the matrix [cin, (kh, kw, cout)].
 fn transpose_matrix(weight: FlexTensor) -> FlexTensor {
     let [cin, cout, _, _] = weight.shape().dims();
-    let wm = Flex::float_permute(weight, &[0, 2, 3, 1]).to_contiguous(); // [cin, kh, kw, cout]
+    let wm = layout::swap_last_two(&weight, [cin, cout, 16]); // [cin, (kh, kw), cout]
     Flex::float_reshape(wm, [cin, 16 * cout].into())
+}
+
+/// A weight gradient from its matrix [a, (kh, kw, b)] back to burn's [a, b, 4, 4].
+fn weight_from_matrix(dw: FlexTensor, [a, b]: [usize; 2]) -> FlexTensor {
+    let dw = layout::swap_last_two(&dw, [a, 16, b]); // [a, b, (kh, kw)]
+    Flex::float_reshape(dw, [a, b, 4, 4].into())
 }
 
 /// `t`: [.., c] -> [rows, c] (no copy when contiguous).
@@ -210,8 +216,7 @@ impl FastConv for Flex {
         };
         let dw = if want_weight {
             let dw = matmul(tr(&g), plain(&cols), None); // [cout, (kh, kw, cin)]
-            let dw = Flex::float_reshape(dw, [cout, 4, 4, cin].into());
-            Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cout, cin, 4, 4]
+            weight_from_matrix(dw, [cout, cin]) // [cout, cin, 4, 4]
         } else {
             empty()
         };
@@ -237,8 +242,7 @@ impl FastConv for Flex {
         };
         let dw = if want_weight {
             let dw = matmul(tr(&matrix(x)), plain(&cols), None); // [cin, (kh, kw, cout)]
-            let dw = Flex::float_reshape(dw, [cin, 4, 4, cout].into());
-            Flex::float_permute(dw, &[0, 3, 1, 2]).to_contiguous() // [cin, cout, 4, 4]
+            weight_from_matrix(dw, [cin, cout]) // [cin, cout, 4, 4]
         } else {
             empty()
         };
@@ -361,24 +365,29 @@ fn im2col_image(img: &[f32], dst: &mut [MaybeUninit<f32>], [hh, ww, c]: [usize; 
     }
 }
 
-/// One image of [`col2im`]: `src` [h*w, (kh, kw, c)] gathered into `img` [2h, 2w, c], each
-/// pixel written once (its bias or zero, plus its taps).
+/// One image of [`col2im`]: `src` [h*w, (kh, kw, c)] summed into the zeroed `img` [2h, 2w, c]
+/// on top of `bias`. A cell's four taps of one kernel row land on four neighbouring pixels of
+/// one image row, so each is one add of 4c contiguous values (clipped at the left and right
+/// edges) into a row that stays in cache: about twice as fast as gathering per pixel at 64 px.
 #[inline(never)]
 fn col2im_image(src: &[f32], img: &mut [f32], [hh, ww, c]: [usize; 3], bias: Option<&[f32]>) {
     let w = ww / 2;
+    let bias_row = bias.map(|b| repeat_rows(b, ww)); // [2w, c]
     for (y, img_row) in img.chunks_exact_mut(ww * c).enumerate() {
-        let rows = covering(y, hh);
-        for (x, px) in img_row.chunks_exact_mut(c).enumerate() {
-            match bias {
-                Some(b) => px.copy_from_slice(b),
-                None => px.fill(0.0),
-            }
-            for (i, ky) in rows.clone() {
-                for (j, kx) in covering(x, ww) {
-                    let tap = &src[((i * w + j) * 16 + ky * 4 + kx) * c..][..c];
-                    for (d, &v) in px.iter_mut().zip(tap) {
-                        *d += v;
-                    }
+        if let Some(b) = &bias_row {
+            img_row.copy_from_slice(b);
+        }
+        for (i, ky) in covering(y, hh) {
+            for j in 0..w {
+                let taps = &src[((i * w + j) * 16 + ky * 4) * c..][..4 * c]; // [kw, c]
+                // Tap kx lands on column 2j + kx - 1: the first hangs over the left edge at
+                // j = 0, the last over the right edge at j = w - 1.
+                let skip = if j == 0 { c } else { 0 };
+                let start = (2 * j).saturating_sub(1) * c;
+                let end = ((2 * j + 3) * c).min(ww * c);
+                let dst = &mut img_row[start..end];
+                for (d, &v) in dst.iter_mut().zip(&taps[skip..]) {
+                    *d += v;
                 }
             }
         }

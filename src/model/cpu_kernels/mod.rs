@@ -42,6 +42,26 @@
 //!   step then page-faulted its buffers back in (zeroing pages took 10% of the VAE's CPU time).
 //!   The peak memory is the same (DCGAN's bench: 190 MiB).
 //!
+//! ## At 32 and 64 px colour (2026-12-06)
+//!
+//! DCGAN-64's step is 145.4 GFLOP at batch 64 (counted in the matrix products). `gemm` runs
+//! DCGAN-64's shapes at 360-400 GFLOP/s on both cores in isolation, and at 230-300 inside a
+//! step (its operands come from memory, not cache), where the products took 67% of the step.
+//! What the other third was, in `perf` (`bench --size 64 --channels 3`, training only):
+//! - 8.5%: the weights' layout changes (a weight to its matrix, a weight gradient back) through
+//!   burn-flex's strided `to_contiguous`. [`layout`]'s two parallel transposes replaced them: the
+//!   step's share outside the products fell from 33-36% to 24-25%, and the transposes now take
+//!   2.6%.
+//! - 4.3%: `col2im`, gathering four taps per pixel with a loop per pixel (a function call per
+//!   pixel to zero it, dozens of iterator steps for 3 channels). It now adds each cell's four
+//!   taps of a kernel row as one run of 4c values into a row held in cache: 3.6%, bound by
+//!   reading the window matrix (four values read per value written).
+//! - What is left is the window matrices' memory traffic (`im2col`'s copies, 4-5%; `col2im`,
+//!   3.6%; zeroing, 3%), `gemm`'s operand packing (3-4%), batch norm (3.5%) and Adam (1%).
+//!   Convolving without materialising the windows (as oneDNN does) is the next lever.
+//! - The thread count (two per core, or one) made no difference beyond this machine's noise at
+//!   28, 32 or 64 px (three alternating runs each).
+//!
 //! They compute the same functions and gradients as burn's layers (the tests compare them) and read
 //! and write the same checkpoints. The baseline rows turn them off, and so does
 //! `LATENTLAB_FAST_OPS=off` for any command; the first invocation above measured the baseline rows
@@ -51,6 +71,7 @@
 pub mod activation;
 pub mod conv;
 pub mod label_planes;
+mod layout;
 pub mod linear;
 mod matmul;
 pub mod norm;
