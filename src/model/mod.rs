@@ -7,10 +7,11 @@
 pub mod boltzmann;
 pub mod classifier;
 pub mod cpu_kernels;
-mod dcgan;
+pub(crate) mod dcgan;
 pub mod ema;
 pub mod inference;
 mod mlp;
+pub mod style;
 pub mod vae;
 
 use burn::prelude::*;
@@ -19,6 +20,7 @@ pub use boltzmann::BoltzmannNet;
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use inference::{ReadbackError, generate_with, readback};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
+pub use style::{StyleDiscriminator, StyleGenerator};
 pub use vae::{VaeDecoder, VaeEncoder, VaeNet};
 
 pub use crate::types::config::{
@@ -38,6 +40,7 @@ impl ModelConfig {
             ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => Generator::Boltzmann(
                 BoltzmannNet::new(self, crate::types::config::DEFAULT_SAMPLE_GIBBS, device),
             ),
+            ModelKind::Stylegan => Generator::Style(StyleGenerator::new(self, device)),
         }
     }
 
@@ -49,6 +52,9 @@ impl ModelConfig {
             }
             ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => {
                 Some(Discriminator::Dcgan(DcganDiscriminator::new(self, device)))
+            }
+            ModelKind::Stylegan => {
+                Some(Discriminator::Style(StyleDiscriminator::new(self, device)))
             }
             ModelKind::Vae | ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => None,
         }
@@ -65,6 +71,7 @@ pub enum Generator {
     Dcgan(DcganGenerator),
     Vae(VaeDecoder),
     Boltzmann(BoltzmannNet),
+    Style(StyleGenerator),
 }
 
 impl Generator {
@@ -78,6 +85,16 @@ impl Generator {
                 burn::tensor::activation::tanh(g.forward_logits(z).div_scalar(2.0))
             }
             Generator::Boltzmann(m) => m.sample(z, label),
+            Generator::Style(g) => g.forward(z, label),
+        }
+    }
+
+    /// After a G update: a style generator's running mean of w follows this batch's w (for
+    /// truncation); other families are returned as they are.
+    pub fn track(self, z: Tensor<2>, label: Option<Tensor<2>>) -> Self {
+        match self {
+            Generator::Style(g) => Generator::Style(g.track_w_avg(z, label)),
+            other => other,
         }
     }
 
@@ -89,6 +106,8 @@ impl Generator {
             Generator::Dcgan(g) => g.first_hidden(z, label),
             Generator::Vae(g) => g.first_hidden(z),
             Generator::Boltzmann(m) => m.first_hidden(z),
+            // w: GANSpace's directions for a style generator are taken in W.
+            Generator::Style(g) => g.to_w(z, label),
         }
     }
 }
@@ -99,6 +118,7 @@ impl Generator {
 pub enum Discriminator {
     Mlp(MlpDiscriminator),
     Dcgan(DcganDiscriminator),
+    Style(StyleDiscriminator),
 }
 
 impl Discriminator {
@@ -118,6 +138,7 @@ impl Discriminator {
         match self {
             Discriminator::Mlp(d) => (d.forward(x, label), None),
             Discriminator::Dcgan(d) => d.forward_heads(x, label),
+            Discriminator::Style(d) => (d.forward(x, label), None),
         }
     }
 }

@@ -15,7 +15,8 @@ pub struct BoltzmannOptions {
     #[arg(long, value_delimiter = ',', value_parser = units, help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
     pub layers: Option<Vec<usize>>,
     /// DBN: the top RBM also takes the class label as softmax units, so a class can be clamped
-    /// when sampling (Hinton et al. 2006).
+    /// when sampling (Hinton et al. 2006). stylegan: the label enters the mapping network (and
+    /// D by projection).
     #[arg(long, help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
     pub labels: bool,
     /// Gibbs steps in each update's negative phase (CD-k; default 1).
@@ -48,6 +49,9 @@ impl BoltzmannOptions {
     /// `num_classes` is the data set's, taken by a DBN with `--labels`.
     pub fn apply(&self, config: &mut TrainConfig, num_classes: usize) {
         let kind = config.model.kind;
+        if kind == ModelKind::Stylegan && self.labels {
+            config.model.num_classes = num_classes;
+        }
         if !kind.is_boltzmann() {
             return;
         }

@@ -23,6 +23,10 @@ pub const INFOGAN_CODES: usize = 2;
 /// Boltzmann machines: the most units in one hidden layer, and the most hidden layers.
 pub const MAX_UNITS: usize = 8192;
 pub const MAX_LAYERS: usize = 4;
+/// A style generator's mapping network: at most 8 layers (StyleGAN's FFHQ depth); 2 by
+/// default (see `model::style`).
+pub const MAX_MAPPING: usize = 8;
+pub const DEFAULT_MAPPING_LAYERS: usize = 2;
 /// The visible units of a Boltzmann machine: one binary unit per pixel.
 pub const VISIBLE_UNITS: usize = DIGIT_SIDE * DIGIT_SIDE;
 /// The largest first layer (latent plus label to the first hidden features) in millions of
@@ -60,6 +64,9 @@ pub enum ModelKind {
     /// Deep Boltzmann machine: undirected layers, pre-trained greedily, then trained jointly
     /// (mean-field for the data, persistent Gibbs chains for the model).
     Dbm,
+    /// Style-based generator (StyleGAN2's ideas, small): a mapping network from z to w, a style
+    /// per resolution modulating its convolutions, per-pixel noise; `--labels` conditions it
+    Stylegan,
 }
 
 impl ModelKind {
@@ -114,6 +121,7 @@ impl ModelKind {
             ModelKind::Rbm => "rbm",
             ModelKind::Dbn => "dbn",
             ModelKind::Dbm => "dbm",
+            ModelKind::Stylegan => "stylegan",
         }
     }
 
@@ -124,6 +132,8 @@ impl ModelKind {
             ModelKind::Dcgan | ModelKind::Cdcgan | ModelKind::Acgan | ModelKind::Infogan => 64,
             ModelKind::Vae => 32,
             ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => 500,
+            // 128 -> 64 -> 32 channels at 32 px: trains in minutes on a CPU.
+            ModelKind::Stylegan => 32,
         }
     }
 
@@ -162,6 +172,13 @@ pub struct ModelConfig {
     /// A Boltzmann machine's hidden layer sizes, bottom to top (empty for other models).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<usize>,
+    /// A style generator's mapping layers (0 for other models).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mapping_layers: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -207,6 +224,10 @@ pub enum ModelError {
         kind: &'static str,
         layers: Vec<usize>,
     },
+    #[error("a style generator's mapping network has 1 to {MAX_MAPPING} layers (got {0})")]
+    Mapping(usize),
+    #[error("only stylegan has a mapping network (got {layers} mapping layers for {kind})")]
+    MappingNotStyle { kind: &'static str, layers: usize },
     #[error("label units belong to a DBN's top layer; {kind} takes none (got {classes})")]
     UnexpectedLabels { kind: &'static str, classes: usize },
     #[error(
@@ -245,6 +266,11 @@ impl ModelConfig {
             image_size: DIGIT_SIDE,
             channels: 1,
             layers: kind.default_layers(),
+            mapping_layers: if kind == ModelKind::Stylegan {
+                DEFAULT_MAPPING_LAYERS
+            } else {
+                0
+            },
         }
     }
 
@@ -281,7 +307,8 @@ impl ModelConfig {
 
     /// G takes a class label: the conditional GANs, and a DBN whose top layer has label units.
     pub fn is_conditional(&self) -> bool {
-        self.kind.is_conditional() || (self.kind == ModelKind::Dbn && self.num_classes > 0)
+        self.kind.is_conditional()
+            || (matches!(self.kind, ModelKind::Dbn | ModelKind::Stylegan) && self.num_classes > 0)
     }
 
     fn validate_boltzmann(&self) -> Result<(), ModelError> {
@@ -357,6 +384,18 @@ impl ModelConfig {
         }
         if !(1..=MAX_LATENT).contains(&self.latent_dim) {
             return Err(ModelError::Latent(self.latent_dim));
+        }
+        match (self.kind, self.mapping_layers) {
+            (ModelKind::Stylegan, n) if !(1..=MAX_MAPPING).contains(&n) => {
+                return Err(ModelError::Mapping(n));
+            }
+            (ModelKind::Stylegan, _) | (_, 0) => {}
+            (kind, layers) => {
+                return Err(ModelError::MappingNotStyle {
+                    kind: kind.name(),
+                    layers,
+                });
+            }
         }
         if !(1..=MAX_WIDTH).contains(&self.width) {
             return Err(ModelError::Width(self.width));

@@ -23,16 +23,18 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Rbm => "RBM (restricted Boltzmann machine)",
         ModelKind::Dbn => "DBN (deep belief network)",
         ModelKind::Dbm => "DBM (deep Boltzmann machine)",
+        ModelKind::Stylegan => "StyleGAN (mapping network, styles, noise)",
     }
 }
 
-const KINDS: [ModelKind; 10] = [
+const KINDS: [ModelKind; 11] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
     ModelKind::Cdcgan,
     ModelKind::Acgan,
     ModelKind::Infogan,
+    ModelKind::Stylegan,
     ModelKind::Vae,
     ModelKind::Rbm,
     ModelKind::Dbn,

@@ -33,6 +33,7 @@ fn every_family_trains_saves_and_loads_in_colour_at_32_and_64() {
             ModelKind::Acgan,
             ModelKind::Infogan,
             ModelKind::Vae,
+            ModelKind::Stylegan,
         ] {
             let mut config = tiny(kind, Loss::Nonsat, 4);
             config.batch = 4;

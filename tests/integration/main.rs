@@ -17,6 +17,7 @@ mod layers;
 mod learning;
 mod quality;
 mod session;
+mod style;
 mod trust;
 mod trust_commands;
 mod trust_outputs;

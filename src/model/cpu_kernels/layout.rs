@@ -75,16 +75,30 @@ mod tests {
     /// larger than a task and a block, and with ragged last blocks.
     #[test]
     fn transposes_match_the_plain_loops() {
-        for [b, r, c] in [[1, 1, 1], [3, 16, 5], [7, 48, 33], [512, 16, 256], [2, 300, 200]] {
+        for [b, r, c] in [
+            [1, 1, 1],
+            [3, 16, 5],
+            [7, 48, 33],
+            [512, 16, 256],
+            [2, 300, 200],
+        ] {
             let v: Vec<f32> = (0..b * r * c).map(|i| i as f32).collect();
             let t = tensor(v.clone(), [b, r, c]);
             let got = swap_last_two(&t, [b, r, c]);
             assert_eq!(got.shape().dims::<3>(), [b, c, r]);
-            assert_eq!(&*f32s(&got), plain_swap(&v, [b, r, c]).as_slice(), "[{b}, {r}, {c}]");
+            assert_eq!(
+                &*f32s(&got),
+                plain_swap(&v, [b, r, c]).as_slice(),
+                "[{b}, {r}, {c}]"
+            );
             let t = tensor(v.clone(), [b * r, c]);
             let got = transpose(&t, [b * r, c]);
             assert_eq!(got.shape().dims::<2>(), [c, b * r]);
-            assert_eq!(&*f32s(&got), plain_swap(&v, [1, b * r, c]).as_slice(), "[{b}x{r}, {c}]");
+            assert_eq!(
+                &*f32s(&got),
+                plain_swap(&v, [1, b * r, c]).as_slice(),
+                "[{b}x{r}, {c}]"
+            );
         }
     }
 }

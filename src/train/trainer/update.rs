@@ -212,6 +212,10 @@ impl Trainer {
         // What G is conditioned on: the batch's labels (cGANs, ACGAN) or InfoGAN's codes.
         let mut cond = None;
         let mut fake_for_g = None;
+        let mut z_last = None;
+        let style = self.config.model.kind == crate::model::ModelKind::Stylegan;
+        let r1 =
+            style.then(|| objective::r1_gamma(self.config.model.image_size, self.config.batch));
         for i in 0..n_critic {
             let (real, l) = self.real_batch();
             label = l;
@@ -227,6 +231,9 @@ impl Trainer {
             let Nets::Gan { g, d, opt_d, .. } = &mut self.nets else {
                 unreachable!("gan_step runs on GAN nets")
             };
+            if style {
+                z_last = Some(z.clone());
+            }
             let fake_graph = g.forward(z, cond.clone()); // [batch, 1, 28, 28]
             let fake = fake_graph.clone().detach();
             if fast.reuse_fake && i + 1 == n_critic {
@@ -256,6 +263,17 @@ impl Trainer {
                     aux = Some(Aux::Info(info.detach(), acc));
                 }
                 _ => {}
+            }
+            if let Some(gamma) = r1 {
+                let lab = label.clone();
+                let dd = &*d;
+                loss_d = loss_d
+                    + objective::r1_penalty(
+                        |x| dd.forward(x, lab.clone()),
+                        real.clone(),
+                        l_real.clone(),
+                        gamma,
+                    );
             }
             if let Some(mix) = mix {
                 let lab = label.clone();
@@ -297,6 +315,7 @@ impl Trainer {
             d.clone()
         };
         let (l_fake, a_fake) = d_for_g.forward_heads(fake, label.clone());
+        let label_for_track = label.clone();
         let mut loss_g = objective::g_loss(loss, l_fake.clone());
         match (a_fake, label, cond) {
             // InfoGAN: G is rewarded when its codes can be read back from its images.
@@ -312,6 +331,9 @@ impl Trainer {
         }
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = opt_g.step(lr_g, g.clone(), grads);
+        if let Some(z) = z_last {
+            *g = g.clone().track(z, label_for_track);
+        }
         if let (Some(avg), Some(decay)) = (ema.take(), decay) {
             *ema = Some(crate::model::ema::blend(avg, &*g, decay));
         }

@@ -1,0 +1,122 @@
+//! The style-based generator: truncation toward w_avg, style mixing by level, training.
+
+use crate::tiny;
+use burn::prelude::*;
+use latentlab::model::style::NoiseMode;
+use latentlab::model::{Generator, ModelKind, StyleGenerator};
+use latentlab::train::Trainer;
+use latentlab::train::objective::Loss;
+use std::sync::Arc;
+
+const LATENT: usize = 16;
+
+/// A style generator trained `steps` steps on a few 32-px colour shapes.
+fn trained(steps: usize) -> StyleGenerator {
+    let device = Device::flex();
+    let data = Arc::new(latentlab::data::shapes::dataset(32, 32, 3));
+    let mut config = tiny(ModelKind::Stylegan, Loss::Nonsat, 4);
+    config.batch = 8;
+    config.model.width = 8;
+    config.model.latent_dim = LATENT;
+    config.model = config.model.with_shape(32, 3);
+    let mut t = Trainer::new(config, data, "shapes".into(), &device).expect("trainer");
+    for _ in 0..steps {
+        t.step().expect("step");
+    }
+    match t.generator() {
+        Generator::Style(g) => g,
+        other => panic!("a style generator, got {other:?}"),
+    }
+}
+
+fn z(seed: u64, n: usize) -> Tensor<2> {
+    let values = latentlab::types::noise::gaussian(seed, n * LATENT);
+    Tensor::from_data(TensorData::new(values, [n, LATENT]), &Device::flex())
+}
+
+fn fixed() -> NoiseMode {
+    NoiseMode::Fixed {
+        seed: 1,
+        scales: Vec::new(),
+    }
+}
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().expect("f32 image")
+}
+
+/// At psi = 0 every z gives the image of w_avg; at psi = 1 they differ.
+#[test]
+fn truncation_at_zero_gives_the_average_image_for_every_z() {
+    let g = trained(3);
+    let avg = g.w_avg();
+    assert!(
+        avg.clone().abs().sum().into_scalar::<f32>() > 0.0,
+        "w_avg follows the batches"
+    );
+    let levels = g.num_levels();
+    let image = |seed: u64, psi: f64| {
+        let w = g.truncate(g.to_w(z(seed, 1), None), psi);
+        values(g.synthesize(&vec![w; levels], &fixed()))
+    };
+    let reference = values(g.synthesize(&vec![avg.unsqueeze::<2>(); levels], &fixed()));
+    for seed in [2, 3, 4] {
+        let got = image(seed, 0.0);
+        let worst = got
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-5, "seed {seed}: {worst} from the w_avg image");
+    }
+    let (a, b) = (image(2, 1.0), image(3, 1.0));
+    assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3));
+}
+
+/// Mean absolute difference of two images after 8x8 box averaging: what changes in the
+/// layout and colour of large regions, not in detail.
+fn coarse_difference(a: &[f32], b: &[f32], side: usize) -> f32 {
+    let cells = side / 8;
+    let mut total = 0.0;
+    for c in 0..3 {
+        for by in 0..cells {
+            for bx in 0..cells {
+                let mut d = 0.0;
+                for y in 0..8 {
+                    for x in 0..8 {
+                        let i = (c * side + by * 8 + y) * side + bx * 8 + x;
+                        d += a[i] - b[i];
+                    }
+                }
+                total += (d / 64.0).abs();
+            }
+        }
+    }
+    total / (3 * cells * cells) as f32
+}
+
+/// Taking the coarse levels' styles from B moves A's large-scale layout far more than taking
+/// the finest level's style from B does: the coarse styles set what every later level builds
+/// on, the finest only modulates the last convolutions and the last to-image layer.
+#[test]
+fn coarse_styles_move_the_layout_and_fine_styles_only_detail() {
+    let g = trained(4);
+    let levels = g.num_levels();
+    assert_eq!(g.level_sides(), vec![4, 8, 16, 32]);
+    let (wa, wb) = (g.to_w(z(10, 1), None), g.to_w(z(11, 1), None));
+    let mix = |from_b: &dyn Fn(usize) -> bool| {
+        let ws: Vec<_> = (0..levels)
+            .map(|l| if from_b(l) { wb.clone() } else { wa.clone() })
+            .collect();
+        values(g.synthesize(&ws, &fixed()))
+    };
+    let a = mix(&|_| false);
+    let coarse_b = mix(&|l| l < 2);
+    let fine_b = mix(&|l| l + 1 == levels);
+    let coarse = coarse_difference(&a, &coarse_b, 32);
+    let fine = coarse_difference(&a, &fine_b, 32);
+    assert!(
+        coarse > 2.0 * fine,
+        "coarse from B moved the layout by {coarse}, fine from B by {fine}"
+    );
+}
