@@ -357,12 +357,55 @@ struct SampleArgs {
         allow_hyphen_values = true
     )]
     edit: Vec<latentlab::explore::directions::Edit>,
+    /// stylegan: move each w toward the average w, `w_avg + PSI (w - w_avg)`, -1 to 2 (1: off;
+    /// 0: the average image; below 1 trades variety for typical images).
+    #[arg(long, value_name = "PSI", allow_hyphen_values = true, value_parser = psi, help_heading = "Style generator (stylegan)")]
+    truncation: Option<f64>,
+    /// stylegan: truncate only the levels below L (0 is the coarsest; default: all).
+    #[arg(long, value_name = "L", help_heading = "Style generator (stylegan)")]
+    cutoff: Option<usize>,
+    /// stylegan: a second source whose styles the images take at --mix-layers: the latent
+    /// noise of this seed (the same row for each image).
+    #[arg(long, value_name = "SEED", help_heading = "Style generator (stylegan)")]
+    mix_from: Option<u64>,
+    /// stylegan: the levels (A..B, end excluded; 0 the coarsest) whose style comes from
+    /// --mix-from (default 0..2: the coarse levels).
+    #[arg(long, value_name = "A..B", value_parser = level_range, help_heading = "Style generator (stylegan)")]
+    mix_layers: Option<std::ops::Range<usize>>,
+    /// stylegan: seed of the per-pixel noise (default 0).
+    #[arg(long, value_name = "SEED", help_heading = "Style generator (stylegan)")]
+    noise_seed: Option<u64>,
     /// PNG file to write (an existing file is kept unless --force).
     #[arg(long)]
     out: PathBuf,
     /// Overwrite --out if it exists.
     #[arg(long)]
     force: bool,
+}
+
+/// Truncation psi: a number from -1 to 2.
+fn psi(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (-1.0..=2.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from -1 to 2")),
+    }
+}
+
+/// `A..B`: levels A to B - 1.
+fn level_range(s: &str) -> Result<std::ops::Range<usize>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}`: expected A..B level indices, e.g. 0..2"))?;
+    let parse = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{t}` is not a level index"))
+    };
+    let (a, b) = (parse(a)?, parse(b)?);
+    if a >= b {
+        return Err(format!("`{s}`: the range is empty (A must be below B)"));
+    }
+    Ok(a..b)
 }
 
 /// `A:B` (two class indices).

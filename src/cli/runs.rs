@@ -52,7 +52,23 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         latentlab::model::Generator::Boltzmann(m) => Some(m.gibbs),
         _ => None,
     };
-    let values = latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?;
+    let style = style_controls(&a, &g, model, n, &device)?;
+    let values = match (&g, &style) {
+        (latentlab::model::Generator::Style(sg), Some(controls)) => {
+            let zt = burn::tensor::Tensor::<2>::from_data(
+                burn::tensor::TensorData::new(z.clone(), [n, model.latent_dim]),
+                &device,
+            );
+            let label = labels.clone().map(|l| {
+                burn::tensor::Tensor::<2>::from_data(
+                    burn::tensor::TensorData::new(l, [n, model.cond_dim()]),
+                    &device,
+                )
+            });
+            latentlab::model::readback(sg.render(sg.to_w(zt, label), controls))?
+        }
+        _ => latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?,
+    };
     let grid = grid::grid(&values, n, model.image_size, model.channels, cols);
     let mut meta = vec![
         ("model", model.kind.name().to_string()),
@@ -77,6 +93,18 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     if let Some(c) = &a.cont {
         meta.push(("cont", export::format_floats(c)));
     }
+    if style.is_some() {
+        meta.push(("truncation", a.truncation.unwrap_or(1.0).to_string()));
+        if let Some(c) = a.cutoff {
+            meta.push(("cutoff", c.to_string()));
+        }
+        if let Some(m) = a.mix_from {
+            let r = a.mix_layers.clone().unwrap_or(0..2);
+            meta.push(("mix_from", m.to_string()));
+            meta.push(("mix_layers", format!("{}..{}", r.start, r.end)));
+        }
+        meta.push(("noise_seed", a.noise_seed.unwrap_or(0).to_string()));
+    }
     crate::cli::check_pixels(&values)?;
     export::write_png(&a.out, &grid, &meta, a.force)?;
     out!(
@@ -87,6 +115,86 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         n
     );
     Ok(())
+}
+
+/// A style generator's controls from the flags (`None` when none is given, or the model is
+/// not one; the flags on any other model are an error).
+fn style_controls(
+    a: &SampleArgs,
+    g: &latentlab::model::Generator,
+    model: &latentlab::model::ModelConfig,
+    n: usize,
+    device: &burn::tensor::Device,
+) -> Result<Option<latentlab::model::style::StyleControls>> {
+    use latentlab::model::style::{NoiseMode, StyleControls};
+    let given = a.truncation.is_some()
+        || a.cutoff.is_some()
+        || a.mix_from.is_some()
+        || a.mix_layers.is_some()
+        || a.noise_seed.is_some();
+    let latentlab::model::Generator::Style(sg) = g else {
+        if given {
+            bail!(
+                "--truncation, --cutoff, --mix-from, --mix-layers and --noise-seed: model {} is not a style generator (only stylegan has them)",
+                model.kind.name()
+            );
+        }
+        return Ok(None);
+    };
+    if !given {
+        return Ok(None);
+    }
+    let levels = sg.num_levels();
+    if let Some(c) = a.cutoff
+        && c > levels
+    {
+        bail!(
+            "--cutoff {c}: this generator has {levels} levels (0-{})",
+            levels - 1
+        );
+    }
+    if a.mix_layers.is_some() && a.mix_from.is_none() {
+        bail!("--mix-layers needs --mix-from SEED (the source of those levels' styles)");
+    }
+    let mix = match a.mix_from {
+        Some(seed) => {
+            let range = a.mix_layers.clone().unwrap_or(0..2.min(levels));
+            if range.end > levels {
+                bail!(
+                    "--mix-layers {}..{}: this generator has {levels} levels (0-{})",
+                    range.start,
+                    range.end,
+                    levels - 1
+                );
+            }
+            let row = noise::gaussian(seed, model.latent_dim);
+            let rows: Vec<f32> = (0..n).flat_map(|_| row.iter().copied()).collect();
+            let zb = burn::tensor::Tensor::<2>::from_data(
+                burn::tensor::TensorData::new(rows, [n, model.latent_dim]),
+                device,
+            );
+            let label = (model.cond_dim() > 0).then(|| {
+                burn::tensor::Tensor::<2>::from_data(
+                    burn::tensor::TensorData::new(
+                        noise::cycling_conditions(n, model.num_classes, model.codes),
+                        [n, model.cond_dim()],
+                    ),
+                    device,
+                )
+            });
+            Some((sg.to_w(zb, label), range))
+        }
+        None => None,
+    };
+    Ok(Some(StyleControls {
+        psi: a.truncation.unwrap_or(1.0),
+        cutoff: a.cutoff,
+        mix,
+        noise: NoiseMode::Fixed {
+            seed: a.noise_seed.unwrap_or(0),
+            scales: Vec::new(),
+        },
+    }))
 }
 
 /// InfoGAN's code rows for `n` images from `--code` (or cycling values) and `--cont` (or 0).

@@ -591,9 +591,14 @@ impl TrainConfig {
         } else {
             2e-4
         };
-        // InfoGAN's G learns faster than its D (Chen et al.: 1e-3 against 2e-4).
+        // InfoGAN's G learns faster than its D (Chen et al.: 1e-3 against 2e-4). A style
+        // generator's weights are stored N(0, 1) and scaled at run time (equalised learning
+        // rate), so its Adam step is StyleGAN2's 2e-3: relative to the weights the same size
+        // as 2e-4 on the N(0, 0.02) weights of its DCGAN-style D.
         let lr_g = if kind == ModelKind::Infogan && !wgan {
             1e-3
+        } else if kind == ModelKind::Stylegan && !wgan {
+            2e-3
         } else {
             lr
         };
@@ -603,14 +608,21 @@ impl TrainConfig {
             batch: 64,
             lr_g,
             lr_d: lr,
-            beta1: if wgan {
+            // StyleGAN2 trains with Adam's beta1 = 0 and beta2 = 0.99.
+            beta1: if wgan || kind == ModelKind::Stylegan {
                 0.0
             } else if kind == ModelKind::Vae {
                 0.9
             } else {
                 0.5
             },
-            beta2: if wgan { 0.9 } else { 0.999 },
+            beta2: if wgan {
+                0.9
+            } else if kind == ModelKind::Stylegan {
+                0.99
+            } else {
+                0.999
+            },
             n_critic: if wgan { 5 } else { 1 },
             seed: 0,
             sample_every: 100,

@@ -48,8 +48,8 @@ pub struct Level {
 pub enum NoiseMode {
     /// Fresh noise from the device's generator (training).
     Random,
-    /// Noise from `seed` (the same image for the same inputs), each level's strength times
-    /// its entry in `scales` (1 where missing).
+    /// Noise from `seed`, one image per layer shared by every example (the same image for
+    /// the same inputs), each level's strength times its entry in `scales` (1 where missing).
     Fixed { seed: u64, scales: Vec<f64> },
 }
 
@@ -57,7 +57,7 @@ pub enum NoiseMode {
 pub struct StyleGenerator {
     mapping: Vec<EqLinear>,
     embed: Option<EqLinear>,
-    /// [channels, base, base]
+    /// [base, base, channels] (channels last, as the whole synthesis runs)
     constant: Param<Tensor<3>>,
     levels: Vec<Level>,
     /// [w_dim], the running mean of w.
@@ -116,7 +116,7 @@ impl StyleGenerator {
             mapping,
             embed,
             constant: Param::from_tensor(Tensor::random(
-                [channels[0], base, base],
+                [base, base, channels[0]],
                 Distribution::Normal(0.0, 1.0),
                 device,
             )),
@@ -133,7 +133,7 @@ impl StyleGenerator {
 
     /// The side of each level's output, smallest first.
     pub fn level_sides(&self) -> Vec<usize> {
-        let base = self.constant.dims()[1];
+        let base = self.constant.dims()[0];
         (0..self.levels.len()).map(|l| base << l).collect()
     }
 
@@ -171,18 +171,18 @@ impl StyleGenerator {
     pub fn synthesize(&self, ws: &[Tensor<2>], noise: &NoiseMode) -> Tensor<4> {
         let batch = ws[0].dims()[0];
         let device = ws[0].device();
-        let [c0, base, _] = self.constant.dims();
+        let [base, _, c0] = self.constant.dims();
         let mut x = self
             .constant
             .val()
             .unsqueeze::<4>()
-            .expand([batch, c0, base, base]); // [batch, c0, base, base]
+            .expand([batch, base, base, c0]); // [batch, base, base, c0]
         let mut img: Option<Tensor<4>> = None;
         let draw = |level: usize, which: u64, side: usize| -> (Tensor<4>, f64) {
             match noise {
                 NoiseMode::Random => (
                     Tensor::random(
-                        [batch, 1, side, side],
+                        [batch, side, side, 1],
                         Distribution::Normal(0.0, 1.0),
                         &device,
                     ),
@@ -192,9 +192,15 @@ impl StyleGenerator {
                     let s = seed
                         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
                         .wrapping_add(2 * level as u64 + which);
-                    let values = crate::types::noise::gaussian(s, batch * side * side);
+                    // One noise image per layer, shared by the whole batch (StyleGAN's "const"
+                    // noise): images differ only by their styles.
+                    let values = crate::types::noise::gaussian(s, side * side);
                     (
-                        Tensor::from_data(TensorData::new(values, [batch, 1, side, side]), &device),
+                        Tensor::<4>::from_data(
+                            TensorData::new(values, [1, side, side, 1]),
+                            &device,
+                        )
+                        .expand([batch, side, side, 1]),
                         scales.get(level).copied().unwrap_or(1.0),
                     )
                 }
@@ -204,22 +210,22 @@ impl StyleGenerator {
             let w = ws[l.min(ws.len() - 1)].clone();
             if let (Some(conv0), Some(noise0)) = (&level.conv0, &level.noise0) {
                 x = conv0.forward(upsample(x), w.clone()); // side doubled
-                let side = x.dims()[2];
+                let side = x.dims()[1];
                 let (n, scale) = draw(l, 0, side);
                 x = act(noise0.forward(x, n, scale));
             }
-            let side = x.dims()[2];
+            let side = x.dims()[1];
             x = level.conv1.forward(x, w.clone());
             let (n, scale) = draw(l, 1, side);
             x = act(level.noise1.forward(x, n, scale));
-            let rgb = level.to_image.forward(x.clone(), w); // [batch, channels, side, side]
+            let rgb = level.to_image.forward(x.clone(), w); // [batch, side, side, channels]
             img = Some(match img {
                 Some(prev) => upsample(prev) + rgb,
                 None => rgb,
             });
         }
         match img {
-            Some(img) => burn::tensor::activation::tanh(img),
+            Some(img) => burn::tensor::activation::tanh(img).permute([0, 3, 1, 2]), // [batch, channels, side, side]
             None => unreachable!("a style generator has at least one level"),
         }
     }
@@ -276,5 +282,55 @@ impl StyleGenerator {
                 .set_require_grad(false)
         });
         self
+    }
+}
+
+/// What the explorer and `sample` set on a style generator: truncation, mixing and noise.
+#[derive(Debug, Clone)]
+pub struct StyleControls {
+    /// Truncation: each w becomes `w_avg + psi (w - w_avg)` (1: none).
+    pub psi: f64,
+    /// Truncate only the levels below this one (`None`: every level).
+    pub cutoff: Option<usize>,
+    /// Style mixing: the second source's w rows `[batch, w_dim]`, used at `mix_levels`.
+    pub mix: Option<(Tensor<2>, std::ops::Range<usize>)>,
+    pub noise: NoiseMode,
+}
+
+impl StyleControls {
+    /// No truncation, no mixing, fixed noise from seed 0: what plain sampling draws.
+    pub fn plain() -> Self {
+        Self {
+            psi: 1.0,
+            cutoff: None,
+            mix: None,
+            noise: NoiseMode::Fixed {
+                seed: 0,
+                scales: Vec::new(),
+            },
+        }
+    }
+}
+
+impl StyleGenerator {
+    /// Images for `w` [batch, w_dim] under `controls`: one w per level (the mix source's at its
+    /// levels), truncated below the cutoff. [batch, channels, side, side].
+    pub fn render(&self, w: Tensor<2>, controls: &StyleControls) -> Tensor<4> {
+        let n = self.num_levels();
+        let cutoff = controls.cutoff.unwrap_or(n).min(n);
+        let ws: Vec<Tensor<2>> = (0..n)
+            .map(|l| {
+                let w = match &controls.mix {
+                    Some((b, levels)) if levels.contains(&l) => b.clone(),
+                    _ => w.clone(),
+                };
+                if l < cutoff && controls.psi != 1.0 {
+                    self.truncate(w, controls.psi)
+                } else {
+                    w
+                }
+            })
+            .collect();
+        self.synthesize(&ws, &controls.noise)
     }
 }
