@@ -467,6 +467,10 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
                 )
             } else {
                 String::new()
+            } + &if model.mapping_layers > 0 {
+                format!(", mapping network of {} layers", model.mapping_layers)
+            } else {
+                String::new()
             }
         );
     }

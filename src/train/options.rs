@@ -71,6 +71,9 @@ pub struct RunOptions {
     /// the MLPs, 32 for the VAE).
     #[arg(long)]
     pub width: Option<usize>,
+    /// stylegan: layers of the mapping network from z to w, 1 to 8 (default 2).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
+    pub mapping_layers: Option<u64>,
     #[command(flatten)]
     pub boltzmann: super::boltzmann_options::BoltzmannOptions,
 }
@@ -96,6 +99,7 @@ impl Default for RunOptions {
             ema: None,
             latent: None,
             width: None,
+            mapping_layers: None,
             boltzmann: Default::default(),
         }
     }
@@ -121,6 +125,11 @@ impl RunOptions {
         }
         if let Some(w) = self.width {
             c.model.width = w;
+        }
+        if let Some(m) = self.mapping_layers
+            && self.model == ModelKind::Stylegan
+        {
+            c.model.mapping_layers = m as usize;
         }
         self.boltzmann.apply(&mut c, num_classes);
         c
@@ -174,6 +183,9 @@ impl RunOptions {
         self.width = self
             .width
             .map(|w| w.clamp(1, crate::types::config::MAX_WIDTH));
+        self.mapping_layers = self
+            .mapping_layers
+            .map(|m| m.clamp(1, crate::types::config::MAX_MAPPING as u64));
         self.latent = self
             .latent
             .map(|l| l.clamp(1, crate::types::config::MAX_LATENT));

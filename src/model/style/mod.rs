@@ -12,6 +12,18 @@
 //! - `w_avg`, the running mean of w (decay 0.995), for truncation; not trained by Adam.
 //! - Style-mixing regularisation in training: with probability `MIXING` the levels from a
 //!   random crossover on take the w of a second z.
+//!
+//! ## Speed, as measured (`bench --models stylegan --size 32 --channels 3`, 2 cores)
+//! - With burn-flex's `conv2d` for the 3x3 convolutions: 51.7 examples/s; its convolution runs
+//!   one small product per image (`gemm`'s narrow 1x6 micro-kernel took 12% of the time).
+//! - Channels-last, each convolution one product over the batch of the nine shifted copies of
+//!   the padded input: 46-54 examples/s, no faster. A `perf` profile puts 17% in burn-flex's
+//!   transposing copy (`copy_2d_tiled`, called from its parallel contiguous copies: the
+//!   up-sampling's and the shifted copies' layouts and their gradients) and 10% in `memmove`
+//!   (the concatenation). Routing the product through the MLP's fused linear operation (which
+//!   reads transposes through strides) changed nothing measurable (46-50 examples/s).
+//! - The next lever is a backend extension for the 3x3 convolution like `cpu_kernels::conv`'s
+//!   4x4 one: the window copy written once, its adjoint gathered once.
 
 pub mod discriminator;
 pub mod layers;
