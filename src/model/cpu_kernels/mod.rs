@@ -70,6 +70,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv3;
 pub mod label_planes;
 mod layout;
 pub mod linear;

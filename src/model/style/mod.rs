@@ -22,8 +22,9 @@
 //!   up-sampling's and the shifted copies' layouts and their gradients) and 10% in `memmove`
 //!   (the concatenation). Routing the product through the MLP's fused linear operation (which
 //!   reads transposes through strides) changed nothing measurable (46-50 examples/s).
-//! - The next lever is a backend extension for the 3x3 convolution like `cpu_kernels::conv`'s
-//!   4x4 one: the window copy written once, its adjoint gathered once.
+//! - `cpu_kernels::conv3`, a backend extension for the 3x3 convolution like the DCGAN's 4x4
+//!   one (the window matrix written once, its adjoint gathered once, transposes read through
+//!   strides): 86-89 examples/s, 1.8x. `gemm` now takes 45% of the step and zeroing 11%.
 
 pub mod discriminator;
 pub mod layers;
