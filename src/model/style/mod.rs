@@ -246,9 +246,11 @@ impl StyleGenerator {
     /// The training (and plain sampling) path: `z` -> w, the same w at every level, except
     /// that in training a batch mixes in a second z's w from a random level on (with
     /// probability [`MIXING`]). Noise is random in training and fixed (seed 0) otherwise, so
-    /// that the fixed-noise grid does not flicker.
+    /// that the fixed-noise grid does not flicker and encoding searches a fixed function.
     pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
-        let training = z.device().is_autodiff();
+        // Training: an autodiff device and weights that take gradients. A frozen copy on an
+        // autodiff device (the encoder's search for z) samples as at inference.
+        let training = z.device().is_autodiff() && self.constant.is_require_grad();
         let w = self.to_w(z.clone(), label.clone());
         let n = self.levels.len();
         let mut ws = vec![w; n];
