@@ -468,6 +468,10 @@ struct EncodeArgs {
     /// Random starts, optimised together; the best is kept (GANs).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
     restarts: u64,
+    /// The latent to find: z, or for a style generator W (one w for every level) or W+ (one
+    /// w per level: a closer fit).
+    #[arg(long, value_enum, default_value = "z")]
+    space: latentlab::explore::project::Space,
     /// Conditional models: the image's class (required).
     #[arg(long)]
     label: Option<usize>,

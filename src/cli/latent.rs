@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use latentlab::checkpoint::{self, Manifest};
 use latentlab::data::DataSource;
 use latentlab::explore::directions::{Direction, DirectionsFile};
+use latentlab::explore::project::Space;
 use latentlab::explore::{attributes, invert, pca};
 use latentlab::export;
 use latentlab::model::vae::VaeEncoder;
@@ -290,6 +291,17 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
     } else {
         fixed_condition(&model, &manifest, a.label, a.code)?
     };
+    if a.space != Space::Z {
+        return encode_style(
+            &a,
+            &g,
+            &model,
+            &manifest,
+            &target,
+            cond.as_deref(),
+            &source_name,
+        );
+    }
     let result = if model.kind == ModelKind::Vae {
         let encoder =
             checkpoint::load_module(&dir, checkpoint::ENCODER, VaeEncoder::new(&model, &device))
@@ -342,6 +354,65 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
     );
     out!(
         "wrote {} (its latent is in the PNG metadata)",
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `encode --space w|w+`: a picture projected into a style generator's W or W+.
+fn encode_style(
+    a: &EncodeArgs,
+    g: &Generator,
+    model: &ModelConfig,
+    manifest: &Manifest,
+    target: &[f32],
+    cond: Option<&[f32]>,
+    source_name: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    let opts = invert::InvertOptions {
+        steps: a.steps as usize,
+        restarts: a.restarts as usize,
+        seed: a.seed,
+    };
+    let p =
+        latentlab::explore::project::project(g, model, target, cond, a.space, &opts, |_, _| true)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let image = grid::grid(&p.reconstruction, 1, model.image_size, model.channels, 1);
+    let (key, name) = match a.space {
+        Space::WPlus => ("w_plus", "W+"),
+        _ => ("w", "W"),
+    };
+    let mut meta = vec![
+        (key, export::format_floats(&p.ws)),
+        ("space", name.to_string()),
+        ("levels", p.levels.to_string()),
+        ("model", model.kind.name().to_string()),
+        ("checkpoint", a.checkpoint.display().to_string()),
+        ("step", manifest.step.to_string()),
+        ("encoded_from", source_name.to_string()),
+        ("pixel_mse", format!("{:.6}", p.pixel_mse)),
+        ("steps", p.steps.to_string()),
+        ("restarts", p.restarts.to_string()),
+        ("noise_seed", "0".to_string()),
+    ];
+    if let Some(c) = cond {
+        meta.push(("label_mix", export::format_floats(c)));
+    }
+    crate::cli::check_pixels(&p.reconstruction)?;
+    export::write_png(&a.out, &image, &meta, a.force)?;
+    out!(
+        "projected {source_name} into {name}: {} Adam steps x {} restarts in {seconds:.2} s",
+        p.steps,
+        p.restarts
+    );
+    out!(
+        "  pixel error: mean squared {:.5} (RMS {:.3}) on [0, 1] intensities",
+        p.pixel_mse,
+        p.pixel_mse.sqrt()
+    );
+    out!(
+        "wrote {} (its {name} latent is in the PNG metadata)",
         a.out.display()
     );
     Ok(())

@@ -118,7 +118,6 @@ pub fn invert(
     }); // [r, cond_dim]
     let mut z = noise::gaussian(opts.seed, r * latent);
     let (mut m, mut v) = (vec![0.0f32; z.len()], vec![0.0f32; z.len()]);
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
     let mut best = f32::INFINITY;
     for step in 1..=opts.steps {
         let zt =
@@ -139,15 +138,7 @@ pub fn invert(
         let grad = readback(grad).map_err(compute)?;
         let mse = readback(per_image.inner()).map_err(compute)?;
         best = mse.iter().fold(best, |a, &b| a.min(b / 4.0));
-        let lr = LEARNING_RATE
-            * 0.5
-            * (1.0 + (std::f64::consts::PI * (step - 1) as f64 / opts.steps as f64).cos());
-        let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
-        for i in 0..z.len() {
-            m[i] = b1 * m[i] + (1.0 - b1) * grad[i];
-            v[i] = b2 * v[i] + (1.0 - b2) * grad[i] * grad[i];
-            z[i] -= lr as f32 * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
-        }
+        adam_step(&mut z, &grad, (&mut m, &mut v), step, opts.steps);
         if !progress(step, best) {
             return Err(InvertError::Cancelled);
         }
@@ -176,6 +167,27 @@ pub fn invert(
         steps: opts.steps,
         restarts: r,
     })
+}
+
+/// One Adam step on `x` (moments `m`, `v`) at `step` of `steps`, the step size decayed from
+/// [`LEARNING_RATE`] to 0 by a cosine schedule.
+pub(crate) fn adam_step(
+    x: &mut [f32],
+    grad: &[f32],
+    (m, v): (&mut [f32], &mut [f32]),
+    step: usize,
+    steps: usize,
+) {
+    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let lr = LEARNING_RATE
+        * 0.5
+        * (1.0 + (std::f64::consts::PI * (step - 1) as f64 / steps as f64).cos());
+    let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
+    for i in 0..x.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * grad[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * grad[i] * grad[i];
+        x[i] -= lr as f32 * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
+    }
 }
 
 /// A VAE's encoding: the encoder's mean, decoded.

@@ -10,5 +10,6 @@ pub mod interpolate;
 pub mod invert;
 pub mod jobs;
 pub mod pca;
+pub mod project;
 pub mod sweep;
 pub mod worker;

@@ -225,3 +225,52 @@ fn encoding_into_a_style_generator_is_deterministic() {
     assert_eq!(a.z, b.z, "the same search finds the same z");
     assert!(a.pixel_mse <= first_mse.unwrap_or(f32::INFINITY) + 1e-6);
 }
+
+/// Projection into W and W+: a generated picture is fitted better than at the start, W+ keeps
+/// one w per level, and a model without a W space refuses by name.
+#[test]
+fn pictures_project_into_w_and_w_plus() {
+    use latentlab::explore::invert::InvertOptions;
+    use latentlab::explore::project::{Space, project};
+    let g = Generator::Style(trained(2));
+    let mut model = tiny(ModelKind::Stylegan, Loss::Nonsat, 4).model;
+    model.width = 8;
+    model.latent_dim = LATENT;
+    model = model.with_shape(32, 3);
+    let device = Device::flex();
+    let z0 = latentlab::types::noise::gaussian(42, LATENT);
+    let target = latentlab::model::generate_with(&g, &model, &device, &z0, None).expect("target");
+    let opts = InvertOptions {
+        steps: 20,
+        restarts: 2,
+        seed: 3,
+    };
+    for space in [Space::W, Space::WPlus] {
+        let mut first = None;
+        let p = project(&g, &model, &target, None, space, &opts, |_, mse| {
+            first.get_or_insert(mse);
+            true
+        })
+        .expect("project");
+        let start = first.unwrap_or(0.0);
+        assert!(
+            p.pixel_mse < start,
+            "{space:?}: {} from {start}",
+            p.pixel_mse
+        );
+        let rows = if space == Space::WPlus { 4 } else { 1 };
+        assert_eq!(p.levels, 4);
+        assert_eq!(
+            p.ws.len(),
+            rows * latentlab::model::style::w_dim(&model),
+            "{space:?}"
+        );
+    }
+    let dcgan = tiny(ModelKind::Dcgan, Loss::Nonsat, 4)
+        .model
+        .with_shape(32, 3);
+    let g = dcgan.init_generator(&device);
+    let err = project(&g, &dcgan, &target, None, Space::W, &opts, |_, _| true)
+        .expect_err("a DCGAN has no W");
+    assert!(err.to_string().contains("only a style generator"), "{err}");
+}
