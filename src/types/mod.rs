@@ -2,6 +2,7 @@
 //! grids. No I/O, no threads, no tensors: data, models, the run format, the meter, training,
 //! exploring and the UI all build on these.
 
+pub mod cd_config;
 pub mod config;
 pub mod grid;
 pub mod hash;
