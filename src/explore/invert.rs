@@ -66,7 +66,7 @@ pub enum InvertError {
     Cancelled,
 }
 
-fn compute(e: impl std::fmt::Display) -> InvertError {
+pub(crate) fn compute(e: impl std::fmt::Display) -> InvertError {
     InvertError::Compute(e.to_string())
 }
 
@@ -123,11 +123,7 @@ pub fn invert(
         let zt =
             Tensor::<2>::from_data(TensorData::new(z.clone(), [r, latent]), &ad).require_grad(); // [r, latent]
         let y = g_ad.forward(zt.clone(), label.clone()); // [r, channels, 28, 28]
-        let per_image = (y - x.clone())
-            .powi_scalar(2)
-            .mean_dim(3)
-            .mean_dim(2)
-            .mean_dim(1); // [r, 1, 1, 1]
+        let per_image = per_image_mse(y, x.clone()); // [r, 1, 1, 1]
         let prior = zt.clone().powi_scalar(2).mean().mul_scalar(PRIOR_WEIGHT); // [1]
         // Summed over restarts: each row's gradient is its own.
         let loss = per_image.clone().sum() + prior.mul_scalar(r as f32);
@@ -154,12 +150,7 @@ pub fn invert(
             .as_deref(),
     )
     .map_err(compute)?;
-    let (i, err) = images
-        .chunks(pixels)
-        .map(|img| pixel_mse(img, target))
-        .enumerate()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .ok_or_else(|| compute("no restarts ran"))?;
+    let (i, err) = best_restart(&images, pixels, target)?;
     Ok(Inversion {
         z: z[i * latent..(i + 1) * latent].to_vec(),
         reconstruction: images[i * pixels..(i + 1) * pixels].to_vec(),
@@ -167,6 +158,26 @@ pub fn invert(
         steps: opts.steps,
         restarts: r,
     })
+}
+
+/// Each image's mean squared difference: [r, c, h, w] -> [r, 1, 1, 1].
+pub(crate) fn per_image_mse(y: Tensor<4>, x: Tensor<4>) -> Tensor<4> {
+    (y - x).powi_scalar(2).mean_dim(3).mean_dim(2).mean_dim(1)
+}
+
+/// The restart whose image (`pixels` values each in `images`) is closest to `target`, and its
+/// error.
+pub(crate) fn best_restart(
+    images: &[f32],
+    pixels: usize,
+    target: &[f32],
+) -> Result<(usize, f32), InvertError> {
+    images
+        .chunks(pixels)
+        .map(|img| pixel_mse(img, target))
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .ok_or_else(|| compute("no restarts ran"))
 }
 
 /// One Adam step on `x` (moments `m`, `v`) at `step` of `steps`, the step size decayed from

@@ -2,7 +2,7 @@
 //! level): Adam on w from several starts run as one batch (each the w of a random z), pixel
 //! MSE against the picture with the noise fixed, keeping the best start. G is frozen.
 
-use super::invert::{InvertError, InvertOptions, adam_step, pixel_mse};
+use super::invert::{InvertError, InvertOptions, adam_step, best_restart, compute, per_image_mse};
 use crate::checkpoint;
 use crate::model::style::NoiseMode;
 use crate::model::{Generator, ModelConfig, readback};
@@ -33,10 +33,6 @@ pub struct Projection {
     pub pixel_mse: f32,
     pub steps: usize,
     pub restarts: usize,
-}
-
-fn compute(e: impl std::fmt::Display) -> InvertError {
-    InvertError::Compute(e.to_string())
 }
 
 /// The noise a projection holds fixed (the same as plain sampling's).
@@ -115,11 +111,7 @@ pub fn project(
         let wt =
             Tensor::<3>::from_data(TensorData::new(ws.clone(), [r, per, wd]), &ad).require_grad(); // [r, per, w_dim]
         let y = g_ad.synthesize(&level_rows(&wt, levels), &fixed_noise()); // [r, channels, side, side]
-        let per_image = (y - x.clone())
-            .powi_scalar(2)
-            .mean_dim(3)
-            .mean_dim(2)
-            .mean_dim(1); // [r, 1, 1, 1]
+        let per_image = per_image_mse(y, x.clone()); // [r, 1, 1, 1]
         let grads = per_image.clone().sum().backward();
         let grad = wt
             .grad(&grads)
@@ -136,12 +128,7 @@ pub fn project(
     let wt = Tensor::<3>::from_data(TensorData::new(ws.clone(), [r, per, wd]), &device);
     let images =
         readback(plain_g.synthesize(&level_rows(&wt, levels), &fixed_noise())).map_err(compute)?;
-    let (i, err) = images
-        .chunks(pixels)
-        .map(|img| pixel_mse(img, target))
-        .enumerate()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .ok_or_else(|| compute("no restarts ran"))?;
+    let (i, err) = best_restart(&images, pixels, target)?;
     Ok(Projection {
         ws: ws[i * per * wd..(i + 1) * per * wd].to_vec(),
         levels,

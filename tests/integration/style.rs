@@ -196,20 +196,26 @@ fn sample_truncates_and_mixes_from_the_command_line() {
     );
 }
 
+/// A briefly trained style generator, its config, and the picture it draws from a fixed z.
+fn generated_target() -> (Generator, latentlab::model::ModelConfig, Vec<f32>) {
+    let g = Generator::Style(trained(2));
+    let mut model = tiny(ModelKind::Stylegan, Loss::Nonsat, 4).model;
+    model.width = 8;
+    model.latent_dim = LATENT;
+    model = model.with_shape(32, 3);
+    let z0 = latentlab::types::noise::gaussian(42, LATENT);
+    let target =
+        latentlab::model::generate_with(&g, &model, &Device::flex(), &z0, None).expect("target");
+    (g, model, target)
+}
+
 /// Encoding a picture searches a fixed function: the generator frozen on the autodiff device
 /// draws no random noise or mixing, so two searches from the same seed find the same z, and
 /// the search improves on its start.
 #[test]
 fn encoding_into_a_style_generator_is_deterministic() {
     use latentlab::explore::invert::{InvertOptions, invert};
-    let g = Generator::Style(trained(2));
-    let mut model = tiny(ModelKind::Stylegan, Loss::Nonsat, 4).model;
-    model.width = 8;
-    model.latent_dim = LATENT;
-    model = model.with_shape(32, 3);
-    let device = Device::flex();
-    let z0 = latentlab::types::noise::gaussian(42, LATENT);
-    let target = latentlab::model::generate_with(&g, &model, &device, &z0, None).expect("target");
+    let (g, model, target) = generated_target();
     let opts = InvertOptions {
         steps: 6,
         restarts: 2,
@@ -232,14 +238,7 @@ fn encoding_into_a_style_generator_is_deterministic() {
 fn pictures_project_into_w_and_w_plus() {
     use latentlab::explore::invert::InvertOptions;
     use latentlab::explore::project::{Space, project};
-    let g = Generator::Style(trained(2));
-    let mut model = tiny(ModelKind::Stylegan, Loss::Nonsat, 4).model;
-    model.width = 8;
-    model.latent_dim = LATENT;
-    model = model.with_shape(32, 3);
-    let device = Device::flex();
-    let z0 = latentlab::types::noise::gaussian(42, LATENT);
-    let target = latentlab::model::generate_with(&g, &model, &device, &z0, None).expect("target");
+    let (g, model, target) = generated_target();
     let opts = InvertOptions {
         steps: 20,
         restarts: 2,
@@ -269,7 +268,7 @@ fn pictures_project_into_w_and_w_plus() {
     let dcgan = tiny(ModelKind::Dcgan, Loss::Nonsat, 4)
         .model
         .with_shape(32, 3);
-    let g = dcgan.init_generator(&device);
+    let g = dcgan.init_generator(&Device::flex());
     let err = project(&g, &dcgan, &target, None, Space::W, &opts, |_, _| true)
         .expect_err("a DCGAN has no W");
     assert!(err.to_string().contains("only a style generator"), "{err}");
