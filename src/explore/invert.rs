@@ -117,8 +117,7 @@ pub fn invert(
         Tensor::<2>::from_data(TensorData::new(rows, [r, c.len()]), &ad)
     }); // [r, cond_dim]
     let mut z = noise::gaussian(opts.seed, r * latent);
-    let (mut m, mut v) = (vec![0.0f32; z.len()], vec![0.0f32; z.len()]);
-    let mut best = f32::INFINITY;
+    let mut search = Search::new(z.len(), opts.steps);
     for step in 1..=opts.steps {
         let zt =
             Tensor::<2>::from_data(TensorData::new(z.clone(), [r, latent]), &ad).require_grad(); // [r, latent]
@@ -128,16 +127,7 @@ pub fn invert(
         // Summed over restarts: each row's gradient is its own.
         let loss = per_image.clone().sum() + prior.mul_scalar(r as f32);
         let grads = loss.backward();
-        let grad = zt
-            .grad(&grads)
-            .ok_or_else(|| compute("no gradient reached z"))?;
-        let grad = readback(grad).map_err(compute)?;
-        let mse = readback(per_image.inner()).map_err(compute)?;
-        best = mse.iter().fold(best, |a, &b| a.min(b / 4.0));
-        adam_step(&mut z, &grad, (&mut m, &mut v), step, opts.steps);
-        if !progress(step, best) {
-            return Err(InvertError::Cancelled);
-        }
+        search.step(&mut z, &zt, &grads, per_image, step, &mut progress)?;
     }
     // Judge the final latents on the inference device, as the explorer will show them.
     let device = Device::flex();
@@ -180,24 +170,59 @@ pub(crate) fn best_restart(
         .ok_or_else(|| compute("no restarts ran"))
 }
 
-/// One Adam step on `x` (moments `m`, `v`) at `step` of `steps`, the step size decayed from
-/// [`LEARNING_RATE`] to 0 by a cosine schedule.
-pub(crate) fn adam_step(
-    x: &mut [f32],
-    grad: &[f32],
-    (m, v): (&mut [f32], &mut [f32]),
-    step: usize,
+/// A latent search's state across steps: Adam's moments, the step size decayed from
+/// [`LEARNING_RATE`] to 0 by a cosine schedule, and the best error so far.
+pub(crate) struct Search {
+    m: Vec<f32>,
+    v: Vec<f32>,
     steps: usize,
-) {
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-    let lr = LEARNING_RATE
-        * 0.5
-        * (1.0 + (std::f64::consts::PI * (step - 1) as f64 / steps as f64).cos());
-    let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
-    for i in 0..x.len() {
-        m[i] = b1 * m[i] + (1.0 - b1) * grad[i];
-        v[i] = b2 * v[i] + (1.0 - b2) * grad[i] * grad[i];
-        x[i] -= lr as f32 * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
+    best: f32,
+}
+
+impl Search {
+    /// For `len` searched values over `steps` steps.
+    pub(crate) fn new(len: usize, steps: usize) -> Self {
+        Self {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            steps,
+            best: f32::INFINITY,
+        }
+    }
+
+    /// After the loss's backward pass: read `param`'s gradient and the errors `per_image`
+    /// ([r, 1, 1, 1]) back, move `values` by one Adam step (`step` counts from 1), and report
+    /// (`progress(step, best MSE so far)` returning false cancels).
+    pub(crate) fn step<const D: usize>(
+        &mut self,
+        values: &mut [f32],
+        param: &Tensor<D>,
+        grads: &burn::tensor::Gradients,
+        per_image: Tensor<4>,
+        step: usize,
+        progress: &mut impl FnMut(usize, f32) -> bool,
+    ) -> Result<(), InvertError> {
+        let grad = param
+            .grad(grads)
+            .ok_or_else(|| compute("no gradient reached the latent"))?;
+        let grad = readback(grad).map_err(compute)?;
+        let mse = readback(per_image.inner()).map_err(compute)?;
+        self.best = mse.iter().fold(self.best, |a, &b| a.min(b / 4.0));
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        let lr = LEARNING_RATE
+            * 0.5
+            * (1.0 + (std::f64::consts::PI * (step - 1) as f64 / self.steps as f64).cos());
+        let (c1, c2) = (1.0 - b1.powi(step as i32), 1.0 - b2.powi(step as i32));
+        for (i, x) in values.iter_mut().enumerate() {
+            self.m[i] = b1 * self.m[i] + (1.0 - b1) * grad[i];
+            self.v[i] = b2 * self.v[i] + (1.0 - b2) * grad[i] * grad[i];
+            *x -= lr as f32 * (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + eps);
+        }
+        if progress(step, self.best) {
+            Ok(())
+        } else {
+            Err(InvertError::Cancelled)
+        }
     }
 }
 

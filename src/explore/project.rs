@@ -2,7 +2,7 @@
 //! level): Adam on w from several starts run as one batch (each the w of a random z), pixel
 //! MSE against the picture with the noise fixed, keeping the best start. G is frozen.
 
-use super::invert::{InvertError, InvertOptions, adam_step, best_restart, compute, per_image_mse};
+use super::invert::{InvertError, InvertOptions, Search, best_restart, compute, per_image_mse};
 use crate::checkpoint;
 use crate::model::style::NoiseMode;
 use crate::model::{Generator, ModelConfig, readback};
@@ -105,24 +105,14 @@ pub fn project(
         .collect(); // [r, per, w_dim]
     let targets: Vec<f32> = (0..r).flat_map(|_| target.iter().copied()).collect();
     let x = Tensor::<4>::from_data(TensorData::new(targets, [r, channels, side, side]), &ad);
-    let (mut m, mut v) = (vec![0.0f32; ws.len()], vec![0.0f32; ws.len()]);
-    let mut best = f32::INFINITY;
+    let mut search = Search::new(ws.len(), opts.steps);
     for step in 1..=opts.steps {
         let wt =
             Tensor::<3>::from_data(TensorData::new(ws.clone(), [r, per, wd]), &ad).require_grad(); // [r, per, w_dim]
         let y = g_ad.synthesize(&level_rows(&wt, levels), &fixed_noise()); // [r, channels, side, side]
         let per_image = per_image_mse(y, x.clone()); // [r, 1, 1, 1]
         let grads = per_image.clone().sum().backward();
-        let grad = wt
-            .grad(&grads)
-            .ok_or_else(|| compute("no gradient reached w"))?;
-        let grad = readback(grad).map_err(compute)?;
-        let mse = readback(per_image.inner()).map_err(compute)?;
-        best = mse.iter().fold(best, |a, &b| a.min(b / 4.0));
-        adam_step(&mut ws, &grad, (&mut m, &mut v), step, opts.steps);
-        if !progress(step, best) {
-            return Err(InvertError::Cancelled);
-        }
+        search.step(&mut ws, &wt, &grads, per_image, step, &mut progress)?;
     }
     let device = Device::flex();
     let wt = Tensor::<3>::from_data(TensorData::new(ws.clone(), [r, per, wd]), &device);
