@@ -86,19 +86,8 @@ pub fn invert(
     opts: &InvertOptions,
     mut progress: impl FnMut(usize, f32) -> bool,
 ) -> Result<Inversion, InvertError> {
-    let (side, channels) = (model.image_size, model.channels);
-    let pixels = model.image_len();
-    if target.len() != pixels {
-        return Err(InvertError::Size {
-            got: target.len(),
-            want: pixels,
-            side,
-            channels,
-        });
-    }
-    if opts.steps == 0 || opts.restarts == 0 {
-        return Err(InvertError::Options);
-    }
+    check_search(model, target, opts)?;
+    let (side, channels, pixels) = (model.image_size, model.channels, model.image_len());
     let (r, latent) = (opts.restarts, model.latent_dim);
     // A frozen copy of G on an autodiff device: gradients reach z only.
     let ad = Device::flex().autodiff();
@@ -148,6 +137,26 @@ pub fn invert(
         steps: opts.steps,
         restarts: r,
     })
+}
+
+/// A search's inputs: a picture of the model's shape, and at least one step and one restart.
+pub(crate) fn check_search(
+    model: &ModelConfig,
+    target: &[f32],
+    opts: &InvertOptions,
+) -> Result<(), InvertError> {
+    if target.len() != model.image_len() {
+        return Err(InvertError::Size {
+            got: target.len(),
+            want: model.image_len(),
+            side: model.image_size,
+            channels: model.channels,
+        });
+    }
+    if opts.steps == 0 || opts.restarts == 0 {
+        return Err(InvertError::Options);
+    }
+    Ok(())
 }
 
 /// Each image's mean squared difference: [r, c, h, w] -> [r, 1, 1, 1].

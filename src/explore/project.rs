@@ -2,7 +2,9 @@
 //! level): Adam on w from several starts run as one batch (each the w of a random z), pixel
 //! MSE against the picture with the noise fixed, keeping the best start. G is frozen.
 
-use super::invert::{InvertError, InvertOptions, Search, best_restart, compute, per_image_mse};
+use super::invert::{
+    InvertError, InvertOptions, Search, best_restart, check_search, compute, per_image_mse,
+};
 use crate::checkpoint;
 use crate::model::style::NoiseMode;
 use crate::model::{Generator, ModelConfig, readback};
@@ -54,18 +56,8 @@ pub fn project(
     opts: &InvertOptions,
     mut progress: impl FnMut(usize, f32) -> bool,
 ) -> Result<Projection, InvertError> {
+    check_search(model, target, opts)?;
     let (side, channels, pixels) = (model.image_size, model.channels, model.image_len());
-    if target.len() != pixels {
-        return Err(InvertError::Size {
-            got: target.len(),
-            want: pixels,
-            side,
-            channels,
-        });
-    }
-    if opts.steps == 0 || opts.restarts == 0 {
-        return Err(InvertError::Options);
-    }
     let Generator::Style(plain_g) = g else {
         return Err(InvertError::Compute(format!(
             "only a style generator (stylegan) has a W space; {} takes --space z",
