@@ -119,6 +119,26 @@ pub struct LatentRecord {
     pub model: Option<String>,
     pub checkpoint: Option<String>,
     pub seed: Option<u64>,
+    /// A style generator's controls (present when the export has `w_plus`).
+    pub style: Option<StyleRecord>,
+}
+
+/// What an export of a style generator's image records beside z.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StyleRecord {
+    /// Source A's w per level, `[levels * w_dim]`.
+    pub w_plus: Vec<f32>,
+    /// Set when A was a projected picture (or had W edits): `w_plus` stands for A, not z.
+    pub a_from: Option<String>,
+    pub truncation: f32,
+    pub cutoff: Option<usize>,
+    /// The levels whose style came from B.
+    pub mix_layers: Vec<usize>,
+    /// "seed N", or a picture's name (then `mix_w_plus` holds its w per level).
+    pub mix_from: Option<String>,
+    pub mix_w_plus: Option<Vec<f32>>,
+    pub noise_seeds: Vec<u64>,
+    pub noise_scales: Vec<f32>,
 }
 
 /// Numbers as written in metadata: comma-separated.
@@ -178,12 +198,57 @@ pub fn parse_latent(bytes: &[u8], path: &Path) -> Result<LatentRecord, ImportErr
         .map(|s| s.trim().parse::<u64>().map_err(|e| e.to_string()))
         .transpose()
         .map_err(malformed("seed"))?;
+    let style = get("w_plus")
+        .map(|w| -> Result<StyleRecord, ImportError> {
+            let list = |key: &'static str| -> Result<Vec<usize>, ImportError> {
+                let text = get(key).unwrap_or_default();
+                text.split(',')
+                    .filter(|p| !p.trim().is_empty())
+                    .take(MAX_LABEL_MIX_LEN + 1)
+                    .map(|p| p.trim().parse::<usize>().map_err(|e| malformed(key)(e.to_string())))
+                    .collect()
+            };
+            Ok(StyleRecord {
+                w_plus: parse_floats(&w, MAX_LATENT_LEN).map_err(malformed("w_plus"))?,
+                a_from: get("a_from"),
+                truncation: get("truncation")
+                    .map(|t| t.trim().parse::<f32>().map_err(|e| e.to_string()))
+                    .transpose()
+                    .map_err(malformed("truncation"))?
+                    .unwrap_or(1.0),
+                cutoff: get("cutoff")
+                    .map(|t| t.trim().parse::<usize>().map_err(|e| e.to_string()))
+                    .transpose()
+                    .map_err(malformed("cutoff"))?,
+                mix_layers: list("mix_layers")?,
+                mix_from: get("mix_from"),
+                mix_w_plus: get("mix_w_plus")
+                    .map(|s| parse_floats(&s, MAX_LATENT_LEN))
+                    .transpose()
+                    .map_err(malformed("mix_w_plus"))?,
+                noise_seeds: get("noise_seeds")
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|p| !p.trim().is_empty())
+                    .take(MAX_LABEL_MIX_LEN + 1)
+                    .map(|p| p.trim().parse::<u64>().map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()
+                    .map_err(malformed("noise_seeds"))?,
+                noise_scales: get("noise_scales")
+                    .map(|s| parse_floats(&s, MAX_LABEL_MIX_LEN))
+                    .transpose()
+                    .map_err(malformed("noise_scales"))?
+                    .unwrap_or_default(),
+            })
+        })
+        .transpose()?;
     Ok(LatentRecord {
         z,
         label,
         model: get("model"),
         checkpoint: get("checkpoint"),
         seed,
+        style,
     })
 }
 

@@ -442,6 +442,11 @@ struct DirectionsArgs {
     /// classifier's labels of --n generated images (unconditional models; repeatable).
     #[arg(long, value_parser = class_pair)]
     attribute: Vec<(usize, usize)>,
+    /// The latent the directions move: z (every generator; for stylegan, the principal
+    /// directions of W carried back to z) or w (stylegan: principal directions of W, added to
+    /// w at every level).
+    #[arg(long, value_enum, default_value_t = latentlab::explore::directions::DirSpace::Z)]
+    space: latentlab::explore::directions::DirSpace,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// JSON file to write (an existing file is kept unless --force).

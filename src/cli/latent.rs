@@ -5,7 +5,7 @@ use crate::{DirectionsArgs, EncodeArgs};
 use anyhow::{Context, Result, bail};
 use latentlab::checkpoint::{self, Manifest};
 use latentlab::data::DataSource;
-use latentlab::explore::directions::{Direction, DirectionsFile};
+use latentlab::explore::directions::{DirSpace, Direction, DirectionsFile, LatentDims};
 use latentlab::explore::project::Space;
 use latentlab::explore::{attributes, invert, pca};
 use latentlab::export;
@@ -86,8 +86,30 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
     let cond = fixed_condition(&model, &manifest, a.label, a.code)?;
     let started = Instant::now();
     let mut found: Vec<Direction> = Vec::new();
+    let style = match (&g, a.space) {
+        (Generator::Style(sg), DirSpace::W) => Some(sg),
+        (_, DirSpace::W) => bail!(
+            "--space w: model {} has no W (only a style generator, stylegan, has)",
+            model.kind.name()
+        ),
+        _ => None,
+    };
+    if style.is_some() && !a.attribute.is_empty() {
+        bail!("--attribute vectors move z; leave out --space w to compute them");
+    }
     if a.k > 0 {
-        found = if model.kind == ModelKind::Vae {
+        found = if let Some(sg) = style {
+            pca::w_directions(
+                sg,
+                &model,
+                cond.as_deref(),
+                a.n as usize,
+                a.k as usize,
+                a.seed,
+                &device,
+                |_| true,
+            )?
+        } else if model.kind == ModelKind::Vae {
             vae_directions(&dir, &manifest, a.n as usize, a.k as usize, a.seed)?
         } else {
             pca::generator_directions(
@@ -137,10 +159,11 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
         bail!("nothing to compute: --k is 0 and no --attribute was given");
     }
     let file = DirectionsFile {
+        space: a.space,
         directions: found,
         checkpoint: Some(a.checkpoint.display().to_string()),
     };
-    file.validate(&a.out, Some(model.latent_dim))
+    file.validate(&a.out, Some(LatentDims::of(&model)))
         .with_context(|| {
             format!(
                 "the directions of {} would be refused by `sample --edit` (is the run \
@@ -176,6 +199,7 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
         factor_table(
             &g,
             &model,
+            a.space,
             &file.directions,
             cond.as_deref(),
             a.seed,
@@ -190,13 +214,14 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
 fn factor_table(
     g: &Generator,
     model: &ModelConfig,
+    space: DirSpace,
     dirs: &[Direction],
     cond: Option<&[f32]>,
     seed: u64,
     device: &burn::tensor::Device,
 ) -> Result<()> {
     use latentlab::explore::factors::{self, FACTORS, SAMPLES};
-    let rows = factors::shapes_table(g, model, dirs, cond, seed, device)?;
+    let rows = factors::shapes_table(g, model, space, dirs, cond, seed, device)?;
     out!(
         "which factor each direction moves (share of the factor's range between -2 and +2 \
          sigma, mean of {SAMPLES} samples):"

@@ -32,9 +32,12 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         sample_labels(&a, &manifest, n)?
     };
     let mut z = noise::gaussian(a.seed, n * model.latent_dim);
+    let mut w_offset = Vec::new();
     if !a.edit.is_empty() {
-        let offset = directions::edit_offset(&a.edit, model.latent_dim)?;
+        let (offset, w) =
+            directions::edit_offset(&a.edit, directions::LatentDims::of(model))?;
         directions::shift_rows(&mut z, &offset);
+        w_offset = w;
     }
     let g = match (g, a.gibbs) {
         (latentlab::model::Generator::Boltzmann(m), steps) => {
@@ -52,20 +55,10 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         latentlab::model::Generator::Boltzmann(m) => Some(m.gibbs),
         _ => None,
     };
-    let style = style_controls(&a, &g, model, n, &device)?;
+    let style = style_spec(&a, &g, model, &z, labels.as_deref(), w_offset)?;
     let values = match (&g, &style) {
-        (latentlab::model::Generator::Style(sg), Some(controls)) => {
-            let zt = burn::tensor::Tensor::<2>::from_data(
-                burn::tensor::TensorData::new(z.clone(), [n, model.latent_dim]),
-                &device,
-            );
-            let label = labels.clone().map(|l| {
-                burn::tensor::Tensor::<2>::from_data(
-                    burn::tensor::TensorData::new(l, [n, model.cond_dim()]),
-                    &device,
-                )
-            });
-            latentlab::model::readback(sg.render(sg.to_w(zt, label), controls))?
+        (latentlab::model::Generator::Style(sg), Some(spec)) => {
+            latentlab::explore::style::render(sg, model, spec, &device)?.0
         }
         _ => latentlab::model::generate_with(&g, model, &device, &z, labels.as_deref())?,
     };
@@ -117,21 +110,24 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     Ok(())
 }
 
-/// A style generator's controls from the flags (`None` when none is given, or the model is
-/// not one; the flags on any other model are an error).
-fn style_controls(
+/// A style generator's controls from the flags for latents `z` and conditions `labels`
+/// (`None` when no flag is given, or the model is not one; the flags on any other model are
+/// an error).
+fn style_spec(
     a: &SampleArgs,
     g: &latentlab::model::Generator,
     model: &latentlab::model::ModelConfig,
-    n: usize,
-    device: &burn::tensor::Device,
-) -> Result<Option<latentlab::model::style::StyleControls>> {
-    use latentlab::model::style::{NoiseMode, StyleControls};
+    z: &[f32],
+    labels: Option<&[f32]>,
+    w_offset: Vec<f32>,
+) -> Result<Option<latentlab::explore::style::StyleSpec>> {
+    use latentlab::explore::style::{Source, StyleSpec};
     let given = a.truncation.is_some()
         || a.cutoff.is_some()
         || a.mix_from.is_some()
         || a.mix_layers.is_some()
-        || a.noise_seed.is_some();
+        || a.noise_seed.is_some()
+        || w_offset.iter().any(|&v| v != 0.0);
     let latentlab::model::Generator::Style(sg) = g else {
         if given {
             bail!(
@@ -145,55 +141,40 @@ fn style_controls(
         return Ok(None);
     }
     let levels = sg.num_levels();
-    if let Some(c) = a.cutoff
-        && c > levels
-    {
-        bail!(
-            "--cutoff {c}: this generator has {levels} levels (0-{})",
-            levels - 1
-        );
-    }
     if a.mix_layers.is_some() && a.mix_from.is_none() {
         bail!("--mix-layers needs --mix-from SEED (the source of those levels' styles)");
     }
-    let mix = match a.mix_from {
-        Some(seed) => {
-            let range = a.mix_layers.clone().unwrap_or(0..2.min(levels));
-            if range.end > levels {
-                bail!(
-                    "--mix-layers {}..{}: this generator has {levels} levels (0-{})",
-                    range.start,
-                    range.end,
-                    levels - 1
-                );
-            }
-            let row = noise::gaussian(seed, model.latent_dim);
-            let rows: Vec<f32> = (0..n).flat_map(|_| row.iter().copied()).collect();
-            let zb = burn::tensor::Tensor::<2>::from_data(
-                burn::tensor::TensorData::new(rows, [n, model.latent_dim]),
-                device,
-            );
-            let label = (model.cond_dim() > 0).then(|| {
-                burn::tensor::Tensor::<2>::from_data(
-                    burn::tensor::TensorData::new(
-                        noise::cycling_conditions(n, model.num_classes, model.codes),
-                        [n, model.cond_dim()],
-                    ),
-                    device,
-                )
-            });
-            Some((sg.to_w(zb, label), range))
+    let range = a.mix_layers.clone().unwrap_or(0..2.min(levels));
+    if a.mix_from.is_some() && range.end > levels {
+        bail!(
+            "--mix-layers {}..{}: this generator has {levels} levels (0-{})",
+            range.start,
+            range.end,
+            levels - 1
+        );
+    }
+    // Source B: the same latent row for every image, each image's own condition.
+    let b = a.mix_from.map(|seed| {
+        let row = noise::gaussian(seed, model.latent_dim);
+        Source {
+            z: row.repeat(a.n as usize),
+            label: labels.map(<[f32]>::to_vec),
+            ws: None,
         }
-        None => None,
-    };
-    Ok(Some(StyleControls {
-        psi: a.truncation.unwrap_or(1.0),
-        cutoff: a.cutoff,
-        mix,
-        noise: NoiseMode::Fixed {
-            seed: a.noise_seed.unwrap_or(0),
-            scales: Vec::new(),
+    });
+    Ok(Some(StyleSpec {
+        a: Source {
+            z: z.to_vec(),
+            label: labels.map(<[f32]>::to_vec),
+            ws: None,
         },
+        w_offset,
+        layouts: vec![(0..levels).map(|l| b.is_some() && range.contains(&l)).collect()],
+        b,
+        psi: a.truncation.unwrap_or(1.0) as f32,
+        cutoff: a.cutoff,
+        noise_seeds: vec![a.noise_seed.unwrap_or(0)],
+        noise_scales: Vec::new(),
     }))
 }
 

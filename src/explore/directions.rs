@@ -34,8 +34,48 @@ pub struct Direction {
     pub origin: Option<String>,
 }
 
+/// Which latent a file's directions move: the noise z, or a style generator's w (added to the
+/// w of every level, as GANSpace edits StyleGAN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DirSpace {
+    #[default]
+    Z,
+    W,
+}
+
+impl DirSpace {
+    fn is_z(&self) -> bool {
+        *self == DirSpace::Z
+    }
+}
+
+/// A model's latent sizes: z's, and w's for a style generator (0 for any other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatentDims {
+    pub z: usize,
+    pub w: usize,
+}
+
+impl LatentDims {
+    pub fn of(model: &crate::model::ModelConfig) -> Self {
+        let w = if model.kind == crate::model::ModelKind::Stylegan {
+            crate::model::style::w_dim(model)
+        } else {
+            0
+        };
+        Self {
+            z: model.latent_dim,
+            w,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DirectionsFile {
+    /// Absent in files from before W directions: z.
+    #[serde(default, skip_serializing_if = "DirSpace::is_z")]
+    pub space: DirSpace,
     pub directions: Vec<Direction>,
     /// The run they were computed for (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +123,8 @@ pub enum DirectionsError {
     Out(#[from] export::OutError),
     #[error("--edit `{edit}` moves the latent out of range ({detail})")]
     EditRange { edit: String, detail: String },
+    #[error("{path} holds directions in W, and this model has no W (only a style generator has)")]
+    NoW { path: PathBuf },
     #[error("{0}")]
     Compute(String),
     #[error("cancelled")]
@@ -90,8 +132,9 @@ pub enum DirectionsError {
 }
 
 impl DirectionsFile {
-    /// Check every direction: finite, non-zero, positive sigma, and (when known) the latent size.
-    pub fn validate(&self, path: &Path, latent_dim: Option<usize>) -> Result<(), DirectionsError> {
+    /// Check every direction: finite, non-zero, positive sigma, and (when `dims` is known) the
+    /// size of the latent of the file's space.
+    pub fn validate(&self, path: &Path, dims: Option<LatentDims>) -> Result<(), DirectionsError> {
         if self.directions.is_empty() {
             return Err(DirectionsError::Empty { path: path.into() });
         }
@@ -104,7 +147,12 @@ impl DirectionsFile {
                 ),
             });
         }
-        let want = latent_dim.unwrap_or(self.directions[0].vector.len());
+        let want = match (dims, self.space) {
+            (None, _) => self.directions[0].vector.len(),
+            (Some(d), DirSpace::Z) => d.z,
+            (Some(d), DirSpace::W) if d.w > 0 => d.w,
+            (Some(_), DirSpace::W) => return Err(DirectionsError::NoW { path: path.into() }),
+        };
         for (index, d) in self.directions.iter().enumerate() {
             if d.vector.len() != want {
                 return Err(DirectionsError::WrongLength {
@@ -143,21 +191,21 @@ impl DirectionsFile {
     pub fn parse(
         bytes: &[u8],
         path: &Path,
-        latent_dim: Option<usize>,
+        dims: Option<LatentDims>,
     ) -> Result<Self, DirectionsError> {
         let mut f: DirectionsFile =
             serde_json::from_slice(bytes).map_err(|e| DirectionsError::Parse {
                 path: path.into(),
                 detail: e.to_string(),
             })?;
-        f.validate(path, latent_dim)?;
+        f.validate(path, dims)?;
         for d in &mut f.directions {
             normalize(&mut d.vector);
         }
         Ok(f)
     }
 
-    pub fn read(path: &Path, latent_dim: Option<usize>) -> Result<Self, DirectionsError> {
+    pub fn read(path: &Path, dims: Option<LatentDims>) -> Result<Self, DirectionsError> {
         use std::io::Read;
         let io = |source| DirectionsError::Io {
             path: path.into(),
@@ -172,7 +220,7 @@ impl DirectionsFile {
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return Err(DirectionsError::TooLarge { path: path.into() });
         }
-        Self::parse(&bytes, path, latent_dim)
+        Self::parse(&bytes, path, dims)
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -257,14 +305,18 @@ impl std::fmt::Display for Edit {
     }
 }
 
-/// The offset `amount * sigma * vector` of each edit, summed: `[latent]`. Files are read once
-/// each and checked against `latent_dim`.
-pub fn edit_offset(edits: &[Edit], latent_dim: usize) -> Result<Vec<f32>, DirectionsError> {
+/// The offsets `amount * sigma * vector` of the edits, summed per space: `([z], [w])` (the w
+/// offset is empty for a model without W). Files are read once each and checked against
+/// `dims`.
+pub fn edit_offset(
+    edits: &[Edit],
+    dims: LatentDims,
+) -> Result<(Vec<f32>, Vec<f32>), DirectionsError> {
     let mut files: Vec<(PathBuf, DirectionsFile)> = Vec::new();
-    let mut offset = vec![0.0; latent_dim];
+    let mut offsets = (vec![0.0; dims.z], vec![0.0; dims.w]);
     for e in edits {
         if !files.iter().any(|(p, _)| *p == e.file) {
-            let f = DirectionsFile::read(&e.file, Some(latent_dim))?;
+            let f = DirectionsFile::read(&e.file, Some(dims))?;
             files.push((e.file.clone(), f));
         }
         let Some((_, f)) = files.iter().find(|(p, _)| *p == e.file) else {
@@ -278,7 +330,11 @@ pub fn edit_offset(edits: &[Edit], latent_dim: usize) -> Result<Vec<f32>, Direct
                 index: e.index,
                 count: f.directions.len(),
             })?;
-        add_scaled(&mut offset, &d.vector, e.amount * d.sigma);
+        let offset = match f.space {
+            DirSpace::Z => &mut offsets.0,
+            DirSpace::W => &mut offsets.1,
+        };
+        add_scaled(offset, &d.vector, e.amount * d.sigma);
         if let Some(v) = offset.iter().find(|v| !v.is_finite()) {
             return Err(DirectionsError::EditRange {
                 edit: e.to_string(),
@@ -286,7 +342,7 @@ pub fn edit_offset(edits: &[Edit], latent_dim: usize) -> Result<Vec<f32>, Direct
             });
         }
     }
-    Ok(offset)
+    Ok(offsets)
 }
 
 /// `acc += scale * v`.
@@ -318,11 +374,28 @@ mod tests {
     #[test]
     fn round_trips_and_normalises() {
         let f = DirectionsFile {
+            space: DirSpace::Z,
             directions: vec![one("slant", vec![0.6, 0.8]), one("width", vec![-0.8, 0.6])],
             checkpoint: Some("runs/x".into()),
         };
-        let back = DirectionsFile::parse(&f.to_json(), Path::new("d.json"), Some(2)).unwrap();
+        let dims = |z, w| Some(LatentDims { z, w });
+        let back = DirectionsFile::parse(&f.to_json(), Path::new("d.json"), dims(2, 0)).unwrap();
         assert_eq!(back, f);
+        // W directions are checked against w's size, and refused by a model without W.
+        let w = DirectionsFile {
+            space: DirSpace::W,
+            ..f.clone()
+        };
+        let p = Path::new("w.json");
+        assert_eq!(DirectionsFile::parse(&w.to_json(), p, dims(5, 2)).unwrap(), w);
+        assert!(matches!(
+            DirectionsFile::parse(&w.to_json(), p, dims(2, 0)),
+            Err(DirectionsError::NoW { .. })
+        ));
+        assert!(matches!(
+            DirectionsFile::parse(&w.to_json(), p, dims(2, 3)),
+            Err(DirectionsError::WrongLength { want: 3, .. })
+        ));
         let scaled =
             br#"{"directions":[{"name":"a","vector":[3,4],"sigma":2,"explained_variance":null}]}"#;
         let g = DirectionsFile::parse(scaled, Path::new("d.json"), None).unwrap();
@@ -345,7 +418,7 @@ mod tests {
             format!(r#"{{"directions":[{{"name":"a","vector":{v},"sigma":{sigma}}}]}}"#)
         };
         assert!(matches!(
-            parse(&d("[1,0,0]", "1"), Some(2)),
+            parse(&d("[1,0,0]", "1"), Some(LatentDims { z: 2, w: 0 })),
             DirectionsError::WrongLength {
                 got: 3,
                 want: 2,

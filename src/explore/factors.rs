@@ -14,7 +14,8 @@
 //! factor's range in the data set (hues: half a turn, the farthest two hues are; size: 0.3;
 //! position: 0.4 of the side; shape: the share of images whose class changes).
 
-use super::directions::Direction;
+use super::directions::{DirSpace, Direction};
+use crate::model::style::NoiseMode;
 use crate::model::{Generator, ModelConfig, ReadbackError, generate_with};
 use crate::types::noise;
 use burn::prelude::*;
@@ -122,12 +123,14 @@ fn hue_distance(a: f32, b: f32) -> f32 {
 }
 
 /// The factor table of `dirs` for `g` (a colour model of the shapes set): `n` base latents
-/// drawn from `seed`, `cond` the fixed condition rows of a conditional model (one per base),
-/// and `classify` the meter's class predictions for pictures (`None`: no shape column).
+/// drawn from `seed` (for W directions, their w), `cond` the fixed condition rows of a
+/// conditional model (one per base), and `classify` the meter's class predictions for
+/// pictures (`None`: no shape column).
 #[allow(clippy::too_many_arguments)]
 pub fn table(
     g: &Generator,
     model: &ModelConfig,
+    space: DirSpace,
     dirs: &[Direction],
     cond: Option<&[f32]>,
     classify: Option<Classify<'_>>,
@@ -135,26 +138,49 @@ pub fn table(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<FactorRow>, ReadbackError> {
-    let latent = model.latent_dim;
     let side = model.image_size;
     let n = n.max(1);
-    let base = noise::gaussian(seed, n * latent);
+    let z = noise::gaussian(seed, n * model.latent_dim);
+    // The base latents in the directions' space, and how a batch of them becomes pictures.
+    let (base, dim) = match (space, g) {
+        (DirSpace::W, Generator::Style(sg)) => {
+            let zt = Tensor::<2>::from_data(TensorData::new(z, [n, model.latent_dim]), device);
+            let label = cond.map(|c| {
+                Tensor::<2>::from_data(TensorData::new(c.to_vec(), [n, c.len() / n]), device)
+            });
+            (crate::model::readback(sg.to_w(zt, label))?, sg.w_dim())
+        }
+        _ => (z, model.latent_dim),
+    };
+    let render = |rows: Vec<f32>| -> Result<Vec<f32>, ReadbackError> {
+        match (space, g) {
+            (DirSpace::W, Generator::Style(sg)) => {
+                let m = rows.len() / dim;
+                let w = Tensor::<2>::from_data(TensorData::new(rows, [m, dim]), device); // [m, w_dim]
+                let ws = vec![w; sg.num_levels()];
+                crate::model::readback(sg.synthesize(&ws, &NoiseMode::seeded(0)))
+            }
+            _ => {
+                let cond2 = cond.map(|c| [c, c].concat());
+                generate_with(g, model, device, &rows, cond2.as_deref())
+            }
+        }
+    };
     let len = model.image_len();
     let mut rows = Vec::with_capacity(dirs.len());
     for d in dirs {
         // Rows 0..n at -REACH sigma, n..2n at +REACH sigma.
-        let mut z = Vec::with_capacity(2 * n * latent);
+        let mut moved = Vec::with_capacity(2 * n * dim);
         for sign in [-REACH, REACH] {
-            for row in base.chunks_exact(latent) {
-                z.extend(
+            for row in base.chunks_exact(dim) {
+                moved.extend(
                     row.iter()
                         .zip(&d.vector)
                         .map(|(a, v)| a + sign * d.sigma * v),
                 );
             }
         }
-        let cond2 = cond.map(|c| [c, c].concat());
-        let images = generate_with(g, model, device, &z, cond2.as_deref())?;
+        let images = render(moved)?;
         let (lo, hi) = images.split_at(n * len);
         let mut sums = [0.0f32; 5];
         let mut counted = 0usize;
@@ -189,14 +215,15 @@ pub fn table(
     Ok(rows)
 }
 
-/// The factor table of `dirs` for a colour model `g` of the shapes set: [`SAMPLES`] base
-/// latents from `seed`, `cond` one condition row held for all of them (conditional models),
-/// the shape class read by the set's quality meter (its column is left out when no meter can
-/// be had).
+/// The factor table of `dirs` (moving `space`) for a colour model `g` of the shapes set:
+/// [`SAMPLES`] base latents from `seed`, `cond` one condition row held for all of them
+/// (conditional models), the shape class read by the set's quality meter (its column is left
+/// out when no meter can be had).
 #[allow(clippy::too_many_arguments)]
 pub fn shapes_table(
     g: &Generator,
     model: &ModelConfig,
+    space: DirSpace,
     dirs: &[Direction],
     cond: Option<&[f32]>,
     seed: u64,
@@ -215,6 +242,7 @@ pub fn shapes_table(
             table(
                 g,
                 model,
+                space,
                 dirs,
                 cond.as_deref(),
                 Some(&classify),
@@ -223,7 +251,17 @@ pub fn shapes_table(
                 device,
             )?
         }
-        None => table(g, model, dirs, cond.as_deref(), None, SAMPLES, seed, device)?,
+        None => table(
+            g,
+            model,
+            space,
+            dirs,
+            cond.as_deref(),
+            None,
+            SAMPLES,
+            seed,
+            device,
+        )?,
     };
     Ok(rows)
 }

@@ -3,7 +3,7 @@
 //! slider moves meanwhile. Each reports progress, can be cancelled, and is tagged with an id
 //! so the UI ignores a job that outlived the model it was started for.
 
-use super::directions::{Direction, DirectionsError};
+use super::directions::{DirSpace, Direction, DirectionsError};
 use super::invert::{self, Inversion, InvertOptions};
 use super::worker::{ModelInfo, Reply};
 use super::{attributes, pca};
@@ -42,6 +42,14 @@ pub enum JobKind {
         cond: Option<Vec<f32>>,
         options: InvertOptions,
     },
+    /// Project a picture into a style generator's W or W+, for source A or (`to_b`) B.
+    Project {
+        source: ImageSource,
+        cond: Option<Vec<f32>>,
+        space: super::project::Space,
+        options: InvertOptions,
+        to_b: bool,
+    },
 }
 
 /// A job as the UI sends it.
@@ -56,9 +64,13 @@ pub struct Job {
 /// What a finished job produced.
 #[derive(Debug, Clone)]
 pub enum JobResult {
-    /// Principal directions: they replace the loaded set.
-    /// Computed directions, and which factor each moves on a colour shapes run.
-    Directions(Vec<Direction>, Option<Vec<super::factors::FactorRow>>),
+    /// Principal directions (they replace the loaded set), the latent they move, and which
+    /// factor each moves on a colour shapes run.
+    Directions {
+        space: DirSpace,
+        found: Vec<Direction>,
+        factors: Option<Vec<super::factors::FactorRow>>,
+    },
     /// One attribute vector: it joins the loaded set.
     Attribute(Direction),
     Encoded {
@@ -66,6 +78,14 @@ pub enum JobResult {
         original: Vec<f32>,
         name: String,
         inversion: Inversion,
+    },
+    Projected {
+        original: Vec<f32>,
+        name: String,
+        projection: super::project::Projection,
+        /// Wall time of the search.
+        secs: f32,
+        to_b: bool,
     },
 }
 
@@ -117,9 +137,17 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
     match &job.kind {
         JobKind::Directions { n, k, cond } => {
             // A VAE's codes when its encoder is here; otherwise (a training snapshot) its
-            // decoder is a generator like any other.
-            let found =
-                if let Some(enc) = m.encoder.as_ref().filter(|_| model.kind == ModelKind::Vae) {
+            // decoder is a generator like any other. A style generator's are in W.
+            let space = match &m.generator {
+                Generator::Style(_) => DirSpace::W,
+                _ => DirSpace::Z,
+            };
+            let found = if let Generator::Style(sg) = &m.generator {
+                pca::w_directions(sg, model, cond.as_deref(), *n, *k, 0, &device, |f| {
+                    progress(f, format!("PCA in W of {n} samples"))
+                })
+                .map_err(text)?
+            } else if let Some(enc) = m.encoder.as_ref().filter(|_| model.kind == ModelKind::Vae) {
                     progress(0.1, "encoding the data set".into());
                     let mu = encode_data(enc, &m.info, *n, &device)?;
                     if !progress(0.8, "PCA".into()) {
@@ -145,6 +173,7 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                     super::factors::shapes_table(
                         &m.generator,
                         model,
+                        space,
                         &found,
                         cond.as_deref(),
                         0,
@@ -155,7 +184,11 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
             } else {
                 None
             };
-            Ok(JobResult::Directions(found, factors))
+            Ok(JobResult::Directions {
+                space,
+                found,
+                factors,
+            })
         }
         JobKind::Attribute { from, to, n } => {
             let dir = quality::classifier_dir(None, &m.info.data_name);
@@ -208,6 +241,39 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                 original,
                 name,
                 inversion,
+            })
+        }
+        JobKind::Project {
+            source,
+            cond,
+            space,
+            options,
+            to_b,
+        } => {
+            let (name, original) = image(source, &m.info)?;
+            let started = std::time::Instant::now();
+            let steps = options.steps;
+            let projection = super::project::project(
+                &m.generator,
+                model,
+                &original,
+                cond.as_deref(),
+                *space,
+                options,
+                |step, mse| {
+                    progress(
+                        step as f32 / steps as f32,
+                        format!("step {step}/{steps}: pixel error {mse:.4}"),
+                    )
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(JobResult::Projected {
+                original,
+                name,
+                projection,
+                secs: started.elapsed().as_secs_f32(),
+                to_b: *to_b,
             })
         }
     }

@@ -11,5 +11,6 @@ pub mod invert;
 pub mod jobs;
 pub mod pca;
 pub mod project;
+pub mod style;
 pub mod sweep;
 pub mod worker;

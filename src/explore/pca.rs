@@ -265,6 +265,63 @@ pub fn generator_directions(
     Ok(out)
 }
 
+/// Principal directions in a style generator's W (GANSpace's choice for StyleGAN): PCA of the
+/// w of `n` latents from `seed` under the fixed condition `cond`, applied in W (add to w at
+/// every level), sigma the spread of w along each. `progress(fraction)` false cancels.
+#[allow(clippy::too_many_arguments)]
+pub fn w_directions(
+    g: &crate::model::StyleGenerator,
+    model: &ModelConfig,
+    cond: Option<&[f32]>,
+    n: usize,
+    k: usize,
+    seed: u64,
+    device: &Device,
+    mut progress: impl FnMut(f32) -> bool,
+) -> Result<Vec<Direction>, DirectionsError> {
+    let w = mapped_w(g, model, cond, n.max(2), seed, device)?;
+    if !progress(0.5) {
+        return Err(DirectionsError::Cancelled);
+    }
+    let mut out = directions_of_codes(&w, g.w_dim(), k, seed ^ 0x5eed, device)?;
+    for d in &mut out {
+        d.origin = Some("pca in W".into());
+    }
+    progress(1.0);
+    Ok(out)
+}
+
+/// The w rows (`[n * w_dim]`) of `n` latents drawn from `seed`, each with condition `cond`.
+pub fn mapped_w(
+    g: &crate::model::StyleGenerator,
+    model: &ModelConfig,
+    cond: Option<&[f32]>,
+    n: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<f32>, DirectionsError> {
+    let latent = model.latent_dim;
+    let z = noise::gaussian(seed, n * latent);
+    let mut w = Vec::with_capacity(n * g.w_dim());
+    for start in (0..n).step_by(CHUNK) {
+        let m = (n - start).min(CHUNK);
+        let zt = Tensor::<2>::from_data(
+            TensorData::new(
+                z[start * latent..(start + m) * latent].to_vec(),
+                [m, latent],
+            ),
+            device,
+        ); // [m, latent]
+        let label = cond.map(|c| {
+            Tensor::<2>::from_data(TensorData::new(c.repeat(m), [m, c.len()]), device)
+        }); // [m, cond_dim]
+        w.extend(
+            readback(g.to_w(zt, label)).map_err(|e| DirectionsError::Compute(e.to_string()))?,
+        );
+    }
+    Ok(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

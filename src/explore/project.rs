@@ -39,10 +39,7 @@ pub struct Projection {
 
 /// The noise a projection holds fixed (the same as plain sampling's).
 fn fixed_noise() -> NoiseMode {
-    NoiseMode::Fixed {
-        seed: 0,
-        scales: Vec::new(),
-    }
+    NoiseMode::seeded(0)
 }
 
 /// Project `target` (`[channels * side * side]` in [-1, 1]) into `space` (W or W+) of the style

@@ -31,6 +31,8 @@ pub enum Tag {
     Grid2d,
     /// Candidate images to sort into the two example bins.
     Bins,
+    /// A style generator's mixing figure.
+    Mixing,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,14 @@ pub enum Request {
         id: u64,
         z: Vec<f32>,
         labels: Option<Vec<f32>>,
+        cols: usize,
+    },
+    /// Render a style generator under the explorer's controls (answered by
+    /// [`Reply::StyleImages`]), laid out in `cols` columns.
+    Style {
+        tag: Tag,
+        id: u64,
+        spec: Box<super::style::StyleSpec>,
         cols: usize,
     },
     /// Encode up to `n` images of the data set (VAE only) for the latent scatter.
@@ -91,6 +101,14 @@ pub enum Reply {
         grid: Picture,
         millis: f32,
     },
+    /// A style generator's images, and source A's w per level (`[levels * w_dim]`).
+    StyleImages {
+        tag: Tag,
+        id: u64,
+        grid: Picture,
+        ws: Vec<f32>,
+        millis: f32,
+    },
     /// Encoder means `[n, 2]` (the first two latent dimensions) and the labels.
     Encoded {
         points: Vec<[f32; 2]>,
@@ -127,6 +145,10 @@ pub enum ExploreError {
     Compute(String),
     #[error(transparent)]
     Gibbs(#[from] super::gibbs::GibbsError),
+    #[error(transparent)]
+    Style(#[from] super::style::StyleError),
+    #[error("{0} is not a style generator; the style controls need one (stylegan)")]
+    NotStyle(&'static str),
 }
 
 /// The UI's end of the explorer thread.
@@ -199,7 +221,7 @@ impl Worker {
             batch.extend(requests.try_iter());
             let mut newest: Vec<(Tag, usize)> = Vec::new();
             for (i, r) in batch.iter().enumerate() {
-                if let Request::Generate { tag, .. } = r {
+                if let Request::Generate { tag, .. } | Request::Style { tag, .. } = r {
                     match newest.iter_mut().find(|(t, _)| t == tag) {
                         Some(slot) => slot.1 = i,
                         None => newest.push((*tag, i)),
@@ -208,7 +230,9 @@ impl Worker {
             }
             for (i, r) in batch.into_iter().enumerate() {
                 let keep = match &r {
-                    Request::Generate { tag, .. } => newest.contains(&(*tag, i)),
+                    Request::Generate { tag, .. } | Request::Style { tag, .. } => {
+                        newest.contains(&(*tag, i))
+                    }
                     _ => true,
                 };
                 if !keep {
@@ -311,6 +335,28 @@ impl Worker {
                     id,
                     values,
                     grid,
+                    millis: started.elapsed().as_secs_f32() * 1000.0,
+                }))
+            }
+            Request::Style {
+                tag,
+                id,
+                spec,
+                cols,
+            } => {
+                let l = self.loaded.as_ref().ok_or(ExploreError::NoModel)?;
+                let Generator::Style(g) = &l.generator else {
+                    return Err(ExploreError::NotStyle(l.info.model.kind.name()));
+                };
+                let started = std::time::Instant::now();
+                let m = &l.info.model;
+                let (values, ws) = super::style::render(g, m, &spec, &self.device)?;
+                let grid = grid::grid_of(&values, m.image_size, m.channels, cols);
+                Ok(Some(Reply::StyleImages {
+                    tag,
+                    id,
+                    grid,
+                    ws,
                     millis: started.elapsed().as_secs_f32() * 1000.0,
                 }))
             }

@@ -314,6 +314,20 @@ impl LatentLabApp {
                     let (side, channels) = self.explore.shape();
                     self.explore.dirs.on_candidates(&values, side, channels);
                 }
+                Tag::Mixing => self.explore.style.on_figure(grid),
+            },
+            Reply::StyleImages {
+                tag,
+                id: _,
+                grid,
+                ws,
+                millis,
+            } => match tag {
+                Tag::Mixing => self.explore.style.on_figure(grid),
+                _ => {
+                    self.explore.style.last_ws = ws;
+                    self.explore.on_image(grid, millis);
+                }
             },
             Reply::JobProgress { id, fraction, text } => {
                 self.explore.on_job_progress(id, fraction, text)

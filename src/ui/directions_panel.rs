@@ -5,7 +5,7 @@
 use super::actions::{Action, Payload};
 use super::image_view::Tex;
 use crate::explore::attributes;
-use crate::explore::directions::{Direction, DirectionsFile, add_scaled};
+use crate::explore::directions::{DirSpace, Direction, DirectionsFile, add_scaled};
 use crate::explore::jobs::JobKind;
 use crate::explore::pca::{DEFAULT_COMPONENTS, DEFAULT_SAMPLES};
 use crate::explore::worker::{ModelInfo, Request, Tag};
@@ -41,6 +41,8 @@ pub struct DirectionsState {
     candidate_seed: u64,
     /// Which factor each computed direction moves (colour shapes runs).
     pub factors: Option<Vec<crate::explore::factors::FactorRow>>,
+    /// The latent the list moves (a style generator's computed directions are in W).
+    pub space: DirSpace,
 }
 
 impl Default for DirectionsState {
@@ -61,6 +63,7 @@ impl Default for DirectionsState {
             candidates_uploaded: false,
             candidate_seed: 1000,
             factors: None,
+            space: DirSpace::Z,
         }
     }
 }
@@ -79,10 +82,18 @@ impl DirectionsState {
         };
     }
 
-    /// Replace the list (a computed or loaded set); `file` is where Save will write.
-    pub fn set(&mut self, list: Vec<Direction>, file: Option<PathBuf>, unsaved: bool) {
+    /// Replace the list (a computed or loaded set, moving `space`); `file` is where Save will
+    /// write.
+    pub fn set(
+        &mut self,
+        list: Vec<Direction>,
+        space: DirSpace,
+        file: Option<PathBuf>,
+        unsaved: bool,
+    ) {
         self.amounts = vec![0.0; list.len()];
         self.list = list;
+        self.space = space;
         self.factors = None;
         self.file = file;
         self.unsaved = unsaved;
@@ -94,11 +105,15 @@ impl DirectionsState {
         self.unsaved = true;
     }
 
-    /// The latent offset of the sliders: `sum(amount_i * sigma_i * u_i)`.
-    pub fn offset(&self, latent_dim: usize) -> Vec<f32> {
-        let mut out = vec![0.0; latent_dim];
+    /// The offset of the sliders in `space` (`[dim]`): `sum(amount_i * sigma_i * u_i)`, zeros
+    /// when the list moves the other latent.
+    pub fn offset(&self, space: DirSpace, dim: usize) -> Vec<f32> {
+        let mut out = vec![0.0; dim];
+        if space != self.space {
+            return out;
+        }
         for (d, a) in self.list.iter().zip(&self.amounts) {
-            if *a != 0.0 && d.vector.len() == latent_dim {
+            if *a != 0.0 && d.vector.len() == dim {
                 add_scaled(&mut out, &d.vector, a * d.sigma);
             }
         }
@@ -117,6 +132,7 @@ impl DirectionsState {
 
     pub fn file_contents(&self, checkpoint: Option<String>) -> DirectionsFile {
         DirectionsFile {
+            space: self.space,
             directions: self.list.clone(),
             checkpoint,
         }

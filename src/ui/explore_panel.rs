@@ -145,6 +145,13 @@ fn controls(ui: &mut egui::Ui, _s: &mut Settings, e: &mut ExploreState, out: &mu
             e.dirty = true;
         }
     }
+    if e.style.levels() > 0 {
+        ui.separator();
+        if super::style_panel::controls(ui, &mut e.style, info.model.latent_dim) {
+            e.reference = e.image.clone();
+            e.dirty = true;
+        }
+    }
     ui.separator();
     job_progress(ui, e);
     encode_controls(ui, e, out);
@@ -212,7 +219,17 @@ fn encode_controls(ui: &mut egui::Ui, e: &mut ExploreState, out: &mut Vec<Action
     egui::CollapsingHeader::new("Encode a real image")
         .id_salt("encode")
         .show(ui, |ui| {
-            ui.label("Drop a 28x28 PNG or JPEG on the window, or:");
+            ui.label("Drop a picture (PNG, JPEG, WebP, BMP, GIF) on the window, or:");
+            if e.style.levels() > 0 {
+                use crate::explore::project::Space;
+                ui.horizontal(|ui| {
+                    ui.label("project into");
+                    ui.selectable_value(&mut e.project_space, Space::W, "W")
+                        .on_hover_text("One w for every level: stays where G is at home");
+                    ui.selectable_value(&mut e.project_space, Space::WPlus, "W+")
+                        .on_hover_text("One w per level: a closer fit, less editable");
+                });
+            }
             ui.horizontal_wrapped(|ui| {
                 if ui
                     .add_enabled(e.job.is_none(), egui::Button::new("Pick from data set"))
@@ -326,7 +343,9 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
     } else {
         1.0
     };
-    let avail = ui.available_size() - egui::vec2(0.0, 24.0);
+    // A style generator's mixing figure takes the lower part.
+    let style = e.style.levels() > 0;
+    let avail = ui.available_size() - egui::vec2(0.0, if style { 220.0 } else { 24.0 });
     let side = if vae2d {
         (avail.x * 0.5).min(avail.y)
     } else {
@@ -363,6 +382,9 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
     });
     if e.diff_view && e.reference.is_none() {
         ui.label("Move a slider: the difference view shows where the image changed.");
+    }
+    if style {
+        super::style_panel::figure(ui, &mut e.style, 170.0);
     }
 }
 

@@ -7,7 +7,7 @@ use super::image_view::Tex;
 use super::info_codes::Codes;
 use super::sweep_view::SweepState;
 use crate::data::DataSource;
-use crate::explore::directions::{DirectionsFile, cache_path};
+use crate::explore::directions::{DirSpace, DirectionsFile, cache_path};
 use crate::explore::jobs::{Job, JobKind, JobResult};
 use crate::explore::worker::{ModelInfo, Request, Tag};
 use crate::export::{LatentRecord, format_floats};
@@ -71,6 +71,10 @@ pub struct ExploreState {
     pub(super) encoded_tex: Tex,
     pub encode_steps: usize,
     pub encode_restarts: usize,
+    /// A style generator's controls (unused by other models).
+    pub style: super::style_state::StyleState,
+    /// Where a style generator projects pictures: W or W+.
+    pub project_space: crate::explore::project::Space,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +160,8 @@ impl Default for ExploreState {
             encoded_tex: Tex::named("encoded-original"),
             encode_steps: crate::explore::invert::DEFAULT_STEPS,
             encode_restarts: crate::explore::invert::DEFAULT_RESTARTS,
+            style: Default::default(),
+            project_space: crate::explore::project::Space::WPlus,
         }
     }
 }
@@ -198,6 +204,7 @@ impl ExploreState {
             self.label_b = classes.saturating_sub(1).min(1);
         }
         self.codes.on_loaded(&info.model);
+        self.style.on_model(&info.model);
         self.dirs.on_model();
         self.sweep.on_model(dim);
         self.cancel_job();
@@ -258,12 +265,25 @@ impl ExploreState {
         let Some(info) = &self.info else {
             return Err("load a model first, then drop the image again".into());
         };
-        if r.z.len() != info.model.latent_dim {
+        let latent = info.model.latent_dim;
+        if r.z.len() != latent {
             return Err(format!(
                 "the image's latent has {} dimensions, the loaded model {}",
                 r.z.len(),
-                info.model.latent_dim
+                latent
             ));
+        }
+        if self.style.levels() > 0 && self.style.drop_to_b {
+            self.style.set_source_b(r)?;
+            self.dirty = true;
+            return Ok(());
+        }
+        match (&r.style, self.style.levels() > 0) {
+            (Some(sr), true) => self.style.restore(sr, latent)?,
+            (Some(_), false) => {
+                return Err("it is an image of a style generator; load one (stylegan)".into());
+            }
+            (None, _) => self.style.a_fixed = None,
         }
         self.reference = self.image.clone();
         self.z = r.z.clone();
@@ -304,6 +324,9 @@ impl ExploreState {
         }
         if let Some(enc) = &self.encoded {
             m.push(("encoded_from", enc.name.clone()));
+        }
+        if self.style.levels() > 0 {
+            m.extend(self.style.metadata());
         }
         if let Some(info) = &self.info {
             m.push(("model", info.model.kind.name().to_string()));
@@ -351,7 +374,15 @@ impl ExploreState {
         };
         self.dirty = false;
         let z = self.latent();
-        let mut out = vec![self.request()];
+        let mut out = if self.style.levels() > 0 {
+            self.next_id += 1;
+            let w_offset = self.dirs.offset(DirSpace::W, self.style.w_dim);
+            self.style.a_edited = w_offset.iter().any(|&v| v != 0.0);
+            self.style
+                .requests(self.next_id, z.clone(), self.label(), w_offset)
+        } else {
+            vec![self.request()]
+        };
         out.extend(self.codes.sweep_request(&model, &z));
         if self.view_mode == ViewMode::Sweep {
             out.extend(self.sweep.request(&model, &z, self.label(), &self.dirs));
@@ -362,7 +393,7 @@ impl ExploreState {
     /// The latent the image is made from: the raw sliders plus the direction sliders' offset.
     pub fn latent(&self) -> Vec<f32> {
         let mut z = self.z.clone();
-        let offset = self.dirs.offset(z.len());
+        let offset = self.dirs.offset(DirSpace::Z, z.len());
         z.iter_mut().zip(offset).for_each(|(a, o)| *a += o);
         z
     }
@@ -389,6 +420,7 @@ impl ExploreState {
             JobKind::Directions { .. } => "computing directions",
             JobKind::Attribute { .. } => "a direction from labels",
             JobKind::Encode { .. } => "encoding the image",
+            JobKind::Project { .. } => "projecting the picture",
         };
         let cancel = Arc::new(AtomicBool::new(false));
         self.job = Some(RunningJob {
@@ -411,8 +443,23 @@ impl ExploreState {
         }
     }
 
-    /// An encode job for the model's current condition.
+    /// An encode job for the model's current condition (for a style generator, a projection
+    /// into W or W+ for source A or B).
     pub fn encode_job(&self, source: crate::explore::jobs::ImageSource) -> JobKind {
+        let options = crate::explore::invert::InvertOptions {
+            steps: self.encode_steps.max(1),
+            restarts: self.encode_restarts.max(1),
+            seed: self.seed,
+        };
+        if self.style.levels() > 0 {
+            return JobKind::Project {
+                source,
+                cond: self.label(),
+                space: self.project_space,
+                options,
+                to_b: self.style.drop_to_b,
+            };
+        }
         JobKind::Encode {
             source,
             cond: self.label(),
@@ -441,20 +488,32 @@ impl ExploreState {
         self.job.take_if(|j| j.id == id)?;
         let info = self.info.as_ref()?;
         match result {
+            JobResult::Attribute(_) if self.dirs.space != DirSpace::Z && !self.dirs.list.is_empty() => {
+                Some(AfterJob::Notice(
+                    "attribute vectors move z, and the listed directions move W: clear or save them first"
+                        .into(),
+                ))
+            }
             JobResult::Attribute(d) => {
+                self.dirs.space = DirSpace::Z;
                 let name = d.name.clone();
                 self.dirs.push(d);
                 self.mode = LatentMode::Directions;
                 Some(AfterJob::Notice(format!("added direction {name}")))
             }
-            JobResult::Directions(found, factors) => {
+            JobResult::Directions {
+                space,
+                found,
+                factors,
+            } => {
                 let cache = info.path.as_deref().and_then(cache_path);
                 let bytes = DirectionsFile {
+                    space,
                     directions: found.clone(),
                     checkpoint: Some(info.origin.clone()),
                 }
                 .to_json();
-                self.dirs.set(found, cache.clone(), false);
+                self.dirs.set(found, space, cache.clone(), false);
                 self.dirs.factors = factors;
                 self.mode = LatentMode::Directions;
                 Some(match cache {
@@ -464,6 +523,29 @@ impl ExploreState {
                             .into(),
                     ),
                 })
+            }
+            JobResult::Projected {
+                original,
+                name,
+                projection,
+                secs,
+                to_b,
+            } => {
+                let text = self.style.on_projected(&name, &projection, to_b, secs);
+                if !to_b {
+                    let (side, channels) = (info.model.image_size, info.model.channels);
+                    self.reference = self.image.clone();
+                    self.encoded = Some(Encoded {
+                        original: Arc::new(grid::grid(&original, 1, side, channels, 1)),
+                        name,
+                        pixel_mse: projection.pixel_mse,
+                        steps: projection.steps,
+                        restarts: projection.restarts,
+                        uploaded: false,
+                    });
+                }
+                self.dirty = true;
+                Some(AfterJob::Notice(text))
             }
             JobResult::Encoded {
                 original,
@@ -504,6 +586,7 @@ impl ExploreState {
 
     pub(super) fn randomise(&mut self, seed: u64) {
         self.reference = self.image.clone();
+        self.style.a_fixed = None;
         self.seed = seed;
         self.z = noise::truncated_gaussian(seed, self.z.len(), self.truncation);
         self.dirty = true;

@@ -18,6 +18,8 @@ pub mod interpolate_panel;
 pub mod plots;
 pub mod run_form;
 pub mod settings;
+pub mod style_panel;
+pub mod style_state;
 pub mod sweep_view;
 pub mod train_panel;
 

@@ -69,6 +69,7 @@ fn an_edit_along_direction_0_moves_images_more_than_a_random_direction() {
     let mut random = noise::gaussian(99, model.latent_dim);
     directions::normalize(&mut random);
     let mut saved = DirectionsFile {
+        space: Default::default(),
         directions: found.clone(),
         checkpoint: None,
     };
@@ -147,6 +148,7 @@ fn directions_files_round_trip_and_bad_ones_are_named() {
     let dir = super::tempdir();
     let path = dir.path().join("dirs.json");
     let f = DirectionsFile {
+        space: Default::default(),
         directions: vec![directions::Direction {
             name: "slant".into(),
             vector: vec![0.6, 0.0, 0.8],
@@ -157,8 +159,8 @@ fn directions_files_round_trip_and_bad_ones_are_named() {
         checkpoint: Some("runs/x".into()),
     };
     f.write(&path, true).expect("write");
-    assert_eq!(DirectionsFile::read(&path, Some(3)).expect("read"), f);
-    let err = DirectionsFile::read(&path, Some(100)).unwrap_err();
+    assert_eq!(DirectionsFile::read(&path, Some(directions::LatentDims { z: 3, w: 0 })).expect("read"), f);
+    let err = DirectionsFile::read(&path, Some(directions::LatentDims { z: 100, w: 0 })).unwrap_err();
     assert!(
         matches!(
             err,

@@ -35,10 +35,7 @@ fn z(seed: u64, n: usize) -> Tensor<2> {
 }
 
 fn fixed() -> NoiseMode {
-    NoiseMode::Fixed {
-        seed: 1,
-        scales: Vec::new(),
-    }
+    NoiseMode::seeded(1)
 }
 
 fn values(t: Tensor<4>) -> Vec<f32> {

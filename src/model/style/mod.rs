@@ -61,9 +61,20 @@ pub struct Level {
 pub enum NoiseMode {
     /// Fresh noise from the device's generator (training).
     Random,
-    /// Noise from `seed`, one image per layer shared by every example (the same image for
-    /// the same inputs), each level's strength times its entry in `scales` (1 where missing).
-    Fixed { seed: u64, scales: Vec<f64> },
+    /// Noise from a seed per level (`seeds[l]`, the last one where missing, 0 when empty),
+    /// one image per layer shared by every example (the same image for the same inputs),
+    /// each level's strength times its entry in `scales` (1 where missing).
+    Fixed { seeds: Vec<u64>, scales: Vec<f64> },
+}
+
+impl NoiseMode {
+    /// Every level's noise from one seed, at full strength.
+    pub fn seeded(seed: u64) -> Self {
+        Self::Fixed {
+            seeds: vec![seed],
+            scales: Vec::new(),
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -88,6 +99,12 @@ pub fn level_channels(cfg: &ModelConfig) -> Vec<usize> {
             (cfg.width << up).max(16)
         })
         .collect()
+}
+
+/// The side of each level's output for `cfg`, smallest first (one style each).
+pub fn level_sides(cfg: &ModelConfig) -> Vec<usize> {
+    let (base, stages) = cfg.conv_stages();
+    (0..=stages).map(|l| base << l).collect()
 }
 
 /// The style vector's size: the mapping network's width.
@@ -150,6 +167,11 @@ impl StyleGenerator {
         (0..self.levels.len()).map(|l| base << l).collect()
     }
 
+    /// The style vector's size.
+    pub fn w_dim(&self) -> usize {
+        self.w_dim
+    }
+
     /// The running mean of w: [w_dim].
     pub fn w_avg(&self) -> Tensor<1> {
         self.w_avg.val()
@@ -201,7 +223,8 @@ impl StyleGenerator {
                     ),
                     1.0,
                 ),
-                NoiseMode::Fixed { seed, scales } => {
+                NoiseMode::Fixed { seeds, scales } => {
+                    let seed = seeds.get(level).or(seeds.last()).copied().unwrap_or(0);
                     let s = seed
                         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
                         .wrapping_add(2 * level as u64 + which);
@@ -274,10 +297,7 @@ impl StyleGenerator {
         let noise = if training {
             NoiseMode::Random
         } else {
-            NoiseMode::Fixed {
-                seed: 0,
-                scales: Vec::new(),
-            }
+            NoiseMode::seeded(0)
         };
         self.synthesize(&ws, &noise)
     }
@@ -297,55 +317,5 @@ impl StyleGenerator {
                 .set_require_grad(false)
         });
         self
-    }
-}
-
-/// What the explorer and `sample` set on a style generator: truncation, mixing and noise.
-#[derive(Debug, Clone)]
-pub struct StyleControls {
-    /// Truncation: each w becomes `w_avg + psi (w - w_avg)` (1: none).
-    pub psi: f64,
-    /// Truncate only the levels below this one (`None`: every level).
-    pub cutoff: Option<usize>,
-    /// Style mixing: the second source's w rows `[batch, w_dim]`, used at `mix_levels`.
-    pub mix: Option<(Tensor<2>, std::ops::Range<usize>)>,
-    pub noise: NoiseMode,
-}
-
-impl StyleControls {
-    /// No truncation, no mixing, fixed noise from seed 0: what plain sampling draws.
-    pub fn plain() -> Self {
-        Self {
-            psi: 1.0,
-            cutoff: None,
-            mix: None,
-            noise: NoiseMode::Fixed {
-                seed: 0,
-                scales: Vec::new(),
-            },
-        }
-    }
-}
-
-impl StyleGenerator {
-    /// Images for `w` [batch, w_dim] under `controls`: one w per level (the mix source's at its
-    /// levels), truncated below the cutoff. [batch, channels, side, side].
-    pub fn render(&self, w: Tensor<2>, controls: &StyleControls) -> Tensor<4> {
-        let n = self.num_levels();
-        let cutoff = controls.cutoff.unwrap_or(n).min(n);
-        let ws: Vec<Tensor<2>> = (0..n)
-            .map(|l| {
-                let w = match &controls.mix {
-                    Some((b, levels)) if levels.contains(&l) => b.clone(),
-                    _ => w.clone(),
-                };
-                if l < cutoff && controls.psi != 1.0 {
-                    self.truncate(w, controls.psi)
-                } else {
-                    w
-                }
-            })
-            .collect();
-        self.synthesize(&ws, &controls.noise)
     }
 }

@@ -311,9 +311,12 @@ impl LatentLabApp {
             Job::Directions(path, result) => match result {
                 Ok(file) => {
                     let n = file.directions.len();
-                    self.explore
-                        .dirs
-                        .set(file.directions, Some(path.clone()), false);
+                    self.explore.dirs.set(
+                        file.directions,
+                        file.space,
+                        Some(path.clone()),
+                        false,
+                    );
                     self.explore.mode = crate::ui::explore_panel::LatentMode::Directions;
                     self.explore.touch();
                     self.notice(format!("loaded {n} directions from {}", path.display()));
@@ -427,7 +430,12 @@ impl LatentLabApp {
     /// Read a directions file off the UI thread, checked against the loaded model's latent.
     /// `optional`: a missing file (no cache beside the run yet) is not worth a notice.
     pub(super) fn read_directions(&mut self, path: PathBuf, optional: bool) {
-        let Some(dim) = self.explore.info.as_ref().map(|i| i.model.latent_dim) else {
+        let Some(dims) = self
+            .explore
+            .info
+            .as_ref()
+            .map(|i| crate::explore::directions::LatentDims::of(&i.model))
+        else {
             self.notice("load a model first, then open its directions");
             return;
         };
@@ -435,7 +443,7 @@ impl LatentLabApp {
             if optional && !path.is_file() {
                 return Job::Nothing;
             }
-            let result = DirectionsFile::read(&path, Some(dim)).map_err(|e| e.to_string());
+            let result = DirectionsFile::read(&path, Some(dims)).map_err(|e| e.to_string());
             Job::Directions(path, result)
         });
     }
