@@ -176,7 +176,8 @@ fn level_rows(ui: &mut egui::Ui, st: &mut StyleState) -> bool {
     changed
 }
 
-/// The mixing figure under the explored image: A, B, and the three mixes, captioned.
+/// The mixing figure under the explored image: A, B, the three mixes and the chosen rows,
+/// captioned.
 pub fn figure(ui: &mut egui::Ui, st: &mut StyleState, max_side: f32) {
     let Some(fig) = st.figure.clone() else {
         return;
@@ -188,7 +189,11 @@ pub fn figure(ui: &mut egui::Ui, st: &mut StyleState, max_side: f32) {
     }
     ui.separator();
     ui.label("Style mixing (StyleGAN's figure 3)");
-    let captions = figure_layouts(st.levels());
+    let mut captions: Vec<&str> = figure_layouts(st.levels())
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    captions.push("the rows above");
     let width = (ui.available_width() - 8.0).max(100.0);
     let size = fit(
         egui::vec2(fig.width as f32, fig.height as f32),
@@ -197,7 +202,7 @@ pub fn figure(ui: &mut egui::Ui, st: &mut StyleState, max_side: f32) {
     st.figure_tex.show(ui, size);
     ui.horizontal(|ui| {
         let cell = size.x / captions.len() as f32;
-        for (name, _) in &captions {
+        for name in &captions {
             ui.add_sized([cell - 8.0, 16.0], egui::Label::new(*name));
         }
     });

@@ -13,6 +13,9 @@ use crate::types::noise;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Images in the mixing figure: A, B, coarse, middle and fine from B, and the chosen rows.
+pub const FIGURE_CELLS: usize = 6;
+
 /// How often an animated level's noise is re-drawn.
 pub const ANIMATE_EVERY: Duration = Duration::from_millis(120);
 
@@ -186,10 +189,12 @@ impl StyleState {
     ) -> Vec<Request> {
         let a = self.source_a(z, label.clone());
         let mut image = self.spec(a, label, w_offset);
-        let figure_layouts = style::figure_layouts(self.levels())
+        // The paper's five, then the rows as chosen.
+        let mut figure_layouts: Vec<Vec<bool>> = style::figure_layouts(self.levels())
             .into_iter()
             .map(|(_, l)| l)
             .collect();
+        figure_layouts.push(self.from_b.clone());
         let mut figure = image.clone();
         image.layouts = vec![self.from_b.clone()];
         figure.layouts = figure_layouts;
@@ -204,7 +209,7 @@ impl StyleState {
                 tag: Tag::Mixing,
                 id,
                 spec: Box::new(figure),
-                cols: 5,
+                cols: FIGURE_CELLS,
             },
         ]
     }

@@ -86,7 +86,7 @@ fn directions_edit_and_encode_from_the_command_line() {
     assert!(out.contains("explained variance"), "{out}");
     let f = latentlab::explore::directions::DirectionsFile::read(
         dir.path().join("d.json").as_path(),
-        Some(100),
+        Some(latentlab::explore::directions::LatentDims { z: 100, w: 0 }),
     )
     .expect("dirs.json");
     assert_eq!(f.directions.len(), 4);

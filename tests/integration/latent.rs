@@ -90,7 +90,8 @@ fn an_edit_along_direction_0_moves_images_more_than_a_random_direction() {
         let edit: Edit = format!("{}:{index}=2", file.display())
             .parse()
             .expect("edit");
-        let offset = directions::edit_offset(&[edit], model.latent_dim).expect("offset");
+        let (offset, _) =
+            directions::edit_offset(&[edit], directions::LatentDims::of(model)).expect("offset");
         let mut zz = z.clone();
         directions::shift_rows(&mut zz, &offset);
         let after = generate_with(&g, model, &device, &zz, None).expect("images");
@@ -180,7 +181,8 @@ fn directions_files_round_trip_and_bad_ones_are_named() {
     assert!(junk.to_string().contains("dirs.json"), "{junk}");
     let edit: Edit = format!("{}:5=1", path.display()).parse().expect("edit");
     std::fs::write(&path, f.to_json()).expect("write");
-    let err = directions::edit_offset(&[edit], 3).unwrap_err();
+    let err =
+        directions::edit_offset(&[edit], directions::LatentDims { z: 3, w: 0 }).unwrap_err();
     assert!(
         matches!(
             err,

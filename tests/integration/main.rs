@@ -30,6 +30,8 @@ mod ui_colour;
 mod ui_gibbs;
 #[cfg(feature = "app")]
 mod ui_latent;
+#[cfg(feature = "app")]
+mod ui_style;
 
 use latentlab::data::Dataset;
 use latentlab::model::ModelKind;
