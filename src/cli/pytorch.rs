@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The models the reference script has.
-pub const MODELS: &[&str] = &["mlp", "dcgan", "cdcgan", "vae"];
+pub const MODELS: &[&str] = &["mlp", "dcgan", "cdcgan", "vae", "stylegan"];
 
 /// The reference script: `LATENTLAB_PYTORCH_REF`, else `tests/reference/pytorch_ref.py` under
 /// the current directory (a checkout), else under the checkout this binary was built from.
