@@ -270,3 +270,54 @@ fn pictures_project_into_w_and_w_plus() {
         .expect_err("a DCGAN has no W");
     assert!(err.to_string().contains("only a style generator"), "{err}");
 }
+
+/// `directions --space w`: principal directions of W in a file marked `w`, which `sample
+/// --edit` applies to w (the images move); a model without W refuses the flag, and a W file is
+/// refused by it.
+#[test]
+fn directions_in_w_are_found_and_move_the_samples() {
+    use crate::cli::{fails_with, latentlab, stderr, train_tiny_model};
+    let dir = crate::tempdir();
+    let run = dir.path().join("style");
+    train_tiny_model(&run, "stylegan");
+    let run = run.to_str().expect("utf-8 path");
+    let out = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let dirs = out("w.json");
+    let o = latentlab(&[
+        "directions", "--checkpoint", run, "--space", "w", "--n", "200", "--k", "3", "--out",
+        &dirs,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&dirs).expect("directions file");
+    let file: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(file["space"], "w");
+    // w is 64 numbers for a narrow generator (z has 8).
+    assert_eq!(file["directions"][0]["vector"].as_array().map(Vec::len), Some(64));
+    let sample = |extra: &[&str], file: &str| {
+        let path = out(file);
+        let mut args = vec!["sample", "--checkpoint", run, "--n", "4", "--out", &path];
+        args.extend_from_slice(extra);
+        let o = latentlab(&args);
+        assert!(o.status.success(), "{args:?}:\n{}", stderr(&o));
+        image::open(&path).expect("a PNG").to_rgb8().into_raw()
+    };
+    let edit = format!("{dirs}:0=3");
+    assert_ne!(
+        sample(&[], "plain.png"),
+        sample(&["--edit", &edit], "moved.png"),
+        "moving w along PC0 changes the images"
+    );
+    let dcgan = dir.path().join("dcgan");
+    train_tiny_model(&dcgan, "dcgan");
+    let dcgan = dcgan.to_str().expect("utf-8 path");
+    fails_with(
+        &[
+            "directions", "--checkpoint", dcgan, "--space", "w", "--out", &out("x.json"),
+        ],
+        "has no W",
+    );
+    fails_with(
+        &["sample", "--checkpoint", dcgan, "--edit", &edit, "--out", &out("y.png")],
+        "directions in W",
+    );
+}
