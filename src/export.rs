@@ -120,7 +120,7 @@ pub struct LatentRecord {
     pub checkpoint: Option<String>,
     pub seed: Option<u64>,
     /// A style generator's controls (present when the export has `w_plus`).
-    pub style: Option<StyleRecord>,
+    pub style: Option<Box<StyleRecord>>,
 }
 
 /// What an export of a style generator's image records beside z.
@@ -199,16 +199,20 @@ pub fn parse_latent(bytes: &[u8], path: &Path) -> Result<LatentRecord, ImportErr
         .transpose()
         .map_err(malformed("seed"))?;
     let style = get("w_plus")
-        .map(|w| -> Result<StyleRecord, ImportError> {
+        .map(|w| -> Result<Box<StyleRecord>, ImportError> {
             let list = |key: &'static str| -> Result<Vec<usize>, ImportError> {
                 let text = get(key).unwrap_or_default();
                 text.split(',')
                     .filter(|p| !p.trim().is_empty())
                     .take(MAX_LABEL_MIX_LEN + 1)
-                    .map(|p| p.trim().parse::<usize>().map_err(|e| malformed(key)(e.to_string())))
+                    .map(|p| {
+                        p.trim()
+                            .parse::<usize>()
+                            .map_err(|e| malformed(key)(e.to_string()))
+                    })
                     .collect()
             };
-            Ok(StyleRecord {
+            Ok(Box::new(StyleRecord {
                 w_plus: parse_floats(&w, MAX_LATENT_LEN).map_err(malformed("w_plus"))?,
                 a_from: get("a_from"),
                 truncation: get("truncation")
@@ -239,7 +243,7 @@ pub fn parse_latent(bytes: &[u8], path: &Path) -> Result<LatentRecord, ImportErr
                     .transpose()
                     .map_err(malformed("noise_scales"))?
                     .unwrap_or_default(),
-            })
+            }))
         })
         .transpose()?;
     Ok(LatentRecord {

@@ -34,8 +34,7 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     let mut z = noise::gaussian(a.seed, n * model.latent_dim);
     let mut w_offset = Vec::new();
     if !a.edit.is_empty() {
-        let (offset, w) =
-            directions::edit_offset(&a.edit, directions::LatentDims::of(model))?;
+        let (offset, w) = directions::edit_offset(&a.edit, directions::LatentDims::of(model))?;
         directions::shift_rows(&mut z, &offset);
         w_offset = w;
     }
@@ -169,7 +168,11 @@ fn style_spec(
             ws: None,
         },
         w_offset,
-        layouts: vec![(0..levels).map(|l| b.is_some() && range.contains(&l)).collect()],
+        layouts: vec![
+            (0..levels)
+                .map(|l| b.is_some() && range.contains(&l))
+                .collect(),
+        ],
         b,
         psi: a.truncation.unwrap_or(1.0) as f32,
         cutoff: a.cutoff,

@@ -387,7 +387,10 @@ mod tests {
             ..f.clone()
         };
         let p = Path::new("w.json");
-        assert_eq!(DirectionsFile::parse(&w.to_json(), p, dims(5, 2)).unwrap(), w);
+        assert_eq!(
+            DirectionsFile::parse(&w.to_json(), p, dims(5, 2)).unwrap(),
+            w
+        );
         assert!(matches!(
             DirectionsFile::parse(&w.to_json(), p, dims(2, 0)),
             Err(DirectionsError::NoW { .. })

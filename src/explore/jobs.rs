@@ -148,25 +148,25 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                 })
                 .map_err(text)?
             } else if let Some(enc) = m.encoder.as_ref().filter(|_| model.kind == ModelKind::Vae) {
-                    progress(0.1, "encoding the data set".into());
-                    let mu = encode_data(enc, &m.info, *n, &device)?;
-                    if !progress(0.8, "PCA".into()) {
-                        return Err("cancelled".into());
-                    }
-                    pca::directions_of_codes(&mu, model.latent_dim, *k, 0, &device).map_err(text)?
-                } else {
-                    pca::generator_directions(
-                        &m.generator,
-                        model,
-                        cond.as_deref(),
-                        *n,
-                        *k,
-                        0,
-                        &device,
-                        |f| progress(f, format!("PCA of {n} samples")),
-                    )
-                    .map_err(text)?
-                };
+                progress(0.1, "encoding the data set".into());
+                let mu = encode_data(enc, &m.info, *n, &device)?;
+                if !progress(0.8, "PCA".into()) {
+                    return Err("cancelled".into());
+                }
+                pca::directions_of_codes(&mu, model.latent_dim, *k, 0, &device).map_err(text)?
+            } else {
+                pca::generator_directions(
+                    &m.generator,
+                    model,
+                    cond.as_deref(),
+                    *n,
+                    *k,
+                    0,
+                    &device,
+                    |f| progress(f, format!("PCA of {n} samples")),
+                )
+                .map_err(text)?
+            };
             let factors = if m.info.data_name == "shapes" && model.channels == 3 {
                 progress(0.9, "reading which factor each direction moves".into());
                 Some(

@@ -312,12 +312,9 @@ pub fn mapped_w(
             ),
             device,
         ); // [m, latent]
-        let label = cond.map(|c| {
-            Tensor::<2>::from_data(TensorData::new(c.repeat(m), [m, c.len()]), device)
-        }); // [m, cond_dim]
-        w.extend(
-            readback(g.to_w(zt, label)).map_err(|e| DirectionsError::Compute(e.to_string()))?,
-        );
+        let label = cond
+            .map(|c| Tensor::<2>::from_data(TensorData::new(c.repeat(m), [m, c.len()]), device)); // [m, cond_dim]
+        w.extend(readback(g.to_w(zt, label)).map_err(|e| DirectionsError::Compute(e.to_string()))?);
     }
     Ok(w)
 }

@@ -175,10 +175,12 @@ pub fn render(
         .map(|l| {
             let rows: Vec<Tensor<2>> = layouts
                 .iter()
-                .map(|layout| match (&b, layout.get(l).copied().unwrap_or(false)) {
-                    (Some(b), true) => b[l].clone(),
-                    _ => a[l].clone(),
-                })
+                .map(
+                    |layout| match (&b, layout.get(l).copied().unwrap_or(false)) {
+                        (Some(b), true) => b[l].clone(),
+                        _ => a[l].clone(),
+                    },
+                )
                 .collect();
             let w = Tensor::cat(rows, 0); // [layouts * n, w_dim]
             if l < cutoff && spec.psi != 1.0 {

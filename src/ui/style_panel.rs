@@ -66,22 +66,20 @@ pub fn controls(ui: &mut egui::Ui, st: &mut StyleState, latent: usize) -> bool {
 /// Source A (the latent, or a projected picture) and source B (a seed or a picture).
 fn sources(ui: &mut egui::Ui, st: &mut StyleState, latent: usize) -> bool {
     let mut changed = false;
-    ui.horizontal_wrapped(|ui| {
-        match &st.a_fixed {
-            Some(f) => {
-                ui.label(format!("A: {}", f.name));
-                if ui
-                    .button("Use z")
-                    .on_hover_text("Let the latent sliders drive A again")
-                    .clicked()
-                {
-                    st.a_fixed = None;
-                    changed = true;
-                }
+    ui.horizontal_wrapped(|ui| match &st.a_fixed {
+        Some(f) => {
+            ui.label(format!("A: {}", f.name));
+            if ui
+                .button("Use z")
+                .on_hover_text("Let the latent sliders drive A again")
+                .clicked()
+            {
+                st.a_fixed = None;
+                changed = true;
             }
-            None => {
-                ui.label("A: the latent (sliders, directions)");
-            }
+        }
+        None => {
+            ui.label("A: the latent (sliders, directions)");
         }
     });
     ui.horizontal_wrapped(|ui| {

@@ -232,7 +232,14 @@ impl StyleState {
             ("truncation", self.psi.to_string()),
             ("cutoff", self.cutoff.to_string()),
             ("mix_layers", levels(&|l| self.from_b[l])),
-            ("noise_seeds", self.noise_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
+            (
+                "noise_seeds",
+                self.noise_seeds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ("noise_scales", format_floats(&self.noise_scales)),
         ];
         match &self.b_fixed {
@@ -338,7 +345,10 @@ impl StyleState {
             name: name.clone(),
         });
         let from = r.mix_from.clone().unwrap_or_default();
-        match (&r.mix_w_plus, from.strip_prefix("seed ").map(str::parse::<u64>)) {
+        match (
+            &r.mix_w_plus,
+            from.strip_prefix("seed ").map(str::parse::<u64>),
+        ) {
             (Some(ws), _) => {
                 self.b_fixed = Some(Fixed {
                     ws: ws.clone(),

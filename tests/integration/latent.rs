@@ -160,8 +160,12 @@ fn directions_files_round_trip_and_bad_ones_are_named() {
         checkpoint: Some("runs/x".into()),
     };
     f.write(&path, true).expect("write");
-    assert_eq!(DirectionsFile::read(&path, Some(directions::LatentDims { z: 3, w: 0 })).expect("read"), f);
-    let err = DirectionsFile::read(&path, Some(directions::LatentDims { z: 100, w: 0 })).unwrap_err();
+    assert_eq!(
+        DirectionsFile::read(&path, Some(directions::LatentDims { z: 3, w: 0 })).expect("read"),
+        f
+    );
+    let err =
+        DirectionsFile::read(&path, Some(directions::LatentDims { z: 100, w: 0 })).unwrap_err();
     assert!(
         matches!(
             err,
@@ -181,8 +185,7 @@ fn directions_files_round_trip_and_bad_ones_are_named() {
     assert!(junk.to_string().contains("dirs.json"), "{junk}");
     let edit: Edit = format!("{}:5=1", path.display()).parse().expect("edit");
     std::fs::write(&path, f.to_json()).expect("write");
-    let err =
-        directions::edit_offset(&[edit], directions::LatentDims { z: 3, w: 0 }).unwrap_err();
+    let err = directions::edit_offset(&[edit], directions::LatentDims { z: 3, w: 0 }).unwrap_err();
     assert!(
         matches!(
             err,

@@ -284,7 +284,16 @@ fn directions_in_w_are_found_and_move_the_samples() {
     let out = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
     let dirs = out("w.json");
     let o = latentlab(&[
-        "directions", "--checkpoint", run, "--space", "w", "--n", "200", "--k", "3", "--out",
+        "directions",
+        "--checkpoint",
+        run,
+        "--space",
+        "w",
+        "--n",
+        "200",
+        "--k",
+        "3",
+        "--out",
         &dirs,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -292,7 +301,10 @@ fn directions_in_w_are_found_and_move_the_samples() {
     let file: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(file["space"], "w");
     // w is 64 numbers for a narrow generator (z has 8).
-    assert_eq!(file["directions"][0]["vector"].as_array().map(Vec::len), Some(64));
+    assert_eq!(
+        file["directions"][0]["vector"].as_array().map(Vec::len),
+        Some(64)
+    );
     let sample = |extra: &[&str], file: &str| {
         let path = out(file);
         let mut args = vec!["sample", "--checkpoint", run, "--n", "4", "--out", &path];
@@ -312,12 +324,26 @@ fn directions_in_w_are_found_and_move_the_samples() {
     let dcgan = dcgan.to_str().expect("utf-8 path");
     fails_with(
         &[
-            "directions", "--checkpoint", dcgan, "--space", "w", "--out", &out("x.json"),
+            "directions",
+            "--checkpoint",
+            dcgan,
+            "--space",
+            "w",
+            "--out",
+            &out("x.json"),
         ],
         "has no W",
     );
     fails_with(
-        &["sample", "--checkpoint", dcgan, "--edit", &edit, "--out", &out("y.png")],
+        &[
+            "sample",
+            "--checkpoint",
+            dcgan,
+            "--edit",
+            &edit,
+            "--out",
+            &out("y.png"),
+        ],
         "directions in W",
     );
 }

@@ -62,9 +62,11 @@ fn the_mixing_figure_follows_the_level_rows_and_truncation_moves_the_image() {
         pixels(&a.explore.style.figure) != fig.pixels
     });
     assert!(h.state().explore.style.from_b[0]);
-    wait_for(&mut h, "the explored image with the coarse level from B", |a| {
-        pixels(&a.explore.image) != image
-    });
+    wait_for(
+        &mut h,
+        "the explored image with the coarse level from B",
+        |a| pixels(&a.explore.image) != image,
+    );
     // Truncation at 0 gives the average image, whatever the latent.
     h.get_by_role_and_label(egui::accesskit::Role::Slider, "truncation ψ")
         .set_value_accesskit(0.0);

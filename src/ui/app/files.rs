@@ -311,12 +311,9 @@ impl LatentLabApp {
             Job::Directions(path, result) => match result {
                 Ok(file) => {
                     let n = file.directions.len();
-                    self.explore.dirs.set(
-                        file.directions,
-                        file.space,
-                        Some(path.clone()),
-                        false,
-                    );
+                    self.explore
+                        .dirs
+                        .set(file.directions, file.space, Some(path.clone()), false);
                     self.explore.mode = crate::ui::explore_panel::LatentMode::Directions;
                     self.explore.touch();
                     self.notice(format!("loaded {n} directions from {}", path.display()));
