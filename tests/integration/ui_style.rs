@@ -143,3 +143,47 @@ fn an_export_restores_the_style_controls_and_its_image() {
     assert_eq!(st.noise_seeds, saved_seeds);
     assert_eq!(st.noise_scales[1], 0.5);
 }
+
+#[test]
+fn a_dropped_picture_is_projected_into_w_plus_for_source_a() {
+    let dir = crate::tempdir();
+    let mut h = with_style_run(dir.path());
+    h.state_mut().explore.encode_steps = 20;
+    h.state_mut().explore.encode_restarts = 2;
+    // A real picture of the set (no latentlab metadata): it is projected, not restored.
+    let data = latentlab::data::shapes::dataset(32, 32, 3);
+    let png = dir.path().join("shape.png");
+    image::RgbImage::from_raw(32, 32, data.image(3).to_vec())
+        .expect("32x32 colour")
+        .save(&png)
+        .expect("write png");
+    h.input_mut().dropped_files.push(Arc::new(Dropped(png)));
+    wait_for(&mut h, "the projection", |a| a.explore.encoded.is_some());
+    h.run_steps(2);
+    let e = &h.state().explore;
+    let fixed = e
+        .style
+        .a_fixed
+        .as_ref()
+        .expect("A is the projected picture");
+    assert!(fixed.name.ends_with("shape.png"));
+    // W+: one w per level.
+    assert_eq!(fixed.ws.len(), 4 * e.style.w_dim);
+    assert!(
+        e.encoded
+            .as_ref()
+            .is_some_and(|enc| enc.pixel_mse.is_finite())
+    );
+    assert!(
+        h.state()
+            .notices
+            .iter()
+            .any(|n| n.contains("into W+ for source A") && n.contains("pixel error")),
+        "{:?}",
+        h.state().notices
+    );
+    h.get_by_label("original");
+    h.get_by_label("Use z").click();
+    h.run_steps(1);
+    assert!(h.state().explore.style.a_fixed.is_none());
+}
