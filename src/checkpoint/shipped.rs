@@ -84,6 +84,7 @@ pub const NAMES: &[&str] = &[
     "mnist-rbm",
     "mnist-dbn",
     "shapes-dcgan",
+    "shapes-stylegan",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
     "classifier-shapes",

@@ -231,7 +231,7 @@ fn factor_table(
         "direction",
         FACTORS.map(|f| format!("{f:>16}")).join("")
     );
-    for r in rows {
+    for r in &rows {
         let cells: String = r
             .effects
             .iter()
@@ -239,6 +239,13 @@ fn factor_table(
             .collect();
         let most = r.most().map_or("-".to_string(), |(f, _)| f.to_string());
         out!("  {:<12} {cells}  {most}", r.direction);
+    }
+    if let Some(share) = factors::mean_share_of_most(&rows) {
+        out!(
+            "mean share of each direction's effect on the factor it moves most: {share:.3} \
+             (1: one factor each; {:.3}: all equally)",
+            1.0 / FACTORS.len() as f32
+        );
     }
     Ok(())
 }

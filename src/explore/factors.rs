@@ -38,6 +38,13 @@ pub enum FactorError {
     Readback(#[from] ReadbackError),
 }
 
+/// The mean of [`FactorRow::share_of_most`] over `rows`: how cleanly a set of directions moves
+/// one factor each (the number `directions` prints to compare W with z).
+pub fn mean_share_of_most(rows: &[FactorRow]) -> Option<f32> {
+    let shares: Vec<f32> = rows.iter().filter_map(FactorRow::share_of_most).collect();
+    (!shares.is_empty()).then(|| shares.iter().sum::<f32>() / shares.len() as f32)
+}
+
 /// Class predictions for pictures (`[n, channels, side, side]`), one per picture.
 pub type Classify<'a> = &'a dyn Fn(&[f32]) -> Result<Vec<usize>, ReadbackError>;
 
@@ -50,6 +57,14 @@ pub struct FactorRow {
 }
 
 impl FactorRow {
+    /// How much of this direction's effect falls on the factor it moves most: the largest
+    /// effect over their sum (1: it moves that factor alone; 1/6: all six equally).
+    pub fn share_of_most(&self) -> Option<f32> {
+        let known: Vec<f32> = self.effects.iter().flatten().copied().collect();
+        let sum: f32 = known.iter().sum();
+        (sum > 0.0).then(|| known.iter().copied().fold(0.0, f32::max) / sum)
+    }
+
     /// The factor this direction moves most, and by how much.
     pub fn most(&self) -> Option<(&'static str, f32)> {
         self.effects
@@ -270,6 +285,22 @@ pub fn shapes_table(
 mod tests {
     use super::*;
     use crate::data::shapes;
+
+    #[test]
+    fn the_share_of_the_most_moved_factor_measures_cleanliness() {
+        let row = |effects| FactorRow {
+            direction: "d".into(),
+            effects,
+        };
+        let clean = row([None, Some(0.8), Some(0.0), Some(0.0), Some(0.0), Some(0.0)]);
+        let mixed = row([None, Some(0.5), Some(0.5), Some(0.5), Some(0.5), Some(0.5)]);
+        assert_eq!(clean.share_of_most(), Some(1.0));
+        assert_eq!(mixed.share_of_most(), Some(0.2));
+        let still = row([None, Some(0.0), None, None, None, None]);
+        assert_eq!(still.share_of_most(), None);
+        let mean = mean_share_of_most(&[clean, mixed, still]).unwrap_or(0.0);
+        assert!((mean - 0.6).abs() < 1e-6);
+    }
 
     /// The factors read from drawn shapes are the ones they were drawn with.
     #[test]

@@ -298,6 +298,12 @@ fn factor_text(row: &crate::explore::factors::FactorRow) -> String {
             text.push_str(&format!("\n{name}: {:.0}%", 100.0 * e));
         }
     }
+    if let Some(share) = row.share_of_most() {
+        text.push_str(&format!(
+            "\n{:.0}% of its effect falls on the factor it moves most",
+            100.0 * share
+        ));
+    }
     text
 }
 
