@@ -85,6 +85,7 @@ pub const NAMES: &[&str] = &[
     "mnist-dbn",
     "shapes-dcgan",
     "shapes-stylegan",
+    "mnist-stylegan",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
     "classifier-shapes",

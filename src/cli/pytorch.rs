@@ -69,6 +69,13 @@ pub fn run(model: &str, plan: &Plan) -> Result<ReferenceRun> {
         .args(["--warmup", &plan.warmup.to_string()])
         .args(["--size", &plan.size.to_string()])
         .args(["--channels", &plan.channels.to_string()])
+        // The style generator at latentlab's default width, which bench measures.
+        .args([
+            "--width",
+            &latentlab::model::ModelKind::Stylegan
+                .default_width()
+                .to_string(),
+        ])
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", required=True, choices=["mlp", "dcgan", "cdcgan", "vae", "stylegan"])
-p.add_argument("--width", type=int, default=32)  # stylegan's (latentlab's default)
+p.add_argument("--width", type=int, default=16)  # stylegan's (latentlab's default)
 p.add_argument("--device", default="cpu")
 p.add_argument("--threads", type=int, default=0)
 p.add_argument("--batch", type=int, default=64)
