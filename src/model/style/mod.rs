@@ -25,6 +25,15 @@
 //! - `cpu_kernels::conv3`, a backend extension for the 3x3 convolution like the DCGAN's 4x4
 //!   one (the window matrix written once, its adjoint gathered once, transposes read through
 //!   strides): 86-89 examples/s, 1.8x. `gemm` now takes 45% of the step and zeroing 11%.
+//! - Against the same network in PyTorch (`bench --models stylegan`, width 16, 2 threads each,
+//!   2026-12-06): 200.8 and 202.9 against 320.3 and 339.7 examples/s at 32 px (0.6x), 49.0
+//!   against 81.6 at 64 px. A `perf` profile at 32 px: `gemm`'s wide micro-kernels 28%, its
+//!   1-column one 10% (products with few outputs: the to-image layers' 3 channels, the
+//!   demodulation's `[batch, in] x [in, out]`, the narrow 16-channel level), `memset` 9-11%
+//!   (buffers zeroed before they are filled), `memmove` 5.6%, element-wise passes (`zip_map`,
+//!   `scalar_op`: the style scaling, noise, LeakyReLU and gain as separate passes) 6%. Fusing
+//!   the modulation, noise and activation into the convolution's own passes, and a to-image
+//!   product that is not a 1-column `gemm`, are the levers left.
 
 pub mod discriminator;
 pub mod layers;
