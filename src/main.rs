@@ -461,7 +461,8 @@ struct EncodeArgs {
     /// Run directory (or a shipped run's name).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// A 28x28 image (PNG or JPEG; colour becomes grayscale).
+    /// A picture (PNG, JPEG, WebP, BMP or GIF), centre-cropped and resized to the model's side,
+    /// and made grey for a grey model.
     #[arg(conflicts_with = "data_index")]
     image: Option<PathBuf>,
     /// Instead of a file: image I of the run's own data set.

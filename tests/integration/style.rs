@@ -347,3 +347,47 @@ fn directions_in_w_are_found_and_move_the_samples() {
         "directions in W",
     );
 }
+
+/// The explorer's image and the mixing figure's cells come from one render path: the figure's
+/// "A" and "B" cells are the images of A alone and of B alone, and its mixes differ from both.
+#[test]
+fn the_mixing_figure_cells_are_the_sources_and_their_mixes() {
+    use latentlab::explore::style::{Source, StyleSpec, figure_layouts, render};
+    let g = trained(2);
+    let mut model = tiny(ModelKind::Stylegan, Loss::Nonsat, 4).model;
+    model.width = 8;
+    model.latent_dim = LATENT;
+    model = model.with_shape(32, 3);
+    let source = |seed| Source {
+        z: latentlab::types::noise::gaussian(seed, LATENT),
+        label: None,
+        ws: None,
+    };
+    let spec = |layouts: Vec<Vec<bool>>| StyleSpec {
+        a: source(1),
+        w_offset: Vec::new(),
+        b: Some(source(2)),
+        layouts,
+        psi: 0.8,
+        cutoff: Some(2),
+        noise_seeds: vec![5, 6],
+        noise_scales: vec![1.0, 0.5],
+    };
+    let device = Device::flex();
+    let levels = g.num_levels();
+    let layouts: Vec<Vec<bool>> = figure_layouts(levels).into_iter().map(|(_, l)| l).collect();
+    let (figure, _) = render(&g, &model, &spec(layouts), &device).expect("figure");
+    let len = model.image_len();
+    let cell = |i: usize| &figure[i * len..(i + 1) * len];
+    let (alone_a, _) = render(&g, &model, &spec(vec![vec![false; levels]]), &device).expect("A");
+    let (alone_b, _) = render(&g, &model, &spec(vec![vec![true; levels]]), &device).expect("B");
+    let close = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-5);
+    assert!(close(cell(0), &alone_a), "the A cell is A's image");
+    assert!(close(cell(1), &alone_b), "the B cell is B's image");
+    for i in 2..5 {
+        assert!(
+            !close(cell(i), &alone_a) && !close(cell(i), &alone_b),
+            "cell {i} mixes"
+        );
+    }
+}
