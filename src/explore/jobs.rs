@@ -134,6 +134,17 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
         !job.cancel.load(Ordering::Relaxed)
     };
     let text = |e: DirectionsError| e.to_string();
+    // A latent search's progress (encoding, projecting): its step and pixel error.
+    let search_progress = |step: usize, mse: f32| {
+        let steps = match &job.kind {
+            JobKind::Encode { options, .. } | JobKind::Project { options, .. } => options.steps,
+            _ => 1,
+        };
+        progress(
+            step as f32 / steps.max(1) as f32,
+            format!("step {step}/{steps}: pixel error {mse:.4}"),
+        )
+    };
     match &job.kind {
         JobKind::Directions { n, k, cond } => {
             // A VAE's codes when its encoder is here; otherwise (a training snapshot) its
@@ -221,19 +232,13 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                 let enc = m.encoder.as_ref().ok_or("no encoder")?;
                 invert::encode_vae(enc, &m.generator, model, &original)
             } else {
-                let steps = options.steps;
                 invert::invert(
                     &m.generator,
                     model,
                     &original,
                     cond.as_deref(),
                     options,
-                    |step, mse| {
-                        progress(
-                            step as f32 / steps as f32,
-                            format!("step {step}/{steps}: pixel error {mse:.4}"),
-                        )
-                    },
+                    search_progress,
                 )
             }
             .map_err(|e| e.to_string())?;
@@ -252,7 +257,6 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
         } => {
             let (name, original) = image(source, &m.info)?;
             let started = std::time::Instant::now();
-            let steps = options.steps;
             let projection = super::project::project(
                 &m.generator,
                 model,
@@ -260,12 +264,7 @@ fn run(m: &JobModel, job: &Job, out: &Outbox<Reply>) -> Result<JobResult, String
                 cond.as_deref(),
                 *space,
                 options,
-                |step, mse| {
-                    progress(
-                        step as f32 / steps as f32,
-                        format!("step {step}/{steps}: pixel error {mse:.4}"),
-                    )
-                },
+                search_progress,
             )
             .map_err(|e| e.to_string())?;
             Ok(JobResult::Projected {

@@ -234,29 +234,15 @@ pub fn generator_directions(
 ) -> Result<Vec<Direction>, DirectionsError> {
     let latent = model.latent_dim;
     let n = n.max(2);
-    let z = noise::gaussian(seed, n * latent);
-    let mut h = Vec::new();
-    let mut dim = 0;
-    for start in (0..n).step_by(CHUNK) {
-        if !progress(0.8 * start as f32 / n as f32) {
-            return Err(DirectionsError::Cancelled);
-        }
-        let m = (n - start).min(CHUNK);
-        let zt = Tensor::<2>::from_data(
-            TensorData::new(
-                z[start * latent..(start + m) * latent].to_vec(),
-                [m, latent],
-            ),
-            device,
-        ); // [m, latent]
-        let label = cond.map(|c| {
-            let rows: Vec<f32> = (0..m).flat_map(|_| c.iter().copied()).collect();
-            Tensor::<2>::from_data(TensorData::new(rows, [m, c.len()]), device)
-        }); // [m, cond_dim]
-        let features = g.first_hidden(zt, label); // [m, dim]
-        dim = features.dims()[1];
-        h.extend(readback(features).map_err(|e| DirectionsError::Compute(e.to_string()))?);
-    }
+    let (z, h, dim) = latent_features(
+        model,
+        cond,
+        n,
+        seed,
+        device,
+        |f| progress(0.8 * f),
+        |z, c| g.first_hidden(z, c),
+    )?;
     if !progress(0.8) {
         return Err(DirectionsError::Cancelled);
     }
@@ -300,10 +286,30 @@ pub fn mapped_w(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<f32>, DirectionsError> {
+    let (_, w, _) = latent_features(model, cond, n, seed, device, |_| true, |z, c| g.to_w(z, c))?;
+    Ok(w)
+}
+
+/// `n` latents drawn from `seed` and `features(z, condition)` of each (`cond` repeated per
+/// row), computed [`CHUNK`] rows at a time: `(z [n * latent], features [n * dim], dim)`.
+/// `progress(fraction done)` returning false cancels.
+fn latent_features(
+    model: &ModelConfig,
+    cond: Option<&[f32]>,
+    n: usize,
+    seed: u64,
+    device: &Device,
+    mut progress: impl FnMut(f32) -> bool,
+    features: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2>,
+) -> Result<(Vec<f32>, Vec<f32>, usize), DirectionsError> {
     let latent = model.latent_dim;
     let z = noise::gaussian(seed, n * latent);
-    let mut w = Vec::with_capacity(n * g.w_dim());
+    let mut h = Vec::new();
+    let mut dim = 0;
     for start in (0..n).step_by(CHUNK) {
+        if !progress(start as f32 / n as f32) {
+            return Err(DirectionsError::Cancelled);
+        }
         let m = (n - start).min(CHUNK);
         let zt = Tensor::<2>::from_data(
             TensorData::new(
@@ -314,9 +320,11 @@ pub fn mapped_w(
         ); // [m, latent]
         let label = cond
             .map(|c| Tensor::<2>::from_data(TensorData::new(c.repeat(m), [m, c.len()]), device)); // [m, cond_dim]
-        w.extend(readback(g.to_w(zt, label)).map_err(|e| DirectionsError::Compute(e.to_string()))?);
+        let f = features(zt, label); // [m, dim]
+        dim = f.dims()[1];
+        h.extend(readback(f).map_err(|e| DirectionsError::Compute(e.to_string()))?);
     }
-    Ok(w)
+    Ok((z, h, dim))
 }
 
 #[cfg(test)]
