@@ -41,6 +41,25 @@ fn with_style_run<'a>(dir: &Path) -> Harness<'a, LatentLabApp> {
     h
 }
 
+/// Step the UI until the explored image has stayed the same for half a second, so no reply
+/// to an earlier request is still on its way (replies may lag on a loaded machine).
+fn settle(h: &mut Harness<'_, LatentLabApp>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = pixels(&h.state().explore.image);
+    let mut since = std::time::Instant::now();
+    while since.elapsed() < std::time::Duration::from_millis(500)
+        && std::time::Instant::now() < deadline
+    {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = pixels(&h.state().explore.image);
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
+        }
+    }
+}
+
 fn pixels(p: &Option<Arc<latentlab::types::grid::Picture>>) -> Vec<u8> {
     p.as_ref().map(|p| p.pixels.clone()).unwrap_or_default()
 }
@@ -77,14 +96,11 @@ fn the_mixing_figure_follows_the_level_rows_and_truncation_moves_the_image() {
             && !a.explore.style.from_b[0]
             && pixels(&a.explore.image) != moved
     });
-    h.run_steps(3);
+    settle(&mut h);
     let average = pixels(&h.state().explore.image);
     h.get_by_label("Randomise").click();
-    // Nothing changes to wait for: give the explorer a second to answer.
-    for _ in 0..20 {
-        h.run_steps(1);
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    // Nothing changes to wait for: give the explorer time to answer.
+    settle(&mut h);
     assert_ne!(h.state().explore.seed, 0, "a new latent");
     assert_eq!(
         pixels(&h.state().explore.image),
@@ -111,7 +127,7 @@ fn an_export_restores_the_style_controls_and_its_image() {
     wait_for(&mut h, "the image under the new controls", |a| {
         pixels(&a.explore.image) != before
     });
-    h.run_steps(3);
+    settle(&mut h);
     let exported = h.state().explore.image.clone().expect("image");
     let meta = h.state().explore.metadata();
     let png = dir.path().join("export.png");
