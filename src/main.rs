@@ -505,7 +505,7 @@ fn main() {
             std::process::exit(0);
         }
         let code = e.downcast_ref::<Fatal>().map_or(1, |f| f.code);
-        say!("error: {e:#}");
+        say!("error: {}", cli::describe(&e));
         std::process::exit(code);
     }
 }

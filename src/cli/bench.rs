@@ -95,7 +95,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                                 );
                                 references.push(p);
                             }
-                            Err(e) => say!("{e:#}"),
+                            Err(e) => say!("{}", super::describe(&e)),
                         }
                     }
                 }

@@ -47,3 +47,39 @@ pub fn check_pixels(values: &[f32]) -> Result<()> {
     }
     Ok(())
 }
+
+/// An error and its causes for the terminal, `: `-joined, leaving out a cause that the text
+/// before it already ends with (many errors quote their source, which would print it twice).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.ends_with(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_cause_prints_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(checkpoint::CheckpointError::Io {
+            path: "run/g.bpk".into(),
+            source: io,
+        })
+        .context("loading checkpoint run");
+        assert_eq!(
+            describe(&e),
+            "loading checkpoint run: run/g.bpk: no such file"
+        );
+    }
+}

@@ -191,7 +191,7 @@ pub fn figure(ui: &mut egui::Ui, st: &mut StyleState, max_side: f32) {
         .iter()
         .map(|(name, _)| *name)
         .collect();
-    captions.push("the rows above");
+    captions.push("your rows");
     let width = (ui.available_width() - 8.0).max(100.0);
     let size = fit(
         egui::vec2(fig.width as f32, fig.height as f32),
