@@ -7,6 +7,7 @@
 //! KID and k-NN precision and recall ([`sample_metrics`]) use the same features, and each
 //! score carries the same measures between two halves of the real images for reference.
 
+pub mod fidelity;
 pub mod sample_metrics;
 
 use crate::checkpoint::{self, CheckpointError};

@@ -7,6 +7,7 @@ mod embedded;
 mod folder;
 pub use folder::{LoadOptions, Skipped, load_image};
 mod idx;
+pub mod resample;
 pub mod shapes;
 
 use std::path::{Path, PathBuf};
