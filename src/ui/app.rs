@@ -295,40 +295,33 @@ impl LatentLabApp {
                 }
             }
             Reply::Images {
+                tag: Tag::Candidates,
+                grid,
+                ..
+            } => self.interp.on_candidates(grid),
+            Reply::Images {
+                tag: Tag::Strip,
+                values,
+                grid,
+                ..
+            } => {
+                let shape = self.explore.shape();
+                self.interp.on_strip(&values, grid, shape);
+            }
+            Reply::Images {
                 tag,
-                id: _,
                 values,
                 grid,
                 millis,
-            } => match tag {
-                Tag::Explore => self.explore.on_image(grid, millis),
-                Tag::Candidates => self.interp.on_candidates(grid),
-                Tag::Strip => {
-                    let shape = self.explore.shape();
-                    self.interp.on_strip(&values, grid, shape);
-                }
-                Tag::Manifold => self.explore.on_manifold(grid),
-                Tag::Sweep => self.explore.codes.on_sweep(grid),
-                Tag::Grid2d => self.explore.sweep.on_grid(grid),
-                Tag::Bins => {
-                    let (side, channels) = self.explore.shape();
-                    self.explore.dirs.on_candidates(&values, side, channels);
-                }
-                Tag::Mixing => self.explore.style.on_figure(grid),
-            },
+                ..
+            } => self.explore.on_images(tag, &values, grid, millis),
             Reply::StyleImages {
                 tag,
-                id: _,
                 grid,
                 ws,
                 millis,
-            } => match tag {
-                Tag::Mixing => self.explore.style.on_figure(grid),
-                _ => {
-                    self.explore.style.last_ws = ws;
-                    self.explore.on_image(grid, millis);
-                }
-            },
+                ..
+            } => self.explore.on_style_images(tag, grid, ws, millis),
             Reply::JobProgress { id, fraction, text } => {
                 self.explore.on_job_progress(id, fraction, text)
             }
@@ -343,10 +336,7 @@ impl LatentLabApp {
             Reply::Encoded { points, labels } => self.explore.scatter = Some((points, labels)),
             Reply::Gibbs(frame) => self.explore.gibbs.on_frame(frame),
             Reply::Error(text) => {
-                self.explore.loading = false;
-                // A failed chain step stops the chain (playing would wait for it forever).
-                self.explore.gibbs.waiting = false;
-                self.explore.gibbs.playing = false;
+                self.explore.on_explorer_error();
                 self.notice(format!("explorer: {text}"));
             }
         }

@@ -8,6 +8,7 @@ pub mod detect_panel;
 pub mod dialogs;
 pub mod directions_panel;
 pub mod explore_panel;
+mod explore_replies;
 pub mod explore_state;
 pub mod frame_stats;
 pub mod gibbs_panel;
