@@ -441,15 +441,27 @@ fn an_installed_binary_finds_the_shipped_runs() {
     std::fs::copy(env!("CARGO_BIN_EXE_latentlab"), &exe).expect("copy the binary");
     let home = root.path().join("home");
     let run = |args: &[&str]| {
-        Command::new(&exe)
-            .args(args)
-            .current_dir(root.path())
-            .env("HOME", &home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("LATENTLAB_SHIPPED_FROM", "embedded")
-            .output()
-            .expect("run the copy")
+        // A child that another test thread forks while the copy is being written inherits
+        // its open file until it execs: running the copy then fails with "text file busy"
+        // for a moment (Linux's copy-then-exec race), so that error is retried.
+        let mut tries = 0;
+        loop {
+            let o = Command::new(&exe)
+                .args(args)
+                .current_dir(root.path())
+                .env("HOME", &home)
+                .env("XDG_DATA_HOME", home.join("data"))
+                .env("XDG_CACHE_HOME", home.join("cache"))
+                .env("LATENTLAB_SHIPPED_FROM", "embedded")
+                .output();
+            match o {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                o => break o.expect("run the copy"),
+            }
+        }
     };
     let o = run(&["inspect", "mnist-cdcgan"]);
     let text = String::from_utf8_lossy(&o.stdout);
