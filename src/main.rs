@@ -138,6 +138,8 @@ enum Cmd {
     /// Find the latent of a real image: a VAE's encoder, or for a GAN Adam on z from several
     /// random starts. Writes the reconstruction with its latent in the PNG metadata.
     Encode(EncodeArgs),
+    /// Enlarge pictures with a super-resolution run (`train --model srgan`), 2x or 4x.
+    Upscale(cli::upscale::UpscaleArgs),
     /// Describe a saved run (a directory, or a shipped run's name such as mnist-cdcgan).
     Inspect {
         /// The run directory (as written by `train --out`), or a shipped run's name.
@@ -564,6 +566,7 @@ fn run() -> Result<()> {
         Some(Cmd::Detector(a)) => cli::detect::detector(a),
         Some(Cmd::Directions(a)) => cli::latent::directions(a),
         Some(Cmd::Encode(a)) => cli::latent::encode(a),
+        Some(Cmd::Upscale(a)) => cli::upscale::upscale(a),
         #[cfg(feature = "app")]
         None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
         #[cfg(feature = "app")]

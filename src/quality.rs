@@ -9,6 +9,7 @@
 
 pub mod fidelity;
 pub mod sample_metrics;
+pub mod upscale;
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::Dataset;

@@ -38,6 +38,7 @@ pub fn detector(a: DetectorArgs) -> Result<()> {
     let run = checkpoint::shipped::resolve(&a.fakes_from);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
         .with_context(|| format!("loading the generator of {}", run.display()))?;
+    crate::cli::refuse_image_to_image(&a.fakes_from, manifest.model(), "draw fakes from")?;
     let source = match a.data {
         Some(d) => d,
         None => manifest.data.source.parse()?,

@@ -67,6 +67,7 @@ fn open_run(arg: &Path, out: &Path, force: bool) -> Result<(PathBuf, Manifest, G
     let dir = checkpoint::shipped::resolve(arg);
     let (manifest, g) = checkpoint::load_generator(&dir, &burn::tensor::Device::flex())
         .with_context(|| format!("loading checkpoint {}", arg.display()))?;
+    super::refuse_image_to_image(arg, manifest.model(), "find directions in or encode into")?;
     if manifest.model().kind.is_boltzmann() {
         bail!(
             "{} is a Boltzmann machine ({}): it has no latent space to find directions in or              encode into; explore it with Gibbs chains instead (the app's Explore tab, or              `latentlab sample --gibbs`)",

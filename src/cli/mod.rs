@@ -7,6 +7,7 @@ pub mod output;
 pub mod pytorch;
 pub mod runs;
 pub mod train;
+pub mod upscale;
 
 use anyhow::{Context, Result, bail};
 use latentlab::checkpoint::{self, lease::Lease, replace};
@@ -34,6 +35,26 @@ pub fn claim_out(
     }
     replace::probe(out, files).with_context(|| format!("{} cannot be saved to", out.display()))?;
     Ok((lease, replace::seen(out)?))
+}
+
+/// Refuse a command that draws from a latent space (`what`) for an image-to-image run, which
+/// has none, naming what to use instead.
+pub fn refuse_image_to_image(
+    run: &Path,
+    model: &latentlab::model::ModelConfig,
+    what: &str,
+) -> Result<()> {
+    if model.kind.is_image_to_image() {
+        bail!(
+            "{} is a super-resolution run ({}): it enlarges pictures and has no latent space to \
+             {what}; use `latentlab upscale --checkpoint {} PICTURE... --out DIR`, or the app's \
+             Translate tab",
+            run.display(),
+            model.kind.name(),
+            run.display()
+        );
+    }
+    Ok(())
 }
 
 /// Refuse to write images whose pixels are not all finite numbers (a generator that

@@ -18,6 +18,7 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     let (manifest, g) = checkpoint::load_generator(&dir, &device)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let model = manifest.model();
+    super::refuse_image_to_image(&a.checkpoint, model, "sample from")?;
     let labels = if model.kind.has_codes() {
         if a.label.is_some() {
             bail!("--label: InfoGAN has no classes; use --code and --cont to set its codes");
@@ -325,6 +326,12 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         ),
         (g, None) => g,
     };
+    if manifest.model().kind.is_image_to_image() {
+        let name = format!("the {} meter", info.data);
+        let label = a.checkpoint.display().to_string();
+        let n = a.n as usize;
+        return super::upscale::score(&label, &manifest, &g, &real, (&meter, &name), n);
+    }
     let s = quality::score_generator(
         &g,
         manifest.model(),
@@ -436,6 +443,18 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
             model.kind.name(),
             model.layers
         );
+    } else if model.kind.is_image_to_image() {
+        let sr = t.sr.clone().unwrap_or_default();
+        out!(
+            "  model:     {} ({}x from {} px, {} residual blocks, width {}); content loss {}, adversarial weight {}",
+            model.kind.name(),
+            model.scale,
+            model.low_side(),
+            model.blocks,
+            model.width,
+            sr.content.name(),
+            sr.adv_weight
+        );
     } else {
         out!(
             "  model:     {} (latent size {}, width {}{})",
@@ -533,6 +552,14 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
                 "  last step: reconstruction error {:.4}, pseudo-log-likelihood {:.1} (per image), {:.0} examples/s",
                 last.reconstruction(),
                 last.pseudo_log_likelihood(),
+                last.examples_per_sec
+            );
+        } else if let (Some(psnr), Some(content)) = (last.psnr, last.content_loss) {
+            out!(
+                "  last step: content loss {content:.5}, PSNR {psnr:.2} dB on the batch, loss_D {:.4}, D(x) {:.3}, D(G(x)) {:.3}, {:.0} examples/s",
+                last.loss_d,
+                last.d_real,
+                last.d_fake_after,
                 last.examples_per_sec
             );
         } else if model.kind.is_gan() {

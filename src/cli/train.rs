@@ -284,6 +284,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
                         last_gap.map_or("-".into(), |g| format!("{g:.2}")),
                         m.examples_per_sec
                     )
+                } else if let Some(psnr) = m.psnr {
+                    format!(
+                        "PSNR {psnr:.2} dB  content {:.5}  loss_D {:.3}  D(x) {:.2}  D(G(x)) {:.2}  {:.0} ex/s",
+                        m.content_loss.unwrap_or(f32::NAN),
+                        m.loss_d,
+                        m.d_real,
+                        m.d_fake_after,
+                        m.examples_per_sec
+                    )
                 } else if vae {
                     format!(
                         "reconstruction {:.2}  KL {:.2}  {:.0} ex/s",

@@ -80,14 +80,40 @@ pub fn load_image(file: &Path, size: usize, channels: usize) -> Result<Vec<u8>, 
             size,
         });
     }
+    Ok(planes(img, channels))
+}
+
+/// One picture of any shape with each side from `min` to `max` pixels, as [`load_image`]
+/// reads it: planes `[channels, height, width]`, with its width and height.
+pub fn load_picture(
+    file: &Path,
+    channels: usize,
+    (min, max): (u32, u32),
+) -> Result<(Vec<u8>, usize, usize), DataError> {
+    if !file.exists() {
+        return Err(DataError::NotFound { path: file.into() });
+    }
+    let img = decode(file)?;
+    let (width, height) = (img.width(), img.height());
+    if ![width, height].iter().all(|s| (min..=max).contains(s)) {
+        return Err(DataError::PictureSize {
+            path: file.into(),
+            width,
+            height,
+            min,
+            max,
+        });
+    }
+    Ok((planes(img, channels), width as usize, height as usize))
+}
+
+/// `img` as `channels` planes: grey is the luma, colour RGB, both on black.
+fn planes(img: image::DynamicImage, channels: usize) -> Vec<u8> {
     let opaque = image::DynamicImage::ImageRgba8(on_black(img));
     if channels == 3 {
-        Ok(super::planar_from_interleaved(
-            &opaque.into_rgb8().into_raw(),
-            3,
-        ))
+        super::planar_from_interleaved(&opaque.into_rgb8().into_raw(), 3)
     } else {
-        Ok(opaque.into_luma8().into_raw())
+        opaque.into_luma8().into_raw()
     }
 }
 

@@ -5,7 +5,7 @@ mod batches;
 pub mod cache;
 mod embedded;
 mod folder;
-pub use folder::{LoadOptions, Skipped, load_image};
+pub use folder::{LoadOptions, Skipped, load_image, load_picture};
 mod idx;
 pub mod resample;
 pub mod shapes;
@@ -101,6 +101,17 @@ pub enum DataError {
     },
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
+    #[error(
+        "{path}: the image is {width}x{height}; this model takes pictures of {min} to {max} \
+         pixels a side"
+    )]
+    PictureSize {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        min: u32,
+        max: u32,
+    },
     #[error(
         "Fashion-MNIST is not installed: expected IDX files in {FASHION_DIR} \
          (install the Debian package `dataset-fashion-mnist`: sudo apt-get install dataset-fashion-mnist)"

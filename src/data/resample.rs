@@ -65,21 +65,31 @@ fn taps(small: usize, factor: usize) -> Vec<([usize; 4], [f32; 4])> {
 /// `img` (`channels` planes of `small` x `small`) enlarged `factor` times by bicubic
 /// interpolation (separable: rows, then columns).
 pub fn bicubic_upscale(img: &[f32], channels: usize, small: usize, factor: usize) -> Vec<f32> {
+    bicubic_resize(img, channels, (small, small), factor)
+}
+
+/// [`bicubic_upscale`] of a `width` x `height` picture.
+pub fn bicubic_resize(
+    img: &[f32],
+    channels: usize,
+    (width, height): (usize, usize),
+    factor: usize,
+) -> Vec<f32> {
     let f = factor.max(1);
-    let big = small * f;
-    let t = taps(small, f);
-    let mut out = Vec::with_capacity(channels * big * big);
-    let mut rows = vec![0f32; small * big]; // [small rows, big columns]
+    let (big_w, big_h) = (width * f, height * f);
+    let (tx, ty) = (taps(width, f), taps(height, f));
+    let mut out = Vec::with_capacity(channels * big_w * big_h);
+    let mut rows = vec![0f32; height * big_w]; // [height rows, big columns]
     for c in 0..channels {
-        let plane = &img[c * small * small..(c + 1) * small * small];
-        for y in 0..small {
-            for (x, (idx, w)) in t.iter().enumerate() {
-                rows[y * big + x] = (0..4).map(|k| w[k] * plane[y * small + idx[k]]).sum();
+        let plane = &img[c * width * height..(c + 1) * width * height];
+        for y in 0..height {
+            for (x, (idx, w)) in tx.iter().enumerate() {
+                rows[y * big_w + x] = (0..4).map(|k| w[k] * plane[y * width + idx[k]]).sum();
             }
         }
-        for (idx, w) in &t {
-            for x in 0..big {
-                out.push((0..4).map(|k| w[k] * rows[idx[k] * big + x]).sum());
+        for (idx, w) in &ty {
+            for x in 0..big_w {
+                out.push((0..4).map(|k| w[k] * rows[idx[k] * big_w + x]).sum());
             }
         }
     }

@@ -58,3 +58,20 @@ pub fn generate_with(
     .map(|l| Tensor::<2>::from_data(TensorData::new(l, [n, cond]), device));
     readback(g.forward(zt, label))
 }
+
+/// A super-resolution generator's upscale of one picture (`channels` planes of `width` x
+/// `height` values in [-1, 1]): `scale * width` x `scale * height` planes. `None` when `g` is
+/// not a super-resolution net.
+pub fn upscale_with(
+    g: &Generator,
+    device: &Device,
+    pixels: &[f32],
+    (width, height): (usize, usize),
+) -> Option<Result<Vec<f32>, ReadbackError>> {
+    let sr = g.upscaler()?;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(pixels.to_vec(), [1, sr.channels(), height, width]),
+        device,
+    );
+    Some(readback(sr.upscale(x)))
+}

@@ -12,15 +12,17 @@ pub mod ema;
 pub mod inference;
 mod mlp;
 pub mod style;
+pub mod super_res;
 pub mod vae;
 
 use burn::prelude::*;
 
 pub use boltzmann::BoltzmannNet;
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
-pub use inference::{ReadbackError, generate_with, readback};
+pub use inference::{ReadbackError, generate_with, readback, upscale_with};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use style::{StyleDiscriminator, StyleGenerator};
+pub use super_res::{SrDiscriminator, SrGenerator};
 pub use vae::{VaeDecoder, VaeEncoder, VaeNet};
 
 pub use crate::types::config::{
@@ -41,6 +43,7 @@ impl ModelConfig {
                 BoltzmannNet::new(self, crate::types::config::DEFAULT_SAMPLE_GIBBS, device),
             ),
             ModelKind::Stylegan => Generator::Style(StyleGenerator::new(self, device)),
+            ModelKind::Srgan => Generator::Sr(SrGenerator::new(self, device)),
         }
     }
 
@@ -56,6 +59,7 @@ impl ModelConfig {
             ModelKind::Stylegan => {
                 Some(Discriminator::Style(StyleDiscriminator::new(self, device)))
             }
+            ModelKind::Srgan => Some(Discriminator::Sr(SrDiscriminator::new(self, device))),
             ModelKind::Vae | ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => None,
         }
     }
@@ -72,6 +76,8 @@ pub enum Generator {
     Vae(VaeDecoder),
     Boltzmann(BoltzmannNet),
     Style(StyleGenerator),
+    /// A super-resolution net: its "latent" is the low-resolution image, flattened.
+    Sr(SrGenerator),
 }
 
 impl Generator {
@@ -86,6 +92,15 @@ impl Generator {
             }
             Generator::Boltzmann(m) => m.sample(z, label),
             Generator::Style(g) => g.forward(z, label),
+            Generator::Sr(g) => g.forward(z),
+        }
+    }
+
+    /// The super-resolution net, for a model that turns images into larger ones.
+    pub fn upscaler(&self) -> Option<&SrGenerator> {
+        match self {
+            Generator::Sr(g) => Some(g),
+            _ => None,
         }
     }
 
@@ -108,6 +123,7 @@ impl Generator {
             Generator::Boltzmann(m) => m.first_hidden(z),
             // w: GANSpace's directions for a style generator are taken in W.
             Generator::Style(g) => g.to_w(z, label),
+            Generator::Sr(g) => g.first_hidden(z),
         }
     }
 }
@@ -119,6 +135,7 @@ pub enum Discriminator {
     Mlp(MlpDiscriminator),
     Dcgan(DcganDiscriminator),
     Style(StyleDiscriminator),
+    Sr(SrDiscriminator),
 }
 
 impl Discriminator {
@@ -139,6 +156,7 @@ impl Discriminator {
             Discriminator::Mlp(d) => (d.forward(x, label), None),
             Discriminator::Dcgan(d) => d.forward_heads(x, label),
             Discriminator::Style(d) => (d.forward(x, label), None),
+            Discriminator::Sr(d) => (d.forward(x), None),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod meter;
 pub mod objective;
 pub mod options;
 pub mod session;
+pub mod sr_options;
 pub mod trainer;
 
 pub use crate::types::config::TrainConfig;
@@ -37,6 +38,11 @@ pub enum TrainError {
          or load the data with {model}"
     )]
     Channels { data: usize, model: usize },
+    #[error("the {loss} loss is not available for {kind}; pick nonsat, minimax or lsgan")]
+    LossNotFor {
+        loss: &'static str,
+        kind: &'static str,
+    },
     #[error("learning rate must be a positive finite number (got {0})")]
     LearningRate(f64),
     #[error("checkpoint was trained on {checkpoint} classes, the data set has {data}")]

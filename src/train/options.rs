@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct RunOptions {
     /// Model family: mlp, dcgan (stages from the image side), cmlp / cdcgan (conditional on the class), acgan
     /// (conditional; D also classifies), infogan (learns a 10-way and 2 continuous codes
-    /// without labels), vae, rbm / dbn / dbm (Boltzmann machines; see their options below).
+    /// without labels), stylegan, vae, rbm / dbn / dbm (Boltzmann machines; see their options
+    /// below), srgan (super-resolution: see its options below).
     #[arg(long, value_enum, default_value = "dcgan")]
     pub model: ModelKind,
     /// GAN objective (ignored by the VAE).
@@ -76,6 +77,8 @@ pub struct RunOptions {
     pub mapping_layers: Option<u64>,
     #[command(flatten)]
     pub boltzmann: super::boltzmann_options::BoltzmannOptions,
+    #[command(flatten)]
+    pub sr: super::sr_options::SrOptions,
 }
 
 impl Default for RunOptions {
@@ -101,6 +104,7 @@ impl Default for RunOptions {
             width: None,
             mapping_layers: None,
             boltzmann: Default::default(),
+            sr: Default::default(),
         }
     }
 }
@@ -132,6 +136,8 @@ impl RunOptions {
             c.model.mapping_layers = m as usize;
         }
         self.boltzmann.apply(&mut c, num_classes);
+        self.sr.apply(&mut c);
+        c.model.follow_shape();
         c
     }
 
@@ -193,6 +199,7 @@ impl RunOptions {
         self.channels = self
             .channels
             .filter(|c| channel_count(&c.to_string()).is_ok());
+        self.sr = self.sr.sanitized();
         self
     }
 }

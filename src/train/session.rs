@@ -401,17 +401,26 @@ impl Session {
             return;
         };
         let plain = t.device().clone().without_autodiff();
-        let score = crate::quality::score_generator(
-            &t.generator(),
-            &t.config.model,
-            meter,
-            &spec.data,
-            SCORE_IMAGES,
-            t.step,
-            &plain,
-        );
+        let (g, model, data) = (&t.generator(), &t.config.model, &spec.data);
+        let score = if model.kind.is_image_to_image() {
+            // The meter on upscales of held-out images, against their originals (it is
+            // given, so the score holds its view).
+            crate::quality::upscale::score_upscaler(
+                g,
+                model,
+                data,
+                SCORE_IMAGES,
+                Some(meter),
+                &plain,
+            )
+            .map(|s| s.meter.map(|(net, _)| net))
+        } else {
+            crate::quality::score_generator(g, model, meter, data, SCORE_IMAGES, t.step, &plain)
+                .map(Some)
+        };
         match score {
-            Ok(score) => self.out.send(Event::Quality {
+            Ok(None) => {}
+            Ok(Some(score)) => self.out.send(Event::Quality {
                 step: t.step,
                 score,
             }),

@@ -4,7 +4,10 @@
 
 mod boltzmann;
 mod detection;
+mod super_res;
 mod update;
+
+pub use super_res::{SR_SHOWN, shrink};
 
 pub use boltzmann::{GAP_EVERY, JOINT_LR_FRACTION, Phase, held_out, phase_of};
 
@@ -68,6 +71,8 @@ pub struct Trainer {
     pub history: History,
     fixed_z: Vec<f32>,
     fixed_labels: Option<Vec<f32>>,
+    /// A super-resolution run's originals of its fixed inputs (`fixed_z`); empty otherwise.
+    sr_originals: Vec<f32>,
     pub speedups: Speedups,
 }
 
@@ -161,6 +166,16 @@ impl Trainer {
         }
         check_lr(config.lr_g)?;
         check_lr(config.lr_d)?;
+        let sr = kind == crate::model::ModelKind::Srgan;
+        if sr && config.loss == super::objective::Loss::WganGp {
+            return Err(TrainError::LossNotFor {
+                loss: config.loss.name(),
+                kind: kind.name(),
+            });
+        }
+        if let Some(t) = &config.sr {
+            t.check().map_err(crate::model::ModelError::from)?;
+        }
 
         // Boltzmann machines update their weights directly: no gradients to record.
         let ad = if kind.is_boltzmann() {
@@ -218,13 +233,19 @@ impl Trainer {
             }
         };
         let n = config.sample_count;
-        let fixed_z = noise::gaussian(config.seed ^ 0x5eed_f1ed, n * config.model.latent_dim);
+        let (fixed_z, sr_originals) = if sr {
+            Self::sr_fixed(&data, &config.model)
+        } else {
+            let z = noise::gaussian(config.seed ^ 0x5eed_f1ed, n * config.model.latent_dim);
+            (z, Vec::new())
+        };
         // Conditions cycle through the classes (InfoGAN: the categorical code, continuous 0).
         let m = &config.model;
         let fixed_labels =
             (m.cond_dim() > 0).then(|| noise::cycling_conditions(n, m.num_classes, m.codes));
-        // A Boltzmann machine's free-energy gap needs images it never trains on.
-        let train_len = if kind.is_boltzmann() {
+        // A Boltzmann machine's free-energy gap needs images it never trains on, and so do a
+        // super-resolution net's grid and score.
+        let train_len = if kind.is_boltzmann() || sr {
             data.len() - boltzmann::held_out(data.len())
         } else {
             data.len()
@@ -241,6 +262,7 @@ impl Trainer {
             history: History::default(),
             fixed_z,
             fixed_labels,
+            sr_originals,
             speedups: Speedups::ALL,
         })
     }
@@ -420,6 +442,9 @@ impl Trainer {
     /// The fixed-noise samples as a grid: one column per class for conditional models
     /// (the fixed labels cycle through the classes), square otherwise.
     pub fn sample_grid(&self) -> Result<crate::types::grid::Picture, TrainError> {
+        if !self.sr_originals.is_empty() {
+            return self.sr_grid();
+        }
         Ok(self.grid_of(self.samples()?))
     }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use super::cd_config::{
     CdConfig, DEFAULT_SAMPLE_GIBBS, MAX_CD_K, MAX_CHAINS, MAX_SAMPLE_GIBBS,
 };
+pub use super::sr_config::{ContentLoss, DEFAULT_SR_BLOCKS, SrError, SrTrain};
 
 /// The image side of the built-in digit sets, of runs made before shapes were data, and of
 /// every Boltzmann machine.
@@ -71,6 +72,10 @@ pub enum ModelKind {
     /// Style-based generator (StyleGAN2's ideas, small): a mapping network from z to w, a style
     /// per resolution modulating its convolutions, per-pixel noise; `--labels` conditions it
     Stylegan,
+    /// Super-resolution GAN (Ledig et al. 2017): a residual generator with sub-pixel upsampling
+    /// turns a picture 2 or 4 times smaller (`--scale`) into the full-size one, trained on a
+    /// content loss plus 10^-3 times an adversarial loss.
+    Srgan,
 }
 
 impl ModelKind {
@@ -109,6 +114,11 @@ impl ModelKind {
         self == ModelKind::Infogan
     }
 
+    /// The generator turns an image into another (no latent space to sample or explore).
+    pub fn is_image_to_image(self) -> bool {
+        self == ModelKind::Srgan
+    }
+
     pub fn is_gan(self) -> bool {
         self != ModelKind::Vae && !self.is_boltzmann()
     }
@@ -126,6 +136,7 @@ impl ModelKind {
             ModelKind::Dbn => "dbn",
             ModelKind::Dbm => "dbm",
             ModelKind::Stylegan => "stylegan",
+            ModelKind::Srgan => "srgan",
         }
     }
 
@@ -139,6 +150,8 @@ impl ModelKind {
             // 64, 64, 32 and 16 channels at 32 px: 3x the examples/s of width 32 on a CPU (270
             // against 87 on 2 cores), and what the shipped style runs use.
             ModelKind::Stylegan => 16,
+            // The paper's 64 is 4x the work on a CPU; see `DEFAULT_SR_BLOCKS`.
+            ModelKind::Srgan => 32,
         }
     }
 
@@ -150,6 +163,8 @@ impl ModelKind {
             ModelKind::Vae => 2,
             ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => VISIBLE_UNITS,
             ModelKind::Infogan => 62,
+            // The low-resolution image at the default shape (14x14 grey); follows the shape.
+            ModelKind::Srgan => (DIGIT_SIDE / 2) * (DIGIT_SIDE / 2),
             _ => 100,
         }
     }
@@ -180,6 +195,12 @@ pub struct ModelConfig {
     /// A style generator's mapping layers (0 for other models).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub mapping_layers: usize,
+    /// A super-resolution net's upscaling factor, 2 or 4 (0 for other models).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scale: usize,
+    /// A super-resolution net's residual blocks (0 for other models).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub blocks: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -250,6 +271,8 @@ pub enum ModelError {
         size: usize,
         channels: usize,
     },
+    #[error(transparent)]
+    Sr(#[from] SrError),
 }
 
 impl ModelConfig {
@@ -276,6 +299,12 @@ impl ModelConfig {
             } else {
                 0
             },
+            scale: if kind == ModelKind::Srgan { 2 } else { 0 },
+            blocks: if kind == ModelKind::Srgan {
+                DEFAULT_SR_BLOCKS
+            } else {
+                0
+            },
         }
     }
 
@@ -283,6 +312,7 @@ impl ModelConfig {
     pub fn with_shape(mut self, size: usize, channels: usize) -> Self {
         self.image_size = size;
         self.channels = channels;
+        self.follow_shape();
         self
     }
 
@@ -380,6 +410,14 @@ impl ModelConfig {
         }
         if self.kind.is_boltzmann() {
             return self.validate_boltzmann();
+        }
+        self.validate_sr()?;
+        if self.kind == ModelKind::Srgan {
+            // Its input is an image, not a latent: the latent and first-layer bounds do not apply.
+            if !(1..=MAX_WIDTH).contains(&self.width) {
+                return Err(ModelError::Width(self.width));
+            }
+            return Ok(());
         }
         if !self.layers.is_empty() {
             return Err(ModelError::LayersNotBoltzmann {
@@ -506,6 +544,9 @@ pub struct TrainConfig {
     /// How a Boltzmann machine is trained (`None` for other models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cd: Option<CdConfig>,
+    /// How a super-resolution net is trained (`None` for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sr: Option<SrTrain>,
 }
 
 impl TrainConfig {
@@ -535,6 +576,10 @@ impl TrainConfig {
             lr
         };
         let lr = if style { 2e-3 } else { lr };
+        // SRGAN: Adam with beta1 0.9 as the paper; 5e-4 rather than its 1e-4, for runs of
+        // thousands of steps, not a million.
+        let sr = kind == ModelKind::Srgan && !wgan;
+        let (lr_g, lr) = if sr { (5e-4, 5e-4) } else { (lr_g, lr) };
         Self {
             model: ModelConfig::new(kind, num_classes),
             loss,
@@ -544,7 +589,7 @@ impl TrainConfig {
             // StyleGAN2 trains with Adam's beta1 = 0 and beta2 = 0.99.
             beta1: if wgan || kind == ModelKind::Stylegan {
                 0.0
-            } else if kind == ModelKind::Vae {
+            } else if kind == ModelKind::Vae || sr {
                 0.9
             } else {
                 0.5
@@ -562,12 +607,14 @@ impl TrainConfig {
             sample_count: 64,
             // A style generator's average follows faster (StyleGAN2's 10k-image half-life is
             // 0.994 per step of 64): at 0.999 it blurs a generator that is still moving.
-            ema: kind.is_gan().then_some(if kind == ModelKind::Stylegan {
+            // A super-resolution net is judged by PSNR against the originals: its own weights.
+            ema: (kind.is_gan() && !sr).then_some(if kind == ModelKind::Stylegan {
                 STYLE_EMA
             } else {
                 DEFAULT_EMA
             }),
             cd: kind.is_boltzmann().then(CdConfig::default),
+            sr: (kind == ModelKind::Srgan).then(SrTrain::default),
         }
     }
 }

@@ -32,6 +32,21 @@ impl Picture {
         }
     }
 
+    /// A `width` x `height` picture from `channels` planes of values in [-1, 1].
+    pub fn from_planes(values: &[f32], channels: usize, width: usize, height: usize) -> Self {
+        let plane = width * height;
+        let pixels = (0..plane)
+            .flat_map(|i| (0..channels).map(move |c| c * plane + i))
+            .map(|j| to_u8(values.get(j).copied().unwrap_or(-1.0)))
+            .collect();
+        Self {
+            width,
+            height,
+            channels,
+            pixels,
+        }
+    }
+
     pub fn is_colour(&self) -> bool {
         self.channels == 3
     }

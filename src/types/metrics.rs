@@ -52,6 +52,13 @@ pub struct StepMetrics {
     /// Boltzmann machines: the layer being trained (a DBM's joint phase: the layer count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<u32>,
+    /// Super-resolution: the content loss alone (loss_G is content plus the weighted
+    /// adversarial term).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_loss: Option<f32>,
+    /// Super-resolution: G's PSNR in dB on the training batch (pixels in [0, 1]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr: Option<f32>,
 }
 
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
@@ -100,6 +107,8 @@ impl StepMetrics {
             &mut self.hidden_mean,
             &mut self.weight_rms,
             &mut self.free_energy_gap,
+            &mut self.content_loss,
+            &mut self.psnr,
         ] {
             if v.is_some_and(|a| !a.is_finite()) {
                 *v = None;
@@ -126,6 +135,8 @@ impl StepMetrics {
         .chain(self.hidden_mean.iter())
         .chain(self.weight_rms.iter())
         .chain(self.free_energy_gap.iter())
+        .chain(self.content_loss.iter())
+        .chain(self.psnr.iter())
         .all(|v| v.is_finite())
     }
 

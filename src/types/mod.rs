@@ -9,4 +9,5 @@ pub mod hash;
 pub mod linalg;
 pub mod metrics;
 pub mod noise;
+pub mod sr_config;
 pub mod stats;

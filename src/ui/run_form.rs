@@ -24,10 +24,11 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Dbn => "DBN (deep belief network)",
         ModelKind::Dbm => "DBM (deep Boltzmann machine)",
         ModelKind::Stylegan => "StyleGAN (mapping network, styles, noise)",
+        ModelKind::Srgan => "SRGAN (super-resolution, 2x or 4x)",
     }
 }
 
-const KINDS: [ModelKind; 11] = [
+const KINDS: [ModelKind; 12] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
@@ -39,6 +40,7 @@ const KINDS: [ModelKind; 11] = [
     ModelKind::Rbm,
     ModelKind::Dbn,
     ModelKind::Dbm,
+    ModelKind::Srgan,
 ];
 const LOSSES: [Loss; 4] = [Loss::Nonsat, Loss::Minimax, Loss::Lsgan, Loss::WganGp];
 
@@ -147,6 +149,9 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
             ui.end_row();
             if run.model.is_boltzmann() {
                 boltzmann_rows(ui, run);
+            }
+            if run.model == ModelKind::Srgan {
+                sr_rows(ui, run);
             }
         });
 }
@@ -288,4 +293,35 @@ fn boltzmann_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
         }
         ui.end_row();
     }
+}
+
+/// A super-resolution run's choices: the factor and the adversarial weight.
+fn sr_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
+    let sr = &mut run.sr;
+    let l = ui.label("Upscale");
+    let text = |s: Option<usize>| format!("{}x", s.unwrap_or(2));
+    egui::ComboBox::from_id_salt("sr-scale")
+        .selected_text(text(sr.scale))
+        .show_ui(ui, |ui| {
+            for s in [2, 4] {
+                ui.selectable_value(&mut sr.scale, Some(s), text(Some(s)));
+            }
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text("The inputs are the data shrunk this many times");
+    ui.end_row();
+    let l = ui.label("Adversarial weight");
+    let mut w = sr
+        .adv_weight
+        .unwrap_or(crate::types::sr_config::DEFAULT_ADV_WEIGHT);
+    if ui
+        .add(egui::DragValue::new(&mut w).range(0.0..=1.0).speed(1e-4))
+        .labelled_by(l.id)
+        .on_hover_text("0 trains on the content loss alone (SRResNet); the paper uses 0.001")
+        .changed()
+    {
+        sr.adv_weight = Some(w);
+    }
+    ui.end_row();
 }

@@ -17,6 +17,7 @@ mod layers;
 mod learning;
 mod quality;
 mod session;
+mod srgan;
 mod style;
 mod trust;
 mod trust_commands;

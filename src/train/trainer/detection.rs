@@ -54,6 +54,10 @@ impl Trainer {
         let Some(d) = self.discriminator() else {
             return Ok(None);
         };
+        // Its fakes would be upscales of noise, not what it makes.
+        if self.config.model.kind.is_image_to_image() {
+            return Ok(None);
+        }
         let (_, held) = crate::quality::split(self.data.len());
         let held = &held[..held.len().min(n)];
         let real_labels: Vec<u8> = held.iter().map(|&i| self.data.labels[i]).collect();

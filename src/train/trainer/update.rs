@@ -117,7 +117,7 @@ impl Trainer {
         noise::gaussian_from(&mut self.rng(salt), n)
     }
 
-    fn real_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>) {
+    pub(super) fn real_batch(&mut self) -> (Tensor<4>, Option<Tensor<2>>) {
         let b = self.config.batch;
         let (size, channels) = (self.config.model.image_size, self.config.model.channels);
         let (pixels, labels) = self.batcher.next_batch(&self.data, b);
@@ -151,8 +151,14 @@ impl Trainer {
         let started = Instant::now();
         // This trainer's choice, for its own steps only (other threads keep theirs).
         let _kernels = crate::model::cpu_kernels::Scope::set(self.speedups.cpu_extensions);
-        if self.config.model.kind.is_boltzmann() {
-            let m = self.boltzmann_step()?;
+        let kind = self.config.model.kind;
+        // Families whose update gives its metrics whole, one batch per step.
+        if kind.is_boltzmann() || kind == crate::model::ModelKind::Srgan {
+            let m = if kind.is_boltzmann() {
+                self.boltzmann_step()?
+            } else {
+                self.sr_step()?
+            };
             self.step += 1;
             let step_secs = started.elapsed().as_secs_f32();
             let m = StepMetrics {
