@@ -9,9 +9,7 @@ use latentlab::quality::{Meter, upscale::UpscaleScore};
 use latentlab::types::grid::Picture;
 use std::path::PathBuf;
 
-/// The sides of pictures `upscale` takes: at 256 px a 4x net's activations are already about
-/// 130 MB each.
-pub const PICTURE_SIDES: (u32, u32) = (4, 256);
+use latentlab::explore::translate::PICTURE_SIDES;
 
 #[derive(clap::Args)]
 pub struct UpscaleArgs {

@@ -13,4 +13,5 @@ pub mod pca;
 pub mod project;
 pub mod style;
 pub mod sweep;
+pub mod translate;
 pub mod worker;

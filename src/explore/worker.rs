@@ -65,6 +65,11 @@ pub enum Request {
     },
     /// A long job (directions, encoding) on its own thread with a copy of the model.
     Job(Job),
+    /// Run an image-to-image model on one input (answered by [`Reply::Translated`]).
+    Translate {
+        id: u64,
+        input: super::translate::TranslateInput,
+    },
     /// Advance the Boltzmann machine's Gibbs chain (starting it anew from `start` when given,
     /// or when none runs yet); answered by [`Reply::Gibbs`].
     Gibbs {
@@ -128,6 +133,7 @@ pub enum Reply {
         text: String,
     },
     Gibbs(GibbsFrame),
+    Translated(Box<super::translate::Translation>),
     Error(String),
 }
 
@@ -149,6 +155,8 @@ pub enum ExploreError {
     Style(#[from] super::style::StyleError),
     #[error("{0} is not a style generator; the style controls need one (stylegan)")]
     NotStyle(&'static str),
+    #[error(transparent)]
+    Translate(#[from] super::translate::TranslateError),
 }
 
 /// The UI's end of the explorer thread.
@@ -192,6 +200,8 @@ struct Loaded {
     encoder: Option<VaeEncoder>,
     /// A Boltzmann machine's Gibbs chain in the explorer.
     chain: Option<RunningChain>,
+    /// The run's data, read the first time Translate asks for a held-out image.
+    data: Option<crate::data::Dataset>,
 }
 
 struct Worker {
@@ -285,6 +295,7 @@ impl Worker {
                     generator,
                     encoder,
                     chain: None,
+                    data: None,
                 });
                 Ok(Some(Reply::Loaded(info)))
             }
@@ -308,6 +319,7 @@ impl Worker {
                     generator,
                     encoder: None,
                     chain: None,
+                    data: None,
                 });
                 Ok(Some(Reply::Loaded(info)))
             }
@@ -399,6 +411,25 @@ impl Worker {
                 };
                 jobs::spawn(model, job, self.out.clone());
                 Ok(None)
+            }
+            Request::Translate { id, input } => {
+                let l = self.loaded.as_mut().ok_or(ExploreError::NoModel)?;
+                let model = &l.info.model;
+                if matches!(input, super::translate::TranslateInput::Held { .. })
+                    && l.data.is_none()
+                {
+                    let Ok(source) = l.info.data_source.parse::<DataSource>();
+                    l.data = Some(source.load_shaped(model.image_size, model.channels)?);
+                }
+                let mut t = super::translate::translate(
+                    &l.generator,
+                    model,
+                    &input,
+                    l.data.as_ref(),
+                    &self.device,
+                )?;
+                t.id = id;
+                Ok(Some(Reply::Translated(Box::new(t))))
             }
             Request::Gibbs { id, start, control } => {
                 let l = self.loaded.as_mut().ok_or(ExploreError::NoModel)?;

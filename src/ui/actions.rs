@@ -69,6 +69,8 @@ pub enum Action {
     OpenCheckpoint,
     /// Ask for a data directory (IDX files or one image folder per class).
     PickDataFolder,
+    /// Ask for a picture for the Translate tab.
+    OpenPicture,
     Explore(Request),
     /// Start a latent job (directions, encoding) on the explorer's model.
     Job(JobKind),

@@ -9,6 +9,7 @@ use super::frame_stats::FrameStats;
 use super::interpolate_panel::{self, InterpState};
 use super::settings::{self, Settings, Tab};
 use super::train_panel::{self, RunStatus, TrainState};
+use super::translate_panel::{self, TranslateState};
 use crate::data::{DataSource, Dataset};
 use crate::explore::worker::{ExplorerHandle, Reply, Request, Tag};
 use crate::train::{Command, Event, RunSpec, TrainingHandle};
@@ -36,6 +37,7 @@ pub struct LatentLabApp {
     pub detect: DetectState,
     pub explore: ExploreState,
     pub interp: InterpState,
+    pub translate: TranslateState,
     /// Messages for the status bar, newest last.
     pub notices: Vec<String>,
     pub prompt: Option<PathPrompt>,
@@ -108,6 +110,7 @@ impl LatentLabApp {
             detect: DetectState::default(),
             explore,
             interp: InterpState::default(),
+            translate: Default::default(),
             notices: Vec::new(),
             prompt: None,
             frame_stats: FrameStats::default(),
@@ -215,6 +218,7 @@ impl LatentLabApp {
             }
             Action::SaveCheckpoint => self.ask(FileAction::SaveCheckpoint),
             Action::OpenCheckpoint => self.ask(FileAction::OpenCheckpoint),
+            Action::OpenPicture => self.ask(FileAction::OpenPicture),
             Action::PickDataFolder => self.ask(FileAction::DataFolder),
             Action::Explore(r) => {
                 self.explorer.send(r);
@@ -283,6 +287,7 @@ impl LatentLabApp {
             Reply::Loaded(info) => {
                 self.notice(format!("loaded {}", info.origin));
                 self.interp.on_model_changed();
+                self.translate.on_model_changed();
                 let cached = info
                     .path
                     .as_deref()
@@ -335,6 +340,7 @@ impl LatentLabApp {
             }
             Reply::Encoded { points, labels } => self.explore.scatter = Some((points, labels)),
             Reply::Gibbs(frame) => self.explore.gibbs.on_frame(frame),
+            Reply::Translated(t) => self.translate.on_result(&self.ctx, *t),
             Reply::Error(text) => {
                 self.explore.on_explorer_error();
                 self.notice(format!("explorer: {text}"));
@@ -402,6 +408,9 @@ impl eframe::App for LatentLabApp {
                 explore_panel::show(ui, &mut self.settings, &mut self.explore, &mut actions)
             }
             Tab::Detect => detect_panel::show(ui, &mut self.detect, &mut actions),
+            Tab::Translate => {
+                translate_panel::show(ui, &mut self.translate, &self.explore, &mut actions)
+            }
             Tab::Interpolate => interpolate_panel::show(
                 ui,
                 &mut self.settings,

@@ -17,7 +17,7 @@ pub enum DialogOutcome {
 pub enum DialogKind {
     /// Choose an existing directory (checkpoints, image folders).
     PickFolder,
-    /// Choose an existing file; `extension` filters the listing.
+    /// Choose an existing file; `extension` (comma-separated) filters the listing.
     OpenFile { extension: String },
     /// Choose a file to write, offering `default_name`; `extension` filters the listing.
     SaveFile {
@@ -60,9 +60,12 @@ impl Dialogs for NativeDialogs {
         let dialog = rfd::FileDialog::new().set_title(title);
         let chosen = match kind {
             DialogKind::PickFolder => dialog.pick_folder(),
-            DialogKind::OpenFile { extension } => dialog
-                .add_filter(extension.to_uppercase(), &[extension.as_str()])
-                .pick_file(),
+            DialogKind::OpenFile { extension } => {
+                let exts: Vec<&str> = extension.split(',').collect();
+                dialog
+                    .add_filter(extension.to_uppercase(), &exts)
+                    .pick_file()
+            }
             DialogKind::SaveFile {
                 default_name,
                 extension,

@@ -36,11 +36,30 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut
     if let Some(info) = e.info.clone().filter(|i| i.model.kind.is_boltzmann()) {
         return super::gibbs_panel::show(ui, &info, &mut e.gibbs, out);
     }
+    if let Some(info) = e.info.as_ref().filter(|i| i.model.kind.is_image_to_image()) {
+        return no_latent_space(ui, s, info);
+    }
     egui::Panel::left("explore-controls")
         .resizable(true)
         .default_size(300.0)
         .show(ui, |ui| controls(ui, s, e, out));
     egui::CentralPanel::default().show(ui, |ui| view(ui, s, e, out));
+}
+
+/// What Explore and Interpolate show for an image-to-image run: it has no latent space.
+pub fn no_latent_space(
+    ui: &mut egui::Ui,
+    s: &mut Settings,
+    info: &crate::explore::worker::ModelInfo,
+) {
+    model_summary(ui, info);
+    ui.label(
+        "This run turns pictures into larger ones; it has no latent space to explore or \
+         interpolate in.",
+    );
+    if ui.button("Open the Translate tab").clicked() {
+        s.tab = super::settings::Tab::Translate;
+    }
 }
 
 /// The loaded model's family, data set and step (its origin on hover), then a separator.

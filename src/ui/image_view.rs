@@ -44,6 +44,19 @@ impl Tex {
         }
     }
 
+    /// Draw at exactly `size`, showing the part `uv` (fractions of the image) of it; the
+    /// response senses hovering. `None` before the first image arrives.
+    pub fn show_part(
+        &self,
+        ui: &mut egui::Ui,
+        size: egui::Vec2,
+        uv: egui::Rect,
+    ) -> Option<egui::Response> {
+        let h = self.handle.as_ref()?;
+        let image = egui::Image::from_texture((h.id(), size)).uv(uv);
+        Some(ui.add(image.sense(egui::Sense::hover())))
+    }
+
     pub fn is_set(&self) -> bool {
         self.handle.is_some()
     }

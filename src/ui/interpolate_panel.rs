@@ -198,6 +198,9 @@ pub fn show(
         ui.label("No model loaded: open a checkpoint in the Explore tab first.");
         return;
     };
+    if info.model.kind.is_image_to_image() {
+        return super::explore_panel::no_latent_space(ui, s, &info);
+    }
     let dim = info.model.latent_dim;
     let side = info.model.image_size;
     let cond = (info.model.cond_dim() > 0).then_some((info.model.num_classes, info.model.codes));

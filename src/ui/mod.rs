@@ -23,6 +23,7 @@ pub mod style_panel;
 pub mod style_state;
 pub mod sweep_view;
 pub mod train_panel;
+pub mod translate_panel;
 
 pub use app::{AppOptions, LatentLabApp};
 

@@ -20,6 +20,7 @@ pub enum Tab {
     Explore,
     Interpolate,
     Detect,
+    Translate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -33,6 +33,8 @@ mod ui_gibbs;
 mod ui_latent;
 #[cfg(feature = "app")]
 mod ui_style;
+#[cfg(feature = "app")]
+mod ui_translate;
 
 use latentlab::data::Dataset;
 use latentlab::model::ModelKind;

@@ -29,6 +29,7 @@ impl LatentLabApp {
                     (Tab::Explore, "Explore"),
                     (Tab::Interpolate, "Interpolate"),
                     (Tab::Detect, "Detect"),
+                    (Tab::Translate, "Translate"),
                 ] {
                     ui.selectable_value(&mut self.settings.tab, tab, name);
                 }

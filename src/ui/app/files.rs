@@ -28,6 +28,7 @@ pub enum FileAction {
     OpenCheckpoint,
     OpenDirections,
     DataFolder,
+    OpenPicture,
 }
 
 impl FileAction {
@@ -61,6 +62,12 @@ impl FileAction {
             FileAction::DataFolder => (
                 "Choose a data directory (IDX files or one image folder per class)".into(),
                 DialogKind::PickFolder,
+            ),
+            FileAction::OpenPicture => (
+                "Open a picture to translate".into(),
+                DialogKind::OpenFile {
+                    extension: "png,jpg,jpeg,webp,bmp,gif".into(),
+                },
             ),
         }
     }
@@ -98,6 +105,8 @@ pub(super) enum Dropped {
     ToEncode(String, Vec<f32>),
     /// A directions file (`.json`).
     Directions(PathBuf),
+    /// A picture for the Translate tab: name, planes, width and height.
+    ToTranslate(String, Vec<u8>, (usize, usize)),
     /// Not usable; the text says why.
     Refused(String),
 }
@@ -105,6 +114,9 @@ pub(super) enum Dropped {
 /// `detect`: an image for the discriminator rather than a latent to restore. `shape`: (side,
 /// channels) of the model the picture is for (the training run's, or the explored one's).
 fn examine_drop(path: PathBuf, detect: bool, (side, channels): (usize, usize)) -> Dropped {
+    if side == 0 && !path.is_dir() {
+        return picture_to_translate(path, channels);
+    }
     if detect && !path.is_dir() {
         let name = path.display().to_string();
         return match crate::detect::load_images(std::slice::from_ref(&path), side, channels) {
@@ -154,6 +166,15 @@ fn examine_drop(path: PathBuf, detect: bool, (side, channels): (usize, usize)) -
         _ => Dropped::Refused(format!(
             "{name}: drop a run directory, an image, or a directions file (.json)"
         )),
+    }
+}
+
+/// A picture for the Translate tab, read as a model of `channels` takes it.
+fn picture_to_translate(path: PathBuf, channels: usize) -> Dropped {
+    let sides = crate::explore::translate::PICTURE_SIDES;
+    match crate::data::load_picture(&path, channels, sides) {
+        Ok((pixels, w, h)) => Dropped::ToTranslate(path.display().to_string(), pixels, (w, h)),
+        Err(e) => Dropped::Refused(format!("cannot translate the picture: {e}")),
     }
 }
 
@@ -213,6 +234,10 @@ impl LatentLabApp {
             }
             FileAction::OpenCheckpoint => self.open_checkpoint(path),
             FileAction::OpenDirections => self.read_directions(path, false),
+            FileAction::OpenPicture => {
+                let channels = self.explore.info.as_ref().map_or(3, |i| i.model.channels);
+                self.spawn_job(move || Job::Dropped(picture_to_translate(path, channels)));
+            }
             FileAction::DataFolder => {
                 if path.is_dir() {
                     self.settings.run.data = DataSource::Path(path);
@@ -321,6 +346,10 @@ impl LatentLabApp {
                 Err(e) => self.notice(e),
             },
             Job::Dropped(Dropped::Refused(text)) => self.notice(text),
+            Job::Dropped(Dropped::ToTranslate(name, pixels, size)) => {
+                self.settings.tab = Tab::Translate;
+                self.translate.use_picture(name, pixels, size);
+            }
             Job::Dropped(Dropped::ToJudge(name, images)) => {
                 self.act(crate::ui::actions::Action::Train(Command::Judge {
                     names: vec![name],
@@ -347,8 +376,14 @@ impl LatentLabApp {
         } else {
             self.explore.info.as_ref().map(|i| &i.model)
         };
+        // Side 0: a picture of any size, for an image-to-image model.
         let shape = model.map_or((crate::types::config::DIGIT_SIDE, 1), |m| {
-            (m.image_size, m.channels)
+            let side = if m.kind.is_image_to_image() {
+                0
+            } else {
+                m.image_size
+            };
+            (side, m.channels)
         });
         for f in dropped {
             let path = f.path().to_path_buf();

@@ -1,0 +1,139 @@
+//! The Translate tab's computation: one input through an image-to-image model (today a
+//! super-resolution net), with what to compare it to. A held-out data image is shrunk first,
+//! so its original is known and PSNR and SSIM can be given; a user's picture is enlarged as
+//! it is.
+
+use crate::data::Dataset;
+use crate::data::resample::{bicubic_resize, downscale};
+use crate::model::{Generator, ModelConfig, upscale_with};
+use crate::quality::fidelity::{psnr, ssim};
+use crate::types::grid::Picture;
+use burn::prelude::*;
+
+/// The sides of pictures a user may give (at 256 px a 4x net's activations are already about
+/// 130 MB each).
+pub const PICTURE_SIDES: (u32, u32) = (4, 256);
+
+/// What to translate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TranslateInput {
+    /// The `index`-th held-out image of the run's data (which training never saw).
+    Held { index: usize },
+    /// A picture: `channels` planes of `width` x `height` bytes.
+    Picture {
+        name: String,
+        pixels: Vec<u8>,
+        width: usize,
+        height: usize,
+    },
+}
+
+/// An input, its translation and what to compare them with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translation {
+    pub id: u64,
+    /// The input's name: a held-out image's number, or the picture's path.
+    pub name: String,
+    /// What the model was given (a held-out image shrunk; a picture as it is).
+    pub input: Picture,
+    pub bicubic: Picture,
+    pub output: Picture,
+    /// The held-out image at full size.
+    pub original: Option<Picture>,
+    /// Against the original: (bicubic, model) PSNR in dB and SSIM.
+    pub psnr: Option<(f64, f64)>,
+    pub ssim: Option<(f64, f64)>,
+    /// Held-out images there are to step through.
+    pub held: usize,
+    pub millis: f32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TranslateError {
+    #[error("{0} turns no image into another; Translate needs an image-to-image run (srgan)")]
+    NotImageToImage(&'static str),
+    #[error("the data set holds no held-out images")]
+    NoHeldOut,
+    #[error("the picture has {got} values, not {channels} planes of {width}x{height}")]
+    Shape {
+        got: usize,
+        channels: usize,
+        width: usize,
+        height: usize,
+    },
+    #[error("the model failed: {0}")]
+    Compute(String),
+}
+
+fn values(bytes: &[u8]) -> Vec<f32> {
+    bytes.iter().map(|&b| f32::from(b) / 127.5 - 1.0).collect()
+}
+
+/// Translate `input` with `g` (the run's `model`); `data` is the run's data set, needed for
+/// held-out images.
+pub fn translate(
+    g: &Generator,
+    model: &ModelConfig,
+    input: &TranslateInput,
+    data: Option<&Dataset>,
+    device: &Device,
+) -> Result<Translation, TranslateError> {
+    let started = std::time::Instant::now();
+    if g.upscaler().is_none() {
+        return Err(TranslateError::NotImageToImage(model.kind.name()));
+    }
+    let (c, scale) = (model.channels, model.scale);
+    let held = data.map_or(0, |d| crate::train::trainer::held_out(d.len()));
+    let (name, low, (w, h), original) = match input {
+        TranslateInput::Held { index } => {
+            let d = data.filter(|_| held > 0).ok_or(TranslateError::NoHeldOut)?;
+            let i = d.len() - held + (*index).min(held - 1);
+            let original = d.pixels(&[i]);
+            let side = model.image_size;
+            let low = downscale(&original, c, side, scale);
+            let low_side = side / scale;
+            let name = format!("held-out image {} of {held}", i + held + 1 - d.len());
+            (name, low, (low_side, low_side), Some(original))
+        }
+        TranslateInput::Picture {
+            name,
+            pixels,
+            width,
+            height,
+        } => {
+            if pixels.len() != c * width * height {
+                return Err(TranslateError::Shape {
+                    got: pixels.len(),
+                    channels: c,
+                    width: *width,
+                    height: *height,
+                });
+            }
+            (name.clone(), values(pixels), (*width, *height), None)
+        }
+    };
+    let output = upscale_with(g, device, &low, (w, h))
+        .ok_or(TranslateError::NotImageToImage(model.kind.name()))?
+        .map_err(|e| TranslateError::Compute(e.to_string()))?;
+    let bicubic: Vec<f32> = bicubic_resize(&low, c, (w, h), scale)
+        .into_iter()
+        .map(|v| v.clamp(-1.0, 1.0))
+        .collect();
+    let (big_w, big_h) = (w * scale, h * scale);
+    let measure = |f: &dyn Fn(&[f32], &[f32]) -> f64| {
+        original.as_ref().map(|o| (f(o, &bicubic), f(o, &output)))
+    };
+    let side = model.image_size;
+    Ok(Translation {
+        id: 0,
+        name,
+        input: Picture::from_planes(&low, c, w, h),
+        bicubic: Picture::from_planes(&bicubic, c, big_w, big_h),
+        output: Picture::from_planes(&output, c, big_w, big_h),
+        psnr: measure(&|a, b| psnr(a, b)),
+        ssim: measure(&|a, b| ssim(a, b, c, side)),
+        original: original.map(|o| Picture::from_planes(&o, c, big_w, big_h)),
+        held,
+        millis: started.elapsed().as_secs_f32() * 1000.0,
+    })
+}

@@ -1,0 +1,74 @@
+//! The Translate tab on a super-resolution run: held-out images with their scores, stepping
+//! through them, a dropped picture of any shape, and Explore pointing there.
+
+use crate::ui::{Dropped, harness, options, wait_for};
+use egui_kittest::kittest::Queryable;
+use latentlab::explore::translate::Translation;
+use latentlab::model::ModelKind;
+use latentlab::ui::settings::Tab;
+use std::sync::Arc;
+
+fn result(a: &latentlab::ui::app::LatentLabApp) -> Option<&Translation> {
+    a.translate.result.as_ref()
+}
+
+#[test]
+fn translate_shows_held_out_images_and_dropped_pictures_against_bicubic() {
+    let dir = crate::tempdir();
+    let device = burn::tensor::Device::flex();
+    let mut config = latentlab::train::TrainConfig::new(
+        ModelKind::Srgan,
+        latentlab::train::objective::Loss::Nonsat,
+        0,
+    );
+    config.model = config.model.with_shape(16, 3);
+    config.model.width = 4;
+    config.model.blocks = 1;
+    config.batch = 4;
+    let data = Arc::new(latentlab::data::shapes::dataset(40, 16, 3));
+    let mut t =
+        latentlab::train::Trainer::new(config, data, "shapes".into(), &device).expect("trainer");
+    t.step().expect("step");
+    let run = dir.path().join("sr-run");
+    t.save(&run).expect("save");
+
+    let mut h = harness(options(vec![], Some(run)));
+    wait_for(&mut h, "the run", |a| a.explore.info.is_some());
+    // Explore has nothing to explore in such a run, and says where to go.
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    h.get_by_label("Open the Translate tab").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.tab, Tab::Translate);
+    wait_for(&mut h, "the first held-out image", |a| result(a).is_some());
+    let first = result(h.state()).cloned().expect("a result");
+    assert!(
+        first.name.starts_with("held-out image 1 of"),
+        "{}",
+        first.name
+    );
+    assert_eq!((first.input.width, first.output.width), (8, 16));
+    let (psnr, ssim) = (first.psnr.expect("psnr"), first.ssim.expect("ssim"));
+    assert!(psnr.0.is_finite() && psnr.1.is_finite() && ssim.1 <= 1.0);
+
+    h.get_by_label(">").click();
+    wait_for(&mut h, "the next image", |a| {
+        result(a).is_some_and(|r| r.name.starts_with("held-out image 2 of"))
+    });
+
+    // A picture of any shape is enlarged as it is, with nothing to compare it with.
+    let png = dir.path().join("wide.png");
+    image::RgbImage::from_fn(10, 6, |x, _| image::Rgb([(x * 25) as u8, 60, 200]))
+        .save(&png)
+        .expect("write a picture");
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(png.clone())));
+    wait_for(&mut h, "the dropped picture", |a| {
+        result(a).is_some_and(|r| r.original.is_none())
+    });
+    let r = result(h.state()).expect("a result");
+    assert_eq!((r.output.width, r.output.height), (20, 12));
+    assert_eq!(r.name, png.display().to_string());
+    assert!(r.psnr.is_none());
+}
