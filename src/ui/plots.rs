@@ -236,6 +236,22 @@ pub fn aux_head(
         });
 }
 
+/// A super-resolution run's PSNR on each training batch, in dB (higher is closer to the
+/// originals).
+pub fn psnr(
+    ui: &mut egui::Ui,
+    metrics: &[StepMetrics],
+    marks: &[Marker],
+    smoothing: f32,
+    height: f32,
+) {
+    base("plot-psnr", "PSNR on the batch (dB)", height).show(ui, |p| {
+        let pick: Pick = |m| m.psnr.unwrap_or(f32::NAN);
+        single(p, metrics, smoothing, ("PSNR", pick), Color32::LIGHT_BLUE);
+        markers(p, marks);
+    });
+}
+
 /// Mean D(x) on real data and D(G(z)) on generated data, with the 0.5 line of a confused D.
 pub fn discriminator(
     ui: &mut egui::Ui,
