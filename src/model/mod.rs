@@ -10,6 +10,7 @@ pub mod cpu_kernels;
 pub(crate) mod dcgan;
 pub mod ema;
 pub mod inference;
+pub mod lapgan;
 mod mlp;
 pub mod style;
 pub mod super_res;
@@ -20,6 +21,7 @@ use burn::prelude::*;
 pub use boltzmann::BoltzmannNet;
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
 pub use inference::{ReadbackError, generate_with, readback, upscale_with};
+pub use lapgan::{LapDiscriminator, LapGenerator};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use style::{StyleDiscriminator, StyleGenerator};
 pub use super_res::{SrDiscriminator, SrGenerator};
@@ -44,6 +46,7 @@ impl ModelConfig {
             ),
             ModelKind::Stylegan => Generator::Style(StyleGenerator::new(self, device)),
             ModelKind::Srgan => Generator::Sr(SrGenerator::new(self, device)),
+            ModelKind::Lapgan => Generator::Lap(LapGenerator::new(self, device)),
         }
     }
 
@@ -60,6 +63,7 @@ impl ModelConfig {
                 Some(Discriminator::Style(StyleDiscriminator::new(self, device)))
             }
             ModelKind::Srgan => Some(Discriminator::Sr(SrDiscriminator::new(self, device))),
+            ModelKind::Lapgan => Some(Discriminator::Lap(LapDiscriminator::new(self, device))),
             ModelKind::Vae | ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => None,
         }
     }
@@ -78,6 +82,8 @@ pub enum Generator {
     Style(StyleGenerator),
     /// A super-resolution net: its "latent" is the low-resolution image, flattened.
     Sr(SrGenerator),
+    /// A Laplacian pyramid: its latent is the coarse noise, then one noise plane per level.
+    Lap(LapGenerator),
 }
 
 impl Generator {
@@ -93,6 +99,7 @@ impl Generator {
             Generator::Boltzmann(m) => m.sample(z, label),
             Generator::Style(g) => g.forward(z, label),
             Generator::Sr(g) => g.forward(z),
+            Generator::Lap(g) => g.forward(z),
         }
     }
 
@@ -124,6 +131,8 @@ impl Generator {
             // w: GANSpace's directions for a style generator are taken in W.
             Generator::Style(g) => g.to_w(z, label),
             Generator::Sr(g) => g.first_hidden(z),
+            // The coarse level's: the noise planes only add detail.
+            Generator::Lap(g) => g.coarse.first_hidden(g.split(z).0, None),
         }
     }
 }
@@ -136,6 +145,7 @@ pub enum Discriminator {
     Dcgan(DcganDiscriminator),
     Style(StyleDiscriminator),
     Sr(SrDiscriminator),
+    Lap(LapDiscriminator),
 }
 
 impl Discriminator {
@@ -157,6 +167,7 @@ impl Discriminator {
             Discriminator::Dcgan(d) => d.forward_heads(x, label),
             Discriminator::Style(d) => (d.forward(x, label), None),
             Discriminator::Sr(d) => (d.forward(x), None),
+            Discriminator::Lap(d) => (d.forward(x), None),
         }
     }
 }

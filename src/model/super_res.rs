@@ -35,7 +35,7 @@ use burn::tensor::activation::relu;
 const SLOPE: f64 = 0.2;
 
 /// A `k`x`k` "same" convolution (stride 1), or with `k` 4 the DCGAN halving one.
-fn conv(from: usize, to: usize, k: usize, device: &Device) -> Conv2d {
+pub(crate) fn conv(from: usize, to: usize, k: usize, device: &Device) -> Conv2d {
     let (stride, p) = if k == 4 { (2, 1) } else { (1, k / 2) };
     Conv2dConfig::new([from, to], [k, k])
         .with_stride([stride, stride])
@@ -45,7 +45,7 @@ fn conv(from: usize, to: usize, k: usize, device: &Device) -> Conv2d {
 
 /// `layer` (3x3, stride 1) on channels-last `x` [n, h, w, in]: [n, h, w, out], through the
 /// CPU kernel where it applies.
-fn same3(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn same3(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let bias = match &layer.bias {
         Some(b) => b.val(),
         None => Tensor::zeros([layer.weight.dims()[0]], &x.device()),

@@ -72,6 +72,9 @@ pub struct RunOptions {
     /// the MLPs, 32 for the VAE).
     #[arg(long)]
     pub width: Option<usize>,
+    /// lapgan: levels of the Laplacian pyramid, 2 or 3 (default 3: 8, 16 and 32 px at 32).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..=3))]
+    pub levels: Option<u64>,
     /// stylegan: layers of the mapping network from z to w, 1 to 8 (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
     pub mapping_layers: Option<u64>,
@@ -103,6 +106,7 @@ impl Default for RunOptions {
             latent: None,
             width: None,
             mapping_layers: None,
+            levels: None,
             boltzmann: Default::default(),
             sr: Default::default(),
         }
@@ -134,6 +138,11 @@ impl RunOptions {
             && self.model == ModelKind::Stylegan
         {
             c.model.mapping_layers = m as usize;
+        }
+        if let Some(l) = self.levels
+            && self.model == ModelKind::Lapgan
+        {
+            c.model.levels = l as usize;
         }
         self.boltzmann.apply(&mut c, num_classes);
         self.sr.apply(&mut c);
@@ -199,6 +208,7 @@ impl RunOptions {
         self.channels = self
             .channels
             .filter(|c| channel_count(&c.to_string()).is_ok());
+        self.levels = self.levels.map(|l| l.clamp(2, 3));
         self.sr = self.sr.sanitized();
         self
     }

@@ -4,6 +4,7 @@
 
 mod boltzmann;
 mod detection;
+mod lapgan;
 mod super_res;
 mod update;
 
@@ -167,7 +168,8 @@ impl Trainer {
         check_lr(config.lr_g)?;
         check_lr(config.lr_d)?;
         let sr = kind == crate::model::ModelKind::Srgan;
-        if sr && config.loss == super::objective::Loss::WganGp {
+        let lap = kind == crate::model::ModelKind::Lapgan;
+        if (sr || lap) && config.loss == super::objective::Loss::WganGp {
             return Err(TrainError::LossNotFor {
                 loss: config.loss.name(),
                 kind: kind.name(),

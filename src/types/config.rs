@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use super::cd_config::{
     CdConfig, DEFAULT_SAMPLE_GIBBS, MAX_CD_K, MAX_CHAINS, MAX_SAMPLE_GIBBS,
 };
+pub use super::pyramid_config::{COARSE_LATENT, DEFAULT_LEVELS, PyramidError};
 pub use super::sr_config::{ContentLoss, DEFAULT_SR_BLOCKS, SrError, SrTrain};
 
 /// The image side of the built-in digit sets, of runs made before shapes were data, and of
@@ -15,6 +16,8 @@ pub const DIGIT_SIDE: usize = 28;
 /// halves the side at least twice).
 pub const MIN_SIDE: usize = 16;
 pub const MAX_SIDE: usize = 128;
+/// A Laplacian pyramid's coarsest side (7 px: 28 in 3 levels).
+pub const MIN_LAP_SIDE: usize = 7;
 /// Bounds a config from a file or a flag must respect (beyond them a model would not fit in
 /// memory, or a label would not fit in a byte).
 pub const MAX_LATENT: usize = 4096;
@@ -76,6 +79,9 @@ pub enum ModelKind {
     /// turns a picture 2 or 4 times smaller (`--scale`) into the full-size one, trained on a
     /// content loss plus 10^-3 times an adversarial loss.
     Srgan,
+    /// Laplacian pyramid GAN (Denton et al. 2015): a coarse GAN, then per finer level a
+    /// conditional GAN that adds the band-pass detail to the up-sampled image (`--levels`).
+    Lapgan,
 }
 
 impl ModelKind {
@@ -137,6 +143,7 @@ impl ModelKind {
             ModelKind::Dbm => "dbm",
             ModelKind::Stylegan => "stylegan",
             ModelKind::Srgan => "srgan",
+            ModelKind::Lapgan => "lapgan",
         }
     }
 
@@ -152,6 +159,8 @@ impl ModelKind {
             ModelKind::Stylegan => 16,
             // The paper's 64 is 4x the work on a CPU; see `DEFAULT_SR_BLOCKS`.
             ModelKind::Srgan => 32,
+            // The finer levels' channels (the coarse level is the MLP GAN's 256).
+            ModelKind::Lapgan => 32,
         }
     }
 
@@ -165,6 +174,8 @@ impl ModelKind {
             ModelKind::Infogan => 62,
             // The low-resolution image at the default shape (14x14 grey); follows the shape.
             ModelKind::Srgan => (DIGIT_SIDE / 2) * (DIGIT_SIDE / 2),
+            // The coarse noise, then a 14x14 and a 28x28 noise plane; follows the shape.
+            ModelKind::Lapgan => COARSE_LATENT + 14 * 14 + DIGIT_SIDE * DIGIT_SIDE,
             _ => 100,
         }
     }
@@ -201,6 +212,9 @@ pub struct ModelConfig {
     /// A super-resolution net's residual blocks (0 for other models).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub blocks: usize,
+    /// A Laplacian pyramid's levels, 2 or 3 (0 for other models).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub levels: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -273,6 +287,8 @@ pub enum ModelError {
     },
     #[error(transparent)]
     Sr(#[from] SrError),
+    #[error(transparent)]
+    Pyramid(#[from] PyramidError),
 }
 
 impl ModelConfig {
@@ -302,6 +318,11 @@ impl ModelConfig {
             scale: if kind == ModelKind::Srgan { 2 } else { 0 },
             blocks: if kind == ModelKind::Srgan {
                 DEFAULT_SR_BLOCKS
+            } else {
+                0
+            },
+            levels: if kind == ModelKind::Lapgan {
+                DEFAULT_LEVELS
             } else {
                 0
             },
@@ -412,8 +433,10 @@ impl ModelConfig {
             return self.validate_boltzmann();
         }
         self.validate_sr()?;
-        if self.kind == ModelKind::Srgan {
-            // Its input is an image, not a latent: the latent and first-layer bounds do not apply.
+        self.validate_pyramid()?;
+        if matches!(self.kind, ModelKind::Srgan | ModelKind::Lapgan) {
+            // Its input is an image (srgan) or noise planes as large as the image (lapgan):
+            // the latent and first-layer bounds do not apply.
             if !(1..=MAX_WIDTH).contains(&self.width) {
                 return Err(ModelError::Width(self.width));
             }

@@ -9,5 +9,6 @@ pub mod hash;
 pub mod linalg;
 pub mod metrics;
 pub mod noise;
+pub mod pyramid_config;
 pub mod sr_config;
 pub mod stats;

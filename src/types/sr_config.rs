@@ -106,10 +106,15 @@ impl ModelConfig {
         self.channels * self.low_side() * self.low_side()
     }
 
-    /// For srgan, its "latent" follows the image shape (a no-op for other models).
+    /// For srgan and lapgan, the "latent" follows the image shape (the low-resolution image;
+    /// the coarse noise and the noise planes); a no-op for other models.
     pub fn follow_shape(&mut self) {
-        if self.kind == ModelKind::Srgan {
-            self.latent_dim = self.low_len();
+        match self.kind {
+            ModelKind::Srgan => self.latent_dim = self.low_len(),
+            ModelKind::Lapgan => {
+                self.latent_dim = super::pyramid_config::COARSE_LATENT + self.pyramid_noise()
+            }
+            _ => {}
         }
     }
 

@@ -25,10 +25,11 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Dbm => "DBM (deep Boltzmann machine)",
         ModelKind::Stylegan => "StyleGAN (mapping network, styles, noise)",
         ModelKind::Srgan => "SRGAN (super-resolution, 2x or 4x)",
+        ModelKind::Lapgan => "LAPGAN (Laplacian pyramid, coarse to fine)",
     }
 }
 
-const KINDS: [ModelKind; 12] = [
+const KINDS: [ModelKind; 13] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
@@ -36,6 +37,7 @@ const KINDS: [ModelKind; 12] = [
     ModelKind::Acgan,
     ModelKind::Infogan,
     ModelKind::Stylegan,
+    ModelKind::Lapgan,
     ModelKind::Vae,
     ModelKind::Rbm,
     ModelKind::Dbn,

@@ -12,6 +12,7 @@ mod colour;
 mod data;
 mod explore;
 mod fuzz;
+mod lapgan;
 mod latent;
 mod layers;
 mod learning;

@@ -100,7 +100,7 @@ fn short(expected: usize, got: usize) -> TrainError {
 /// The average's decay at `step`: lower at first, so that early samples are not dominated by
 /// the random initial weights (the warm-up of TensorFlow's ExponentialMovingAverage with
 /// `num_updates`).
-fn ema_warmup(decay: f64, step: u64) -> f64 {
+pub(super) fn ema_warmup(decay: f64, step: u64) -> f64 {
     let s = step as f64;
     decay.min((1.0 + s) / (10.0 + s))
 }
@@ -136,7 +136,7 @@ impl Trainer {
         (real, label)
     }
 
-    fn latent_batch(&self, salt: u64) -> Tensor<2> {
+    pub(super) fn latent_batch(&self, salt: u64) -> Tensor<2> {
         let b = self.config.batch;
         let z = self.config.model.latent_dim;
         Tensor::from_data(
@@ -153,11 +153,12 @@ impl Trainer {
         let _kernels = crate::model::cpu_kernels::Scope::set(self.speedups.cpu_extensions);
         let kind = self.config.model.kind;
         // Families whose update gives its metrics whole, one batch per step.
-        if kind.is_boltzmann() || kind == crate::model::ModelKind::Srgan {
-            let m = if kind.is_boltzmann() {
-                self.boltzmann_step()?
-            } else {
-                self.sr_step()?
+        use crate::model::ModelKind;
+        if kind.is_boltzmann() || matches!(kind, ModelKind::Srgan | ModelKind::Lapgan) {
+            let m = match kind {
+                ModelKind::Srgan => self.sr_step()?,
+                ModelKind::Lapgan => self.lap_step()?,
+                _ => self.boltzmann_step()?,
             };
             self.step += 1;
             let step_secs = started.elapsed().as_secs_f32();

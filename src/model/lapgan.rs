@@ -1,0 +1,217 @@
+//! LAPGAN (Denton et al. 2015), small: a Laplacian pyramid of 2 or 3 levels. A fully connected
+//! GAN draws the coarsest image (8 px at 32, 7 at 28); each finer level doubles the side with a
+//! bilinear up-sampling and adds the band-pass detail a conditional G draws from the up-sampled
+//! image and a plane of noise. Each level has its own D, which judges a residual (real: the
+//! image minus its up-sampled half-size copy; fake: G's) given the up-sampled image.
+//!
+//! The levels train together: each step, every level learns from the same real batch (a fine
+//! level is conditioned on the real coarser image, as in the paper), with one loss summed over
+//! the levels (their parameters are disjoint, so this is each level's own update).
+//!
+//! The generator's input is one vector: the coarse level's 100 noise values, then each finer
+//! level's noise plane (`side * side` values). Sampling builds the image coarse to fine.
+
+use super::cpu_kernels::activation::leaky;
+use super::cpu_kernels::conv::conv as conv_k4s2;
+use super::cpu_kernels::norm::batch_norm_act;
+use super::super_res::{conv, same3};
+use super::{MlpDiscriminator, MlpGenerator, ModelConfig, ModelKind};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::module::{avg_pool2d, interpolate};
+use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
+
+pub use crate::types::pyramid_config::COARSE_LATENT;
+const SLOPE: f64 = 0.2;
+
+fn level_sides(cfg: &ModelConfig) -> Vec<usize> {
+    cfg.level_sides()
+}
+
+fn noise_len(cfg: &ModelConfig) -> usize {
+    cfg.pyramid_noise()
+}
+
+/// The fully connected GAN of the coarsest level.
+fn coarse_config(cfg: &ModelConfig) -> ModelConfig {
+    let mut c = ModelConfig::new(ModelKind::Mlp, 0).with_shape(level_sides(cfg)[0], cfg.channels);
+    c.latent_dim = cfg.latent_dim.saturating_sub(noise_len(cfg)).max(1);
+    c
+}
+
+/// `x` [batch, channels, h, w] at twice the side, bilinear (pixel centres aligned).
+pub fn up2(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let mut o = InterpolateOptions::new(InterpolateMode::Bilinear);
+    o.align_corners = false;
+    o.output_size = Some([2 * h, 2 * w]);
+    interpolate(x, o)
+}
+
+/// `x` at half the side: the mean of each 2x2 block.
+pub fn down2(x: Tensor<4>) -> Tensor<4> {
+    avg_pool2d(
+        x,
+        AvgPoolOptions {
+            kernel_size: [2, 2],
+            stride: [2, 2],
+            padding: [(0, 0), (0, 0)],
+            count_include_pad: true,
+            ceil_mode: false,
+        },
+    )
+}
+
+/// A finer level's G: the up-sampled image and a noise plane to the band-pass residual.
+#[derive(Module, Debug)]
+pub struct LevelG {
+    c1: Conv2d,
+    c2: Conv2d,
+    bn2: BatchNorm,
+    c3: Conv2d,
+}
+
+impl LevelG {
+    fn new(channels: usize, width: usize, device: &Device) -> Self {
+        Self {
+            c1: conv(channels + 1, width, 3, device),
+            c2: conv(width, width, 3, device),
+            bn2: BatchNormConfig::new(width).init(device),
+            c3: conv(width, channels, 3, device),
+        }
+    }
+
+    /// `up` [batch, channels, s, s], `noise` [batch, 1, s, s]: the residual [batch, channels, s, s].
+    pub fn forward(&self, up: Tensor<4>, noise: Tensor<4>) -> Tensor<4> {
+        let x = Tensor::cat(vec![up, noise], 1).permute([0, 2, 3, 1]); // [batch, s, s, channels + 1]
+        let x = burn::tensor::activation::relu(same3(&self.c1, x));
+        let x = batch_norm_act(&self.bn2, same3(&self.c2, x), 0.0);
+        same3(&self.c3, x).permute([0, 3, 1, 2])
+    }
+}
+
+/// A finer level's D: a residual given the up-sampled image, to a logit.
+#[derive(Module, Debug)]
+pub struct LevelD {
+    c1: Conv2d,
+    c2: Conv2d,
+    bn2: BatchNorm,
+    c3: Conv2d,
+    bn3: BatchNorm,
+    fc: Linear,
+}
+
+impl LevelD {
+    fn new(channels: usize, width: usize, side: usize, device: &Device) -> Self {
+        let last = side / 4;
+        Self {
+            c1: conv(2 * channels, width, 3, device),
+            c2: conv(width, 2 * width, 4, device),
+            bn2: BatchNormConfig::new(2 * width).init(device),
+            c3: conv(2 * width, 2 * width, 4, device),
+            bn3: BatchNormConfig::new(2 * width).init(device),
+            fc: LinearConfig::new(2 * width * last * last, 1).init(device),
+        }
+    }
+
+    /// `residual`, `up`: [batch, channels, s, s]; logits [batch, 1].
+    pub fn forward(&self, residual: Tensor<4>, up: Tensor<4>) -> Tensor<2> {
+        let x = Tensor::cat(vec![residual, up], 1).permute([0, 2, 3, 1]); // [batch, s, s, 2c]
+        let x = leaky(same3(&self.c1, x), SLOPE);
+        let x = batch_norm_act(&self.bn2, conv_k4s2(&self.c2, x), SLOPE); // side halved
+        let x = batch_norm_act(&self.bn3, conv_k4s2(&self.c3, x), SLOPE); // halved again
+        self.fc.forward(x.flatten(1, 3))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct LapGenerator {
+    pub coarse: MlpGenerator,
+    pub levels: Vec<LevelG>,
+    sides: Vec<usize>,
+    coarse_latent: usize,
+}
+
+impl LapGenerator {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let coarse = coarse_config(cfg);
+        let sides = level_sides(cfg);
+        Self {
+            coarse: MlpGenerator::new(&coarse, device),
+            levels: sides[1..]
+                .iter()
+                .map(|_| LevelG::new(cfg.channels, cfg.width, device))
+                .collect(),
+            sides,
+            coarse_latent: coarse.latent_dim,
+        }
+    }
+
+    /// The coarse level's noise [batch, coarse] and each finer level's plane [batch, 1, s, s].
+    pub fn split(&self, z: Tensor<2>) -> (Tensor<2>, Vec<Tensor<4>>) {
+        let [batch, _] = z.dims();
+        let mut at = self.coarse_latent;
+        let coarse = z.clone().slice([0..batch, 0..at]);
+        let planes = self.sides[1..]
+            .iter()
+            .map(|&s| {
+                let plane = z.clone().slice([0..batch, at..at + s * s]);
+                at += s * s;
+                plane.reshape([batch, 1, s, s])
+            })
+            .collect();
+        (coarse, planes)
+    }
+
+    /// Every level's image of a sample, coarsest first, each in [-1, 1].
+    pub fn pyramid(&self, z: Tensor<2>) -> Vec<Tensor<4>> {
+        let (coarse, planes) = self.split(z);
+        let mut img = self.coarse.forward(coarse, None); // [batch, channels, s0, s0]
+        let mut out = vec![img.clone()];
+        for (level, noise) in self.levels.iter().zip(planes) {
+            let up = up2(img);
+            img = up.clone() + level.forward(up, noise);
+            out.push(img.clone().clamp(-1.0, 1.0));
+        }
+        out
+    }
+
+    /// `z` [batch, latent]: the finest image [batch, channels, side, side].
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
+        let mut levels = self.pyramid(z);
+        levels
+            .pop()
+            .unwrap_or_else(|| unreachable!("a pyramid has a level"))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct LapDiscriminator {
+    pub coarse: MlpDiscriminator,
+    pub levels: Vec<LevelD>,
+}
+
+impl LapDiscriminator {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let coarse = coarse_config(cfg);
+        Self {
+            coarse: MlpDiscriminator::new(&coarse, device),
+            levels: level_sides(cfg)[1..]
+                .iter()
+                .map(|&s| LevelD::new(cfg.channels, cfg.width, s, device))
+                .collect(),
+        }
+    }
+
+    /// A full-size image judged by the finest level's D: its top band given the rest.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self.levels.last() {
+            Some(d) => {
+                let up = up2(down2(x.clone()));
+                d.forward(x - up.clone(), up)
+            }
+            None => self.coarse.forward(x, None),
+        }
+    }
+}
