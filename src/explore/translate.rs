@@ -26,6 +26,18 @@ pub enum TranslateInput {
         width: usize,
         height: usize,
     },
+    /// A Laplacian pyramid's sample from `seed`, each finer level's noise scaled by its
+    /// strength (1 as trained, 0 none).
+    Pyramid { seed: u64, strengths: Vec<f32> },
+}
+
+/// One pyramid sample's levels, coarsest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyramidView {
+    pub id: u64,
+    pub seed: u64,
+    pub levels: Vec<Picture>,
+    pub millis: f32,
 }
 
 /// An input, its translation and what to compare them with.
@@ -63,6 +75,49 @@ pub enum TranslateError {
     },
     #[error("the model failed: {0}")]
     Compute(String),
+    #[error("{0} is not a Laplacian pyramid (lapgan)")]
+    NotPyramid(&'static str),
+}
+
+/// The levels of `g`'s sample from `seed` (a Laplacian pyramid's), each finer level's noise
+/// plane scaled by `strengths[k]` (missing ones: 1).
+pub fn pyramid(
+    g: &Generator,
+    model: &ModelConfig,
+    seed: u64,
+    strengths: &[f32],
+    device: &Device,
+) -> Result<PyramidView, TranslateError> {
+    let started = std::time::Instant::now();
+    let Generator::Lap(lap) = g else {
+        return Err(TranslateError::NotPyramid(model.kind.name()));
+    };
+    let mut z = crate::types::noise::gaussian(seed, model.latent_dim);
+    let mut at = model.latent_dim - model.pyramid_noise();
+    for (k, s) in model.level_sides().iter().skip(1).enumerate() {
+        let strength = strengths.get(k).copied().unwrap_or(1.0);
+        for v in &mut z[at..at + s * s] {
+            *v *= strength;
+        }
+        at += s * s;
+    }
+    let zt = Tensor::<2>::from_data(TensorData::new(z, [1, model.latent_dim]), device);
+    let levels = lap
+        .pyramid(zt)
+        .into_iter()
+        .map(|t| {
+            let side = t.dims()[2];
+            let v =
+                crate::model::readback(t).map_err(|e| TranslateError::Compute(e.to_string()))?;
+            Ok(Picture::from_planes(&v, model.channels, side, side))
+        })
+        .collect::<Result<Vec<_>, TranslateError>>()?;
+    Ok(PyramidView {
+        id: 0,
+        seed,
+        levels,
+        millis: started.elapsed().as_secs_f32() * 1000.0,
+    })
 }
 
 fn values(bytes: &[u8]) -> Vec<f32> {
@@ -85,6 +140,9 @@ pub fn translate(
     let (c, scale) = (model.channels, model.scale);
     let held = data.map_or(0, |d| crate::train::trainer::held_out(d.len()));
     let (name, low, (w, h), original) = match input {
+        TranslateInput::Pyramid { .. } => {
+            return Err(TranslateError::NotImageToImage(model.kind.name()));
+        }
         TranslateInput::Held { index } => {
             let d = data.filter(|_| held > 0).ok_or(TranslateError::NoHeldOut)?;
             let i = d.len() - held + (*index).min(held - 1);

@@ -134,6 +134,7 @@ pub enum Reply {
     },
     Gibbs(GibbsFrame),
     Translated(Box<super::translate::Translation>),
+    Pyramid(Box<super::translate::PyramidView>),
     Error(String),
 }
 
@@ -415,6 +416,17 @@ impl Worker {
             Request::Translate { id, input } => {
                 let l = self.loaded.as_mut().ok_or(ExploreError::NoModel)?;
                 let model = &l.info.model;
+                if let super::translate::TranslateInput::Pyramid { seed, strengths } = &input {
+                    let mut p = super::translate::pyramid(
+                        &l.generator,
+                        model,
+                        *seed,
+                        strengths,
+                        &self.device,
+                    )?;
+                    p.id = id;
+                    return Ok(Some(Reply::Pyramid(Box::new(p))));
+                }
                 if matches!(input, super::translate::TranslateInput::Held { .. })
                     && l.data.is_none()
                 {

@@ -341,6 +341,7 @@ impl LatentLabApp {
             Reply::Encoded { points, labels } => self.explore.scatter = Some((points, labels)),
             Reply::Gibbs(frame) => self.explore.gibbs.on_frame(frame),
             Reply::Translated(t) => self.translate.on_result(&self.ctx, *t),
+            Reply::Pyramid(p) => self.translate.on_pyramid(&self.ctx, *p),
             Reply::Error(text) => {
                 self.explore.on_explorer_error();
                 self.notice(format!("explorer: {text}"));

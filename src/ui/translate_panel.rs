@@ -1,11 +1,13 @@
 //! The Translate tab: an image-to-image run (today a super-resolution net) on a held-out data
 //! image or a picture, shown as input | bicubic | the model | original at one size, with a zoom
 //! lens that shows the same spot of all four, PSNR and SSIM against the original, and export.
+//! For a Laplacian pyramid (lapgan), one sample's levels side by side with a noise strength per
+//! finer level, which shows the scale each level controls.
 
 use super::actions::{Action, Payload};
 use super::explore_state::ExploreState;
 use super::image_view::Tex;
-use crate::explore::translate::{TranslateInput, Translation};
+use crate::explore::translate::{PyramidView, TranslateInput, Translation};
 use crate::explore::worker::Request;
 use crate::types::grid::Picture;
 use eframe::egui;
@@ -28,6 +30,11 @@ pub struct TranslateState {
     /// The lens's centre (fractions of the image) while the pointer is over one.
     lens: Option<egui::Pos2>,
     pub lens_zoom: f32,
+    /// A pyramid's sample seed and its finer levels' noise strengths.
+    pub seed: u64,
+    pub strengths: Vec<f32>,
+    pub pyramid: Option<PyramidView>,
+    level_tex: [Tex; 3],
 }
 
 impl Default for TranslateState {
@@ -42,6 +49,10 @@ impl Default for TranslateState {
             next_id: 0,
             lens: None,
             lens_zoom: LENS_ZOOM[1],
+            seed: 0,
+            strengths: Vec::new(),
+            pyramid: None,
+            level_tex: [0, 1, 2].map(|k| Tex::named(&format!("pyramid-level-{k}"))),
         }
     }
 }
@@ -83,14 +94,31 @@ impl TranslateState {
         self.result = Some(t);
     }
 
-    fn request(&mut self) -> Request {
+    /// The worker's pyramid sample; an older request's is dropped.
+    pub fn on_pyramid(&mut self, ctx: &egui::Context, p: PyramidView) {
+        if p.id + 1 != self.next_id {
+            return;
+        }
+        for (tex, level) in self.level_tex.iter_mut().zip(&p.levels) {
+            tex.set_picture(ctx, level);
+        }
+        self.pyramid = Some(p);
+    }
+
+    fn request(&mut self, pyramid: bool) -> Request {
         self.dirty = false;
         let id = self.next_id;
         self.next_id += 1;
-        let input = self
-            .picture
-            .clone()
-            .unwrap_or(TranslateInput::Held { index: self.index });
+        let input = if pyramid {
+            TranslateInput::Pyramid {
+                seed: self.seed,
+                strengths: self.strengths.clone(),
+            }
+        } else {
+            self.picture
+                .clone()
+                .unwrap_or(TranslateInput::Held { index: self.index })
+        };
         Request::Translate { id, input }
     }
 }
@@ -108,6 +136,9 @@ pub fn show(
         }
         return;
     };
+    if info.model.kind == crate::model::ModelKind::Lapgan {
+        return pyramid(ui, t, &info, out);
+    }
     if !info.model.kind.is_image_to_image() {
         ui.label(format!(
             "Translate turns one image into another; the loaded model ({}) draws from a latent \
@@ -117,7 +148,7 @@ pub fn show(
         return;
     }
     if t.dirty {
-        out.push(Action::Explore(t.request()));
+        out.push(Action::Explore(t.request(false)));
     }
     egui::Panel::left("translate-controls")
         .resizable(true)
@@ -175,7 +206,7 @@ fn controls(
     });
     let picture = t.picture.as_ref().map(|p| match p {
         TranslateInput::Picture { name, .. } => name.clone(),
-        TranslateInput::Held { .. } => String::new(),
+        _ => String::new(),
     });
     ui.radio(picture.is_some(), "a picture (drop one on the window)")
         .on_hover_text("enlarged as it is: there is no original to compare with");
@@ -273,5 +304,73 @@ fn view(ui: &mut egui::Ui, t: &mut TranslateState, model: &str) {
         for tex in t.tex.iter().take(panels) {
             tex.show_part(ui, size, uv);
         }
+    });
+}
+
+/// A Laplacian pyramid: one sample's levels at one size, a noise strength per finer level.
+fn pyramid(
+    ui: &mut egui::Ui,
+    t: &mut TranslateState,
+    info: &crate::explore::worker::ModelInfo,
+    out: &mut Vec<Action>,
+) {
+    let sides = info.model.level_sides();
+    t.strengths.resize(sides.len().saturating_sub(1), 1.0);
+    if t.dirty {
+        out.push(Action::Explore(t.request(true)));
+    }
+    egui::Panel::left("pyramid-controls")
+        .resizable(true)
+        .default_size(280.0)
+        .show(ui, |ui| {
+            super::explore_panel::model_summary(ui, info);
+            ui.label("Each level doubles the side and adds the detail its noise plane draws.");
+            ui.horizontal(|ui| {
+                let l = ui.label("Sample");
+                t.dirty |= ui
+                    .add(egui::DragValue::new(&mut t.seed))
+                    .labelled_by(l.id)
+                    .changed();
+                if ui.button("Next sample").clicked() {
+                    t.seed = t.seed.wrapping_add(1);
+                    t.dirty = true;
+                }
+            });
+            ui.separator();
+            ui.heading("Noise per level");
+            for (s, strength) in sides.iter().skip(1).zip(t.strengths.iter_mut()) {
+                t.dirty |= ui
+                    .add(egui::Slider::new(strength, 0.0..=2.0).text(format!("{s} px noise")))
+                    .on_hover_text("1: as trained; 0: the level adds only what its input implies")
+                    .changed();
+            }
+            if ui.button("Reset the noise").clicked() {
+                t.strengths.iter_mut().for_each(|v| *v = 1.0);
+                t.dirty = true;
+            }
+            if let Some(p) = &t.pyramid {
+                ui.label(format!("{:.0} ms", p.millis));
+            }
+        });
+    egui::CentralPanel::default().show(ui, |ui| {
+        let Some(p) = &t.pyramid else {
+            ui.spinner();
+            return;
+        };
+        let finest = p.levels.last().map_or(1, |l| l.width) as f32;
+        let room = egui::vec2(
+            ui.available_width() / sides.len() as f32 - 12.0,
+            ui.available_height() * 0.8,
+        );
+        let size = super::image_view::fit(egui::vec2(finest, finest), room);
+        let full = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        ui.horizontal(|ui| {
+            for (tex, s) in t.level_tex.iter().zip(&sides) {
+                ui.vertical(|ui| {
+                    ui.label(format!("{s} px"));
+                    tex.show_part(ui, size, full);
+                });
+            }
+        });
     });
 }
