@@ -68,4 +68,19 @@ fn a_laplacian_pyramid_trains_samples_and_resumes() {
         .expect("g");
     assert_eq!(images.len(), 3 * 16 * 16);
     assert!(images.iter().all(|v| (-1.0..=1.0).contains(v)));
+    // A level's noise strength changes that level's detail and nothing coarser.
+    let model = &unbroken.config.model;
+    let view = |strength: f32| {
+        latentlab::explore::translate::pyramid(
+            &unbroken.generator(),
+            model,
+            5,
+            &[strength],
+            &Device::flex(),
+        )
+        .expect("pyramid")
+    };
+    let (plain, noisy) = (view(0.0), view(2.0));
+    assert_eq!(plain.levels[0], noisy.levels[0]);
+    assert_ne!(plain.levels[1], noisy.levels[1]);
 }

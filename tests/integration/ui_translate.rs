@@ -72,3 +72,38 @@ fn translate_shows_held_out_images_and_dropped_pictures_against_bicubic() {
     assert_eq!(r.name, png.display().to_string());
     assert!(r.psnr.is_none());
 }
+
+#[test]
+fn translate_shows_a_pyramids_levels_and_follows_the_noise_controls() {
+    let dir = crate::tempdir();
+    let device = burn::tensor::Device::flex();
+    let mut config = latentlab::train::TrainConfig::new(
+        ModelKind::Lapgan,
+        latentlab::train::objective::Loss::Nonsat,
+        0,
+    );
+    config.model.levels = 2;
+    config.model = config.model.with_shape(16, 3);
+    config.model.width = 4;
+    config.batch = 4;
+    let data = Arc::new(latentlab::data::shapes::dataset(40, 16, 3));
+    let mut t =
+        latentlab::train::Trainer::new(config, data, "shapes".into(), &device).expect("trainer");
+    t.step().expect("step");
+    let run = dir.path().join("lap-run");
+    t.save(&run).expect("save");
+
+    let mut h = harness(options(vec![], Some(run)));
+    wait_for(&mut h, "the run", |a| a.explore.info.is_some());
+    h.state_mut().settings.tab = Tab::Translate;
+    wait_for(&mut h, "the pyramid", |a| a.translate.pyramid.is_some());
+    let first = h.state().translate.pyramid.clone().expect("a pyramid");
+    let sides: Vec<usize> = first.levels.iter().map(|p| p.width).collect();
+    assert_eq!(sides, vec![8, 16]);
+    h.get_by_label("Next sample").click();
+    wait_for(&mut h, "the next sample", |a| {
+        a.translate.pyramid.as_ref().is_some_and(|p| p.seed == 1)
+    });
+    let next = h.state().translate.pyramid.clone().expect("a pyramid");
+    assert_ne!(first.levels[1], next.levels[1], "another sample");
+}
