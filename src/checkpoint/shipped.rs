@@ -86,6 +86,7 @@ pub const NAMES: &[&str] = &[
     "shapes-dcgan",
     "shapes-stylegan",
     "mnist-stylegan",
+    "shapes-srgan",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
     "classifier-shapes",
