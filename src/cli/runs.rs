@@ -443,6 +443,16 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
             model.kind.name(),
             model.layers
         );
+    } else if model.kind == latentlab::model::ModelKind::Lapgan {
+        out!(
+            "  model:     {} (Laplacian pyramid of {} levels at {:?} px; input: {} coarse noise values, then a noise plane per finer level, {} in all; width {})",
+            model.kind.name(),
+            model.levels,
+            model.level_sides(),
+            latentlab::types::config::COARSE_LATENT,
+            model.latent_dim,
+            model.width
+        );
     } else if model.kind.is_image_to_image() {
         let sr = t.sr.clone().unwrap_or_default();
         out!(
