@@ -7,6 +7,7 @@ mod embedded;
 mod folder;
 pub use folder::{LoadOptions, Skipped, load_image, load_picture};
 mod idx;
+pub mod pairs;
 pub mod resample;
 pub mod shapes;
 
@@ -101,6 +102,8 @@ pub enum DataError {
     },
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
+    #[error("no shape called `{name}` in the shapes set (it has {known})")]
+    UnknownShape { name: String, known: String },
     #[error(
         "{path}: the image is {width}x{height}; this model takes pictures of {min} to {max} \
          pixels a side"
@@ -234,17 +237,31 @@ pub enum DataSource {
     Shapes,
     /// An IDX directory or an image folder with one sub-folder per class.
     Path(PathBuf),
+    /// The embedded digits over coloured, textured grounds ([`pairs::colour_digits`]).
+    ColourDigits,
+    /// The shapes set restricted to one shape (`shapes:circle`).
+    ShapesOf(String),
+    /// Two sets for unpaired translation, labelled by domain ([`pairs::load_pair`]).
+    Pair(Box<DataSource>, Box<DataSource>),
 }
 
 impl std::str::FromStr for DataSource {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some((a, b)) = s.split_once(pairs::PAIR_SEPARATOR) {
+            let (Ok(a), Ok(b)) = (a.parse(), b.parse());
+            return Ok(DataSource::Pair(Box::new(a), Box::new(b)));
+        }
         Ok(match s {
             "default" => DataSource::Default,
             "fashion" => DataSource::Fashion,
             "shapes" => DataSource::Shapes,
-            other => DataSource::Path(PathBuf::from(other)),
+            "colour-digits" => DataSource::ColourDigits,
+            other => match other.strip_prefix("shapes:") {
+                Some(class) => DataSource::ShapesOf(class.into()),
+                None => DataSource::Path(PathBuf::from(other)),
+            },
         })
     }
 }
@@ -256,6 +273,9 @@ impl std::fmt::Display for DataSource {
             DataSource::Fashion => f.write_str("fashion"),
             DataSource::Shapes => f.write_str("shapes"),
             DataSource::Path(p) => write!(f, "{}", p.display()),
+            DataSource::ColourDigits => f.write_str("colour-digits"),
+            DataSource::ShapesOf(class) => write!(f, "shapes:{class}"),
+            DataSource::Pair(a, b) => write!(f, "{a}{}{b}", pairs::PAIR_SEPARATOR),
         }
     }
 }
@@ -305,6 +325,11 @@ impl DataSource {
                 shapes::DEFAULT_SEED,
             ),
             DataSource::Path(path) => return load_path(path, size, opts),
+            DataSource::ColourDigits => resized(pairs::colour_digits()?),
+            DataSource::ShapesOf(class) => {
+                pairs::shapes_of(class, size.unwrap_or(shapes::DEFAULT_SIDE))?
+            }
+            DataSource::Pair(a, b) => pairs::load_pair(a, b, size)?,
         };
         Ok((data, Skipped::default()))
     }

@@ -52,6 +52,9 @@ fn data_label(d: &DataSource) -> String {
         DataSource::Fashion => "Fashion-MNIST".into(),
         DataSource::Shapes => "shapes (procedural, 20,000)".into(),
         DataSource::Path(p) => format!("folder: {}", p.display()),
+        DataSource::ColourDigits => "colour digits (procedural, 5,000)".into(),
+        DataSource::ShapesOf(class) => format!("shapes: {class}s only"),
+        DataSource::Pair(a, b) => format!("{} <-> {}", data_label(a), data_label(b)),
     }
 }
 
@@ -98,7 +101,11 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                         DataSource::Default,
                         data_label(&DataSource::Default),
                     );
-                    for d in [DataSource::Fashion, DataSource::Shapes] {
+                    for d in [
+                        DataSource::Fashion,
+                        DataSource::Shapes,
+                        DataSource::ColourDigits,
+                    ] {
                         let label = data_label(&d);
                         ui.selectable_value(&mut run.data, d, label);
                     }
