@@ -140,6 +140,8 @@ enum Cmd {
     Encode(EncodeArgs),
     /// Enlarge pictures with a super-resolution run (`train --model srgan`), 2x or 4x.
     Upscale(cli::upscale::UpscaleArgs),
+    /// Translate pictures between a CycleGAN run's two sets (`train --model cyclegan`).
+    Translate(cli::upscale::TranslateArgs),
     /// Describe a saved run (a directory, or a shipped run's name such as mnist-cdcgan).
     Inspect {
         /// The run directory (as written by `train --out`), or a shipped run's name.
@@ -567,6 +569,7 @@ fn run() -> Result<()> {
         Some(Cmd::Directions(a)) => cli::latent::directions(a),
         Some(Cmd::Encode(a)) => cli::latent::encode(a),
         Some(Cmd::Upscale(a)) => cli::upscale::upscale(a),
+        Some(Cmd::Translate(a)) => cli::upscale::translate(a),
         #[cfg(feature = "app")]
         None => latentlab::ui::run(latentlab::ui::AppOptions::for_launch()),
         #[cfg(feature = "app")]

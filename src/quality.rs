@@ -9,6 +9,7 @@
 
 pub mod fidelity;
 pub mod sample_metrics;
+pub mod translation;
 pub mod upscale;
 
 use crate::checkpoint::{self, CheckpointError};
@@ -47,6 +48,8 @@ pub enum QualityError {
     Shape { meter: String, model: String },
     #[error("scoring needs at least 2 generated images (got {0})")]
     TooFew(usize),
+    #[error("scoring a translation needs a cyclegan run and its pair of sets (A <-> B)")]
+    NotCycle,
 }
 
 /// A trained classifier and what is known about it.

@@ -280,6 +280,11 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let run = checkpoint::shipped::resolve(&a.checkpoint);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
         .with_context(|| format!("loading checkpoint {}", run.display()))?;
+    if manifest.model().kind == latentlab::model::ModelKind::Cyclegan {
+        let label = a.checkpoint.display().to_string();
+        let n = a.n as usize;
+        return super::upscale::score_cycle(&label, &manifest, &g, n, a.classifier.as_deref());
+    }
     let source: DataSource = manifest.data.source.parse()?;
     let shape = manifest.model();
     let real = source

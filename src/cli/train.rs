@@ -68,7 +68,7 @@ fn check_out(a: &TrainArgs) -> Result<OutCheck> {
 /// The data a run trains on: a resumed run's own (a different explicit `--data` is refused:
 /// switching data sets under a run is a new run), else `--data`.
 fn data_source(a: &TrainArgs, saved: Option<&checkpoint::Manifest>) -> Result<DataSource> {
-    let given = canonical(a.run.data.clone());
+    let given = canonical(a.run.data_for_run());
     let Some(m) = saved else {
         return Ok(given);
     };
@@ -85,8 +85,8 @@ fn data_source(a: &TrainArgs, saved: Option<&checkpoint::Manifest>) -> Result<Da
              data. Leave out --data, or start a new run on `{}` (a new --out, or --force to \
              replace this one); nothing was changed",
             a.out.display(),
-            a.run.data,
-            a.run.data
+            given,
+            given
         );
     }
     Ok(own)

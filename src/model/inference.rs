@@ -75,3 +75,20 @@ pub fn upscale_with(
     );
     Some(readback(sr.upscale(x)))
 }
+
+/// A CycleGAN's translation of one picture (`channels` planes of `width` x `height` values in
+/// [-1, 1], sides multiples of 4), A to B (`a_to_b`) or B to A. `None` when `g` is not one.
+pub fn translate_with(
+    g: &Generator,
+    device: &Device,
+    pixels: &[f32],
+    (width, height): (usize, usize),
+    a_to_b: bool,
+) -> Option<Result<Vec<f32>, ReadbackError>> {
+    let cg = g.translator()?;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(pixels.to_vec(), [1, cg.channels(), height, width]),
+        device,
+    );
+    Some(readback(cg.translate(x, a_to_b)))
+}

@@ -7,6 +7,7 @@
 pub mod boltzmann;
 pub mod classifier;
 pub mod cpu_kernels;
+pub mod cyclegan;
 pub(crate) mod dcgan;
 pub mod ema;
 pub mod inference;
@@ -19,8 +20,9 @@ pub mod vae;
 use burn::prelude::*;
 
 pub use boltzmann::BoltzmannNet;
+pub use cyclegan::{CycleDiscriminators, CycleGenerators};
 pub use dcgan::{DcganDiscriminator, DcganGenerator};
-pub use inference::{ReadbackError, generate_with, readback, upscale_with};
+pub use inference::{ReadbackError, generate_with, readback, translate_with, upscale_with};
 pub use lapgan::{LapDiscriminator, LapGenerator};
 pub use mlp::{MlpDiscriminator, MlpGenerator};
 pub use style::{StyleDiscriminator, StyleGenerator};
@@ -47,6 +49,7 @@ impl ModelConfig {
             ModelKind::Stylegan => Generator::Style(StyleGenerator::new(self, device)),
             ModelKind::Srgan => Generator::Sr(SrGenerator::new(self, device)),
             ModelKind::Lapgan => Generator::Lap(LapGenerator::new(self, device)),
+            ModelKind::Cyclegan => Generator::Cycle(CycleGenerators::new(self, device)),
         }
     }
 
@@ -64,6 +67,9 @@ impl ModelConfig {
             }
             ModelKind::Srgan => Some(Discriminator::Sr(SrDiscriminator::new(self, device))),
             ModelKind::Lapgan => Some(Discriminator::Lap(LapDiscriminator::new(self, device))),
+            ModelKind::Cyclegan => {
+                Some(Discriminator::Cycle(CycleDiscriminators::new(self, device)))
+            }
             ModelKind::Vae | ModelKind::Rbm | ModelKind::Dbn | ModelKind::Dbm => None,
         }
     }
@@ -84,6 +90,8 @@ pub enum Generator {
     Sr(SrGenerator),
     /// A Laplacian pyramid: its latent is the coarse noise, then one noise plane per level.
     Lap(LapGenerator),
+    /// CycleGAN's two generators: its "latent" is an A image, flattened.
+    Cycle(CycleGenerators),
 }
 
 impl Generator {
@@ -100,6 +108,15 @@ impl Generator {
             Generator::Style(g) => g.forward(z, label),
             Generator::Sr(g) => g.forward(z),
             Generator::Lap(g) => g.forward(z),
+            Generator::Cycle(g) => g.forward(z),
+        }
+    }
+
+    /// CycleGAN's generators, for a model that translates between two sets.
+    pub fn translator(&self) -> Option<&CycleGenerators> {
+        match self {
+            Generator::Cycle(g) => Some(g),
+            _ => None,
         }
     }
 
@@ -133,6 +150,7 @@ impl Generator {
             Generator::Sr(g) => g.first_hidden(z),
             // The coarse level's: the noise planes only add detail.
             Generator::Lap(g) => g.coarse.first_hidden(g.split(z).0, None),
+            Generator::Cycle(g) => g.forward(z).flatten(1, 3),
         }
     }
 }
@@ -146,6 +164,7 @@ pub enum Discriminator {
     Style(StyleDiscriminator),
     Sr(SrDiscriminator),
     Lap(LapDiscriminator),
+    Cycle(CycleDiscriminators),
 }
 
 impl Discriminator {
@@ -168,6 +187,7 @@ impl Discriminator {
             Discriminator::Style(d) => (d.forward(x, label), None),
             Discriminator::Sr(d) => (d.forward(x), None),
             Discriminator::Lap(d) => (d.forward(x), None),
+            Discriminator::Cycle(d) => (d.forward(x), None),
         }
     }
 }

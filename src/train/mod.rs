@@ -43,6 +43,13 @@ pub enum TrainError {
         loss: &'static str,
         kind: &'static str,
     },
+    #[error(
+        "cyclegan translates between two sets: give the second with --data-b (or pick Data B \
+         in the app), each with at least 10 images"
+    )]
+    NeedsPair,
+    #[error("{0}")]
+    Cycle(String),
     #[error("learning rate must be a positive finite number (got {0})")]
     LearningRate(f64),
     #[error("checkpoint was trained on {checkpoint} classes, the data set has {data}")]

@@ -25,6 +25,11 @@ pub struct RunOptions {
     /// of one image sub-folder per class.
     #[arg(long, default_value = "default")]
     pub data: DataSource,
+    /// cyclegan: the second set (domain B), named as for --data; `--data` is domain A.
+    /// Built-in pairs: `default` with `fashion`, with `colour-digits`, or `shapes:circle` with
+    /// `shapes:square`.
+    #[arg(long)]
+    pub data_b: Option<DataSource>,
     /// Image side in pixels, 16 to 128 in steps of 4 (default: the data's own: 28 for the
     /// digit sets, 32 for shapes, 64 for a folder of pictures).
     #[arg(long, value_parser = image_side)]
@@ -91,6 +96,7 @@ impl Default for RunOptions {
             model: ModelKind::Dcgan,
             loss: Loss::Nonsat,
             data: DataSource::Default,
+            data_b: None,
             size: None,
             channels: None,
             strict: false,
@@ -148,6 +154,16 @@ impl RunOptions {
         self.sr.apply(&mut c);
         c.model.follow_shape();
         c
+    }
+
+    /// The data a run of these options loads: for a CycleGAN with a second set, the pair.
+    pub fn data_for_run(&self) -> DataSource {
+        match (&self.data_b, self.model) {
+            (Some(b), ModelKind::Cyclegan) => {
+                DataSource::Pair(Box::new(self.data.clone()), Box::new(b.clone()))
+            }
+            _ => self.data.clone(),
+        }
     }
 
     /// `data` made as deep as `--channels` asks (by default, as it is).

@@ -3,11 +3,13 @@
 //! `trainer/update.rs`.
 
 mod boltzmann;
+mod cyclegan;
 mod detection;
 mod lapgan;
 mod super_res;
 mod update;
 
+pub use cyclegan::{CYCLE_SHOWN, Domains};
 pub use super_res::{SR_SHOWN, shrink};
 
 pub use boltzmann::{GAP_EVERY, JOINT_LR_FRACTION, Phase, held_out, phase_of};
@@ -74,6 +76,10 @@ pub struct Trainer {
     fixed_labels: Option<Vec<f32>>,
     /// A super-resolution run's originals of its fixed inputs (`fixed_z`); empty otherwise.
     sr_originals: Vec<f32>,
+    /// A CycleGAN run's two domains, and the held-out B images of its grid (its A images are
+    /// `fixed_z`).
+    cycle: Option<Domains>,
+    cycle_b: Vec<f32>,
     pub speedups: Speedups,
 }
 
@@ -169,6 +175,19 @@ impl Trainer {
         check_lr(config.lr_d)?;
         let sr = kind == crate::model::ModelKind::Srgan;
         let lap = kind == crate::model::ModelKind::Lapgan;
+        let cyc = kind == crate::model::ModelKind::Cyclegan;
+        if cyc {
+            // CycleGAN plays the least-squares game (the paper's), whatever --loss says.
+            config.loss = super::objective::Loss::Lsgan;
+            if let Some(t) = &config.cycle {
+                t.check().map_err(|e| TrainError::Cycle(e.to_string()))?;
+            }
+        }
+        let cycle = if cyc {
+            Some(Domains::new(&data, config.seed).ok_or(TrainError::NeedsPair)?)
+        } else {
+            None
+        };
         if (sr || lap) && config.loss == super::objective::Loss::WganGp {
             return Err(TrainError::LossNotFor {
                 loss: config.loss.name(),
@@ -235,8 +254,10 @@ impl Trainer {
             }
         };
         let n = config.sample_count;
-        let (fixed_z, sr_originals) = if sr {
+        let (fixed_z, mut sr_originals) = if sr {
             Self::sr_fixed(&data, &config.model)
+        } else if let Some(d) = &cycle {
+            Self::cycle_fixed(&data, d)
         } else {
             let z = noise::gaussian(config.seed ^ 0x5eed_f1ed, n * config.model.latent_dim);
             (z, Vec::new())
@@ -264,7 +285,13 @@ impl Trainer {
             history: History::default(),
             fixed_z,
             fixed_labels,
+            cycle_b: if cyc {
+                std::mem::take(&mut sr_originals)
+            } else {
+                Vec::new()
+            },
             sr_originals,
+            cycle,
             speedups: Speedups::ALL,
         })
     }
@@ -340,6 +367,9 @@ impl Trainer {
         t.examples_seen = manifest.examples_seen;
         t.history = manifest.history;
         t.batcher.skip(t.examples_seen);
+        if let Some(d) = &mut t.cycle {
+            d.skip(t.examples_seen);
+        }
         Ok(t)
     }
 
@@ -444,6 +474,9 @@ impl Trainer {
     /// The fixed-noise samples as a grid: one column per class for conditional models
     /// (the fixed labels cycle through the classes), square otherwise.
     pub fn sample_grid(&self) -> Result<crate::types::grid::Picture, TrainError> {
+        if self.cycle.is_some() {
+            return self.cycle_grid();
+        }
         if !self.sr_originals.is_empty() {
             return self.sr_grid();
         }

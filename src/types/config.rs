@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use super::cd_config::{
     CdConfig, DEFAULT_SAMPLE_GIBBS, MAX_CD_K, MAX_CHAINS, MAX_SAMPLE_GIBBS,
 };
+pub use super::cycle_config::{CycleError, CycleTrain, DEFAULT_CYCLE_BLOCKS};
 pub use super::pyramid_config::{COARSE_LATENT, DEFAULT_LEVELS, PyramidError};
 pub use super::sr_config::{ContentLoss, DEFAULT_SR_BLOCKS, SrError, SrTrain};
 
@@ -82,6 +83,9 @@ pub enum ModelKind {
     /// Laplacian pyramid GAN (Denton et al. 2015): a coarse GAN, then per finer level a
     /// conditional GAN that adds the band-pass detail to the up-sampled image (`--levels`).
     Lapgan,
+    /// CycleGAN (Zhu et al. 2017): two generators translate between two unpaired sets (`--data`
+    /// and `--data-b`), trained with cycle consistency, an identity term and LSGAN.
+    Cyclegan,
 }
 
 impl ModelKind {
@@ -122,7 +126,7 @@ impl ModelKind {
 
     /// The generator turns an image into another (no latent space to sample or explore).
     pub fn is_image_to_image(self) -> bool {
-        self == ModelKind::Srgan
+        matches!(self, ModelKind::Srgan | ModelKind::Cyclegan)
     }
 
     pub fn is_gan(self) -> bool {
@@ -144,6 +148,7 @@ impl ModelKind {
             ModelKind::Stylegan => "stylegan",
             ModelKind::Srgan => "srgan",
             ModelKind::Lapgan => "lapgan",
+            ModelKind::Cyclegan => "cyclegan",
         }
     }
 
@@ -161,6 +166,8 @@ impl ModelKind {
             ModelKind::Srgan => 32,
             // The finer levels' channels (the coarse level is the MLP GAN's 256).
             ModelKind::Lapgan => 32,
+            // 16, 32 and 64 channels down to a quarter of the side (the paper's 64-256 at 128 px).
+            ModelKind::Cyclegan => 16,
         }
     }
 
@@ -176,6 +183,8 @@ impl ModelKind {
             ModelKind::Srgan => (DIGIT_SIDE / 2) * (DIGIT_SIDE / 2),
             // The coarse noise, then a 14x14 and a 28x28 noise plane; follows the shape.
             ModelKind::Lapgan => COARSE_LATENT + 14 * 14 + DIGIT_SIDE * DIGIT_SIDE,
+            // An A image (28x28 grey); follows the shape.
+            ModelKind::Cyclegan => VISIBLE_UNITS,
             _ => 100,
         }
     }
@@ -316,10 +325,10 @@ impl ModelConfig {
                 0
             },
             scale: if kind == ModelKind::Srgan { 2 } else { 0 },
-            blocks: if kind == ModelKind::Srgan {
-                DEFAULT_SR_BLOCKS
-            } else {
-                0
+            blocks: match kind {
+                ModelKind::Srgan => DEFAULT_SR_BLOCKS,
+                ModelKind::Cyclegan => DEFAULT_CYCLE_BLOCKS,
+                _ => 0,
             },
             levels: if kind == ModelKind::Lapgan {
                 DEFAULT_LEVELS
@@ -434,7 +443,10 @@ impl ModelConfig {
         }
         self.validate_sr()?;
         self.validate_pyramid()?;
-        if matches!(self.kind, ModelKind::Srgan | ModelKind::Lapgan) {
+        if matches!(
+            self.kind,
+            ModelKind::Srgan | ModelKind::Lapgan | ModelKind::Cyclegan
+        ) {
             // Its input is an image (srgan) or noise planes as large as the image (lapgan):
             // the latent and first-layer bounds do not apply.
             if !(1..=MAX_WIDTH).contains(&self.width) {
@@ -570,6 +582,9 @@ pub struct TrainConfig {
     /// How a super-resolution net is trained (`None` for other models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sr: Option<SrTrain>,
+    /// How a CycleGAN trains (`None` for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<CycleTrain>,
 }
 
 impl TrainConfig {
@@ -631,13 +646,16 @@ impl TrainConfig {
             // A style generator's average follows faster (StyleGAN2's 10k-image half-life is
             // 0.994 per step of 64): at 0.999 it blurs a generator that is still moving.
             // A super-resolution net is judged by PSNR against the originals: its own weights.
-            ema: (kind.is_gan() && !sr).then_some(if kind == ModelKind::Stylegan {
-                STYLE_EMA
-            } else {
-                DEFAULT_EMA
-            }),
+            ema: (kind.is_gan() && !kind.is_image_to_image()).then_some(
+                if kind == ModelKind::Stylegan {
+                    STYLE_EMA
+                } else {
+                    DEFAULT_EMA
+                },
+            ),
             cd: kind.is_boltzmann().then(CdConfig::default),
             sr: (kind == ModelKind::Srgan).then(SrTrain::default),
+            cycle: (kind == ModelKind::Cyclegan).then(CycleTrain::default),
         }
     }
 }

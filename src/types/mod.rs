@@ -4,6 +4,7 @@
 
 pub mod cd_config;
 pub mod config;
+pub mod cycle_config;
 pub mod grid;
 pub mod hash;
 pub mod linalg;

@@ -93,6 +93,16 @@ pub enum SrError {
     AdvWeight(f64),
     #[error("srgan has no class or code input (got {0})")]
     Conditional(usize),
+    #[error(
+        "cyclegan takes 1 to {MAX_SR_BLOCKS} residual blocks, no --scale, and an A image as its \
+         input ({want} values); got {blocks} blocks, scale {scale}, input {got}"
+    )]
+    Cycle {
+        blocks: usize,
+        scale: usize,
+        got: usize,
+        want: usize,
+    },
 }
 
 impl ModelConfig {
@@ -111,6 +121,7 @@ impl ModelConfig {
     pub fn follow_shape(&mut self) {
         match self.kind {
             ModelKind::Srgan => self.latent_dim = self.low_len(),
+            ModelKind::Cyclegan => self.latent_dim = self.image_len(),
             ModelKind::Lapgan => {
                 self.latent_dim = super::pyramid_config::COARSE_LATENT + self.pyramid_noise()
             }
@@ -120,6 +131,9 @@ impl ModelConfig {
 
     /// The checks of a super-resolution net, and that other models carry no such fields.
     pub(super) fn validate_sr(&self) -> Result<(), SrError> {
+        if self.kind == ModelKind::Cyclegan {
+            return self.validate_cycle();
+        }
         if self.kind != ModelKind::Srgan {
             if self.scale != 0 || self.blocks != 0 {
                 return Err(SrError::NotSr {
@@ -155,5 +169,22 @@ impl ModelConfig {
             return Err(SrError::Conditional(self.cond_dim()));
         }
         Ok(())
+    }
+
+    fn validate_cycle(&self) -> Result<(), SrError> {
+        let ok = (1..=MAX_SR_BLOCKS).contains(&self.blocks)
+            && self.scale == 0
+            && self.latent_dim == self.image_len()
+            && self.cond_dim() == 0;
+        if ok {
+            Ok(())
+        } else {
+            Err(SrError::Cycle {
+                blocks: self.blocks,
+                scale: self.scale,
+                got: self.latent_dim,
+                want: self.image_len(),
+            })
+        }
     }
 }

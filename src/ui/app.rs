@@ -161,7 +161,7 @@ impl LatentLabApp {
         self.train.status = RunStatus::LoadingData;
         let run = &self.settings.run;
         let request = files::DataRequest {
-            source: run.data.clone(),
+            source: run.data_for_run(),
             size: run.size,
             channels: run.channels,
             strict: run.strict,
@@ -193,7 +193,7 @@ impl LatentLabApp {
         let spec = RunSpec {
             config,
             data,
-            data_source: s.run.data.to_string(),
+            data_source: s.run.data_for_run().to_string(),
             device: s.run.device,
             resume_from: None,
             out_dir: None,

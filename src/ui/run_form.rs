@@ -26,10 +26,11 @@ pub fn model_label(k: ModelKind) -> &'static str {
         ModelKind::Stylegan => "StyleGAN (mapping network, styles, noise)",
         ModelKind::Srgan => "SRGAN (super-resolution, 2x or 4x)",
         ModelKind::Lapgan => "LAPGAN (Laplacian pyramid, coarse to fine)",
+        ModelKind::Cyclegan => "CycleGAN (unpaired translation between two sets)",
     }
 }
 
-const KINDS: [ModelKind; 13] = [
+const KINDS: [ModelKind; 14] = [
     ModelKind::Mlp,
     ModelKind::Dcgan,
     ModelKind::Cmlp,
@@ -43,6 +44,7 @@ const KINDS: [ModelKind; 13] = [
     ModelKind::Dbn,
     ModelKind::Dbm,
     ModelKind::Srgan,
+    ModelKind::Cyclegan,
 ];
 const LOSSES: [Loss; 4] = [Loss::Nonsat, Loss::Minimax, Loss::Lsgan, Loss::WganGp];
 

@@ -154,9 +154,15 @@ impl Trainer {
         let kind = self.config.model.kind;
         // Families whose update gives its metrics whole, one batch per step.
         use crate::model::ModelKind;
-        if kind.is_boltzmann() || matches!(kind, ModelKind::Srgan | ModelKind::Lapgan) {
+        if kind.is_boltzmann()
+            || matches!(
+                kind,
+                ModelKind::Srgan | ModelKind::Lapgan | ModelKind::Cyclegan
+            )
+        {
             let m = match kind {
                 ModelKind::Srgan => self.sr_step()?,
+                ModelKind::Cyclegan => self.cycle_step()?,
                 ModelKind::Lapgan => self.lap_step()?,
                 _ => self.boltzmann_step()?,
             };
