@@ -17,14 +17,17 @@ pub const PICTURE_SIDES: (u32, u32) = (4, 256);
 /// What to translate.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TranslateInput {
-    /// The `index`-th held-out image of the run's data (which training never saw).
-    Held { index: usize },
-    /// A picture: `channels` planes of `width` x `height` bytes.
+    /// The `index`-th held-out image of the run's data (which training never saw); for a
+    /// CycleGAN, of set A (`a_to_b`) or set B.
+    Held { index: usize, a_to_b: bool },
+    /// A picture: `channels` planes of `width` x `height` bytes (a CycleGAN translates it
+    /// A to B when `a_to_b`).
     Picture {
         name: String,
         pixels: Vec<u8>,
         width: usize,
         height: usize,
+        a_to_b: bool,
     },
     /// A Laplacian pyramid's sample from `seed`, each finer level's noise scaled by its
     /// strength (1 as trained, 0 none).
@@ -57,6 +60,11 @@ pub struct Translation {
     pub ssim: Option<(f64, f64)>,
     /// Held-out images there are to step through.
     pub held: usize,
+    /// A CycleGAN's way back (the output translated again), the per-pixel round-trip error
+    /// as a heat map (white: an error of half the range or more), and its mean on [0, 1].
+    pub round_trip: Option<Picture>,
+    pub heat: Option<Picture>,
+    pub cycle_error: Option<f64>,
     pub millis: f32,
 }
 
@@ -134,6 +142,9 @@ pub fn translate(
     device: &Device,
 ) -> Result<Translation, TranslateError> {
     let started = std::time::Instant::now();
+    if g.translator().is_some() {
+        return cycle(g, model, input, data, device);
+    }
     if g.upscaler().is_none() {
         return Err(TranslateError::NotImageToImage(model.kind.name()));
     }
@@ -143,7 +154,7 @@ pub fn translate(
         TranslateInput::Pyramid { .. } => {
             return Err(TranslateError::NotImageToImage(model.kind.name()));
         }
-        TranslateInput::Held { index } => {
+        TranslateInput::Held { index, .. } => {
             let d = data.filter(|_| held > 0).ok_or(TranslateError::NoHeldOut)?;
             let i = d.len() - held + (*index).min(held - 1);
             let original = d.pixels(&[i]);
@@ -158,6 +169,7 @@ pub fn translate(
             pixels,
             width,
             height,
+            ..
         } => {
             if pixels.len() != c * width * height {
                 return Err(TranslateError::Shape {
@@ -192,6 +204,95 @@ pub fn translate(
         ssim: measure(&|a, b| ssim(a, b, c, side)),
         original: original.map(|o| Picture::from_planes(&o, c, big_w, big_h)),
         held,
+        round_trip: None,
+        heat: None,
+        cycle_error: None,
+        millis: started.elapsed().as_secs_f32() * 1000.0,
+    })
+}
+
+/// A CycleGAN's translation of `input` and its way back.
+fn cycle(
+    g: &Generator,
+    model: &ModelConfig,
+    input: &TranslateInput,
+    data: Option<&Dataset>,
+    device: &Device,
+) -> Result<Translation, TranslateError> {
+    let started = std::time::Instant::now();
+    let c = model.channels;
+    let domains = data.and_then(|d| crate::train::trainer::Domains::new(d, 0));
+    let (name, x, (w, h), a_to_b, held) = match input {
+        TranslateInput::Held { index, a_to_b } => {
+            let (d, dom) = data
+                .zip(domains.as_ref())
+                .ok_or(TranslateError::NoHeldOut)?;
+            let list = &dom.held[usize::from(!*a_to_b)];
+            let i = *list
+                .get((*index).min(list.len().saturating_sub(1)))
+                .ok_or(TranslateError::NoHeldOut)?;
+            let set = if *a_to_b { "A" } else { "B" };
+            let name = format!(
+                "held-out {set} image {} of {}",
+                index.min(&(list.len() - 1)) + 1,
+                list.len()
+            );
+            let side = model.image_size;
+            (name, d.pixels(&[i]), (side, side), *a_to_b, list.len())
+        }
+        TranslateInput::Picture {
+            name,
+            pixels,
+            width,
+            height,
+            a_to_b,
+        } => {
+            if pixels.len() != c * width * height || width % 4 != 0 || height % 4 != 0 {
+                return Err(TranslateError::Shape {
+                    got: pixels.len(),
+                    channels: c,
+                    width: *width,
+                    height: *height,
+                });
+            }
+            (name.clone(), values(pixels), (*width, *height), *a_to_b, 0)
+        }
+        TranslateInput::Pyramid { .. } => {
+            return Err(TranslateError::NotImageToImage(model.kind.name()));
+        }
+    };
+    let run = |v: &[f32], forward: bool| {
+        crate::model::translate_with(g, device, v, (w, h), forward)
+            .ok_or(TranslateError::NotImageToImage(model.kind.name()))?
+            .map_err(|e| TranslateError::Compute(e.to_string()))
+    };
+    let output = run(&x, a_to_b)?;
+    let back = run(&output, !a_to_b)?;
+    let plane = w * h;
+    // Per pixel: the mean over channels of |back - x| on [0, 1].
+    let err: Vec<f32> = (0..plane)
+        .map(|p| {
+            (0..c)
+                .map(|k| (back[k * plane + p] - x[k * plane + p]).abs() / 2.0)
+                .sum::<f32>()
+                / c as f32
+        })
+        .collect();
+    let mean = err.iter().map(|&e| f64::from(e)).sum::<f64>() / plane.max(1) as f64;
+    let heat: Vec<f32> = err.iter().map(|&e| (4.0 * e - 1.0).min(1.0)).collect();
+    Ok(Translation {
+        id: 0,
+        name,
+        input: Picture::from_planes(&x, c, w, h),
+        bicubic: Picture::default(),
+        output: Picture::from_planes(&output, c, w, h),
+        original: None,
+        psnr: None,
+        ssim: None,
+        held,
+        round_trip: Some(Picture::from_planes(&back, c, w, h)),
+        heat: Some(Picture::from_planes(&heat, 1, w, h)),
+        cycle_error: Some(mean),
         millis: started.elapsed().as_secs_f32() * 1000.0,
     })
 }

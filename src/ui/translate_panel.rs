@@ -19,8 +19,11 @@ const LENS_ZOOM: [f32; 3] = [2.0, 4.0, 8.0];
 pub struct TranslateState {
     /// The held-out image shown when no picture is (0-based).
     pub index: usize,
-    /// A picture given by the user, shown instead of a held-out image.
-    picture: Option<TranslateInput>,
+    /// A picture given by the user (name, planes, width and height), shown instead of a
+    /// held-out image.
+    picture: Option<(String, Vec<u8>, (usize, usize))>,
+    /// A CycleGAN's direction: A to B, or B to A (also which set's held-out images are shown).
+    pub a_to_b: bool,
     pub result: Option<Translation>,
     /// input, bicubic, output, original
     tex: [Tex; 4],
@@ -42,6 +45,7 @@ impl Default for TranslateState {
         Self {
             index: 0,
             picture: None,
+            a_to_b: true,
             result: None,
             tex: ["input", "bicubic", "output", "original"]
                 .map(|n| Tex::named(&format!("translate-{n}"))),
@@ -64,13 +68,8 @@ impl TranslateState {
     }
 
     /// Translate a user's picture (planes of `width` x `height`) from now on.
-    pub fn use_picture(&mut self, name: String, pixels: Vec<u8>, (width, height): (usize, usize)) {
-        self.picture = Some(TranslateInput::Picture {
-            name,
-            pixels,
-            width,
-            height,
-        });
+    pub fn use_picture(&mut self, name: String, pixels: Vec<u8>, size: (usize, usize)) {
+        self.picture = Some((name, pixels, size));
         self.dirty = true;
     }
 
@@ -80,12 +79,17 @@ impl TranslateState {
             return;
         }
         let blank = Picture::default();
-        let pictures = [
-            &t.input,
-            &t.bicubic,
-            &t.output,
-            t.original.as_ref().unwrap_or(&blank),
-        ];
+        // A CycleGAN's: input | output | way back | error; a super-resolution net's: input |
+        // bicubic | output | original.
+        let pictures = match (&t.round_trip, &t.heat) {
+            (Some(back), Some(heat)) => [&t.input, &t.output, back, heat],
+            _ => [
+                &t.input,
+                &t.bicubic,
+                &t.output,
+                t.original.as_ref().unwrap_or(&blank),
+            ],
+        };
         for (tex, p) in self.tex.iter_mut().zip(pictures) {
             if p.width > 0 {
                 tex.set_picture(ctx, p);
@@ -115,9 +119,19 @@ impl TranslateState {
                 strengths: self.strengths.clone(),
             }
         } else {
-            self.picture
-                .clone()
-                .unwrap_or(TranslateInput::Held { index: self.index })
+            match self.picture.clone() {
+                Some((name, pixels, (width, height))) => TranslateInput::Picture {
+                    name,
+                    pixels,
+                    width,
+                    height,
+                    a_to_b: self.a_to_b,
+                },
+                None => TranslateInput::Held {
+                    index: self.index,
+                    a_to_b: self.a_to_b,
+                },
+            }
         };
         Request::Translate { id, input }
     }
@@ -166,13 +180,30 @@ fn controls(
 ) {
     super::explore_panel::model_summary(ui, info);
     let m = &info.model;
-    ui.label(format!(
-        "{}x: {} px in, {} px out when trained",
-        m.scale,
-        m.low_side(),
-        m.image_size
-    ));
+    if m.scale > 0 {
+        ui.label(format!(
+            "{}x: {} px in, {} px out when trained",
+            m.scale,
+            m.low_side(),
+            m.image_size
+        ));
+    } else {
+        ui.label(format!(
+            "trained at {} px; pictures of any shape with sides in multiples of 4",
+            m.image_size
+        ));
+    }
     ui.separator();
+    let cycle = m.kind == crate::model::ModelKind::Cyclegan;
+    if cycle {
+        ui.heading("Direction");
+        let before = t.a_to_b;
+        ui.radio_value(&mut t.a_to_b, true, "A -> B (from the first set)");
+        ui.radio_value(&mut t.a_to_b, false, "B -> A (from the second set)");
+        t.dirty |= t.a_to_b != before;
+        ui.label(&info.data_name);
+        ui.separator();
+    }
     ui.heading("Input");
     let held = t.result.as_ref().map_or(0, |r| r.held);
     let mut use_held = t.picture.is_none();
@@ -204,12 +235,9 @@ fn controls(
             t.dirty |= t.index != before;
         });
     });
-    let picture = t.picture.as_ref().map(|p| match p {
-        TranslateInput::Picture { name, .. } => name.clone(),
-        _ => String::new(),
-    });
+    let picture = t.picture.as_ref().map(|p| p.0.clone());
     ui.radio(picture.is_some(), "a picture (drop one on the window)")
-        .on_hover_text("enlarged as it is: there is no original to compare with");
+        .on_hover_text("used as it is: there is no original to compare with");
     if let Some(name) = picture {
         ui.label(name);
     }
@@ -244,13 +272,23 @@ fn controls(
                 ui.end_row();
             });
     }
+    if let Some(e) = r.cycle_error {
+        ui.label(format!(
+            "round-trip error {e:.4} (mean absolute, pixels in [0, 1])"
+        ));
+    }
     ui.label(format!("{:.0} ms", r.millis));
     if ui.button("Export the output…").clicked() {
+        let direction = match (cycle, t.a_to_b) {
+            (true, true) => "a2b".to_string(),
+            (true, false) => "b2a".to_string(),
+            _ => format!("upscale {}x", m.scale),
+        };
         let metadata = vec![
             ("latentlab-model", m.kind.name().to_string()),
             ("latentlab-checkpoint", info.origin.clone()),
             ("latentlab-input", r.name.clone()),
-            ("latentlab-direction", format!("upscale {}x", m.scale)),
+            ("latentlab-direction", direction),
         ];
         let payload = Payload::Png {
             image: Arc::new(r.output.clone()),
@@ -267,12 +305,20 @@ fn view(ui: &mut egui::Ui, t: &mut TranslateState, model: &str) {
         return;
     };
     let (w, h) = (r.output.width as f32, r.output.height as f32);
-    let panels = if r.original.is_some() { 4 } else { 3 };
+    let panels = if r.original.is_some() || r.heat.is_some() {
+        4
+    } else {
+        3
+    };
     let avail = ui.available_size();
     // One size for all: whole zooms of the output while they fit, in a row with the lens below.
     let room = egui::vec2(avail.x / panels as f32 - 12.0, avail.y * 0.45);
     let size = super::image_view::fit(egui::vec2(w, h), room);
-    let names = ["input", "bicubic", model, "original"];
+    let names = if r.heat.is_some() {
+        ["input", "translated", "and back", "round-trip error"]
+    } else {
+        ["input", "bicubic", model, "original"]
+    };
     let full = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
     let mut hovered = None;
     ui.horizontal(|ui| {
