@@ -121,6 +121,9 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 .response
                 .labelled_by(l.id);
             ui.end_row();
+            if run.model == ModelKind::Cyclegan {
+                data_b_row(ui, run);
+            }
             shape_rows(ui, run);
             let l = ui.label("Batch");
             ui.add(egui::DragValue::new(&mut run.batch).range(1..=1024))
@@ -334,5 +337,55 @@ fn sr_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
     {
         sr.adv_weight = Some(w);
     }
+    ui.end_row();
+}
+
+/// The sets a CycleGAN can pair without a network (the shapes one shape at a time).
+fn pair_sets() -> Vec<DataSource> {
+    let mut v = vec![
+        DataSource::Default,
+        DataSource::Fashion,
+        DataSource::ColourDigits,
+    ];
+    v.extend(
+        crate::data::shapes::CLASS_NAMES
+            .iter()
+            .map(|c| DataSource::ShapesOf(c.to_string())),
+    );
+    v
+}
+
+/// A CycleGAN's second set (B); the Data row above is set A.
+fn data_b_row(ui: &mut egui::Ui, run: &mut RunOptions) {
+    let l = ui.label("Data B");
+    let text = run
+        .data_b
+        .as_ref()
+        .map_or("choose the second set".to_string(), data_label);
+    egui::ComboBox::from_id_salt("data-b")
+        .selected_text(text)
+        .width(170.0)
+        .show_ui(ui, |ui| {
+            for d in pair_sets() {
+                let label = data_label(&d);
+                ui.selectable_value(&mut run.data_b, Some(d), label);
+            }
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text("CycleGAN learns to turn images of the Data set into this one's and back");
+    ui.end_row();
+    let l = ui.label("Data A");
+    egui::ComboBox::from_id_salt("data-a-shapes")
+        .selected_text("or one shape…")
+        .show_ui(ui, |ui| {
+            for c in crate::data::shapes::CLASS_NAMES {
+                let d = DataSource::ShapesOf(c.to_string());
+                let label = data_label(&d);
+                ui.selectable_value(&mut run.data, d, label);
+            }
+        })
+        .response
+        .labelled_by(l.id);
     ui.end_row();
 }

@@ -9,6 +9,7 @@ mod cli;
 mod cli_boltzmann;
 mod cli_latent;
 mod colour;
+mod cyclegan;
 mod data;
 mod explore;
 mod fuzz;

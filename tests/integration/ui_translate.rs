@@ -107,3 +107,40 @@ fn translate_shows_a_pyramids_levels_and_follows_the_noise_controls() {
     let next = h.state().translate.pyramid.clone().expect("a pyramid");
     assert_ne!(first.levels[1], next.levels[1], "another sample");
 }
+
+#[test]
+fn translate_shows_a_cyclegans_round_trip_in_either_direction() {
+    let dir = crate::tempdir();
+    let device = burn::tensor::Device::flex();
+    let mut config = latentlab::train::TrainConfig::new(
+        ModelKind::Cyclegan,
+        latentlab::train::objective::Loss::Nonsat,
+        0,
+    );
+    config.model = config.model.with_shape(16, 3);
+    config.model.width = 4;
+    config.model.blocks = 1;
+    config.batch = 2;
+    let circles = latentlab::data::DataSource::ShapesOf("circle".into());
+    let squares = latentlab::data::DataSource::ShapesOf("square".into());
+    let source = latentlab::data::DataSource::Pair(Box::new(circles), Box::new(squares));
+    let data = Arc::new(source.load(16).expect("pair"));
+    let mut t =
+        latentlab::train::Trainer::new(config, data, source.to_string(), &device).expect("trainer");
+    t.step().expect("step");
+    let run = dir.path().join("cycle-run");
+    t.save(&run).expect("save");
+
+    let mut h = harness(options(vec![], Some(run)));
+    wait_for(&mut h, "the run", |a| a.explore.info.is_some());
+    h.state_mut().settings.tab = Tab::Translate;
+    wait_for(&mut h, "a held-out A image", |a| {
+        result(a).is_some_and(|r| r.name.starts_with("held-out A image 1"))
+    });
+    let r = result(h.state()).expect("a result");
+    assert!(r.round_trip.is_some() && r.heat.is_some() && r.cycle_error.is_some());
+    h.get_by_label("B -> A (from the second set)").click();
+    wait_for(&mut h, "a held-out B image", |a| {
+        result(a).is_some_and(|r| r.name.starts_with("held-out B image 1"))
+    });
+}
