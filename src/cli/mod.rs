@@ -45,10 +45,14 @@ pub fn refuse_image_to_image(
     what: &str,
 ) -> Result<()> {
     if model.kind.is_image_to_image() {
+        let (does, command) = if model.kind == latentlab::model::ModelKind::Cyclegan {
+            ("translates pictures between two sets", "translate")
+        } else {
+            ("enlarges pictures", "upscale")
+        };
         bail!(
-            "{} is a super-resolution run ({}): it enlarges pictures and has no latent space to \
-             {what}; use `latentlab upscale --checkpoint {} PICTURE... --out DIR`, or the app's \
-             Translate tab",
+            "{} is an image-to-image run ({}): it {does} and has no latent space to {what}; use \
+             `latentlab {command} --checkpoint {} PICTURE... --out DIR`, or the app's Translate tab",
             run.display(),
             model.kind.name(),
             run.display()

@@ -293,6 +293,13 @@ pub fn train(a: TrainArgs) -> Result<()> {
                         m.d_fake_after,
                         m.examples_per_sec
                     )
+                } else if let Some(cycle) = m.content_loss {
+                    format!(
+                        "cycle error {cycle:.4}  loss_D {:.3}  loss_G {:.3}  {:.0} ex/s",
+                        m.loss_d,
+                        m.loss_g,
+                        m.examples_per_sec
+                    )
                 } else if vae {
                     format!(
                         "reconstruction {:.2}  KL {:.2}  {:.0} ex/s",

@@ -236,18 +236,28 @@ pub fn aux_head(
         });
 }
 
-/// A super-resolution run's PSNR on each training batch, in dB (higher is closer to the
-/// originals).
-pub fn psnr(
+/// An image-to-image run's own measure: a super-resolution net's PSNR on each training batch
+/// in dB (higher is closer to the originals), or a CycleGAN's round-trip error (lower is
+/// better).
+pub fn restoration(
     ui: &mut egui::Ui,
     metrics: &[StepMetrics],
     marks: &[Marker],
     smoothing: f32,
     height: f32,
 ) {
-    base("plot-psnr", "PSNR on the batch (dB)", height).show(ui, |p| {
-        let pick: Pick = |m| m.psnr.unwrap_or(f32::NAN);
-        single(p, metrics, smoothing, ("PSNR", pick), Color32::LIGHT_BLUE);
+    let psnr = metrics.last().is_some_and(|m| m.psnr.is_some());
+    let (id, title, name, pick): (&str, &str, &str, Pick) = if psnr {
+        ("plot-psnr", "PSNR on the batch (dB)", "PSNR", |m| {
+            m.psnr.unwrap_or(f32::NAN)
+        })
+    } else {
+        ("plot-cycle", "round-trip error", "cycle error", |m| {
+            m.content_loss.unwrap_or(f32::NAN)
+        })
+    };
+    base(id, title, height).show(ui, |p| {
+        single(p, metrics, smoothing, (name, pick), Color32::LIGHT_BLUE);
         markers(p, marks);
     });
 }

@@ -434,13 +434,15 @@ fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
     }
     let class = m.last().is_some_and(|p| p.class_acc_real.is_some());
     let info = m.last().is_some_and(|p| p.info_loss.is_some());
-    let psnr = m.last().is_some_and(|p| p.psnr.is_some());
+    let psnr = m
+        .last()
+        .is_some_and(|p| p.psnr.is_some() || p.content_loss.is_some());
     let extra = [class, info, psnr, !t.quality.is_empty()];
     let n_plots = 3.0 + extra.iter().filter(|x| **x).count() as f32;
     let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(110.0, 320.0);
     plots::losses(ui, m, &t.markers, s.smoothing, vae, h);
     if psnr {
-        plots::psnr(ui, m, &t.markers, s.smoothing, h);
+        plots::restoration(ui, m, &t.markers, s.smoothing, h);
     }
     if !vae {
         plots::discriminator(ui, m, &t.markers, s.smoothing, h);
@@ -461,6 +463,8 @@ fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Ac
     let kind = t.model.as_ref().map_or(s.run.model, |m| m.kind);
     ui.heading(if kind.is_boltzmann() {
         "Samples from the chains"
+    } else if kind == crate::model::ModelKind::Cyclegan {
+        "Held-out images: A | to B | back, B | to A | back"
     } else if kind.is_image_to_image() {
         "Held-out images: bicubic | SRGAN | original"
     } else {
