@@ -226,6 +226,13 @@ impl Dataset {
     }
 }
 
+/// Images held out of training where a run needs images it never saw (a Boltzmann machine's
+/// free-energy gap, a super-resolution run's grid and score): a tenth of the data, at most
+/// 500, taken from the end of the data set.
+pub fn held_out(len: usize) -> usize {
+    (len / 10).min(500)
+}
+
 /// The data set a user names on the command line or picks in the app.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DataSource {

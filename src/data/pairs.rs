@@ -16,6 +16,32 @@ pub fn domains(data: &Dataset) -> (Vec<usize>, Vec<usize>) {
     (0..data.len()).partition(|&i| data.labels[i] == 0)
 }
 
+/// Image indices per domain: A's, then B's.
+pub type PerDomain = [Vec<usize>; 2];
+
+/// A pair's images of each domain (A, then B) split into training and held-out ones: every
+/// 10th image of a domain is held out (at most 500; sets are often sorted by class). `None`
+/// unless `data` is a pair with images of both kinds in both domains.
+pub fn split_domains(data: &Dataset) -> Option<(PerDomain, PerDomain)> {
+    if !data.name.contains(PAIR_SEPARATOR) {
+        return None;
+    }
+    let (a, b) = domains(data);
+    let split = |v: Vec<usize>| {
+        let (mut t, mut h) = (Vec::new(), Vec::new());
+        for (i, x) in v.into_iter().enumerate() {
+            if i % 10 == 9 { &mut h } else { &mut t }.push(x);
+        }
+        h.truncate(super::held_out(10 * h.len()));
+        (t, h)
+    };
+    let ((ta, ha), (tb, hb)) = (split(a), split(b));
+    if ta.is_empty() || tb.is_empty() || ha.is_empty() || hb.is_empty() {
+        return None;
+    }
+    Some(([ta, tb], [ha, hb]))
+}
+
 /// `a` and `b` as one set at `size` (their own sizes when `None`: A's wins), labelled by domain.
 pub fn load_pair(
     a: &DataSource,

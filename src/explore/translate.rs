@@ -149,7 +149,7 @@ pub fn translate(
         return Err(TranslateError::NotImageToImage(model.kind.name()));
     }
     let (c, scale) = (model.channels, model.scale);
-    let held = data.map_or(0, |d| crate::train::trainer::held_out(d.len()));
+    let held = data.map_or(0, |d| crate::data::held_out(d.len()));
     let (name, low, (w, h), original) = match input {
         TranslateInput::Pyramid { .. } => {
             return Err(TranslateError::NotImageToImage(model.kind.name()));
@@ -221,13 +221,13 @@ fn cycle(
 ) -> Result<Translation, TranslateError> {
     let started = std::time::Instant::now();
     let c = model.channels;
-    let domains = data.and_then(|d| crate::train::trainer::Domains::new(d, 0));
+    let domains = data.and_then(crate::data::pairs::split_domains);
     let (name, x, (w, h), a_to_b, held) = match input {
         TranslateInput::Held { index, a_to_b } => {
             let (d, dom) = data
                 .zip(domains.as_ref())
                 .ok_or(TranslateError::NoHeldOut)?;
-            let list = &dom.held[usize::from(!*a_to_b)];
+            let list = &dom.1[usize::from(!*a_to_b)];
             let i = *list
                 .get((*index).min(list.len().saturating_sub(1)))
                 .ok_or(TranslateError::NoHeldOut)?;

@@ -60,7 +60,7 @@ pub fn score_cycle(
     device: &Device,
 ) -> Result<CycleScore, QualityError> {
     let cg = g.translator().ok_or(QualityError::NotCycle)?;
-    let domains = crate::train::trainer::Domains::new(data, 0).ok_or(QualityError::NotCycle)?;
+    let (_, held) = crate::data::pairs::split_domains(data).ok_or(QualityError::NotCycle)?;
     let (side, channels) = (model.image_size, model.channels);
     let run = |idx: &[usize], a_to_b: bool| -> Result<RoundTrip, QualityError> {
         let real = data.pixels(idx);
@@ -72,7 +72,7 @@ pub fn score_cycle(
         let back = cg.translate(there.clone(), !a_to_b);
         Ok((real, readback(there)?, readback(back)?))
     };
-    let take = |k: usize| domains.held[k].iter().copied().take(n).collect::<Vec<_>>();
+    let take = |k: usize| held[k].iter().copied().take(n).collect::<Vec<_>>();
     let (ia, ib) = (take(0), take(1));
     if ia.len() < 2 || ib.len() < 2 {
         return Err(QualityError::TooFew(ia.len().min(ib.len())));

@@ -2,7 +2,7 @@
 //! originals, beside the bicubic upscale of the same inputs, and, when the data set has a
 //! classifier, the meter's view of both (Frechet distance, KID and the share of images whose
 //! class it still reads correctly). The held-out images are the last ones of the data set,
-//! which a super-resolution run never trains on ([`crate::train::trainer::held_out`]).
+//! which a super-resolution run never trains on ([`crate::data::held_out`]).
 
 use super::fidelity::{psnr, ssim};
 use super::{Meter, QualityError, Score, score_images};
@@ -42,7 +42,7 @@ pub fn score_upscaler(
     meter: Option<&Meter>,
     device: &Device,
 ) -> Result<UpscaleScore, QualityError> {
-    let held = crate::train::trainer::held_out(data.len());
+    let held = crate::data::held_out(data.len());
     let idx: Vec<usize> = (data.len() - held..data.len()).take(n).collect();
     if idx.len() < 2 {
         return Err(QualityError::TooFew(idx.len()));

@@ -69,6 +69,7 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
             let before = run.model;
             egui::ComboBox::from_id_salt("model")
                 .selected_text(model_label(run.model))
+                .height(480.0)
                 .show_ui(ui, |ui| {
                     for k in KINDS {
                         ui.selectable_value(&mut run.model, k, model_label(k));

@@ -58,11 +58,7 @@ impl CdState {
     }
 }
 
-/// Images held out of training for the free-energy gap: a tenth of the data, at most 500,
-/// taken from the end of the data set.
-pub fn held_out(len: usize) -> usize {
-    (len / 10).min(500)
-}
+pub use crate::data::held_out;
 
 /// Updates at the start of each phase that use momentum 0.5 before the configured value.
 const MOMENTUM_WARMUP: u64 = 500;

@@ -31,33 +31,17 @@ pub struct Domains {
 }
 
 impl Domains {
-    /// `data` split by its domain labels (0: A, 1: B), the last tenth of each (at most 500)
-    /// held out; `None` unless both domains have images to train on.
+    /// `data` split by domain ([`crate::data::pairs::split_domains`]); `None` unless it is a
+    /// pair with images to train on and to hold out in both.
     pub fn new(data: &crate::data::Dataset, seed: u64) -> Option<Self> {
-        if !data.name.contains(crate::data::pairs::PAIR_SEPARATOR) {
-            return None;
-        }
-        let (a, b) = crate::data::pairs::domains(data);
-        // Every 10th image held out (at most 500): sets are often sorted by class.
-        let split = |v: Vec<usize>| {
-            let (mut t, mut h) = (Vec::new(), Vec::new());
-            for (i, x) in v.into_iter().enumerate() {
-                if i % 10 == 9 { &mut h } else { &mut t }.push(x);
-            }
-            h.truncate(super::held_out(10 * h.len()));
-            (t, h)
-        };
-        let ((ta, ha), (tb, hb)) = (split(a), split(b));
-        if ta.is_empty() || tb.is_empty() || ha.is_empty() || hb.is_empty() {
-            return None;
-        }
+        let (train, held) = crate::data::pairs::split_domains(data)?;
         Some(Self {
             order: [
-                Batcher::new(ta.len(), seed),
-                Batcher::new(tb.len(), seed ^ 0xb),
+                Batcher::new(train[0].len(), seed),
+                Batcher::new(train[1].len(), seed ^ 0xb),
             ],
-            train: [ta, tb],
-            held: [ha, hb],
+            train,
+            held,
             pool: [Vec::new(), Vec::new()],
         })
     }
