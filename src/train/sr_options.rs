@@ -26,6 +26,10 @@ pub struct SrOptions {
     /// The content loss: mse (default; what PSNR measures) or l1.
     #[arg(long, value_enum, help_heading = "Super-resolution (srgan)")]
     pub content: Option<ContentLoss>,
+    /// Add a feature loss with this weight: the distance between the quality meter's features
+    /// (the data set's classifier) of the output and of the original (default 0: off).
+    #[arg(long, value_parser = adv_weight, help_heading = "Super-resolution (srgan)")]
+    pub feature_weight: Option<f64>,
     /// cyclegan: weight of the cycle-consistency loss, lambda (default 10).
     #[arg(long, value_parser = cycle_weight, help_heading = "Unpaired translation (cyclegan)")]
     pub cycle_weight: Option<f64>,
@@ -73,6 +77,9 @@ impl SrOptions {
         if let Some(c) = self.content {
             sr.content = c;
         }
+        if let Some(w) = self.feature_weight {
+            sr.feature_weight = w;
+        }
         config.sr = Some(sr);
     }
 
@@ -82,6 +89,9 @@ impl SrOptions {
         self.blocks = self.blocks.map(|b| b.clamp(1, MAX_SR_BLOCKS as u64));
         self.adv_weight = self
             .adv_weight
+            .filter(|w| adv_weight(&w.to_string()).is_ok());
+        self.feature_weight = self
+            .feature_weight
             .filter(|w| adv_weight(&w.to_string()).is_ok());
         self.cycle_weight = self
             .cycle_weight

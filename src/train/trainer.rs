@@ -80,6 +80,9 @@ pub struct Trainer {
     /// `fixed_z`).
     cycle: Option<Domains>,
     cycle_b: Vec<f32>,
+    /// A super-resolution run's feature network (the meter's classifier, frozen, on the
+    /// training device), when it trains with a feature loss.
+    features: Option<crate::model::classifier::Classifier>,
     pub speedups: Speedups,
 }
 
@@ -197,6 +200,15 @@ impl Trainer {
         if let Some(t) = &config.sr {
             t.check().map_err(crate::model::ModelError::from)?;
         }
+        let features = match &config.sr {
+            Some(t) if sr && t.feature_weight > 0.0 => {
+                let plain = device.clone().without_autodiff();
+                let (meter, _) = super::meter::meter_for(None, &data, &plain, |_, _| {})?;
+                let train_on = device.clone().autodiff();
+                Some(meter.classifier.fork(&train_on).no_grad())
+            }
+            _ => None,
+        };
 
         // Boltzmann machines update their weights directly: no gradients to record.
         let ad = if kind.is_boltzmann() {
@@ -292,6 +304,7 @@ impl Trainer {
             },
             sr_originals,
             cycle,
+            features,
             speedups: Speedups::ALL,
         })
     }

@@ -41,6 +41,11 @@ pub struct SrTrain {
     /// Weight of the adversarial term (0: content loss alone, the SRResNet baseline).
     pub adv_weight: f64,
     pub content: ContentLoss,
+    /// Weight of a feature loss: the squared distance between the quality meter's
+    /// penultimate features (the data set's classifier) of G's output and of the original
+    /// (SRGAN's VGG loss with latentlab's own network; 0: off).
+    #[serde(default)]
+    pub feature_weight: f64,
 }
 
 impl Default for SrTrain {
@@ -48,6 +53,7 @@ impl Default for SrTrain {
         Self {
             adv_weight: DEFAULT_ADV_WEIGHT,
             content: ContentLoss::Mse,
+            feature_weight: 0.0,
         }
     }
 }
@@ -57,6 +63,9 @@ impl SrTrain {
     pub fn check(&self) -> Result<(), SrError> {
         if !(0.0..=MAX_ADV_WEIGHT).contains(&self.adv_weight) {
             return Err(SrError::AdvWeight(self.adv_weight));
+        }
+        if !(0.0..=MAX_ADV_WEIGHT).contains(&self.feature_weight) {
+            return Err(SrError::AdvWeight(self.feature_weight));
         }
         Ok(())
     }
@@ -89,7 +98,7 @@ pub enum SrError {
         scale: usize,
         blocks: usize,
     },
-    #[error("the adversarial weight must be between 0 and {MAX_ADV_WEIGHT} (got {0})")]
+    #[error("the adversarial and feature weights must be between 0 and {MAX_ADV_WEIGHT} (got {0})")]
     AdvWeight(f64),
     #[error("srgan has no class or code input (got {0})")]
     Conditional(usize),

@@ -243,3 +243,25 @@ fn upscale_enlarges_pictures_of_any_shape_and_refuses_what_it_cannot() {
         "takes a super-resolution run",
     );
 }
+
+/// `--feature-weight` adds the meter's feature distance to G's loss (the shipped shapes
+/// classifier at 32 px): the first step's content loss is the same, G's loss is larger.
+#[test]
+fn a_feature_loss_adds_the_meters_feature_distance() {
+    let data = Arc::new(latentlab::data::shapes::dataset(100, 32, 3));
+    let step = |weight: f64| {
+        let mut c = config();
+        c.model = c.model.with_shape(32, 3);
+        c.sr.as_mut().expect("srgan").feature_weight = weight;
+        let mut t = Trainer::new(c, data.clone(), "shapes".into(), &Device::flex()).expect("t");
+        t.step().expect("step")
+    };
+    let (plain, with) = (step(0.0), step(1.0));
+    assert_eq!(plain.content_loss, with.content_loss);
+    assert!(
+        with.loss_g > plain.loss_g + 1e-4,
+        "{} against {}",
+        with.loss_g,
+        plain.loss_g
+    );
+}

@@ -48,6 +48,7 @@ impl Trainer {
         let SrTrain {
             adv_weight,
             content: content_kind,
+            feature_weight,
         } = sr;
         let scale = self.config.model.scale;
         let (real, _) = self.real_batch(); // [batch, channels, side, side]
@@ -80,6 +81,12 @@ impl Trainer {
             (zero(), zero(), zero())
         };
         let content_loss = content(content_kind, fake.clone(), real.clone());
+        // The meter's features of the output against the original's (SRGAN's VGG loss).
+        let feature_loss = self.features.as_ref().map(|c| {
+            let (f_fake, _) = c.forward(fake.clone()); // [batch, 128]
+            let (f_real, _) = c.forward(real.clone());
+            (f_fake - f_real.detach()).square().mean()
+        });
         // PSNR on [0, 1] pixels: the [-1, 1] error halved.
         let mse = (fake.clone().detach() - real)
             .powi_scalar(2)
@@ -99,6 +106,10 @@ impl Trainer {
             )
         } else {
             (content_loss.clone(), Tensor::<1>::zeros([1], &mse.device()))
+        };
+        let loss_g = match feature_loss {
+            Some(f) => loss_g + f.mul_scalar(feature_weight),
+            None => loss_g,
         };
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = opt_g.step(lr_g, g.clone(), grads);
