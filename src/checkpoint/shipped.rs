@@ -87,6 +87,7 @@ pub const NAMES: &[&str] = &[
     "shapes-stylegan",
     "mnist-stylegan",
     "shapes-srgan",
+    "digits-cyclegan",
     "classifier-mnist5k",
     "classifier-fashion-mnist",
     "classifier-shapes",

@@ -458,6 +458,17 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
             model.latent_dim,
             model.width
         );
+    } else if model.kind == latentlab::model::ModelKind::Cyclegan {
+        let c = t.cycle.clone().unwrap_or_default();
+        out!(
+            "  model:     {} (two generators of {} residual blocks, width {}, two PatchGAN discriminators); cycle weight {}, identity {}, pool of {} fakes",
+            model.kind.name(),
+            model.blocks,
+            model.width,
+            c.cycle_weight,
+            c.identity,
+            c.pool
+        );
     } else if model.kind.is_image_to_image() {
         let sr = t.sr.clone().unwrap_or_default();
         out!(
@@ -567,6 +578,13 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
                 "  last step: reconstruction error {:.4}, pseudo-log-likelihood {:.1} (per image), {:.0} examples/s",
                 last.reconstruction(),
                 last.pseudo_log_likelihood(),
+                last.examples_per_sec
+            );
+        } else if let (None, Some(cycle)) = (last.psnr, last.content_loss) {
+            out!(
+                "  last step: round-trip error {cycle:.4} (both directions summed, pixels in [0, 1]), loss_D {:.4}, loss_G {:.4}, {:.0} examples/s",
+                last.loss_d,
+                last.loss_g,
                 last.examples_per_sec
             );
         } else if let (Some(psnr), Some(content)) = (last.psnr, last.content_loss) {

@@ -189,19 +189,21 @@ impl Trainer {
             d_real,
             d_fake_before: d_fake,
             d_fake_after: d_fake,
-            // The mean absolute round-trip error of both directions, on [-1, 1] pixels.
+            // The two directions' mean absolute round-trip errors on [0, 1] pixels, summed
+            // (`score` gives them apart).
             content_loss: Some(cycle / 2.0),
             ..StepMetrics::default()
         })
     }
 
-    /// The fixed grid inputs of a CycleGAN run: the first held-out A images, then B images.
+    /// The fixed grid inputs of a CycleGAN run: held-out A images, then B images, spread over
+    /// the held-out ones (sets are often sorted by class).
     pub(super) fn cycle_fixed(data: &crate::data::Dataset, d: &Domains) -> (Vec<f32>, Vec<f32>) {
         let take = |k: usize| {
-            d.held[k]
-                .iter()
-                .copied()
-                .take(CYCLE_SHOWN)
+            let h = &d.held[k];
+            let n = h.len().min(CYCLE_SHOWN);
+            (0..n)
+                .map(|i| h[i * h.len() / n.max(1)])
                 .collect::<Vec<_>>()
         };
         (data.pixels(&take(0)), data.pixels(&take(1)))
