@@ -273,11 +273,19 @@ impl LatentLabApp {
         if self.detect.apply(&e) {
             return;
         }
+        // The Translate tab follows a training run it shows: each new grid brings a snapshot.
+        let following = self.settings.tab == Tab::Translate
+            && self.explore.info.as_ref().is_some_and(|i| i.path.is_none());
         if let Event::Snapshot(s) = e {
             self.explore.loading = true;
-            self.settings.tab = Tab::Explore;
+            if !following {
+                self.settings.tab = Tab::Explore;
+            }
             self.explorer.send(Request::LoadSnapshot(s));
         } else {
+            if following && matches!(e, Event::Samples { .. }) {
+                self.training.send(Command::Snapshot);
+            }
             self.train.apply(e);
         }
     }

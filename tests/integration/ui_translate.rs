@@ -144,3 +144,39 @@ fn translate_shows_a_cyclegans_round_trip_in_either_direction() {
         result(a).is_some_and(|r| r.name.starts_with("held-out B image 1"))
     });
 }
+
+/// A super-resolution run being trained, handed to the explorer, is followed by the Translate
+/// tab: each new sample grid brings the newer generator.
+#[test]
+fn translate_follows_the_run_being_trained() {
+    let mut h = harness(options(vec![], None));
+    {
+        let s = &mut h.state_mut().settings;
+        s.run.model = ModelKind::Srgan;
+        s.run.data = latentlab::data::DataSource::Shapes;
+        s.run.size = Some(16);
+        s.run.width = Some(4);
+        s.run.sr.blocks = Some(1);
+        s.run.batch = 4;
+        s.run.sample_every = 1;
+        s.tab = Tab::Train;
+    }
+    h.step();
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "a few steps", |a| a.train.metrics().len() >= 2);
+    h.get_by_label("Explore this model").click();
+    wait_for(&mut h, "the training run in the explorer", |a| {
+        a.explore.info.as_ref().is_some_and(|i| i.path.is_none())
+    });
+    h.state_mut().settings.tab = Tab::Translate;
+    let first = h.state().explore.info.as_ref().map_or(0, |i| i.step);
+    wait_for(&mut h, "a newer generator", |a| {
+        a.explore.info.as_ref().is_some_and(|i| i.step > first + 2)
+    });
+    assert_eq!(
+        h.state().settings.tab,
+        Tab::Translate,
+        "following keeps the tab"
+    );
+    wait_for(&mut h, "a translation", |a| result(a).is_some());
+}
