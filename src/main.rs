@@ -560,7 +560,7 @@ fn run() -> Result<()> {
     match cli.command {
         Some(Cmd::Train(a)) => cli::train::train(a),
         Some(Cmd::Sample(a)) => cli::runs::sample(a),
-        Some(Cmd::Inspect { dir }) => cli::runs::inspect(&checkpoint::shipped::resolve(&dir)),
+        Some(Cmd::Inspect { dir }) => cli::inspect::inspect(&checkpoint::shipped::resolve(&dir)),
         Some(Cmd::Bench(a)) => cli::bench::bench(a),
         Some(Cmd::Score(a)) => cli::runs::score(a),
         Some(Cmd::Classifier(a)) => cli::runs::classifier(a),

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod detect;
+pub mod inspect;
 pub mod latent;
 pub mod output;
 pub mod pytorch;

@@ -13,3 +13,4 @@ pub mod noise;
 pub mod pyramid_config;
 pub mod sr_config;
 pub mod stats;
+pub mod train_config;

@@ -1,0 +1,145 @@
+//! A run's hyper-parameters (stored in checkpoint manifests): the adversarial game, the
+//! optimiser's rates and betas, the batch, and each family's training recipe.
+
+use super::cd_config::CdConfig;
+use super::config::ModelConfig;
+use super::config::ModelKind;
+use super::cycle_config::CycleTrain;
+use super::sr_config::SrTrain;
+use serde::{Deserialize, Serialize};
+
+/// The adversarial game to play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// The original saturating game: G minimises log(1 - D(G(z))).
+    Minimax,
+    /// Non-saturating: G maximises log D(G(z)). The default.
+    Nonsat,
+    /// Least squares on logits (LSGAN).
+    Lsgan,
+    /// Wasserstein critic with a gradient penalty (weight 10, several critic steps per G step).
+    #[value(name = "wgan-gp")]
+    WganGp,
+}
+
+impl Loss {
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Minimax => "minimax",
+            Loss::Nonsat => "nonsat",
+            Loss::Lsgan => "lsgan",
+            Loss::WganGp => "wgan-gp",
+        }
+    }
+}
+
+/// The generator average's decay GANs train with unless told otherwise.
+pub const DEFAULT_EMA: f64 = 0.999;
+/// A style generator's default weight average.
+pub const STYLE_EMA: f64 = 0.995;
+
+/// Hyper-parameters of a run; stored in the checkpoint manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub loss: Loss,
+    pub batch: usize,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub beta1: f32,
+    pub beta2: f32,
+    /// Critic updates per generator update (5 for WGAN-GP, 1 otherwise).
+    pub n_critic: usize,
+    pub seed: u64,
+    /// Emit a sample grid from the fixed noise every this many steps (0: never).
+    pub sample_every: u64,
+    /// Images in the fixed-noise sample grid.
+    pub sample_count: usize,
+    /// Decay of the exponential moving average of the generator's weights (`None`: none kept).
+    /// Sampling, the explorer and the meter use the average where a run has one.
+    #[serde(default)]
+    pub ema: Option<f64>,
+    /// How a Boltzmann machine is trained (`None` for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cd: Option<CdConfig>,
+    /// How a super-resolution net is trained (`None` for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sr: Option<SrTrain>,
+    /// How a CycleGAN trains (`None` for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<CycleTrain>,
+}
+
+impl TrainConfig {
+    /// DESIGN section 4's recipe for `kind` (Adam 2e-4, betas 0.5/0.999, batch 64); WGAN-GP
+    /// uses the paper's Adam 1e-4, betas 0.0/0.9 and 5 critic steps; InfoGAN's G uses 1e-3.
+    pub fn new(kind: ModelKind, loss: Loss, num_classes: usize) -> Self {
+        let wgan = loss == Loss::WganGp && kind.is_gan();
+        let lr = if kind.is_boltzmann() {
+            0.05
+        } else if kind == ModelKind::Vae {
+            1e-3
+        } else if wgan {
+            1e-4
+        } else {
+            2e-4
+        };
+        // InfoGAN's G learns faster than its D (Chen et al.: 1e-3 against 2e-4). A style
+        // generator and its D train at StyleGAN2's 2e-3 both: on the shapes set, 600 steps at
+        // D 2e-4 left D winning (D(G(z)) 0.06) and the shapes dim blobs on noisy grounds; at
+        // 2e-3 both, G drew bright, varied shapes.
+        let style = kind == ModelKind::Stylegan && !wgan;
+        let lr_g = if kind == ModelKind::Infogan && !wgan {
+            1e-3
+        } else if style {
+            2e-3
+        } else {
+            lr
+        };
+        let lr = if style { 2e-3 } else { lr };
+        // SRGAN: Adam with beta1 0.9 as the paper; 5e-4 rather than its 1e-4, for runs of
+        // thousands of steps, not a million.
+        let sr = kind == ModelKind::Srgan && !wgan;
+        let (lr_g, lr) = if sr { (5e-4, 5e-4) } else { (lr_g, lr) };
+        Self {
+            model: ModelConfig::new(kind, num_classes),
+            loss,
+            batch: 64,
+            lr_g,
+            lr_d: lr,
+            // StyleGAN2 trains with Adam's beta1 = 0 and beta2 = 0.99.
+            beta1: if wgan || kind == ModelKind::Stylegan {
+                0.0
+            } else if kind == ModelKind::Vae || sr {
+                0.9
+            } else {
+                0.5
+            },
+            beta2: if wgan {
+                0.9
+            } else if kind == ModelKind::Stylegan {
+                0.99
+            } else {
+                0.999
+            },
+            n_critic: if wgan { 5 } else { 1 },
+            seed: 0,
+            sample_every: 100,
+            sample_count: 64,
+            // A style generator's average follows faster (StyleGAN2's 10k-image half-life is
+            // 0.994 per step of 64): at 0.999 it blurs a generator that is still moving.
+            // A super-resolution net is judged by PSNR against the originals: its own weights.
+            ema: (kind.is_gan() && !kind.is_image_to_image()).then_some(
+                if kind == ModelKind::Stylegan {
+                    STYLE_EMA
+                } else {
+                    DEFAULT_EMA
+                },
+            ),
+            cd: kind.is_boltzmann().then(CdConfig::default),
+            sr: (kind == ModelKind::Srgan).then(SrTrain::default),
+            cycle: (kind == ModelKind::Cyclegan).then(CycleTrain::default),
+        }
+    }
+}
