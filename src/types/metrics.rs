@@ -53,7 +53,8 @@ pub struct StepMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<u32>,
     /// Super-resolution: the content loss alone (loss_G is content plus the weighted
-    /// adversarial term).
+    /// adversarial term). CycleGAN: both directions' mean absolute round-trip errors on
+    /// [0, 1] pixels, summed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_loss: Option<f32>,
     /// Super-resolution: G's PSNR in dB on the training batch (pixels in [0, 1]).

@@ -124,11 +124,7 @@ impl Trainer {
         let fake_a = cg.ba.forward(real_b.clone());
         let cycle = l1(cg.ba.forward(fake_b.clone()), real_a.clone())
             + l1(cg.ab.forward(fake_a.clone()), real_b.clone());
-        let d_for_g = if fast.freeze_d_for_g {
-            d.clone().no_grad()
-        } else {
-            d.clone()
-        };
+        let d_for_g = super::update::d_for_g(d, fast.freeze_d_for_g);
         let Discriminator::Cycle(cd) = &d_for_g else {
             unreachable!("cycle_step runs on CycleGAN nets")
         };
@@ -166,23 +162,16 @@ impl Trainer {
         let grads = GradientsParams::from_grads(loss_d.backward(), &*d);
         *d = opt_d.step(lr_d, d.clone(), grads);
         // One read-back: [loss_D, loss_G, D(real), D(pooled fakes), cycle error]
-        let all = Tensor::cat(
-            vec![
+        let [loss_d, loss_g, d_real, d_fake, cycle] = super::update::read_scalars(
+            [
                 loss_d.detach(),
                 loss_g.detach(),
                 d_real.detach(),
                 d_fake.detach(),
                 cycle.detach(),
-            ],
-            0,
-        );
-        let values = readback(all)?;
-        let [loss_d, loss_g, d_real, d_fake, cycle] = values[..] else {
-            return Err(TrainError::Readback(crate::model::ReadbackError(format!(
-                "expected 5 step scalars, got {}",
-                values.len()
-            ))));
-        };
+            ]
+            .into(),
+        )?;
         Ok(StepMetrics {
             loss_d,
             loss_g,

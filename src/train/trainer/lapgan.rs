@@ -7,7 +7,7 @@
 use super::update::ema_warmup;
 use super::{Nets, Trainer};
 use crate::model::lapgan::{down2, up2};
-use crate::model::{Discriminator, Generator, readback};
+use crate::model::{Discriminator, Generator};
 use crate::train::objective;
 use crate::train::{StepMetrics, TrainError};
 use burn::optim::GradientsParams;
@@ -72,11 +72,7 @@ impl Trainer {
         }
         let grads = GradientsParams::from_grads(loss_d.backward(), &*d);
         *d = opt_d.step(lr_d, d.clone(), grads);
-        let d_for_g = if fast.freeze_d_for_g {
-            d.clone().no_grad()
-        } else {
-            d.clone()
-        };
+        let d_for_g = super::update::d_for_g(d, fast.freeze_d_for_g);
         let Discriminator::Lap(ld) = &d_for_g else {
             unreachable!("lap_step runs on a pyramid")
         };
@@ -93,17 +89,9 @@ impl Trainer {
             *ema = Some(crate::model::ema::blend(avg, &*g, decay));
         }
         // One read-back: [loss_D, loss_G, D(x), D(G) before, after], D's summed over levels.
-        let all = Tensor::cat(
-            vec![loss_d.detach(), loss_g.detach(), d_real, d_fake, d_after],
-            0,
-        );
-        let values = readback(all)?;
-        let [loss_d, loss_g, d_real, d_fake, d_after] = values[..] else {
-            return Err(TrainError::Readback(crate::model::ReadbackError(format!(
-                "expected 5 step scalars, got {}",
-                values.len()
-            ))));
-        };
+        let [loss_d, loss_g, d_real, d_fake, d_after] = super::update::read_scalars(
+            [loss_d.detach(), loss_g.detach(), d_real, d_fake, d_after].into(),
+        )?;
         let m = n as f32;
         Ok(StepMetrics {
             loss_d,

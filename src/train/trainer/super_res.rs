@@ -4,7 +4,6 @@
 //! mean (the area filter of [`crate::data::resample::downscale`], the same numbers).
 
 use super::{Nets, Trainer};
-use crate::model::readback;
 use crate::train::objective;
 use crate::train::{StepMetrics, TrainError};
 use crate::types::sr_config::{ContentLoss, SrTrain};
@@ -93,11 +92,7 @@ impl Trainer {
             .mean()
             .div_scalar(4.0);
         let (loss_g, d_after) = if adversarial {
-            let d_for_g = if fast.freeze_d_for_g {
-                d.clone().no_grad()
-            } else {
-                d.clone()
-            };
+            let d_for_g = super::update::d_for_g(d, fast.freeze_d_for_g);
             let l_fake = d_for_g.forward(fake, None);
             let adv = objective::g_loss(loss, l_fake.clone());
             (
@@ -114,19 +109,6 @@ impl Trainer {
         let grads = GradientsParams::from_grads(loss_g.backward(), &*g);
         *g = opt_g.step(lr_g, g.clone(), grads);
         // One read-back: [loss_D, loss_G, D(x), D(G) before, after, content, mse]
-        let all = Tensor::cat(
-            vec![
-                loss_d,
-                loss_g.detach(),
-                d_real,
-                d_fake,
-                d_after,
-                content_loss.detach(),
-                mse,
-            ],
-            0,
-        );
-        let values = readback(all)?;
         let [
             loss_d,
             loss_g,
@@ -135,13 +117,18 @@ impl Trainer {
             d_fake_after,
             content_loss,
             mse,
-        ] = values[..]
-        else {
-            return Err(TrainError::Readback(crate::model::ReadbackError(format!(
-                "expected 7 step scalars, got {}",
-                values.len()
-            ))));
-        };
+        ] = super::update::read_scalars(
+            [
+                loss_d,
+                loss_g.detach(),
+                d_real,
+                d_fake,
+                d_after,
+                content_loss.detach(),
+                mse,
+            ]
+            .into(),
+        )?;
         Ok(StepMetrics {
             loss_d,
             loss_g,

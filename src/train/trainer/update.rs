@@ -91,6 +91,25 @@ impl Aux {
     }
 }
 
+/// `d` for the G update: with `freeze`, D's weights get no gradient (the gradient still flows
+/// through D to G), which saves D's weight-gradient work.
+pub(super) fn d_for_g(
+    d: &crate::model::Discriminator,
+    freeze: bool,
+) -> crate::model::Discriminator {
+    if freeze {
+        d.clone().no_grad()
+    } else {
+        d.clone()
+    }
+}
+
+/// A step's `N` scalars, read back in one transfer.
+pub(super) fn read_scalars<const N: usize>(all: Vec<Tensor<1>>) -> Result<[f32; N], TrainError> {
+    let values = readback(Tensor::cat(all, 0))?;
+    <[f32; N]>::try_from(values.as_slice()).map_err(|_| short(N, values.len()))
+}
+
 fn short(expected: usize, got: usize) -> TrainError {
     TrainError::Readback(crate::model::ReadbackError(format!(
         "expected {expected} step scalars, got {got}"
@@ -320,13 +339,7 @@ impl Trainer {
         else {
             unreachable!("gan_step runs on GAN nets")
         };
-        // D's weights get no gradient in the G update: skipping them saves D's weight-gradient
-        // work (the gradient still flows through D to G).
-        let d_for_g = if fast.freeze_d_for_g {
-            d.clone().no_grad()
-        } else {
-            d.clone()
-        };
+        let d_for_g = d_for_g(d, fast.freeze_d_for_g);
         let (l_fake, a_fake) = d_for_g.forward_heads(fake, label.clone());
         let label_for_track = label.clone();
         let mut loss_g = objective::g_loss(loss, l_fake.clone());
@@ -410,13 +423,7 @@ impl Trainer {
         let grads = GradientsParams::from_grads(total.backward(), &*net);
         *net = opt.step(lr, net.clone(), grads);
         // One read-back per step: [reconstruction, KL]
-        let all = Tensor::cat(vec![recon.detach(), kl.detach()], 0);
-        match readback(all)?[..] {
-            [reconstruction, kl] => Ok(Scalars::Vae { reconstruction, kl }),
-            ref other => Err(TrainError::Readback(crate::model::ReadbackError(format!(
-                "expected 2 step scalars, got {}",
-                other.len()
-            )))),
-        }
+        let [reconstruction, kl] = read_scalars(vec![recon.detach(), kl.detach()])?;
+        Ok(Scalars::Vae { reconstruction, kl })
     }
 }
