@@ -15,6 +15,28 @@ pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `latentlab CMD --checkpoint RUN FLAGS... PICTURES... --out OUT` (upscale, translate).
+pub(crate) fn on_pictures(
+    cmd: &str,
+    run: &Path,
+    flags: &[&str],
+    pictures: &[&Path],
+    out: &Path,
+) -> Vec<String> {
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let mut args = vec![cmd.to_string(), "--checkpoint".into(), path(run)];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    args.extend(pictures.iter().map(|p| path(p)));
+    args.extend(["--out".to_string(), path(out)]);
+    args
+}
+
+/// [`fails_with`] for arguments built as strings.
+pub(crate) fn fails_with_args(args: &[String], needle: &str) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails_with(&args, needle);
+}
+
 /// Exit non-zero with `needle` in the message, and no panic.
 pub(crate) fn fails_with(args: &[&str], needle: &str) {
     let o = latentlab(args);

@@ -1,7 +1,7 @@
 //! CycleGAN: a pair of sets trains both directions, its grid shows the round trips, `translate`
 //! turns pictures either way, `score` gives the cycle errors, and a single set is refused.
 
-use crate::cli::{fails_with, latentlab, stderr};
+use crate::cli::{fails_with, fails_with_args, latentlab, on_pictures, stderr};
 use crate::{init, tempdir};
 use burn::prelude::*;
 use latentlab::data::DataSource;
@@ -138,15 +138,8 @@ fn translate_turns_pictures_either_way_and_refuses_odd_sides() {
     }
     let odd = dir.path().join("odd.png");
     image::RgbImage::new(10, 12).save(&odd).unwrap();
-    fails_with(
-        &[
-            "translate",
-            "--checkpoint",
-            run_s,
-            odd.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    fails_with_args(
+        &on_pictures("translate", &run, &[], &[&odd], &out),
         "multiples of 4",
     );
     // Without a second set there is nothing to translate to.

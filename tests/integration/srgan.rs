@@ -1,7 +1,7 @@
 //! Super-resolution (SRGAN): the net learns to restore shrunk images, resumes exactly, is
 //! scored against bicubic, and `upscale` enlarges pictures of any shape.
 
-use crate::cli::{fails_with, latentlab, stderr};
+use crate::cli::{fails_with, fails_with_args, latentlab, on_pictures, stderr};
 use crate::{init, tempdir};
 use burn::prelude::*;
 use latentlab::model::{ModelConfig, ModelKind};
@@ -175,45 +175,28 @@ fn upscale_enlarges_pictures_of_any_shape_and_refuses_what_it_cannot() {
     let text = std::fs::read(out.join("wide.png")).unwrap();
     assert!(text.windows(15).any(|w| w == b"latentlab-input"));
     // Written files are kept unless --force.
-    fails_with(
-        &[
-            "upscale",
-            "--checkpoint",
-            run_s,
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    fails_with_args(
+        &on_pictures("upscale", &run, &[], &[&input], &out),
         "already exists",
     );
     // A picture too large for it, and two inputs that would be written to one name.
     let huge = dir.path().join("huge.png");
     image::RgbImage::new(300, 20).save(&huge).unwrap();
-    fails_with(
-        &[
-            "upscale",
-            "--checkpoint",
-            run_s,
-            huge.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    fails_with_args(
+        &on_pictures("upscale", &run, &[], &[&huge], &out),
         "4 to 256 pixels a side",
     );
     let other = dir.path().join("sub");
     std::fs::create_dir(&other).unwrap();
     std::fs::copy(&input, other.join("wide.png")).unwrap();
-    fails_with(
-        &[
+    fails_with_args(
+        &on_pictures(
             "upscale",
-            "--checkpoint",
-            run_s,
-            "--force",
-            input.to_str().unwrap(),
-            other.join("wide.png").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
+            &run,
+            &["--force"],
+            &[&input, &other.join("wide.png")],
+            &out,
+        ),
         "would both be written as wide.png",
     );
     // Commands that draw from a latent space name what to use instead.
@@ -231,15 +214,8 @@ fn upscale_enlarges_pictures_of_any_shape_and_refuses_what_it_cannot() {
     // And a latent model is not an upscaler.
     let gan = dir.path().join("gan");
     crate::cli::train_tiny_model(&gan, "dcgan");
-    fails_with(
-        &[
-            "upscale",
-            "--checkpoint",
-            gan.to_str().unwrap(),
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
+    fails_with_args(
+        &on_pictures("upscale", &gan, &[], &[&input], &out),
         "takes a super-resolution run",
     );
 }
