@@ -16,8 +16,13 @@ pub struct Batcher {
 
 impl Batcher {
     pub fn new(len: usize, seed: u64) -> Self {
+        Self::over((0..len).collect(), seed)
+    }
+
+    /// Walks only `indices` (a training set with images held out).
+    pub fn over(indices: Vec<usize>, seed: u64) -> Self {
         let mut b = Self {
-            order: (0..len).collect(),
+            order: indices,
             cursor: 0,
             seed,
             epoch: 0,

@@ -226,11 +226,39 @@ impl Dataset {
     }
 }
 
-/// Images held out of training where a run needs images it never saw (a Boltzmann machine's
-/// free-energy gap, a super-resolution run's grid and score): a tenth of the data, at most
-/// 500, taken from the end of the data set.
+/// How many images are held out of training where a run needs images it never saw: a tenth
+/// of the data, at most 500. A Boltzmann machine's free-energy gap takes them from the end of
+/// the data set (its runs are grey 28-px digits, in random order); a super-resolution run
+/// spreads them ([`held_out_spread`]).
 pub fn held_out(len: usize) -> usize {
     (len / 10).min(500)
+}
+
+/// The indices of a super-resolution run's held-out images: as many as [`held_out`], spread
+/// evenly over the data set (every 10th at most), so that a folder read class by class holds
+/// out images of every class, not only the last one's.
+pub fn held_out_spread(len: usize) -> Vec<usize> {
+    let count = held_out(len);
+    if count == 0 {
+        return Vec::new();
+    }
+    let stride = len / count;
+    (0..count).map(|j| j * stride + stride - 1).collect()
+}
+
+/// The indices a super-resolution run trains on: all but [`held_out_spread`]'s.
+pub fn trained_on(len: usize) -> Vec<usize> {
+    let held = held_out_spread(len);
+    let mut next = held.iter().peekable();
+    (0..len)
+        .filter(|i| {
+            let out = next.peek() == Some(&i);
+            if out {
+                next.next();
+            }
+            !out
+        })
+        .collect()
 }
 
 /// The data set a user names on the command line or picks in the app.

@@ -149,19 +149,21 @@ pub fn translate(
         return Err(TranslateError::NotImageToImage(model.kind.name()));
     }
     let (c, scale) = (model.channels, model.scale);
-    let held = data.map_or(0, |d| crate::data::held_out(d.len()));
+    let spread = data.map_or_else(Vec::new, |d| crate::data::held_out_spread(d.len()));
+    let held = spread.len();
     let (name, low, (w, h), original) = match input {
         TranslateInput::Pyramid { .. } => {
             return Err(TranslateError::NotImageToImage(model.kind.name()));
         }
         TranslateInput::Held { index, .. } => {
             let d = data.filter(|_| held > 0).ok_or(TranslateError::NoHeldOut)?;
-            let i = d.len() - held + (*index).min(held - 1);
+            let k = (*index).min(held - 1);
+            let i = spread[k];
             let original = d.pixels(&[i]);
             let side = model.image_size;
             let low = downscale(&original, c, side, scale);
             let low_side = side / scale;
-            let name = format!("held-out image {} of {held}", i + held + 1 - d.len());
+            let name = format!("held-out image {} of {held}", k + 1);
             (name, low, (low_side, low_side), Some(original))
         }
         TranslateInput::Picture {

@@ -1,8 +1,8 @@
 //! How well a super-resolution net restores held-out images: PSNR and SSIM against the
 //! originals, beside the bicubic upscale of the same inputs, and, when the data set has a
 //! classifier, the meter's view of both (Frechet distance, KID and the share of images whose
-//! class it still reads correctly). The held-out images are the last ones of the data set,
-//! which a super-resolution run never trains on ([`crate::data::held_out`]).
+//! class it still reads correctly). The held-out images are a tenth of the data set spread
+//! over it, which a super-resolution run never trains on ([`crate::data::held_out_spread`]).
 
 use super::fidelity::{psnr, ssim};
 use super::{Meter, QualityError, Score, score_images};
@@ -42,8 +42,8 @@ pub fn score_upscaler(
     meter: Option<&Meter>,
     device: &Device,
 ) -> Result<UpscaleScore, QualityError> {
-    let held = crate::data::held_out(data.len());
-    let idx: Vec<usize> = (data.len() - held..data.len()).take(n).collect();
+    let mut idx = crate::data::held_out_spread(data.len());
+    idx.truncate(n);
     if idx.len() < 2 {
         return Err(QualityError::TooFew(idx.len()));
     }

@@ -281,13 +281,15 @@ impl Trainer {
             (m.cond_dim() > 0).then(|| noise::cycling_conditions(n, m.num_classes, m.codes));
         // A Boltzmann machine's free-energy gap needs images it never trains on, and so do a
         // super-resolution net's grid and score.
-        let train_len = if kind.is_boltzmann() || sr {
-            data.len() - boltzmann::held_out(data.len())
+        let batcher = if sr {
+            Batcher::over(crate::data::trained_on(data.len()), config.seed)
+        } else if kind.is_boltzmann() {
+            Batcher::new(data.len() - boltzmann::held_out(data.len()), config.seed)
         } else {
-            data.len()
+            Batcher::new(data.len(), config.seed)
         };
         Ok(Self {
-            batcher: Batcher::new(train_len, config.seed),
+            batcher,
             config,
             data,
             data_source,

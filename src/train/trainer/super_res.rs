@@ -147,9 +147,11 @@ impl Trainer {
         data: &crate::data::Dataset,
         model: &crate::model::ModelConfig,
     ) -> (Vec<f32>, Vec<f32>) {
-        let held = super::held_out(data.len()).max(1).min(data.len());
-        let start = data.len() - held;
-        let idx: Vec<usize> = (start..data.len()).take(SR_SHOWN).collect();
+        let mut idx = crate::data::held_out_spread(data.len());
+        idx.truncate(SR_SHOWN);
+        if idx.is_empty() {
+            idx.extend((0..data.len()).take(SR_SHOWN));
+        }
         let originals = data.pixels(&idx);
         let px = model.image_len();
         let low = originals
