@@ -142,6 +142,13 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
             t.seed
         );
     }
+    if !t.schedule.is_constant() {
+        let (g, d) = t.rates_at(m.step);
+        out!(
+            "  schedule:  {} (now lr G {g:.3e} / D {d:.3e})",
+            t.schedule.describe()
+        );
+    }
     if let Some(last) = m.history.last() {
         if model.kind.is_boltzmann() {
             out!(

@@ -135,6 +135,38 @@ fn canonical(d: DataSource) -> DataSource {
     }
 }
 
+/// Refuse a schedule that would train at a rate of zero: steps past a decaying schedule's
+/// end (a resumed run asked for more steps than its schedule spans), or a warm-up as long as
+/// the decay.
+fn check_schedule(
+    s: &latentlab::types::schedule::LrSchedule,
+    start: u64,
+    total: u64,
+) -> Result<()> {
+    if s.is_constant() {
+        return Ok(());
+    }
+    if s.shape != latentlab::types::schedule::LrShape::Constant && total > s.end {
+        bail!(
+            "the run's {} schedule reaches a learning rate of zero at step {}, and --steps would              train to step {total}; give --lr-schedule (and --warmup) again to start a new              schedule from step {start} to {total}, or ask for at most {} steps",
+            s.shape.name(),
+            s.end,
+            s.end.saturating_sub(start)
+        );
+    }
+    if s.shape != latentlab::types::schedule::LrShape::Constant
+        && s.warmup >= s.end.saturating_sub(s.start)
+    {
+        bail!(
+            "--warmup {} is as long as the schedule itself ({} steps); make it shorter",
+            s.warmup,
+            s.end.saturating_sub(s.start)
+        );
+    }
+    say!("learning rate: {}", s.describe());
+    Ok(())
+}
+
 pub fn train(a: TrainArgs) -> Result<()> {
     let checked = check_out(&a)?;
     let (start_step, saved) = (checked.start_step, checked.saved.as_ref());
@@ -162,9 +194,19 @@ pub fn train(a: TrainArgs) -> Result<()> {
         Some((_, channels)) => data.to_channels(channels),
         None => run.shaped(data),
     };
-    let config = run.config_for(&data);
-    // A resumed run keeps its saved config; only learning rates given here replace its own.
+    let total = start_step.saturating_add(a.steps);
+    let mut config = run.config_for(&data);
+    config.schedule = run.schedule(0, total);
+    // A resumed run keeps its saved config; only learning rates and a schedule given here
+    // replace its own.
     let lr_override = saved.and_then(|saved| run.lr_override(&saved.train));
+    let schedule_override = saved.and_then(|_| run.schedule_override(start_step, total));
+    let schedule = match (schedule_override, saved) {
+        (Some(s), _) => s,
+        (None, Some(m)) => m.train.schedule,
+        (None, None) => config.schedule,
+    };
+    check_schedule(&schedule, start_step, total)?;
     say!(
         "data: {} ({} images {}x{}x{}, {} classes)",
         data.name,
@@ -174,7 +216,6 @@ pub fn train(a: TrainArgs) -> Result<()> {
         data.channels,
         data.num_classes()
     );
-    let total = start_step.saturating_add(a.steps);
     let spec = RunSpec {
         config,
         data: Arc::new(data),
@@ -187,6 +228,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         score_every: run.score_every,
         classifier: None,
         lr_override,
+        schedule_override,
         detect_every: 0,
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;

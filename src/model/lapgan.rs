@@ -83,11 +83,17 @@ impl LevelG {
     }
 
     /// `up` [batch, channels, s, s], `noise` [batch, 1, s, s]: the residual [batch, channels, s, s].
+    ///
+    /// G draws a detail image and the residual is that image minus its own low-pass (down, then
+    /// up), the operator that makes the real residuals: a level can sharpen what the coarser
+    /// level drew but not erase or move it. Without this, the 14-px level of a digit run
+    /// painted bright strokes over the coarse image and erased others.
     pub fn forward(&self, up: Tensor<4>, noise: Tensor<4>) -> Tensor<4> {
         let x = Tensor::cat(vec![up, noise], 1).permute([0, 2, 3, 1]); // [batch, s, s, channels + 1]
         let x = burn::tensor::activation::relu(same3(&self.c1, x));
         let x = batch_norm_act(&self.bn2, same3(&self.c2, x), 0.0);
-        same3(&self.c3, x).permute([0, 3, 1, 2])
+        let detail = same3(&self.c3, x).permute([0, 3, 1, 2]); // [batch, channels, s, s]
+        detail.clone() - up2(down2(detail))
     }
 }
 

@@ -31,6 +31,8 @@ pub struct RunSpec {
     pub classifier: Option<PathBuf>,
     /// Learning rates (G, D) that replace the saved ones when resuming.
     pub lr_override: Option<(f64, f64)>,
+    /// A learning-rate schedule that replaces the saved one when resuming.
+    pub schedule_override: Option<crate::types::schedule::LrSchedule>,
     /// Measure D as a real/fake detector every this many steps (GANs; 0: never), reported
     /// as [`Event::Detection`].
     pub detect_every: u64,

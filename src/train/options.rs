@@ -6,6 +6,7 @@ use crate::checkpoint::MAX_BATCH;
 use crate::data::DataSource;
 use crate::device::DeviceChoice;
 use crate::types::config::{Loss, ModelKind, TrainConfig};
+use crate::types::schedule::{LrSchedule, LrShape};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -54,6 +55,18 @@ pub struct RunOptions {
     /// Learning rate of the discriminator alone; overrides --lr.
     #[arg(long, value_parser = learning_rate)]
     pub lr_d: Option<f64>,
+    /// Learning-rate schedule: constant (the default), or linear or cosine decay to zero at
+    /// the run's last step. With --resume, giving it (or --warmup) starts a new schedule from
+    /// the saved step to the new last one; otherwise the saved schedule goes on.
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<LrShape>,
+    /// Steps over which the learning rate climbs linearly to its set value at the start of
+    /// the schedule (default 0).
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// The app's run form: the steps a decaying schedule spans (the run stops there).
+    #[arg(skip = DEFAULT_SCHEDULE_STEPS)]
+    pub schedule_steps: u64,
     /// Seed for initialisation, noise and data order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -104,6 +117,9 @@ impl Default for RunOptions {
             lr: None,
             lr_g: None,
             lr_d: None,
+            lr_schedule: None,
+            warmup: None,
+            schedule_steps: DEFAULT_SCHEDULE_STEPS,
             seed: 0,
             device: DeviceChoice::Auto,
             sample_every: 100,
@@ -119,7 +135,27 @@ impl Default for RunOptions {
     }
 }
 
+/// The steps a decaying schedule spans in the app unless the run form says otherwise.
+pub const DEFAULT_SCHEDULE_STEPS: u64 = 5000;
+/// The most steps the run form's schedule may span.
+pub const MAX_SCHEDULE_STEPS: u64 = 10_000_000;
+
 impl RunOptions {
+    /// The schedule these options ask for, from step `start` to `end`.
+    pub fn schedule(&self, start: u64, end: u64) -> LrSchedule {
+        LrSchedule {
+            shape: self.lr_schedule.unwrap_or_default(),
+            warmup: self.warmup.unwrap_or(0),
+            start,
+            end,
+        }
+    }
+
+    /// The schedule a resumed run should use instead of its saved one, if one was asked for.
+    pub fn schedule_override(&self, start: u64, end: u64) -> Option<LrSchedule> {
+        (self.lr_schedule.is_some() || self.warmup.is_some()).then(|| self.schedule(start, end))
+    }
+
     /// The engine's configuration for a data set with `num_classes`.
     pub fn config(&self, num_classes: usize) -> TrainConfig {
         let mut c = TrainConfig::new(self.model, self.loss, num_classes);
@@ -129,6 +165,7 @@ impl RunOptions {
         let (g, d) = self.learning_rates(c.lr_g, c.lr_d);
         c.lr_g = g;
         c.lr_d = d;
+        c.schedule = self.schedule(0, self.schedule_steps);
         if let Some(e) = self.ema
             && self.model.is_gan()
         {
@@ -225,6 +262,8 @@ impl RunOptions {
             .channels
             .filter(|c| channel_count(&c.to_string()).is_ok());
         self.levels = self.levels.map(|l| l.clamp(2, 3));
+        self.schedule_steps = self.schedule_steps.clamp(1, MAX_SCHEDULE_STEPS);
+        self.warmup = self.warmup.map(|w| w.min(self.schedule_steps - 1));
         self.sr = self.sr.sanitized();
         self
     }

@@ -274,6 +274,9 @@ impl Session {
             if let Some((lr_g, lr_d)) = spec.lr_override {
                 t.set_learning_rates(lr_g, lr_d)?;
             }
+            if let Some(s) = spec.schedule_override {
+                t.config.schedule = s;
+            }
             Ok(t)
         });
         self.seen.clear();

@@ -11,6 +11,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod noise;
 pub mod pyramid_config;
+pub mod schedule;
 pub mod sr_config;
 pub mod stats;
 pub mod train_config;

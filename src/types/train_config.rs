@@ -5,6 +5,7 @@ use super::cd_config::CdConfig;
 use super::config::ModelConfig;
 use super::config::ModelKind;
 use super::cycle_config::CycleTrain;
+use super::schedule::LrSchedule;
 use super::sr_config::SrTrain;
 use serde::{Deserialize, Serialize};
 
@@ -69,9 +70,19 @@ pub struct TrainConfig {
     /// How a CycleGAN trains (`None` for other models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle: Option<CycleTrain>,
+    /// How the learning rates change over the run (constant unless told otherwise).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub schedule: LrSchedule,
 }
 
 impl TrainConfig {
+    /// G's and D's learning rates for the update at `step`: the set rates times the
+    /// schedule's factor.
+    pub fn rates_at(&self, step: u64) -> (f64, f64) {
+        let f = self.schedule.factor(step);
+        (self.lr_g * f, self.lr_d * f)
+    }
+
     /// DESIGN section 4's recipe for `kind` (Adam 2e-4, betas 0.5/0.999, batch 64); WGAN-GP
     /// uses the paper's Adam 1e-4, betas 0.0/0.9 and 5 critic steps; InfoGAN's G uses 1e-3.
     pub fn new(kind: ModelKind, loss: Loss, num_classes: usize) -> Self {
@@ -140,6 +151,7 @@ impl TrainConfig {
             cd: kind.is_boltzmann().then(CdConfig::default),
             sr: (kind == ModelKind::Srgan).then(SrTrain::default),
             cycle: (kind == ModelKind::Cyclegan).then(CycleTrain::default),
+            schedule: LrSchedule::default(),
         }
     }
 }

@@ -191,6 +191,7 @@ impl LatentLabApp {
             return;
         }
         self.train.starting_lr = (config.lr_g, config.lr_d);
+        self.train.schedule = config.schedule;
         let spec = RunSpec {
             config,
             data,
@@ -198,11 +199,15 @@ impl LatentLabApp {
             device: s.run.device,
             resume_from: None,
             out_dir: None,
-            max_steps: None,
+            // A decaying schedule ends the run at its last step (its rate is zero there).
+            max_steps: (s.run.lr_schedule.unwrap_or_default()
+                != crate::types::schedule::LrShape::Constant)
+                .then_some(s.run.schedule_steps),
             autostart: true,
             score_every: s.run.score_every,
             classifier: None,
             lr_override: None,
+            schedule_override: None,
             detect_every: s.run.sample_every,
         };
         self.training.send(Command::Start(Box::new(spec)));

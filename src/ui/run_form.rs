@@ -130,6 +130,7 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
             ui.add(egui::DragValue::new(&mut run.batch).range(1..=1024))
                 .labelled_by(l.id);
             ui.end_row();
+            schedule_rows(ui, run);
             let l = ui.label("Seed");
             ui.add(egui::DragValue::new(&mut run.seed))
                 .labelled_by(l.id);
@@ -169,6 +170,53 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 sr_rows(ui, run);
             }
         });
+}
+
+/// The learning-rate schedule: its shape, the steps a decaying one spans (the run stops
+/// there) and the warm-up.
+fn schedule_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
+    use crate::types::schedule::LrShape;
+    let l = ui.label("Learning rate");
+    let shape = run.lr_schedule.unwrap_or_default();
+    let mut picked = shape;
+    egui::ComboBox::from_id_salt("lr-schedule")
+        .selected_text(shape.name())
+        .show_ui(ui, |ui| {
+            for s in LrShape::ALL {
+                ui.selectable_value(&mut picked, s, s.name());
+            }
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text("linear and cosine fall to zero at the last step, where the run stops");
+    if picked != shape {
+        run.lr_schedule = Some(picked);
+    }
+    ui.end_row();
+    if picked != LrShape::Constant {
+        let l = ui.label("Steps");
+        ui.add(
+            egui::DragValue::new(&mut run.schedule_steps)
+                .range(2..=crate::train::options::MAX_SCHEDULE_STEPS),
+        )
+        .labelled_by(l.id);
+        ui.end_row();
+    }
+    let l = ui.label("Warm-up");
+    let mut w = run.warmup.unwrap_or(0);
+    if ui
+        .add(
+            egui::DragValue::new(&mut w)
+                .range(0..=run.schedule_steps.saturating_sub(1))
+                .suffix(" steps"),
+        )
+        .labelled_by(l.id)
+        .on_hover_text("The rate climbs linearly to its value over these first steps")
+        .changed()
+    {
+        run.warmup = Some(w);
+    }
+    ui.end_row();
 }
 
 /// Image size and colour: by default both follow the data ("data's own").

@@ -65,6 +65,8 @@ pub struct TrainState {
     pub diverged: bool,
     /// Learning rates a starting run was given (shown once it has started).
     pub starting_lr: (f64, f64),
+    /// The schedule the run was started with (the sliders set the rates it multiplies).
+    pub schedule: crate::types::schedule::LrSchedule,
     /// A Boltzmann machine's newest bottom-layer filters.
     pub filters: Option<(u64, Arc<Picture>)>,
     filters_tex: Tex,
@@ -97,6 +99,7 @@ impl Default for TrainState {
             saved_step: None,
             diverged: false,
             starting_lr: (0.0, 0.0),
+            schedule: Default::default(),
             filters: None,
             filters_tex: Tex::named("filters"),
             filters_shown: None,
@@ -321,6 +324,14 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
     }
     if d.changed() {
         s.run.lr_d = Some(lr_d);
+    }
+    if t.live_lr.is_some() && !t.schedule.is_constant() {
+        ui.label(format!(
+            "{}: x{:.3} at step {}",
+            t.schedule.describe(),
+            t.schedule.factor(t.step),
+            t.step
+        ));
     }
     if let Some(live) = t.live_lr
         && live != (lr_g, lr_d)

@@ -574,10 +574,18 @@ fn super_resolution_holds_out_every_class_of_a_folder_read_class_by_class() {
     assert_eq!(held.len(), 100, "a tenth is held out");
     let mut classes: Vec<usize> = held.iter().map(|&i| labels[i]).collect();
     classes.dedup();
-    assert_eq!(classes, (0..10).collect::<Vec<_>>(), "every class is held out");
+    assert_eq!(
+        classes,
+        (0..10).collect::<Vec<_>>(),
+        "every class is held out"
+    );
     let mut all = [held.clone(), trained.clone()].concat();
     all.sort_unstable();
-    assert_eq!(all, (0..1000).collect::<Vec<_>>(), "each image is in exactly one set");
+    assert_eq!(
+        all,
+        (0..1000).collect::<Vec<_>>(),
+        "each image is in exactly one set"
+    );
     // Large sets hold out at most 500, still spread to the end.
     let big = latentlab::data::held_out_spread(20_000);
     assert_eq!((big.len(), big[0], big[499]), (500, 39, 19_999));

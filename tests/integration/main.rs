@@ -18,6 +18,7 @@ mod latent;
 mod layers;
 mod learning;
 mod quality;
+mod schedule;
 mod session;
 mod srgan;
 mod style;
@@ -119,6 +120,7 @@ pub fn pattern_spec(config: TrainConfig) -> latentlab::train::RunSpec {
         score_every: 0,
         classifier: None,
         lr_override: None,
+        schedule_override: None,
         detect_every: 0,
     }
 }

@@ -248,7 +248,7 @@ impl Trainer {
         coins: &mut Coins,
     ) -> Monitors {
         let gap_images = gap.then(|| self.gap_images());
-        let lr = self.config.lr_g;
+        let lr = self.config.rates_at(self.step).0;
         let classes = self.config.model.num_classes;
         let device = self.device.clone();
         let Nets::Boltzmann { net, state } = &mut self.nets else {
@@ -372,7 +372,7 @@ impl Trainer {
         coins: &mut Coins,
     ) -> Monitors {
         let gap_images = gap.then(|| self.gap_images());
-        let lr = self.config.lr_g * JOINT_LR_FRACTION;
+        let lr = self.config.rates_at(self.step).0 * JOINT_LR_FRACTION;
         let device = self.device.clone();
         let Nets::Boltzmann { net, state } = &mut self.nets else {
             unreachable!("boltzmann_step checked the family")

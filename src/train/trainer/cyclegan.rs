@@ -98,7 +98,7 @@ impl Trainer {
             identity,
             pool,
         } = self.config.cycle.clone().unwrap_or_default();
-        let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let (lr_g, lr_d) = self.config.rates_at(self.step);
         let mut rng = self.rng(0xc7c1e);
         let dom = self.cycle.as_mut().ok_or(TrainError::NeedsPair)?;
         let (ia, ib) = (dom.next(0, b), dom.next(1, b));

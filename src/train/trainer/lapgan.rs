@@ -17,7 +17,7 @@ use burn::tensor::activation::sigmoid;
 impl Trainer {
     pub(super) fn lap_step(&mut self) -> Result<StepMetrics, TrainError> {
         let loss = self.config.loss;
-        let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let (lr_g, lr_d) = self.config.rates_at(self.step);
         let decay = self.config.ema.map(|d| ema_warmup(d, self.step));
         let (real, _) = self.real_batch(); // [batch, channels, side, side]
         let z = self.latent_batch(1);

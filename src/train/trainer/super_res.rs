@@ -42,7 +42,7 @@ fn content(kind: ContentLoss, fake: Tensor<4>, real: Tensor<4>) -> Tensor<1> {
 impl Trainer {
     pub(super) fn sr_step(&mut self) -> Result<StepMetrics, TrainError> {
         let loss = self.config.loss;
-        let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let (lr_g, lr_d) = self.config.rates_at(self.step);
         let sr = self.config.sr.clone().unwrap_or_default();
         let SrTrain {
             adv_weight,

@@ -230,7 +230,7 @@ impl Trainer {
 
     fn gan_step(&mut self) -> Result<Scalars, TrainError> {
         let loss = self.config.loss;
-        let (lr_g, lr_d) = (self.config.lr_g, self.config.lr_d);
+        let (lr_g, lr_d) = self.config.rates_at(self.step);
         let categories = self.config.model.num_classes;
         let has_codes = self.config.model.kind.has_codes();
         let fast = self.speedups;
@@ -404,7 +404,7 @@ impl Trainer {
     }
 
     fn vae_step(&mut self) -> Result<Scalars, TrainError> {
-        let lr = self.config.lr_g;
+        let lr = self.config.rates_at(self.step).0;
         let (real, _) = self.real_batch();
         let b = self.config.batch;
         let zdim = self.config.model.latent_dim;
