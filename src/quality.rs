@@ -7,6 +7,7 @@
 //! KID and k-NN precision and recall ([`sample_metrics`]) use the same features, and each
 //! score carries the same measures between two halves of the real images for reference.
 
+pub mod collapse;
 pub mod fidelity;
 pub mod sample_metrics;
 pub mod translation;
@@ -251,6 +252,10 @@ pub struct Score {
     /// real" reads for this data set and classifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_vs_real: Option<Reference>,
+    /// The images' mean pairwise pixel distance as a share of the real images' (1.0: as
+    /// varied as the data; a collapsed generator reads near 0). See [`collapse`].
+    #[serde(default)]
+    pub diversity: f32,
     /// InfoGAN: for each value of the categorical code, the class the classifier names most
     /// often for its images and that class's share (the code's purity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,6 +315,9 @@ fn code_purity(codes: &[u8], predicted: &[usize], class_names: &[String]) -> Vec
 
 /// Score images `[n, 784]` in [-1, 1] against `real` (images in [-1, 1]); `intended` holds the
 /// label each image was generated for (conditional models), `codes` InfoGAN's categorical code.
+/// Images each side of the diversity ratio (pairs grow with the square).
+const DIVERSITY_IMAGES: usize = 500;
+
 pub fn score_images(
     meter: &Meter,
     generated: &[f32],
@@ -376,8 +384,19 @@ pub fn score_images(
             recall: r,
         }
     });
+    let len = channels * side * side;
+    let spread = |v: &[f32]| {
+        let k = (v.len() / len.max(1)).min(DIVERSITY_IMAGES);
+        collapse::mean_pairwise_distance(&v[..k * len], len)
+    };
+    let real_spread = spread(real);
     Ok(Score {
         n,
+        diversity: if real_spread > 0.0 {
+            spread(generated) / real_spread
+        } else {
+            f32::NAN
+        },
         kid: sample_metrics::kid(&real_features, &gen_features, FEATURES),
         precision,
         recall,

@@ -407,6 +407,13 @@ pub fn score(a: ScoreArgs) -> Result<()> {
             (s.classes as f32).log2()
         );
     }
+    if s.diversity.is_finite() {
+        out!(
+            "  sample diversity {:.2} of the data's (mean pairwise pixel distance; the mode-collapse alarm sounds under {})",
+            s.diversity,
+            latentlab::quality::collapse::DIVERSITY_FLOOR
+        );
+    }
     out!(
         "  Frechet distance to real held-out images: {:.2} (latentlab classifier features; comparable only between latentlab runs)",
         s.frechet

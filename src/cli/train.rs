@@ -269,6 +269,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut boltzmann = run.model.is_boltzmann();
     let mut layers = 0;
     let mut last_gap = None;
+    let mut diversity: Option<f32> = None;
     let mut phase = None;
     for event in handle.events.iter() {
         match event {
@@ -351,7 +352,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
                     )
                 } else {
                     format!(
-                        "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {}{:.0} ex/s",
+                        "loss_D {:.3}  loss_G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {}{}{:.0} ex/s",
                         m.loss_d,
                         m.loss_g,
                         m.d_real,
@@ -360,6 +361,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
                             (Some(r), Some(f)) => format!("class acc {r:.2}/{f:.2}  "),
                             _ => String::new(),
                         },
+                        diversity.map_or(String::new(), |d| format!("diversity {d:.2}  ")),
                         m.examples_per_sec
                     )
                 });
@@ -384,6 +386,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
                     score.classes_covered, score.classes, score.entropy_bits, score.frechet
                 )
             }),
+            Event::Diversity { ratio, .. } => diversity = Some(ratio),
+            // The run goes on: the user decides.
+            Event::Collapse { step, sign } => {
+                bar.suspend(|| say!("warning at step {step}: {}", sign.describe()))
+            }
             Event::Saved { path, step } => {
                 save_in_flight = false;
                 last_save_failed = None;

@@ -115,6 +115,17 @@ pub enum Event {
         grid: Picture,
         live: Option<Picture>,
     },
+    /// How varied the trained weights' fixed-noise samples are, as a share of the data's
+    /// variety (GANs that draw from noise; sent with each sample grid).
+    Diversity {
+        step: u64,
+        ratio: f32,
+    },
+    /// The mode-collapse alarm: what fell, once per fall (the run goes on).
+    Collapse {
+        step: u64,
+        sign: crate::quality::collapse::CollapseSign,
+    },
     /// A Boltzmann machine's bottom-layer filters (one tile per hidden unit), sent with each
     /// sample grid.
     Filters {

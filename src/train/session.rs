@@ -84,6 +84,8 @@ struct Session {
     seen: HashMap<PathBuf, Seen>,
     /// This run's claims on the directories it saves to (see [`lease`]).
     leases: HashMap<PathBuf, Lease>,
+    /// The mode-collapse alarm of the run.
+    collapse: crate::quality::collapse::CollapseWatch,
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
@@ -108,6 +110,7 @@ impl Session {
             last_good_step: None,
             seen: HashMap::new(),
             leases: HashMap::new(),
+            collapse: Default::default(),
         }
     }
 
@@ -281,6 +284,7 @@ impl Session {
         });
         self.seen.clear();
         self.leases.clear();
+        self.collapse = Default::default();
         let trainer = trainer.and_then(|t| {
             // The output directory is claimed for the whole run, and what is there now (the
             // run resumed from, or what a fresh run may replace) is what a save expects.
@@ -383,6 +387,20 @@ impl Session {
             }),
             Err(e) => self.out.send(Event::Warning(e.to_string())),
         }
+        match t.diversity() {
+            Ok(Some(ratio)) => {
+                let step = t.step;
+                self.out.send(Event::Diversity { step, ratio });
+                if let Some(sign) = self.collapse.diversity(step, ratio) {
+                    self.out.send(Event::Collapse { step, sign });
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self
+                .out
+                .send(Event::Warning(format!("sample diversity: {e}"))),
+        }
+        let Some(t) = &self.trainer else { return };
         match t.filter_grid() {
             Ok(Some(grid)) => self.out.send(Event::Filters { step: t.step, grid }),
             Ok(None) => {}
@@ -423,10 +441,22 @@ impl Session {
         };
         match score {
             Ok(None) => {}
-            Ok(Some(score)) => self.out.send(Event::Quality {
-                step: t.step,
-                score,
-            }),
+            Ok(Some(score)) => {
+                let step = t.step;
+                let sign = (!model.kind.is_image_to_image())
+                    .then(|| {
+                        self.collapse.classes(
+                            score.classes_covered,
+                            score.classes,
+                            score.entropy_bits,
+                        )
+                    })
+                    .flatten();
+                self.out.send(Event::Quality { step, score });
+                if let Some(sign) = sign {
+                    self.out.send(Event::Collapse { step, sign });
+                }
+            }
             Err(e) => self.out.send(Event::Warning(format!("quality meter: {e}"))),
         }
     }

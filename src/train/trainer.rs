@@ -5,6 +5,7 @@
 mod boltzmann;
 mod cyclegan;
 mod detection;
+mod diversity;
 mod lapgan;
 mod saving;
 mod super_res;
@@ -85,6 +86,8 @@ pub struct Trainer {
     /// training device), when it trains with a feature loss.
     features: Option<crate::model::classifier::Classifier>,
     pub speedups: Speedups,
+    /// The data's mean pairwise distance, measured on first use ([`Trainer::diversity`]).
+    real_spread: std::sync::OnceLock<f32>,
 }
 
 /// Work-saving choices in the GAN step; all on by default. `latentlab bench --baseline` turns
@@ -309,6 +312,7 @@ impl Trainer {
             cycle,
             features,
             speedups: Speedups::ALL,
+            real_spread: std::sync::OnceLock::new(),
         })
     }
 

@@ -22,6 +22,7 @@ pub mod settings;
 pub mod style_panel;
 pub mod style_state;
 pub mod sweep_view;
+pub mod train_charts;
 pub mod train_panel;
 pub mod translate_panel;
 

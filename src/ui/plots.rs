@@ -311,6 +311,32 @@ pub fn throughput(
         });
 }
 
+/// The fixed-noise samples' diversity as a share of the data's, with the mode-collapse
+/// alarm's floor.
+pub fn diversity(ui: &mut egui::Ui, values: &[(u64, f32)], marks: &[Marker], height: f32) {
+    let x: Vec<f64> = values.iter().map(|(s, _)| *s as f64).collect();
+    let y: Vec<f64> = values.iter().map(|(_, r)| *r as f64).collect();
+    base("plot-diversity", "diversity / data's", height)
+        .include_y(0.0)
+        .include_y(1.0)
+        .show(ui, |p| {
+            p.line(
+                Line::new("sample diversity", points(&x, &y))
+                    .color(Color32::from_rgb(220, 190, 60))
+                    .width(2.0),
+            );
+            p.hline(
+                HLine::new(
+                    "collapse alarm",
+                    crate::quality::collapse::DIVERSITY_FLOOR as f64,
+                )
+                .color(Color32::GRAY)
+                .style(egui_plot::LineStyle::dashed_loose()),
+            );
+            markers(p, marks);
+        });
+}
+
 /// The quality meter over the run: classifier accuracy on per-label samples (conditional
 /// models) or class coverage, the predicted-class entropy relative to its maximum, and k-NN
 /// precision and recall, with the newest real-against-real recall as the line to reach.

@@ -3,10 +3,10 @@
 
 use super::actions::{Action, Payload};
 use super::image_view::Tex;
-use super::plots::{self, Marker};
+use super::plots::Marker;
 use super::run_form;
 use super::settings::Settings;
-use crate::model::{ModelConfig, ModelKind};
+use crate::model::ModelConfig;
 use crate::quality::Score;
 use crate::train::{Command, Event, History, StepMetrics, TrainConfig};
 use crate::types::grid::Picture;
@@ -65,6 +65,10 @@ pub struct TrainState {
     pub diverged: bool,
     /// Learning rates a starting run was given (shown once it has started).
     pub starting_lr: (f64, f64),
+    /// The samples' diversity as a share of the data's, at each sample step (GANs).
+    pub diversity: Vec<(u64, f32)>,
+    /// The mode-collapse alarm's last sounding: its step and what to try (dismissable).
+    pub collapse: Option<(u64, String)>,
     /// The schedule the run was started with (the sliders set the rates it multiplies).
     pub schedule: crate::types::schedule::LrSchedule,
     /// A Boltzmann machine's newest bottom-layer filters.
@@ -100,6 +104,8 @@ impl Default for TrainState {
             diverged: false,
             starting_lr: (0.0, 0.0),
             schedule: Default::default(),
+            diversity: Vec::new(),
+            collapse: None,
             filters: None,
             filters_tex: Tex::named("filters"),
             filters_shown: None,
@@ -147,6 +153,14 @@ impl TrainState {
             }
             Event::Filters { step, grid } => self.filters = Some((step, Arc::new(grid))),
             Event::Quality { step, score } => self.quality.push((step, score)),
+            Event::Diversity { step, ratio } => self.diversity.push((step, ratio)),
+            Event::Collapse { step, sign } => {
+                self.markers.push(Marker {
+                    step,
+                    text: "mode collapse?".into(),
+                });
+                self.collapse = Some((step, sign.describe()));
+            }
             Event::Samples { step, grid, live } => {
                 self.live_grid = live.map(|l| (step, Arc::new(l)));
                 self.push_grid(step, grid);
@@ -286,7 +300,8 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
                 t.alert = None;
             }
         }
-        charts(ui, s, t);
+        super::train_charts::collapse_banner(ui, t);
+        super::train_charts::charts(ui, s, t);
     });
 }
 
@@ -424,50 +439,6 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
         ui.label(format!("{:.0} examples/s", m.examples_per_sec));
     }
     ui.add(egui::Slider::new(&mut s.smoothing, 0.0..=0.99).text("smoothing"));
-}
-
-fn charts(ui: &mut egui::Ui, s: &Settings, t: &TrainState) {
-    let vae = t.model.as_ref().map_or(s.run.model, |m| m.kind) == ModelKind::Vae;
-    let m = t.metrics();
-    // Before a run starts, the charts of the model the form has chosen.
-    let kind = t.model.as_ref().map_or(s.run.model, |m| m.kind);
-    if kind.is_boltzmann() {
-        let n_plots = 5.0 + if t.quality.is_empty() { 0.0 } else { 1.0 };
-        let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(90.0, 320.0);
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            plots::boltzmann(ui, m, &t.markers, s.smoothing, h);
-            plots::throughput(ui, m, &t.markers, s.smoothing, h);
-            if !t.quality.is_empty() {
-                plots::quality(ui, &t.quality, &t.markers, h);
-            }
-        });
-        return;
-    }
-    let class = m.last().is_some_and(|p| p.class_acc_real.is_some());
-    let info = m.last().is_some_and(|p| p.info_loss.is_some());
-    let psnr = m
-        .last()
-        .is_some_and(|p| p.psnr.is_some() || p.content_loss.is_some());
-    let extra = [class, info, psnr, !t.quality.is_empty()];
-    let n_plots = 3.0 + extra.iter().filter(|x| **x).count() as f32;
-    let h = ((ui.available_height() - 20.0) / n_plots - 8.0).clamp(110.0, 320.0);
-    plots::losses(ui, m, &t.markers, s.smoothing, vae, h);
-    if psnr {
-        plots::restoration(ui, m, &t.markers, s.smoothing, h);
-    }
-    if !vae {
-        plots::discriminator(ui, m, &t.markers, s.smoothing, h);
-    }
-    if class {
-        plots::aux_head(ui, m, &t.markers, s.smoothing, h, plots::AuxHead::Class);
-    }
-    if info {
-        plots::aux_head(ui, m, &t.markers, s.smoothing, h, plots::AuxHead::Info);
-    }
-    plots::throughput(ui, m, &t.markers, s.smoothing, h);
-    if !t.quality.is_empty() {
-        plots::quality(ui, &t.quality, &t.markers, h);
-    }
 }
 
 fn samples(ui: &mut egui::Ui, s: &Settings, t: &mut TrainState, out: &mut Vec<Action>) {

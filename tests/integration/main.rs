@@ -8,6 +8,7 @@ mod checkpoint;
 mod cli;
 mod cli_boltzmann;
 mod cli_latent;
+mod collapse;
 mod colour;
 mod cyclegan;
 mod data;
