@@ -149,7 +149,7 @@ impl Generator {
             Generator::Style(g) => g.to_w(z, label),
             Generator::Sr(g) => g.first_hidden(z),
             // The coarse level's: the noise planes only add detail.
-            Generator::Lap(g) => g.coarse.first_hidden(g.split(z).0, None),
+            Generator::Lap(g) => g.coarse.first_hidden(g.split(z).0),
             Generator::Cycle(g) => g.forward(z).flatten(1, 3),
         }
     }

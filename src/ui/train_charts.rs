@@ -6,23 +6,28 @@ use super::train_panel::TrainState;
 use crate::model::ModelKind;
 use eframe::egui;
 
-/// The mode-collapse alarm, until dismissed: what fell, at which step, and what to try.
-pub fn collapse_banner(ui: &mut egui::Ui, t: &mut TrainState) {
-    let Some((step, text)) = t.collapse.clone() else {
-        return;
-    };
+/// A coloured strip with `text` and a Dismiss button; true when dismissed.
+pub fn banner(ui: &mut egui::Ui, fill: egui::Color32, text: String) -> bool {
     let mut dismissed = false;
     egui::Frame::new()
-        .fill(egui::Color32::from_rgb(95, 70, 20))
+        .fill(fill)
         .inner_margin(6.0)
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                ui.colored_label(egui::Color32::WHITE, format!("Step {step}: {text}"));
+                ui.colored_label(egui::Color32::WHITE, text);
                 dismissed = ui.button("Dismiss").clicked();
             });
         });
-    if dismissed {
-        t.collapse = None;
+    dismissed
+}
+
+/// The mode-collapse alarm, until dismissed: what fell, at which step, and what to try.
+pub fn collapse_banner(ui: &mut egui::Ui, t: &mut TrainState) {
+    if let Some((step, text)) = t.collapse.clone() {
+        let amber = egui::Color32::from_rgb(95, 70, 20);
+        if banner(ui, amber, format!("Step {step}: {text}")) {
+            t.collapse = None;
+        }
     }
 }
 

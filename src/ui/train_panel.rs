@@ -286,17 +286,8 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
         });
     egui::CentralPanel::default().show(ui, |ui| {
         if let Some(alert) = t.alert.clone() {
-            let mut dismissed = false;
-            egui::Frame::new()
-                .fill(egui::Color32::from_rgb(90, 40, 30))
-                .inner_margin(6.0)
-                .show(ui, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.colored_label(egui::Color32::WHITE, format!("Warning: {alert}"));
-                        dismissed = ui.button("Dismiss").clicked();
-                    });
-                });
-            if dismissed {
+            let red = egui::Color32::from_rgb(90, 40, 30);
+            if super::train_charts::banner(ui, red, format!("Warning: {alert}")) {
                 t.alert = None;
             }
         }

@@ -44,7 +44,7 @@ impl Trainer {
         reals.reverse();
         let (coarse_z, planes) = lg.split(z);
         // What each level's D is shown: (real, fake, condition), the fake still in G's graph.
-        let coarse_fake = lg.coarse.forward(coarse_z, None); // [batch, channels, s0, s0]
+        let coarse_fake = lg.coarse.forward(coarse_z); // [batch, channels, s0, s0]
         let mut pairs = vec![(reals[0].clone(), coarse_fake, None)];
         for (k, (level, noise)) in lg.levels.iter().zip(planes).enumerate() {
             let up = up2(reals[k].clone()); // [batch, channels, s, s]
@@ -56,7 +56,7 @@ impl Trainer {
                      x: Tensor<4>,
                      up: &Option<Tensor<4>>| {
             match (k, up) {
-                (0, _) | (_, None) => dd.coarse.forward(x, None),
+                (0, _) | (_, None) => dd.coarse.forward(x),
                 (k, Some(up)) => dd.levels[k - 1].forward(x, up.clone()),
             }
         };
