@@ -176,7 +176,7 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
 /// there) and the warm-up.
 fn schedule_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
     use crate::types::schedule::LrShape;
-    let l = ui.label("Learning rate");
+    let l = ui.label("Schedule");
     let shape = run.lr_schedule.unwrap_or_default();
     let mut picked = shape;
     egui::ComboBox::from_id_salt("lr-schedule")
