@@ -145,6 +145,15 @@ pub struct DcganDiscriminator {
     /// A second head on the same features: ACGAN's class logits, or InfoGAN's Q (categorical
     /// code logits, then the continuous codes' predicted means).
     aux: Option<Linear>,
+    /// InfoGAN's Q hidden layer before `aux`, when the run has one (`q_hidden`).
+    q: Option<QHidden>,
+}
+
+/// A dense layer with batch norm and leaky ReLU between D's features and Q's outputs.
+#[derive(Module, Debug)]
+pub struct QHidden {
+    fc: Linear,
+    bn: BatchNorm,
 }
 
 impl DcganDiscriminator {
@@ -177,7 +186,16 @@ impl DcganDiscriminator {
             bn2: BatchNormConfig::new(widths[1]).init(device),
             mid,
             fc: head(1),
-            aux: cfg.kind.has_aux_head().then(|| head(cfg.cond_dim())),
+            aux: cfg.kind.has_aux_head().then(|| match cfg.q_hidden {
+                0 => head(cfg.cond_dim()),
+                h => LinearConfig::new(h, cfg.cond_dim())
+                    .with_initializer(dcgan_init())
+                    .init(device),
+            }),
+            q: (cfg.kind.has_codes() && cfg.q_hidden > 0).then(|| QHidden {
+                fc: head(cfg.q_hidden),
+                bn: BatchNormConfig::new(cfg.q_hidden).init(device),
+            }),
         }
     }
 
@@ -203,10 +221,10 @@ impl DcganDiscriminator {
             for s in &self.mid {
                 x = batch_norm_act(&s.bn, conv(&s.conv, x), SLOPE); // side halved
             }
-            let aux = self
-                .aux
-                .as_ref()
-                .map(|h| linear_channels_last(h, x.clone())); // [batch, cond_dim]
+            let aux = self.aux.as_ref().map(|h| match &self.q {
+                Some(q) => h.forward(q.activate(linear_channels_last(&q.fc, x.clone()))),
+                None => linear_channels_last(h, x.clone()),
+            }); // [batch, cond_dim]
             return (linear_channels_last(&self.fc, x), aux); // [batch, 1]
         }
         let x = match label {
@@ -226,8 +244,18 @@ impl DcganDiscriminator {
             x = leaky_relu(s.bn.forward(s.conv.forward(x)), SLOPE); // side halved, channels doubled
         }
         let features = x.flatten(1, 3); // [batch, 6272]
-        let aux = self.aux.as_ref().map(|h| h.forward(features.clone())); // [batch, cond_dim]
+        let aux = self.aux.as_ref().map(|h| match &self.q {
+            Some(q) => h.forward(q.activate(q.fc.forward(features.clone()))),
+            None => h.forward(features.clone()),
+        }); // [batch, cond_dim]
         (self.fc.forward(features), aux) // [batch, 1]
+    }
+}
+
+impl QHidden {
+    /// The dense layer's output [batch, hidden] normalised and activated.
+    fn activate(&self, x: Tensor<2>) -> Tensor<2> {
+        leaky_relu(self.bn.forward(x), SLOPE)
     }
 }
 
@@ -265,6 +293,7 @@ mod tests {
             (ModelKind::Dcgan, 28, 1),
             (ModelKind::Cdcgan, 28, 1),
             (ModelKind::Acgan, 28, 1),
+            (ModelKind::Infogan, 28, 1), // Q's hidden layer on the features
             (ModelKind::Dcgan, 32, 3),
             (ModelKind::Cdcgan, 32, 3),
         ];
@@ -285,9 +314,8 @@ mod tests {
                 Tensor::<2>::from_data(TensorData::new(v, shape), &device)
             };
             let z = host(1, [4, cfg.latent_dim]);
-            let label = kind
-                .is_conditional()
-                .then(|| burn::tensor::activation::sigmoid(host(2, [4, 10])));
+            let label = (cfg.cond_dim() > 0)
+                .then(|| burn::tensor::activation::sigmoid(host(2, [4, cfg.cond_dim()])));
             let run = |fast_on: bool| {
                 let path = crate::model::cpu_kernels::Scope::set(fast_on);
                 let before = cpu_kernels::dispatched_here();

@@ -93,6 +93,10 @@ pub struct RunOptions {
     /// lapgan: levels of the Laplacian pyramid, 2 or 3 (default 3: 8, 16 and 32 px at 32).
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..=3))]
     pub levels: Option<u64>,
+    /// infogan: hidden units of Q's dense layer before the code outputs (0: the outputs sit
+    /// on D's features; default 128, the paper's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1024))]
+    pub q_hidden: Option<u64>,
     /// stylegan: layers of the mapping network from z to w, 1 to 8 (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
     pub mapping_layers: Option<u64>,
@@ -128,6 +132,7 @@ impl Default for RunOptions {
             latent: None,
             width: None,
             mapping_layers: None,
+            q_hidden: None,
             levels: None,
             boltzmann: Default::default(),
             sr: Default::default(),
@@ -181,6 +186,11 @@ impl RunOptions {
             && self.model == ModelKind::Stylegan
         {
             c.model.mapping_layers = m as usize;
+        }
+        if let Some(q) = self.q_hidden
+            && self.model == ModelKind::Infogan
+        {
+            c.model.q_hidden = q as usize;
         }
         if let Some(l) = self.levels
             && self.model == ModelKind::Lapgan
@@ -262,6 +272,7 @@ impl RunOptions {
             .channels
             .filter(|c| channel_count(&c.to_string()).is_ok());
         self.levels = self.levels.map(|l| l.clamp(2, 3));
+        self.q_hidden = self.q_hidden.map(|q| q.min(1024));
         self.schedule_steps = self.schedule_steps.clamp(1, MAX_SCHEDULE_STEPS);
         self.warmup = self.warmup.map(|w| w.min(self.schedule_steps - 1));
         self.sr = self.sr.sanitized();

@@ -31,6 +31,8 @@ pub const MAX_CODES: usize = 16;
 /// InfoGAN's defaults (Chen et al. 2016, MNIST): one 10-way categorical and 2 continuous codes.
 pub const INFOGAN_CATEGORIES: usize = 10;
 pub const INFOGAN_CODES: usize = 2;
+/// InfoGAN's Q head's hidden units (Chen et al.'s MNIST Q: FC-128, batch norm, leaky ReLU).
+pub const Q_HIDDEN: usize = 128;
 /// Boltzmann machines: the most units in one hidden layer, and the most hidden layers.
 pub const MAX_UNITS: usize = 8192;
 pub const MAX_LAYERS: usize = 4;
@@ -226,6 +228,11 @@ pub struct ModelConfig {
     /// A Laplacian pyramid's levels, 2 or 3 (0 for other models).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub levels: usize,
+    /// InfoGAN's Q head: a hidden dense layer of this many units with batch norm before the
+    /// code outputs (the paper's FC-128); 0 puts the outputs on D's features directly, as
+    /// runs from before it was chosen.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub q_hidden: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -337,6 +344,7 @@ impl ModelConfig {
             } else {
                 0
             },
+            q_hidden: if kind.has_codes() { Q_HIDDEN } else { 0 },
         }
     }
 
