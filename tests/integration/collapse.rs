@@ -8,8 +8,11 @@ use latentlab::train::{Command, Event, RunSpec, TrainingHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// 1,100 steps of a tiny `kind` GAN on the four patterns: the diversity readings and alarms.
-fn watch(kind: ModelKind) -> (Vec<(u64, f32)>, Vec<(u64, CollapseSign)>) {
+/// What a run reported: its diversity readings and its alarms, each with its step.
+type Watched = (Vec<(u64, f32)>, Vec<(u64, CollapseSign)>);
+
+/// 1,100 steps of a tiny `kind` GAN on the four patterns.
+fn watch(kind: ModelKind) -> Watched {
     let mut config = tiny(kind, Loss::Nonsat, 4);
     (config.lr_g, config.lr_d, config.batch) = (1e-3, 1e-3, 32);
     config.sample_count = 64;
