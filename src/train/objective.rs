@@ -56,10 +56,16 @@ pub const INFO_WEIGHT: f64 = 1.0;
 
 /// InfoGAN's information loss, a lower bound on the mutual information between the codes and
 /// the image, up to a constant: the categorical code's cross-entropy plus the continuous
-/// codes' Gaussian negative log-likelihood with unit variance, 0.5 * sum((c - q)^2).
+/// codes' Gaussian negative log-likelihood with unit variance, 0.5 * sum((c - q)^2), times
+/// `continuous_weight`.
 /// `q`: Q's output `[batch, categories + codes]` (logits, then means); `codes`: the codes G was
 /// given, same shape. Returns the loss `[1]` and Q's categorical accuracy `[1]`.
-pub fn info_loss(q: Tensor<2>, codes: Tensor<2>, categories: usize) -> (Tensor<1>, Tensor<1>) {
+pub fn info_loss(
+    q: Tensor<2>,
+    codes: Tensor<2>,
+    categories: usize,
+    continuous_weight: f64,
+) -> (Tensor<1>, Tensor<1>) {
     let [batch, dim] = q.dims();
     let q_cat = q.clone().slice([0..batch, 0..categories]); // [batch, categories]
     let c_cat = codes.clone().slice([0..batch, 0..categories]);
@@ -68,7 +74,11 @@ pub fn info_loss(q: Tensor<2>, codes: Tensor<2>, categories: usize) -> (Tensor<1
     if dim > categories {
         let q_cont = q.slice([0..batch, categories..dim]); // [batch, codes]
         let c_cont = codes.slice([0..batch, categories..dim]);
-        let nll = (q_cont - c_cont).square().sum_dim(1).mean().mul_scalar(0.5);
+        let nll = (q_cont - c_cont)
+            .square()
+            .sum_dim(1)
+            .mean()
+            .mul_scalar(0.5 * continuous_weight);
         loss = loss + nll;
     }
     (loss, acc)
@@ -209,7 +219,7 @@ mod tests {
         // 0.5 * mean((0.5 - 1)^2, (0 - -1)^2) = 0.5 * 0.625 = 0.3125.
         let q = rows(&[0.0, 3f32.ln(), 0.5, 0.0, 0.0, 0.0], 3);
         let c = rows(&[0.0, 1.0, 1.0, 1.0, 0.0, -1.0], 3);
-        let (info, acc) = info_loss(q, c, 2);
+        let (info, acc) = info_loss(q, c, 2, 1.0);
         assert!((value(info) - 0.802915).abs() < 1e-5);
         assert_eq!(value(acc), 1.0);
     }

@@ -97,6 +97,10 @@ pub struct RunOptions {
     /// on D's features; default 128, the paper's).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub q_hidden: Option<u64>,
+    /// infogan: weight of the continuous codes' term in the information loss (the digit
+    /// code's is 1; default 0.1).
+    #[arg(long, value_parser = super::sr_options::adv_weight)]
+    pub info_cont_weight: Option<f64>,
     /// stylegan: layers of the mapping network from z to w, 1 to 8 (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
     pub mapping_layers: Option<u64>,
@@ -133,6 +137,7 @@ impl Default for RunOptions {
             width: None,
             mapping_layers: None,
             q_hidden: None,
+            info_cont_weight: None,
             levels: None,
             boltzmann: Default::default(),
             sr: Default::default(),
@@ -191,6 +196,11 @@ impl RunOptions {
             && self.model == ModelKind::Infogan
         {
             c.model.q_hidden = q as usize;
+        }
+        if let Some(w) = self.info_cont_weight
+            && self.model == ModelKind::Infogan
+        {
+            c.info_cont_weight = w;
         }
         if let Some(l) = self.levels
             && self.model == ModelKind::Lapgan
@@ -273,6 +283,9 @@ impl RunOptions {
             .filter(|c| channel_count(&c.to_string()).is_ok());
         self.levels = self.levels.map(|l| l.clamp(2, 3));
         self.q_hidden = self.q_hidden.map(|q| q.min(1024));
+        self.info_cont_weight = self
+            .info_cont_weight
+            .filter(|w| super::sr_options::adv_weight(&w.to_string()).is_ok());
         self.schedule_steps = self.schedule_steps.clamp(1, MAX_SCHEDULE_STEPS);
         self.warmup = self.warmup.map(|w| w.min(self.schedule_steps - 1));
         self.sr = self.sr.sanitized();

@@ -111,7 +111,7 @@ fn scale(s: &str) -> Result<usize, String> {
     }
 }
 
-fn adv_weight(s: &str) -> Result<f64, String> {
+pub(crate) fn adv_weight(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=MAX_ADV_WEIGHT).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a weight from 0 to {MAX_ADV_WEIGHT}")),

@@ -35,6 +35,18 @@ impl Loss {
     }
 }
 
+/// InfoGAN's continuous-code weight for new runs: a tenth of the categorical code's, as the
+/// public MNIST recipes use, so the two continuous codes do not outweigh the digit code.
+pub const INFO_CONT_WEIGHT: f64 = 0.1;
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
 /// The generator average's decay GANs train with unless told otherwise.
 pub const DEFAULT_EMA: f64 = 0.999;
 /// A style generator's default weight average.
@@ -70,6 +82,10 @@ pub struct TrainConfig {
     /// How a CycleGAN trains (`None` for other models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle: Option<CycleTrain>,
+    /// InfoGAN: the weight of the continuous codes' term in the information loss (the
+    /// categorical code's is 1). Runs from before it was a setting used 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub info_cont_weight: f64,
     /// How the learning rates change over the run (constant unless told otherwise).
     #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
     pub schedule: LrSchedule,
@@ -152,6 +168,11 @@ impl TrainConfig {
             sr: (kind == ModelKind::Srgan).then(SrTrain::default),
             cycle: (kind == ModelKind::Cyclegan).then(CycleTrain::default),
             schedule: LrSchedule::default(),
+            info_cont_weight: if kind == ModelKind::Infogan {
+                INFO_CONT_WEIGHT
+            } else {
+                1.0
+            },
         }
     }
 }

@@ -233,6 +233,7 @@ impl Trainer {
         let (lr_g, lr_d) = self.config.rates_at(self.step);
         let categories = self.config.model.num_classes;
         let has_codes = self.config.model.kind.has_codes();
+        let cont_weight = self.config.info_cont_weight;
         let fast = self.speedups;
         let n_critic = if loss == Loss::WganGp {
             self.config.n_critic.max(1)
@@ -290,7 +291,7 @@ impl Trainer {
                 }
                 // InfoGAN: D's body and Q learn to recover the codes of generated images.
                 (_, Some(af), _, Some(c)) => {
-                    let (info, acc) = objective::info_loss(af, c.clone(), categories);
+                    let (info, acc) = objective::info_loss(af, c.clone(), categories, cont_weight);
                     loss_d = loss_d + info.clone().mul_scalar(objective::INFO_WEIGHT);
                     aux = Some(Aux::Info(info.detach(), acc));
                 }
@@ -346,7 +347,7 @@ impl Trainer {
         match (a_fake, label, cond) {
             // InfoGAN: G is rewarded when its codes can be read back from its images.
             (Some(af), _, Some(c)) if has_codes => {
-                let (info, _) = objective::info_loss(af, c, categories);
+                let (info, _) = objective::info_loss(af, c, categories, cont_weight);
                 loss_g = loss_g + info.mul_scalar(objective::INFO_WEIGHT);
             }
             // ACGAN: G is also rewarded when D names the class it was asked for.
