@@ -19,7 +19,8 @@
 //!   ones (entropy 2.12 bits of 3.32), the slow start MLP GANs show everywhere;
 //! - 2 levels (14 -> 28, the MLP at 14 px): 10/10, Frechet 2105;
 //! - a convolutional coarse level (a dense layer to 7x7 maps, two 3x3 convolutions; its D two
-//!   3x3 convolutions and a dense logit) with band-pass levels: see `checkpoints/README.md`.
+//!   3x3 convolutions and a dense logit) with band-pass levels: 10/10, entropy 3.30 bits,
+//!   Frechet 272, KID 0.056, precision 0.755, recall 0.636: shipped as `mnist-lapgan`.
 
 use super::cpu_kernels::activation::leaky;
 use super::cpu_kernels::conv::conv as conv_k4s2;
