@@ -88,6 +88,7 @@ pub const NAMES: &[&str] = &[
     "mnist-stylegan",
     "shapes-srgan",
     "digits-cyclegan",
+    "fashion-cyclegan",
     "mnist-lapgan",
     "classifier-mnist5k",
     "classifier-fashion-mnist",

@@ -101,6 +101,10 @@ pub struct RunOptions {
     /// code's is 1; default 0.1).
     #[arg(long, value_parser = super::sr_options::adv_weight)]
     pub info_cont_weight: Option<f64>,
+    /// acgan: D also learns the class of generated images, as in Odena et al. (off by default:
+    /// D's class head learns from real images alone).
+    #[arg(long)]
+    pub class_on_fakes: bool,
     /// stylegan: layers of the mapping network from z to w, 1 to 8 (default 2).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=8))]
     pub mapping_layers: Option<u64>,
@@ -138,6 +142,7 @@ impl Default for RunOptions {
             mapping_layers: None,
             q_hidden: None,
             info_cont_weight: None,
+            class_on_fakes: false,
             levels: None,
             boltzmann: Default::default(),
             sr: Default::default(),
@@ -196,6 +201,9 @@ impl RunOptions {
             && self.model == ModelKind::Infogan
         {
             c.model.q_hidden = q as usize;
+        }
+        if self.class_on_fakes {
+            c.class_on_fakes = true;
         }
         if let Some(w) = self.info_cont_weight
             && self.model == ModelKind::Infogan

@@ -234,6 +234,7 @@ impl Trainer {
         let categories = self.config.model.num_classes;
         let has_codes = self.config.model.kind.has_codes();
         let cont_weight = self.config.info_cont_weight;
+        let class_on_fakes = self.config.class_on_fakes;
         let fast = self.speedups;
         let n_critic = if loss == Loss::WganGp {
             self.config.n_critic.max(1)
@@ -281,8 +282,10 @@ impl Trainer {
             match (a_real, a_fake, &label, &code) {
                 // ACGAN: D also learns to name the class of real and of generated images.
                 (Some(ar), Some(af), Some(y), None) => {
-                    let terms = objective::class_loss(ar.clone(), y.clone())
-                        + objective::class_loss(af.clone(), y.clone());
+                    let mut terms = objective::class_loss(ar.clone(), y.clone());
+                    if class_on_fakes {
+                        terms = terms + objective::class_loss(af.clone(), y.clone());
+                    }
                     loss_d = loss_d + terms.mul_scalar(objective::CLASS_WEIGHT);
                     aux = Some(Aux::Class(
                         objective::class_accuracy(ar.detach(), y.clone()),
