@@ -293,7 +293,7 @@ mod tests {
             (ModelKind::Dcgan, 28, 1),
             (ModelKind::Cdcgan, 28, 1),
             (ModelKind::Acgan, 28, 1),
-            (ModelKind::Infogan, 28, 1), // Q's hidden layer on the features
+            (ModelKind::Infogan, 28, 1),
             (ModelKind::Dcgan, 32, 3),
             (ModelKind::Cdcgan, 32, 3),
         ];
@@ -301,6 +301,9 @@ mod tests {
             let device = Device::flex().autodiff();
             let mut cfg = ModelConfig::new(kind, 10).with_shape(side, channels);
             cfg.width = 8; // small but the same shapes otherwise
+            if kind == ModelKind::Infogan {
+                cfg.q_hidden = 16; // Q's hidden layer on the features
+            }
             // Seeded weights and host-drawn inputs: the same case every run, whatever other
             // tests draw from the device's generator meanwhile.
             let (g, d) = crate::model::seeded_init(&device, 7, || {

@@ -93,12 +93,12 @@ pub struct RunOptions {
     /// lapgan: levels of the Laplacian pyramid, 2 or 3 (default 3: 8, 16 and 32 px at 32).
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..=3))]
     pub levels: Option<u64>,
-    /// infogan: hidden units of Q's dense layer before the code outputs (0: the outputs sit
-    /// on D's features; default 128, the paper's).
+    /// infogan: hidden units of Q's dense layer before the code outputs (default 0: the
+    /// outputs sit on D's features; the paper's is 128).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub q_hidden: Option<u64>,
     /// infogan: weight of the continuous codes' term in the information loss (the digit
-    /// code's is 1; default 0.1).
+    /// code's is 1; default 1).
     #[arg(long, value_parser = super::sr_options::adv_weight)]
     pub info_cont_weight: Option<f64>,
     /// acgan: D also learns the class of generated images, as in Odena et al. (off by default:

@@ -31,8 +31,10 @@ pub const MAX_CODES: usize = 16;
 /// InfoGAN's defaults (Chen et al. 2016, MNIST): one 10-way categorical and 2 continuous codes.
 pub const INFOGAN_CATEGORIES: usize = 10;
 pub const INFOGAN_CODES: usize = 2;
-/// InfoGAN's Q head's hidden units (Chen et al.'s MNIST Q: FC-128, batch norm, leaky ReLU).
-pub const Q_HIDDEN: usize = 128;
+/// InfoGAN's Q head's hidden units by default: none, the outputs sit on D's features. Chen et
+/// al.'s MNIST Q has FC-128 with batch norm (`--q-hidden 128`); with the continuous weight at
+/// 0.1 it scored a mean purity of 43.5% (7 distinct digits) against 57.9% (8) without, seed 0.
+pub const Q_HIDDEN: usize = 0;
 /// Boltzmann machines: the most units in one hidden layer, and the most hidden layers.
 pub const MAX_UNITS: usize = 8192;
 pub const MAX_LAYERS: usize = 4;
@@ -229,8 +231,7 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub levels: usize,
     /// InfoGAN's Q head: a hidden dense layer of this many units with batch norm before the
-    /// code outputs (the paper's FC-128); 0 puts the outputs on D's features directly, as
-    /// runs from before it was chosen.
+    /// code outputs (the paper's FC-128); 0 (the default) puts the outputs on D's features.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub q_hidden: usize,
 }

@@ -35,9 +35,10 @@ impl Loss {
     }
 }
 
-/// InfoGAN's continuous-code weight for new runs: a tenth of the categorical code's, as the
-/// public MNIST recipes use, so the two continuous codes do not outweigh the digit code.
-pub const INFO_CONT_WEIGHT: f64 = 0.1;
+/// InfoGAN's continuous-code weight by default. Public MNIST recipes use 0.1 so that the two
+/// continuous codes do not outweigh the digit code; here, with Q's hidden layer, 0.1 did not
+/// help (see [`crate::types::config::Q_HIDDEN`]).
+pub const INFO_CONT_WEIGHT: f64 = 1.0;
 
 fn yes() -> bool {
     true
@@ -91,7 +92,7 @@ pub struct TrainConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle: Option<CycleTrain>,
     /// InfoGAN: the weight of the continuous codes' term in the information loss (the
-    /// categorical code's is 1). Runs from before it was a setting used 1.
+    /// categorical code's is 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub info_cont_weight: f64,
     /// ACGAN: D also learns to name the class of generated images (Odena et al.). Off for new
