@@ -21,6 +21,11 @@
 //! - a convolutional coarse level (a dense layer to 7x7 maps, two 3x3 convolutions; its D two
 //!   3x3 convolutions and a dense logit) with band-pass levels: 10/10, entropy 3.30 bits,
 //!   Frechet 272, KID 0.056, precision 0.755, recall 0.636: shipped as `mnist-lapgan`.
+//!
+//! Speed: a step of the default pyramid at 28 px takes 591 ms on the 2-core CPU (batch 64),
+//! 4.8 DCGAN steps. Resampling is not the cost (up2 and down2 with their gradients: under
+//! 2 ms a step); the 3x3 convolutions of the levels and their gradients at full resolution
+//! are, so a faster 3x3 kernel is the next lever.
 
 use super::cpu_kernels::activation::leaky;
 use super::cpu_kernels::conv::conv as conv_k4s2;
