@@ -38,6 +38,8 @@ mod ui_latent;
 #[cfg(feature = "app")]
 mod ui_style;
 #[cfg(feature = "app")]
+mod ui_train;
+#[cfg(feature = "app")]
 mod ui_translate;
 
 use latentlab::data::Dataset;
