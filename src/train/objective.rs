@@ -219,9 +219,12 @@ mod tests {
         // 0.5 * mean((0.5 - 1)^2, (0 - -1)^2) = 0.5 * 0.625 = 0.3125.
         let q = rows(&[0.0, 3f32.ln(), 0.5, 0.0, 0.0, 0.0], 3);
         let c = rows(&[0.0, 1.0, 1.0, 1.0, 0.0, -1.0], 3);
-        let (info, acc) = info_loss(q, c, 2, 1.0);
+        let (info, acc) = info_loss(q.clone(), c.clone(), 2, 1.0);
         assert!((value(info) - 0.802915).abs() < 1e-5);
         assert_eq!(value(acc), 1.0);
+        // --info-cont-weight scales the continuous term alone: 0.490415 + 0.1 * 0.3125.
+        let (info, _) = info_loss(q, c, 2, 0.1);
+        assert!((value(info) - 0.521665).abs() < 1e-5);
     }
 
     #[test]

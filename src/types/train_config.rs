@@ -192,3 +192,24 @@ impl TrainConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_saved_before_the_settings_existed_train_as_they_did() {
+        // A new ACGAN leaves fakes out of D's class loss; its manifest says so.
+        let new = TrainConfig::new(ModelKind::Acgan, Loss::Nonsat, 10);
+        assert!(!new.class_on_fakes);
+        let mut json = serde_json::to_value(&new).expect("serialise");
+        assert_eq!(json["class_on_fakes"], false);
+        // An older manifest has neither field: D classified fakes, the weight was 1.
+        let train = json.as_object_mut().expect("an object");
+        train.remove("class_on_fakes");
+        train.remove("info_cont_weight");
+        let old: TrainConfig = serde_json::from_value(json).expect("deserialise");
+        assert!(old.class_on_fakes);
+        assert_eq!(old.info_cont_weight, 1.0);
+    }
+}

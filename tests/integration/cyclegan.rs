@@ -108,24 +108,20 @@ fn translate_turns_pictures_either_way_and_refuses_odd_sides() {
         run.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let run_s = run.to_str().unwrap();
     let input = dir.path().join("wide.png");
     image::RgbImage::from_fn(20, 12, |x, _| image::Rgb([(x * 12) as u8, 80, 160]))
         .save(&input)
         .unwrap();
     let out = dir.path().join("out");
     for direction in ["a2b", "b2a"] {
-        let o = latentlab(&[
+        let args = crate::cli::on_pictures(
             "translate",
-            "--checkpoint",
-            run_s,
-            "--direction",
-            direction,
-            "--force",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+            &run,
+            &["--direction", direction, "--force"],
+            &[&input],
+            &out,
+        );
+        let o = latentlab(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(o.status.success(), "{}", stderr(&o));
         let made = image::open(out.join("wide.png")).expect("the translation");
         assert_eq!((made.width(), made.height()), (20, 12));

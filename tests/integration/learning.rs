@@ -235,3 +235,21 @@ fn infogan_categorical_code_steers_the_samples_and_q_reads_it_back() {
         "Q reads the code back: {last:?}"
     );
 }
+
+#[test]
+fn acgan_d_learns_classes_of_fakes_only_when_asked() {
+    // The same run twice but for the switch: D's first loss differs by the fakes' class term.
+    let loss_d = |on_fakes: bool| {
+        let mut cfg = tiny(ModelKind::Acgan, Loss::Nonsat, 4);
+        cfg.class_on_fakes = on_fakes;
+        let mut t =
+            Trainer::new(cfg, Arc::new(patterns(4)), "p".into(), &Device::flex()).expect("trainer");
+        t.step().expect("step").loss_d
+    };
+    let (real_only, with_fakes) = (loss_d(false), loss_d(true));
+    // 4 classes: an untrained head's cross-entropy on the fakes is about ln 4 = 1.39.
+    assert!(
+        with_fakes - real_only > 0.5,
+        "D's loss {with_fakes} with the fakes' class term, {real_only} without"
+    );
+}

@@ -158,15 +158,8 @@ fn upscale_enlarges_pictures_of_any_shape_and_refuses_what_it_cannot() {
     .save(&input)
     .unwrap();
     let out = dir.path().join("big");
-    let o = latentlab(&[
-        "upscale",
-        "--checkpoint",
-        run_s,
-        "--bicubic",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let args = crate::cli::on_pictures("upscale", &run, &["--bicubic"], &[&input], &out);
+    let o = latentlab(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", stderr(&o));
     let made = image::open(out.join("wide.png")).expect("the upscale");
     assert_eq!((made.width(), made.height()), (20, 12));
