@@ -27,6 +27,8 @@ const SLOPE: f64 = 0.2;
 
 #[derive(Module, Debug)]
 pub struct DcganGenerator {
+    /// The paper's InfoGAN dense layer before `fc`, when the run has one (`dense`).
+    dense: Option<Dense>,
     fc: Linear,
     bn0: BatchNorm,
     up1: ConvTranspose2d,
@@ -36,6 +38,24 @@ pub struct DcganGenerator {
     up2: ConvTranspose2d,
     channels: usize,
     side: usize,
+}
+
+/// A dense layer with batch norm (and ReLU in G, leaky ReLU in D).
+#[derive(Module, Debug)]
+pub struct Dense {
+    fc: Linear,
+    bn: BatchNorm,
+}
+
+impl Dense {
+    fn new(from: usize, to: usize, device: &Device) -> Self {
+        Self {
+            fc: LinearConfig::new(from, to)
+                .with_initializer(dcgan_init())
+                .init(device),
+            bn: BatchNormConfig::new(to).init(device),
+        }
+    }
 }
 
 /// A transposed convolution that doubles the side, then batch norm (and ReLU in use).
@@ -89,10 +109,15 @@ impl DcganGenerator {
                 bn: BatchNormConfig::new(to).init(device),
             })
             .collect();
+        let input = cfg.latent_dim + cfg.cond_dim();
         Self {
-            fc: LinearConfig::new(cfg.latent_dim + cfg.cond_dim(), c * side * side)
-                .with_initializer(dcgan_init())
-                .init(device),
+            dense: (cfg.dense > 0).then(|| Dense::new(input, cfg.dense, device)),
+            fc: LinearConfig::new(
+                if cfg.dense > 0 { cfg.dense } else { input },
+                c * side * side,
+            )
+            .with_initializer(dcgan_init())
+            .init(device),
             bn0: BatchNormConfig::new(c).init(device),
             up1: up(c, outs[0], device),
             bn1: BatchNormConfig::new(outs[0]).init(device),
@@ -105,14 +130,23 @@ impl DcganGenerator {
 
     /// `bn0(fc(z))` flattened: [batch, 6272] (inference statistics off an autodiff device).
     pub fn first_hidden(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<2> {
-        let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
+        let x = self.fc.forward(self.input(z, label)); // [batch, 6272]
         let [batch, _] = x.dims();
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
         self.bn0.forward(x).flatten(1, 3) // [batch, 6272]
     }
 
+    /// What `fc` takes: z and the label, through the dense layer when there is one.
+    fn input(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<2> {
+        let x = with_label(z, label); // [batch, latent + cond]
+        match &self.dense {
+            Some(d) => relu(d.bn.forward(d.fc.forward(x))), // [batch, dense]
+            None => x,
+        }
+    }
+
     pub fn forward(&self, z: Tensor<2>, label: Option<Tensor<2>>) -> Tensor<4> {
-        let x = self.fc.forward(with_label(z, label)); // [batch, 6272]
+        let x = self.fc.forward(self.input(z, label)); // [batch, 6272]
         let [batch, _] = x.dims();
         let x: Tensor<4> = x.reshape([batch, self.channels, self.side, self.side]); // [batch, 128, 7, 7]
         if cpu_kernels::training_here(&x.device()) {
@@ -141,6 +175,8 @@ pub struct DcganDiscriminator {
     bn2: BatchNorm,
     /// Stages after `conv2` at sides with more than two (none at 28 px).
     mid: Vec<DownStage>,
+    /// The paper's InfoGAN dense layer between the convolutions and the heads (`dense`).
+    dense: Option<Dense>,
     fc: Linear,
     /// A second head on the same features: ACGAN's class logits, or InfoGAN's Q (categorical
     /// code logits, then the continuous codes' predicted means).
@@ -165,8 +201,13 @@ impl DcganDiscriminator {
         } else {
             0
         };
+        let features = if cfg.dense > 0 {
+            cfg.dense
+        } else {
+            c * side * side
+        };
         let head = |out: usize| {
-            LinearConfig::new(c * side * side, out)
+            LinearConfig::new(features, out)
                 .with_initializer(dcgan_init())
                 .init(device)
         };
@@ -185,6 +226,7 @@ impl DcganDiscriminator {
             conv2: down(widths[0], widths[1], device),
             bn2: BatchNormConfig::new(widths[1]).init(device),
             mid,
+            dense: (cfg.dense > 0).then(|| Dense::new(c * side * side, cfg.dense, device)),
             fc: head(1),
             aux: cfg.kind.has_aux_head().then(|| match cfg.q_hidden {
                 0 => head(cfg.cond_dim()),
@@ -221,6 +263,10 @@ impl DcganDiscriminator {
             for s in &self.mid {
                 x = batch_norm_act(&s.bn, conv(&s.conv, x), SLOPE); // side halved
             }
+            if let Some(d) = &self.dense {
+                let f = leaky_relu(d.bn.forward(linear_channels_last(&d.fc, x)), SLOPE); // [batch, dense]
+                return self.heads(f);
+            }
             let aux = self.aux.as_ref().map(|h| match &self.q {
                 Some(q) => h.forward(q.activate(linear_channels_last(&q.fc, x.clone()))),
                 None => linear_channels_last(h, x.clone()),
@@ -244,6 +290,14 @@ impl DcganDiscriminator {
             x = leaky_relu(s.bn.forward(s.conv.forward(x)), SLOPE); // side halved, channels doubled
         }
         let features = x.flatten(1, 3); // [batch, 6272]
+        match &self.dense {
+            Some(d) => self.heads(leaky_relu(d.bn.forward(d.fc.forward(features)), SLOPE)),
+            None => self.heads(features),
+        }
+    }
+
+    /// Both heads on flat features [batch, n]: logits [batch, 1] and the second head's output.
+    fn heads(&self, features: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
         let aux = self.aux.as_ref().map(|h| match &self.q {
             Some(q) => h.forward(q.activate(q.fc.forward(features.clone()))),
             None => h.forward(features.clone()),
@@ -303,6 +357,7 @@ mod tests {
             cfg.width = 8; // small but the same shapes otherwise
             if kind == ModelKind::Infogan {
                 cfg.q_hidden = 16; // Q's hidden layer on the features
+                cfg.dense = 32; // and the paper's dense layers in G and D
             }
             // Seeded weights and host-drawn inputs: the same case every run, whatever other
             // tests draw from the device's generator meanwhile.

@@ -51,9 +51,6 @@ pub fn class_accuracy(logits: Tensor<2>, labels: Tensor<2>) -> Tensor<1> {
     hit.float().mean()
 }
 
-/// Weight of InfoGAN's information term in both networks' losses (Chen et al. use 1).
-pub const INFO_WEIGHT: f64 = 1.0;
-
 /// InfoGAN's information loss, a lower bound on the mutual information between the codes and
 /// the image, up to a constant: the categorical code's cross-entropy plus the continuous
 /// codes' Gaussian negative log-likelihood with unit variance, 0.5 * sum((c - q)^2), times

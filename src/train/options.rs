@@ -97,10 +97,19 @@ pub struct RunOptions {
     /// outputs sit on D's features; the paper's is 128).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub q_hidden: Option<u64>,
+    /// infogan: the paper's dense layers of this many units with batch norm, in G before the
+    /// first feature map and in D before the heads (default 0: none; the paper's is 1024).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=4096))]
+    pub dense: Option<u64>,
     /// infogan: weight of the continuous codes' term in the information loss (the digit
     /// code's is 1; default 1).
     #[arg(long, value_parser = super::sr_options::adv_weight)]
     pub info_cont_weight: Option<f64>,
+    /// infogan: weight of the whole information loss in both networks' losses (the paper's
+    /// lambda; default 1).
+    #[arg(long, value_parser = super::sr_options::adv_weight)]
+    pub info_weight: Option<f64>,
+
     /// acgan: D also learns the class of generated images, as in Odena et al. (off by default:
     /// D's class head learns from real images alone).
     #[arg(long)]
@@ -141,7 +150,10 @@ impl Default for RunOptions {
             width: None,
             mapping_layers: None,
             q_hidden: None,
+            dense: None,
             info_cont_weight: None,
+            info_weight: None,
+
             class_on_fakes: false,
             levels: None,
             boltzmann: Default::default(),
@@ -202,6 +214,11 @@ impl RunOptions {
         {
             c.model.q_hidden = q as usize;
         }
+        if let Some(n) = self.dense
+            && self.model == ModelKind::Infogan
+        {
+            c.model.dense = n as usize;
+        }
         if self.class_on_fakes {
             c.class_on_fakes = true;
         }
@@ -210,6 +227,12 @@ impl RunOptions {
         {
             c.info_cont_weight = w;
         }
+        if let Some(w) = self.info_weight
+            && self.model == ModelKind::Infogan
+        {
+            c.info_weight = w;
+        }
+
         if let Some(l) = self.levels
             && self.model == ModelKind::Lapgan
         {
@@ -291,8 +314,12 @@ impl RunOptions {
             .filter(|c| channel_count(&c.to_string()).is_ok());
         self.levels = self.levels.map(|l| l.clamp(2, 3));
         self.q_hidden = self.q_hidden.map(|q| q.min(1024));
+        self.dense = self.dense.map(|n| n.min(4096));
         self.info_cont_weight = self
             .info_cont_weight
+            .filter(|w| super::sr_options::adv_weight(&w.to_string()).is_ok());
+        self.info_weight = self
+            .info_weight
             .filter(|w| super::sr_options::adv_weight(&w.to_string()).is_ok());
         self.schedule_steps = self.schedule_steps.clamp(1, MAX_SCHEDULE_STEPS);
         self.warmup = self.warmup.map(|w| w.min(self.schedule_steps - 1));

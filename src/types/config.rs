@@ -234,6 +234,11 @@ pub struct ModelConfig {
     /// code outputs (the paper's FC-128); 0 (the default) puts the outputs on D's features.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub q_hidden: usize,
+    /// InfoGAN: the paper's dense layers, this many units with batch norm: in G between the
+    /// noise and the first feature map, in D between the convolutions and the heads (which
+    /// then share it). 0 (the default): none, the DCGAN-28 body.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dense: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -346,6 +351,7 @@ impl ModelConfig {
                 0
             },
             q_hidden: if kind.has_codes() { Q_HIDDEN } else { 0 },
+            dense: 0,
         }
     }
 

@@ -39,6 +39,8 @@ impl Loss {
 /// continuous codes do not outweigh the digit code; here, with Q's hidden layer, 0.1 did not
 /// help (see [`crate::types::config::Q_HIDDEN`]).
 pub const INFO_CONT_WEIGHT: f64 = 1.0;
+/// InfoGAN's default information weight (Chen et al. use 1).
+pub const INFO_WEIGHT: f64 = 1.0;
 
 fn yes() -> bool {
     true
@@ -95,6 +97,11 @@ pub struct TrainConfig {
     /// categorical code's is 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub info_cont_weight: f64,
+    /// InfoGAN: the information loss's weight in both networks' losses (Chen et al.'s
+    /// lambda; 1 unless told otherwise).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub info_weight: f64,
+
     /// ACGAN: D also learns to name the class of generated images (Odena et al.). Off for new
     /// runs: D's class head then learns from real images alone, so G is rewarded only for
     /// digits a real-data classifier reads as asked (see `checkpoints/README.md`: 96.3% ->
@@ -186,6 +193,11 @@ impl TrainConfig {
             class_on_fakes: kind != ModelKind::Acgan,
             info_cont_weight: if kind == ModelKind::Infogan {
                 INFO_CONT_WEIGHT
+            } else {
+                1.0
+            },
+            info_weight: if kind == ModelKind::Infogan {
+                INFO_WEIGHT
             } else {
                 1.0
             },

@@ -253,3 +253,27 @@ fn acgan_d_learns_classes_of_fakes_only_when_asked() {
         "D's loss {with_fakes} with the fakes' class term, {real_only} without"
     );
 }
+
+#[test]
+fn infogan_info_weight_scales_the_information_term_in_d() {
+    // The same first step but for --info-weight: D's loss moves by the weighted term.
+    let loss_d = |weight: f64| {
+        let mut cfg = tiny(ModelKind::Infogan, Loss::Nonsat, 4);
+        cfg.info_weight = weight;
+        let mut t =
+            Trainer::new(cfg, Arc::new(patterns(4)), "p".into(), &Device::flex()).expect("trainer");
+        t.step().expect("step").loss_d
+    };
+    let (none, one, two) = (loss_d(0.0), loss_d(1.0), loss_d(2.0));
+    // An untrained Q's cross-entropy on a 4-way code is about ln 4 = 1.39 (plus the continuous
+    // codes' term), so each unit of weight adds more than 0.5.
+    assert!(
+        one - none > 0.5,
+        "D's loss {one} with weight 1, {none} with 0"
+    );
+    let (a, b) = (one - none, two - none);
+    assert!(
+        (b - 2.0 * a).abs() < 1e-3 * b.abs().max(1.0),
+        "weight 2 adds {b}, weight 1 {a}"
+    );
+}

@@ -234,6 +234,8 @@ impl Trainer {
         let categories = self.config.model.num_classes;
         let has_codes = self.config.model.kind.has_codes();
         let cont_weight = self.config.info_cont_weight;
+        let info_weight = self.config.info_weight;
+
         let class_on_fakes = self.config.class_on_fakes;
         let fast = self.speedups;
         let n_critic = if loss == Loss::WganGp {
@@ -295,7 +297,7 @@ impl Trainer {
                 // InfoGAN: D's body and Q learn to recover the codes of generated images.
                 (_, Some(af), _, Some(c)) => {
                     let (info, acc) = objective::info_loss(af, c.clone(), categories, cont_weight);
-                    loss_d = loss_d + info.clone().mul_scalar(objective::INFO_WEIGHT);
+                    loss_d = loss_d + info.clone().mul_scalar(info_weight);
                     aux = Some(Aux::Info(info.detach(), acc));
                 }
                 _ => {}
@@ -351,7 +353,7 @@ impl Trainer {
             // InfoGAN: G is rewarded when its codes can be read back from its images.
             (Some(af), _, Some(c)) if has_codes => {
                 let (info, _) = objective::info_loss(af, c, categories, cont_weight);
-                loss_g = loss_g + info.mul_scalar(objective::INFO_WEIGHT);
+                loss_g = loss_g + info.mul_scalar(info_weight);
             }
             // ACGAN: G is also rewarded when D names the class it was asked for.
             (Some(af), Some(y), _) => {
