@@ -38,6 +38,13 @@ impl Batcher {
         self.order.shuffle(&mut rng);
     }
 
+    /// The indices this batcher walks, in increasing order.
+    pub fn indices(&self) -> Vec<usize> {
+        let mut all = self.order.clone();
+        all.sort_unstable();
+        all
+    }
+
     /// Indices of the next `batch` examples, wrapping into a new epoch when needed.
     pub fn next_indices(&mut self, batch: usize) -> Vec<usize> {
         let mut out = Vec::with_capacity(batch);

@@ -14,7 +14,7 @@ mod update;
 pub use cyclegan::{CYCLE_SHOWN, Domains};
 pub use super_res::{SR_SHOWN, shrink};
 
-pub use boltzmann::{GAP_EVERY, JOINT_LR_FRACTION, Phase, held_out, phase_of};
+pub use boltzmann::{GAP_EVERY, JOINT_LR_FRACTION, Phase, phase_of};
 
 use super::{History, TrainConfig, TrainError};
 use crate::checkpoint;
@@ -283,11 +283,10 @@ impl Trainer {
         let fixed_labels =
             (m.cond_dim() > 0).then(|| noise::cycling_conditions(n, m.num_classes, m.codes));
         // A Boltzmann machine's free-energy gap needs images it never trains on, and so do a
-        // super-resolution net's grid and score.
-        let batcher = if sr {
+        // super-resolution net's grid and score: a tenth spread over the data, so that a set
+        // sorted by class (the embedded digits are) still trains on every class.
+        let batcher = if sr || kind.is_boltzmann() {
             Batcher::over(crate::data::trained_on(data.len()), config.seed)
-        } else if kind.is_boltzmann() {
-            Batcher::new(data.len() - boltzmann::held_out(data.len()), config.seed)
         } else {
             Batcher::new(data.len(), config.seed)
         };
@@ -399,6 +398,11 @@ impl Trainer {
         self.config.lr_g = lr_g;
         self.config.lr_d = lr_d;
         Ok(())
+    }
+
+    /// The indices of the data set's images this run trains on (the rest are held out).
+    pub fn training_indices(&self) -> Vec<usize> {
+        self.batcher.indices()
     }
 
     pub fn data(&self) -> &Dataset {

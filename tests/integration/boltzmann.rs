@@ -441,3 +441,38 @@ fn gibbs_sampling_matches_the_exact_distribution_of_a_2x2_rbm() {
         );
     }
 }
+
+#[test]
+fn boltzmann_machines_train_on_every_class_of_a_class_sorted_set() {
+    // The embedded digits are sorted by class: holding out the last tenth held out every 9.
+    let data = latentlab::data::DataSource::Default
+        .load(28)
+        .expect("embedded digits");
+    assert_eq!(
+        data.labels.last(),
+        Some(&9),
+        "the set is still sorted by class"
+    );
+    for kind in [ModelKind::Rbm, ModelKind::Dbn] {
+        let layers: &[usize] = if kind == ModelKind::Rbm {
+            &[16]
+        } else {
+            &[16, 16]
+        };
+        let mut c = config(kind, layers);
+        c.model.num_classes = if kind == ModelKind::Dbn { 10 } else { 0 };
+        let t = Trainer::new(c, Arc::new(data.clone()), "default".into(), &Device::flex())
+            .expect("trainer");
+        let idx = t.training_indices();
+        let mut per_class = [0usize; 10];
+        for &i in &idx {
+            per_class[data.labels[i] as usize] += 1;
+        }
+        // 4,500 of 5,000 train (500 held out, spread), 450 of each class.
+        assert_eq!(idx.len(), 4500, "{kind:?}");
+        assert!(
+            per_class.iter().all(|&n| n == 450),
+            "{kind:?}: {per_class:?}"
+        );
+    }
+}

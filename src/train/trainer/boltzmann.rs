@@ -58,8 +58,6 @@ impl CdState {
     }
 }
 
-pub use crate::data::held_out;
-
 /// Updates at the start of each phase that use momentum 0.5 before the configured value.
 const MOMENTUM_WARMUP: u64 = 500;
 /// The free-energy gap is measured every this many updates.
@@ -190,11 +188,19 @@ impl Trainer {
         (v, label)
     }
 
-    /// Deterministic binary images (pixel > 1/2) and labels: the training side (the first
-    /// images) and the held-out side (the last ones) of the free-energy gap.
+    /// Deterministic binary images (pixel > 1/2) and labels: the training side and the
+    /// held-out side of the free-energy gap, each spread evenly over its images (a data set
+    /// sorted by class gives both sides every class).
     fn gap_images(&self) -> [(Tensor<2>, Vec<u8>); 2] {
         let len = self.data.len();
-        let hold = held_out(len).min(GAP_IMAGES);
+        let held = crate::data::held_out_spread(len);
+        let trained = crate::data::trained_on(len);
+        let hold = held.len().min(GAP_IMAGES);
+        let spread = |all: &[usize]| -> Vec<usize> {
+            (0..hold.min(all.len()))
+                .map(|i| all[i * all.len() / hold.max(1)])
+                .collect()
+        };
         let take = |idx: Vec<usize>| {
             let px: Vec<f32> = self
                 .data
@@ -207,7 +213,7 @@ impl Trainer {
             let t = Tensor::<2>::from_data(TensorData::new(px, [idx.len(), n]), &self.device);
             (t, labels)
         };
-        [take((0..hold).collect()), take((len - hold..len).collect())]
+        [take(spread(&trained)), take(spread(&held))]
     }
 
     /// Data `v` [batch, 784] as the input of layer `i`: sampled up through the layers below
