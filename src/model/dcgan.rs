@@ -182,14 +182,7 @@ pub struct DcganDiscriminator {
     /// code logits, then the continuous codes' predicted means).
     aux: Option<Linear>,
     /// InfoGAN's Q hidden layer before `aux`, when the run has one (`q_hidden`).
-    q: Option<QHidden>,
-}
-
-/// A dense layer with batch norm and leaky ReLU between D's features and Q's outputs.
-#[derive(Module, Debug)]
-pub struct QHidden {
-    fc: Linear,
-    bn: BatchNorm,
+    q: Option<Dense>,
 }
 
 impl DcganDiscriminator {
@@ -234,10 +227,8 @@ impl DcganDiscriminator {
                     .with_initializer(dcgan_init())
                     .init(device),
             }),
-            q: (cfg.kind.has_codes() && cfg.q_hidden > 0).then(|| QHidden {
-                fc: head(cfg.q_hidden),
-                bn: BatchNormConfig::new(cfg.q_hidden).init(device),
-            }),
+            q: (cfg.kind.has_codes() && cfg.q_hidden > 0)
+                .then(|| Dense::new(features, cfg.q_hidden, device)),
         }
     }
 
@@ -264,8 +255,7 @@ impl DcganDiscriminator {
                 x = batch_norm_act(&s.bn, conv(&s.conv, x), SLOPE); // side halved
             }
             if let Some(d) = &self.dense {
-                let f = leaky_relu(d.bn.forward(linear_channels_last(&d.fc, x)), SLOPE); // [batch, dense]
-                return self.heads(f);
+                return self.heads(d.activate(linear_channels_last(&d.fc, x))); // on [batch, dense]
             }
             let aux = self.aux.as_ref().map(|h| match &self.q {
                 Some(q) => h.forward(q.activate(linear_channels_last(&q.fc, x.clone()))),
@@ -291,7 +281,7 @@ impl DcganDiscriminator {
         }
         let features = x.flatten(1, 3); // [batch, 6272]
         match &self.dense {
-            Some(d) => self.heads(leaky_relu(d.bn.forward(d.fc.forward(features)), SLOPE)),
+            Some(d) => self.heads(d.activate(d.fc.forward(features))),
             None => self.heads(features),
         }
     }
@@ -306,8 +296,8 @@ impl DcganDiscriminator {
     }
 }
 
-impl QHidden {
-    /// The dense layer's output [batch, hidden] normalised and activated.
+impl Dense {
+    /// D's and Q's use: the dense layer's output [batch, units] normalised, then leaky ReLU.
     fn activate(&self, x: Tensor<2>) -> Tensor<2> {
         leaky_relu(self.bn.forward(x), SLOPE)
     }
