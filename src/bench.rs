@@ -163,14 +163,16 @@ pub fn synthetic_data(len: usize, side: usize, channels: usize, seed: u64) -> Da
 }
 
 /// Measure one model on one device.
+/// A remote device's token comes from `LATENTLAB_TOKEN` or `token_file`.
 pub fn bench_one(
     kind: ModelKind,
-    choice: DeviceChoice,
+    choice: &DeviceChoice,
+    token_file: Option<&std::path::Path>,
     opts: &BenchOptions,
     speedups: Speedups,
 ) -> Result<BenchRun, BenchError> {
-    let selected = device::select(choice)?;
-    if choice == DeviceChoice::Wgpu && !selected.is_gpu {
+    let selected = device::select(choice, token_file)?;
+    if *choice == DeviceChoice::Wgpu && !selected.is_gpu {
         return Err(BenchError::NoGpu(selected.description));
     }
     let data = Arc::new(synthetic_data(
@@ -219,6 +221,8 @@ pub fn bench_one(
     let generate_ms_batch64 = latency(64, 20)?;
     let variant = if speedups == Speedups::ALL || kind.is_boltzmann() {
         ""
+    } else if speedups == Speedups::PORTABLE {
+        "no CPU kernels"
     } else {
         "baseline"
     };
@@ -227,6 +231,7 @@ pub fn bench_one(
         variant: variant.into(),
         device: match choice {
             DeviceChoice::Wgpu => "wgpu",
+            DeviceChoice::Remote(_) => "remote",
             _ => "cpu",
         }
         .into(),
@@ -239,6 +244,32 @@ pub fn bench_one(
         generate_ms_batch1,
         generate_ms_batch64,
     })
+}
+
+/// Remote against local training, model by model: each step's time on the CPU here (without
+/// latentlab's CPU kernels, which a remote device cannot use) and through the server, and the
+/// difference, which is what the round trips cost.
+pub fn overhead_table(runs: &[BenchRun]) -> String {
+    let mut out = format!(
+        "{:<10} {:>16} {:>17} {:>18} {:>7}\n",
+        "model", "local ms/step", "remote ms/step", "overhead ms/step", "ratio"
+    );
+    let ms = |r: &BenchRun| 1000.0 * r.batch as f64 / r.train_examples_per_sec;
+    for remote in runs.iter().filter(|r| r.device == "remote") {
+        let local = runs.iter().find(|l| {
+            l.model == remote.model && l.device == "cpu" && l.variant == "no CPU kernels"
+        });
+        let Some(local) = local else { continue };
+        out += &format!(
+            "{:<10} {:>16.2} {:>17.2} {:>18.2} {:>6.2}x\n",
+            remote.model,
+            ms(local),
+            ms(remote),
+            ms(remote) - ms(local),
+            ms(remote) / ms(local)
+        );
+    }
+    out
 }
 
 /// The results as a table, with each row's training speed as a ratio to the first row's.

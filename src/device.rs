@@ -2,8 +2,9 @@
 
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// wgpu when a real GPU adapter exists, otherwise the CPU.
@@ -13,6 +14,46 @@ pub enum DeviceChoice {
     Cpu,
     /// wgpu, even on a software (CPU) adapter such as llvmpipe.
     Wgpu,
+    /// Device 0 of a `latentlab serve` server: `ws://HOST:PORT` or `iroh:ID` (what follows
+    /// `remote:` on the command line).
+    Remote(String),
+}
+
+impl DeviceChoice {
+    /// The name the command line takes: `auto`, `cpu`, `wgpu` or `remote:ADDRESS`.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Auto => "auto".into(),
+            Self::Cpu => "cpu".into(),
+            Self::Wgpu => "wgpu".into(),
+            Self::Remote(a) => format!("remote:{a}"),
+        }
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Remote(_))
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "wgpu" => Ok(Self::Wgpu),
+            _ => match s.strip_prefix("remote:") {
+                Some(a) => crate::remote::Address::parse(a)
+                    .map(|_| Self::Remote(a.trim_end_matches('/').into()))
+                    .map_err(|e| e.to_string()),
+                None => Err(format!(
+                    "`{s}` is not a device: use auto, cpu, wgpu, remote:ws://HOST:PORT or \
+                     remote:iroh:ID"
+                )),
+            },
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +63,8 @@ pub enum DeviceError {
          driver); train on the CPU instead"
     )]
     NoAdapter,
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
 }
 
 /// A chosen device and a sentence saying what it is.
@@ -30,6 +73,8 @@ pub struct Selected {
     pub device: Device,
     pub description: String,
     pub is_gpu: bool,
+    /// The server's address, for a remote device.
+    pub remote: Option<String>,
 }
 
 /// One wgpu adapter as the system reports it.
@@ -65,6 +110,7 @@ fn cpu(reason: &str) -> Selected {
         device: Device::flex(),
         description: format!("cpu (burn flex, {} threads){reason}", threads()),
         is_gpu: false,
+        remote: None,
     }
 }
 
@@ -111,9 +157,21 @@ fn gpu_kind(kind: wgpu::DeviceType) -> Option<DeviceKind> {
 
 /// Pick the device for `choice`. `auto` takes wgpu only for a real GPU: a CPU adapter such as
 /// llvmpipe trains DCGAN-28 about 50 times slower than flex.
-pub fn select(choice: DeviceChoice) -> Result<Selected, DeviceError> {
-    if choice == DeviceChoice::Cpu {
-        return Ok(cpu(""));
+/// A remote device's token comes from `LATENTLAB_TOKEN` or `token_file`.
+pub fn select(choice: &DeviceChoice, token_file: Option<&Path>) -> Result<Selected, DeviceError> {
+    match choice {
+        DeviceChoice::Cpu => return Ok(cpu("")),
+        DeviceChoice::Remote(a) => {
+            let address = crate::remote::Address::parse(a)?;
+            let device = crate::remote::connect(&address, token_file)?;
+            return Ok(Selected {
+                device,
+                description: format!("remote: device 0 of the server at {address}"),
+                is_gpu: false,
+                remote: Some(address.to_string()),
+            });
+        }
+        _ => {}
     }
     let found = adapters();
     // Discrete before integrated before virtual.
@@ -129,6 +187,7 @@ pub fn select(choice: DeviceChoice) -> Result<Selected, DeviceError> {
             device: Device::wgpu(gpu_kind(a.kind).unwrap_or_default()),
             description: format!("wgpu on {} ({:?}, {})", a.name, a.kind, a.backend),
             is_gpu: true,
+            remote: None,
         }),
         (Some(a), DeviceChoice::Wgpu) => Ok(Selected {
             device: Device::wgpu(DeviceKind::Cpu),
@@ -137,6 +196,7 @@ pub fn select(choice: DeviceChoice) -> Result<Selected, DeviceError> {
                 a.name, a.backend
             ),
             is_gpu: false,
+            remote: None,
         }),
         (None, DeviceChoice::Wgpu) => Err(DeviceError::NoAdapter),
         (Some(a), _) => Ok(cpu(&format!(

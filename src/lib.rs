@@ -14,6 +14,7 @@ pub mod explore;
 pub mod export;
 pub mod model;
 pub mod quality;
+pub mod remote;
 pub mod signals;
 pub mod threads;
 pub mod train;

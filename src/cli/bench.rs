@@ -46,13 +46,13 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     };
     let mut runs = Vec::new();
     let mut references = Vec::new();
-    for &device in &devices {
+    for device in &devices {
         let plans = opts.models.iter().flat_map(|&m| {
             let base = (a.baseline && !m.is_boltzmann()).then_some((m, bench::Speedups::NONE));
             base.into_iter().chain([(m, bench::Speedups::ALL)])
         });
         for (model, speedups) in plans {
-            match bench::bench_one(model, device, &opts, speedups) {
+            match bench::bench_one(model, device, None, &opts, speedups) {
                 Ok(r) => {
                     say!(
                         "{} on {}: {:.1} examples/s",
@@ -71,7 +71,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                     if let Some(threads) = reference {
                         let plan = super::pytorch::Plan {
                             python: &a.python,
-                            device: if device == DeviceChoice::Wgpu {
+                            device: if *device == DeviceChoice::Wgpu {
                                 "cuda"
                             } else {
                                 "cpu"
@@ -107,7 +107,33 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             }
         }
     }
+    if let Some(address) = &a.remote {
+        let remote = DeviceChoice::Remote(address.clone());
+        for &model in &opts.models {
+            // The same step on both sides: a remote device cannot use the CPU kernels.
+            for device in [&DeviceChoice::Cpu, &remote] {
+                let r = bench::bench_one(
+                    model,
+                    device,
+                    a.token_file.as_deref(),
+                    &opts,
+                    bench::Speedups::PORTABLE,
+                )?;
+                say!(
+                    "{} on {} (no CPU kernels): {:.1} examples/s",
+                    r.model,
+                    r.device_name,
+                    r.train_examples_per_sec
+                );
+                runs.push(r);
+            }
+        }
+    }
     crate::cli::output::text(&bench::table(&runs))?;
+    if a.remote.is_some() {
+        out!();
+        crate::cli::output::text(&bench::overhead_table(&runs))?;
+    }
     if !references.is_empty() {
         out!();
         crate::cli::output::text(&bench::ratio_table(&runs, &references))?;

@@ -7,7 +7,7 @@ use latentlab::checkpoint;
 use latentlab::detect::{self, DetectorInfo};
 
 pub fn detect(a: DetectArgs) -> Result<()> {
-    let device = burn::tensor::Device::flex();
+    let device = a.compute.select()?;
     let dir = checkpoint::shipped::resolve(&a.checkpoint);
     let detector = detect::load(&dir, &device)
         .with_context(|| format!("loading the detector in {}", dir.display()))?;
@@ -34,7 +34,7 @@ pub fn detector(a: DetectorArgs) -> Result<()> {
         detect::DETECTOR_FILES,
         a.force,
     )?;
-    let device = burn::tensor::Device::flex();
+    let device = a.compute.select()?;
     let run = checkpoint::shipped::resolve(&a.fakes_from);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
         .with_context(|| format!("loading the generator of {}", run.display()))?;

@@ -62,10 +62,15 @@ fn fixed_condition(
 
 /// The run `arg` names (a directory or a shipped name): its directory, manifest and generator
 /// on the CPU, after checking that `out` may be written.
-fn open_run(arg: &Path, out: &Path, force: bool) -> Result<(PathBuf, Manifest, Generator)> {
+fn open_run(
+    arg: &Path,
+    out: &Path,
+    force: bool,
+    device: &burn::tensor::Device,
+) -> Result<(PathBuf, Manifest, Generator)> {
     export::check_out_file(out, force)?;
     let dir = checkpoint::shipped::resolve(arg);
-    let (manifest, g) = checkpoint::load_generator(&dir, &burn::tensor::Device::flex())
+    let (manifest, g) = checkpoint::load_generator(&dir, device)
         .with_context(|| format!("loading checkpoint {}", arg.display()))?;
     super::refuse_image_to_image(arg, manifest.model(), "find directions in or encode into")?;
     if manifest.model().kind.is_boltzmann() {
@@ -79,8 +84,8 @@ fn open_run(arg: &Path, out: &Path, force: bool) -> Result<(PathBuf, Manifest, G
 }
 
 pub fn directions(a: DirectionsArgs) -> Result<()> {
-    let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force)?;
-    let device = burn::tensor::Device::flex();
+    let device = a.compute.select()?;
+    let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force, &device)?;
     let model = manifest.model().clone();
     // The same rule as sample's and encode's: --label only for a conditional model, --code
     // only for InfoGAN (a VAE takes neither).
@@ -111,7 +116,7 @@ pub fn directions(a: DirectionsArgs) -> Result<()> {
                 |_| true,
             )?
         } else if model.kind == ModelKind::Vae {
-            vae_directions(&dir, &manifest, a.n as usize, a.k as usize, a.seed)?
+            vae_directions(&dir, &manifest, a.n as usize, a.k as usize, a.seed, &device)?
         } else {
             pca::generator_directions(
                 &g,
@@ -258,8 +263,9 @@ fn vae_directions(
     n: usize,
     k: usize,
     seed: u64,
+    device: &burn::tensor::Device,
 ) -> Result<Vec<Direction>> {
-    let device = burn::tensor::Device::flex();
+    let device = device.clone();
     let model = manifest.model();
     let encoder =
         checkpoint::load_module(dir, checkpoint::ENCODER, VaeEncoder::new(model, &device))
@@ -289,8 +295,8 @@ fn vae_directions(
 }
 
 pub fn encode(a: EncodeArgs) -> Result<()> {
-    let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force)?;
-    let device = burn::tensor::Device::flex();
+    let device = a.compute.select()?;
+    let (dir, manifest, g) = open_run(&a.checkpoint, &a.out, a.force, &device)?;
     let model = manifest.model().clone();
     let (source_name, target) = match (&a.image, a.data_index) {
         (Some(path), None) => (

@@ -7,12 +7,35 @@ pub mod latent;
 pub mod output;
 pub mod pytorch;
 pub mod runs;
+#[cfg(feature = "remote")]
+pub mod serve;
 pub mod train;
 pub mod upscale;
 
 use anyhow::{Context, Result, bail};
 use latentlab::checkpoint::{self, lease::Lease, replace};
 use std::path::Path;
+
+/// Where a command's tensors run: `--device` and `--token-file`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// cpu (burn flex: the same seed gives the same bytes everywhere), auto, wgpu, or a
+    /// `latentlab serve` server: remote:ws://HOST:PORT or remote:iroh:ID (its token from
+    /// LATENTLAB_TOKEN or --token-file).
+    #[arg(long, default_value = "cpu")]
+    pub device: latentlab::device::DeviceChoice,
+    /// The file holding a remote server's token (when LATENTLAB_TOKEN is not set).
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl DeviceArgs {
+    /// The device, connected (a remote one within a timeout, or a named error).
+    pub fn select(&self) -> Result<burn::tensor::Device> {
+        let s = latentlab::device::select(&self.device, self.token_file.as_deref())?;
+        Ok(s.device)
+    }
+}
 
 /// Claim and check a command's output directory (a classifier's, a detector's: marked by
 /// `marker`, holding `files`) before any work: refused while another latentlab process uses

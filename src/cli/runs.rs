@@ -13,8 +13,8 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     let (n, cols) = (a.n as usize, a.cols as usize);
     export::check_out_file(&a.out, a.force)?;
     let dir = checkpoint::shipped::resolve(&a.checkpoint);
-    // Sampling always runs on the CPU so the same seed gives the same bytes everywhere.
-    let device = burn::tensor::Device::flex();
+    // The CPU by default, where the same seed gives the same bytes everywhere.
+    let device = a.compute.select()?;
     let (manifest, g) = checkpoint::load_generator(&dir, &device)
         .with_context(|| format!("loading checkpoint {}", a.checkpoint.display()))?;
     let model = manifest.model();
@@ -276,7 +276,7 @@ pub fn classifier(a: ClassifierArgs) -> Result<()> {
 
 pub fn score(a: ScoreArgs) -> Result<()> {
     use latentlab::quality;
-    let device = burn::tensor::Device::flex();
+    let device = a.compute.select()?;
     let run = checkpoint::shipped::resolve(&a.checkpoint);
     let (manifest, g) = checkpoint::load_generator(&run, &device)
         .with_context(|| format!("loading checkpoint {}", run.display()))?;

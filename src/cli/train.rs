@@ -220,7 +220,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
         config,
         data: Arc::new(data),
         data_source: source.to_string(),
-        device: run.device,
+        device: run.device.clone(),
+        token_file: run.token_file.clone(),
         resume_from: a.resume.then(|| a.out.clone()),
         out_dir: Some(a.out.clone()),
         max_steps: Some(total),
@@ -419,6 +420,25 @@ pub fn train(a: TrainArgs) -> Result<()> {
                     message: format!(
                         "training diverged at step {step}: {loss} = {value}; {kept}. Try a lower \
                          --lr (with --resume to continue from the checkpoint)"
+                    ),
+                });
+                break;
+            }
+            Event::RemoteLost {
+                server,
+                error,
+                last_good_step,
+            } => {
+                let kept = format!(
+                    "{} (in {})",
+                    latentlab::train::messages::kept_text(last_good_step),
+                    a.out.display()
+                );
+                outcome = Some(Fatal {
+                    code: crate::EXIT_REMOTE_LOST,
+                    message: format!(
+                        "the server at {server} stopped answering ({error}); {kept}. When it is \
+                         back, continue with the same command and --resume"
                     ),
                 });
                 break;

@@ -77,6 +77,12 @@ pub enum Request {
         start: Option<GibbsStart>,
         control: GibbsControl,
     },
+    /// Run the generator on `device` from now on (connected here, off the UI thread), and
+    /// load the current model onto it; answered by [`Reply::DeviceChanged`].
+    UseDevice {
+        device: crate::device::DeviceChoice,
+        token_file: Option<PathBuf>,
+    },
     Shutdown,
 }
 
@@ -135,6 +141,11 @@ pub enum Reply {
     Gibbs(GibbsFrame),
     Translated(Box<super::translate::Translation>),
     Pyramid(Box<super::translate::PyramidView>),
+    /// The generator now runs on this device (the server's address for a remote one).
+    DeviceChanged {
+        description: String,
+        remote: Option<String>,
+    },
     Error(String),
 }
 
@@ -209,6 +220,8 @@ struct Worker {
     out: Outbox<Reply>,
     device: Device,
     loaded: Option<Loaded>,
+    /// The request that loaded the current model, replayed on a change of device.
+    source: Option<Request>,
 }
 
 impl Worker {
@@ -218,6 +231,7 @@ impl Worker {
             // Batch-1 inference is fastest on the CPU (no transfer, no kernel launch).
             device: Device::flex(),
             loaded: None,
+            source: None,
         }
     }
 
@@ -267,7 +281,25 @@ impl Worker {
     }
 
     fn handle(&mut self, r: Request) -> Result<Option<Reply>, ExploreError> {
+        if matches!(r, Request::LoadDir(_) | Request::LoadSnapshot(_)) {
+            self.source = Some(r.clone());
+        }
         match r {
+            Request::UseDevice { device, token_file } => {
+                let selected = crate::device::select(&device, token_file.as_deref())
+                    .map_err(|e| ExploreError::Compute(e.to_string()))?;
+                self.device = selected.device;
+                // The model moves by loading it again, on the new device.
+                if let Some(source) = self.source.clone()
+                    && let Some(reply) = self.handle(source)?
+                {
+                    self.reply(reply);
+                }
+                Ok(Some(Reply::DeviceChanged {
+                    description: selected.description,
+                    remote: selected.remote,
+                }))
+            }
             Request::LoadDir(dir) => {
                 // Held while the generator and the encoder are read: no save swaps the run.
                 let (manifest, _reading) = checkpoint::open_run(&dir)?;

@@ -17,6 +17,8 @@ pub struct RunSpec {
     /// How the user named the data (`default`, `fashion`, a path), for the manifest.
     pub data_source: String,
     pub device: DeviceChoice,
+    /// Where a remote device's token is (when `LATENTLAB_TOKEN` is not set).
+    pub token_file: Option<PathBuf>,
     /// Continue the run in this directory instead of starting fresh.
     pub resume_from: Option<PathBuf>,
     /// Save here when the run finishes or is stopped.
@@ -87,7 +89,7 @@ pub enum Command {
 /// - `Diverged` pauses the run: its state is no longer good and will not be saved; the last
 ///   good checkpoint stays where it is.
 /// - `SaveFailed` means nothing was written (the previous checkpoint, if any, is intact).
-/// - `Failed` and `Finished` end a run.
+/// - `Failed`, `RemoteLost` and `Finished` end a run.
 /// - Everything else (`Step`, `Samples`, `Quality`, `Detection`, `Judged`, ...) is
 ///   informational.
 #[derive(Debug, Clone)]
@@ -167,6 +169,14 @@ pub enum Event {
     /// The generator as it is now, as plain data (answer to [`Command::Snapshot`]).
     Snapshot(Box<GeneratorSnapshot>),
     Warning(String),
+    /// The remote server of the run stopped answering (it died, or the network dropped): the
+    /// run has ended, the last good checkpoint is kept, and `--resume` continues from it once
+    /// the server is back.
+    RemoteLost {
+        server: String,
+        error: String,
+        last_good_step: Option<u64>,
+    },
     Failed(String),
     Finished {
         step: u64,

@@ -70,9 +70,15 @@ pub struct RunOptions {
     /// Seed for initialisation, noise and data order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// auto: wgpu on a real GPU, the CPU otherwise; cpu: burn's flex backend; wgpu: force wgpu.
-    #[arg(long, value_enum, default_value = "auto")]
+    /// auto: wgpu on a real GPU, the CPU otherwise; cpu: burn's flex backend; wgpu: force wgpu;
+    /// remote:ws://HOST:PORT or remote:iroh:ID: a `latentlab serve` server (its token from
+    /// LATENTLAB_TOKEN or --token-file).
+    #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// The file holding a remote server's token (when LATENTLAB_TOKEN is not set). Only the
+    /// path is remembered, never the token.
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
     /// Report a fixed-noise sample grid (saved as samples.png in the run) every K steps.
     #[arg(long, default_value_t = 100)]
     pub sample_every: u64,
@@ -143,6 +149,7 @@ impl Default for RunOptions {
             schedule_steps: DEFAULT_SCHEDULE_STEPS,
             seed: 0,
             device: DeviceChoice::Auto,
+            token_file: None,
             sample_every: 100,
             score_every: 0,
             ema: None,

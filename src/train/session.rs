@@ -86,6 +86,8 @@ struct Session {
     leases: HashMap<PathBuf, Lease>,
     /// The mode-collapse alarm of the run.
     collapse: crate::quality::collapse::CollapseWatch,
+    /// The server of the run's remote device, if it has one.
+    remote: Option<String>,
 }
 
 fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
@@ -111,6 +113,7 @@ impl Session {
             seen: HashMap::new(),
             leases: HashMap::new(),
             collapse: Default::default(),
+            remote: None,
         }
     }
 
@@ -145,8 +148,13 @@ impl Session {
     }
 
     /// A panic inside the thread: save what there is (an emergency save, never over good
-    /// state with bad), then report the failure.
+    /// state with bad), then report the failure. On a remote device the panic is burn's read
+    /// from a server that stopped answering: the state is on that server, so nothing can be
+    /// saved, and the last good checkpoint is what is left.
     fn crashed(&mut self, text: String) {
+        if self.remote.is_some() {
+            return self.fail(text);
+        }
         let unsaved = self.trainer.as_ref().is_some_and(|t| {
             self.diverged.is_none() && Some(t.step) != self.last_good_step && t.step > 0
         });
@@ -168,12 +176,28 @@ impl Session {
         self.fail(text);
     }
 
+    /// End the run with `text`. On a remote device a failure mid-run is the server that stopped
+    /// answering (burn's reads fail, or panic, once its connection is gone).
     fn fail(&mut self, text: String) {
+        let remote = self.remote.take();
+        let last_good_step = self.last_good_step;
+        self.end_run();
+        match remote {
+            Some(server) => self.out.send(Event::RemoteLost {
+                server,
+                error: text,
+                last_good_step,
+            }),
+            None => self.out.send(Event::Failed(text)),
+        }
+    }
+
+    fn end_run(&mut self) {
         self.trainer = None;
         self.diverged = None;
         self.running = false;
         self.pending_steps = 0;
-        self.out.send(Event::Failed(text));
+        self.remote = None;
     }
 
     fn step_count(&self) -> u64 {
@@ -255,7 +279,7 @@ impl Session {
     }
 
     fn start(&mut self, spec: RunSpec) {
-        let selected = match device::select(spec.device) {
+        let selected = match device::select(&spec.device, spec.token_file.as_deref()) {
             Ok(s) => s,
             Err(e) => return self.fail(e.to_string()),
         };
@@ -299,6 +323,7 @@ impl Session {
         match trainer {
             Ok(t) => {
                 self.diverged = None;
+                self.remote = selected.remote.clone();
                 self.last_good_step = spec.resume_from.is_some().then_some(t.step);
                 self.out.send(Event::Started {
                     device: selected.description,
@@ -525,6 +550,10 @@ impl Session {
                     self.leases.remove(&path);
                 }
                 let diverged = matches!(e, crate::checkpoint::CheckpointError::NonFinite { .. });
+                // Weights that cannot be read back from a server that died look non-finite.
+                if self.remote.is_some() && !t.device_answers() {
+                    return self.fail(format!("its weights could not be read back ({e})"));
+                }
                 let step = t.step;
                 self.out.send(Event::SaveFailed {
                     path,

@@ -109,6 +109,12 @@ impl Speedups {
         freeze_d_for_g: true,
         cpu_extensions: true,
     };
+    /// The step options without the CPU kernels: what a device other than burn flex runs.
+    pub const PORTABLE: Self = Self {
+        reuse_fake: true,
+        freeze_d_for_g: true,
+        cpu_extensions: false,
+    };
     pub const NONE: Self = Self {
         reuse_fake: false,
         freeze_d_for_g: false,
@@ -415,6 +421,12 @@ impl Trainer {
     }
 
     /// Every weight of every network is finite (checked before a save).
+    /// Whether the device answers a read (a remote server may have gone away).
+    pub fn device_answers(&self) -> bool {
+        let probe = Tensor::<1>::zeros([1], &self.device.clone().without_autodiff());
+        probe.try_into_data().is_ok()
+    }
+
     pub fn weights_finite(&self) -> bool {
         match &self.nets {
             Nets::Gan { g, d, ema, .. } => {

@@ -196,7 +196,8 @@ impl LatentLabApp {
             config,
             data,
             data_source: s.run.data_for_run().to_string(),
-            device: s.run.device,
+            device: s.run.device.clone(),
+            token_file: s.run.token_file.clone(),
             resume_from: None,
             out_dir: None,
             // A decaying schedule ends the run at its last step (its rate is zero there).

@@ -10,7 +10,7 @@ use super::gpu_view;
 use super::image_view::fit;
 use super::settings::Settings;
 use crate::explore::jobs::ImageSource;
-use crate::explore::worker::ModelInfo;
+use crate::explore::worker::{ModelInfo, Request};
 use crate::types::grid::Picture;
 use eframe::egui;
 
@@ -336,10 +336,16 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
                 },
             ));
         }
+        remote_toggle(ui, s, e, out);
         ui.label(format!(
-            "{} · {:.2} ms per image",
+            "{} · {:.2} ms per image{}",
             if e.gpu { "GPU view" } else { "CPU view" },
-            e.last_generate_ms
+            e.last_generate_ms,
+            if e.remote.is_some() {
+                " (round trip to the server)"
+            } else {
+                ""
+            }
         ));
     });
     if e.view_mode == ViewMode::Sweep {
@@ -538,5 +544,37 @@ fn vae_views(ui: &mut egui::Ui, e: &mut ExploreState) {
             e.z[1] = pos.y as f32;
         }
         e.dirty = true;
+    }
+}
+
+/// "Generate on the server": offered while the run form's device is a remote server; the
+/// explorer connects and moves its model there (or back to this CPU) on its own thread.
+fn remote_toggle(ui: &mut egui::Ui, s: &Settings, e: &ExploreState, out: &mut Vec<Action>) {
+    let crate::device::DeviceChoice::Remote(address) = &s.run.device else {
+        if e.remote.is_some() && ui.button("Generate here").clicked() {
+            out.push(Action::Explore(Request::UseDevice {
+                device: crate::device::DeviceChoice::Cpu,
+                token_file: None,
+            }));
+        }
+        return;
+    };
+    let mut on = e.remote.is_some();
+    if ui
+        .checkbox(&mut on, "on the server")
+        .on_hover_text(format!(
+            "Run the explorer's generator on {address} (the Train form's server)"
+        ))
+        .changed()
+    {
+        let device = if on {
+            s.run.device.clone()
+        } else {
+            crate::device::DeviceChoice::Cpu
+        };
+        out.push(Action::Explore(Request::UseDevice {
+            device,
+            token_file: s.run.token_file.clone(),
+        }));
     }
 }

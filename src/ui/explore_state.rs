@@ -39,6 +39,8 @@ pub struct ExploreState {
     pub reference: Option<Arc<Picture>>,
     pub diff_view: bool,
     pub last_generate_ms: f32,
+    /// The server the generator runs on, when not this machine.
+    pub remote: Option<String>,
     next_id: u64,
     pub(super) dirty: bool,
     pub manifold: Option<Arc<Picture>>,
@@ -132,6 +134,7 @@ impl Default for ExploreState {
             reference: None,
             diff_view: false,
             last_generate_ms: 0.0,
+            remote: None,
             next_id: 0,
             dirty: false,
             manifold: None,

@@ -136,16 +136,29 @@ pub fn show(ui: &mut egui::Ui, run: &mut RunOptions, out: &mut Vec<Action>) {
                 .labelled_by(l.id);
             ui.end_row();
             let l = ui.label("Device");
+            let shown = match &run.device {
+                DeviceChoice::Remote(_) => "remote…".to_string(),
+                d => d.name(),
+            };
             egui::ComboBox::from_id_salt("device")
-                .selected_text(format!("{:?}", run.device).to_lowercase())
+                .selected_text(shown)
                 .show_ui(ui, |ui| {
                     for d in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Wgpu] {
-                        ui.selectable_value(&mut run.device, d, format!("{d:?}").to_lowercase());
+                        let name = d.name();
+                        ui.selectable_value(&mut run.device, d, name);
+                    }
+                    if ui
+                        .selectable_label(run.device.is_remote(), "remote…")
+                        .clicked()
+                        && !run.device.is_remote()
+                    {
+                        run.device = DeviceChoice::Remote(REMOTE_EXAMPLE.into());
                     }
                 })
                 .response
                 .labelled_by(l.id);
             ui.end_row();
+            remote_rows(ui, run);
             let l = ui.label("Samples every");
             ui.add(
                 egui::DragValue::new(&mut run.sample_every)
@@ -436,5 +449,37 @@ fn data_b_row(ui: &mut egui::Ui, run: &mut RunOptions) {
         })
         .response
         .labelled_by(l.id);
+    ui.end_row();
+}
+
+/// What the server field holds when Remote… is first picked (`latentlab serve`'s default).
+const REMOTE_EXAMPLE: &str = "ws://127.0.0.1:3000";
+
+/// The remote server's address and token file, shown while the device is Remote…. The
+/// connection is made by the training thread when the run starts (with a timeout), and the
+/// token is read there: the form holds only the file's path.
+fn remote_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
+    let DeviceChoice::Remote(address) = &mut run.device else {
+        return;
+    };
+    let l = ui.label("Server");
+    ui.add(egui::TextEdit::singleline(address).hint_text(REMOTE_EXAMPLE))
+        .labelled_by(l.id)
+        .on_hover_text("ws://HOST:PORT or iroh:ID, as `latentlab serve` printed it");
+    ui.end_row();
+    let l = ui.label("Token file");
+    let mut text = run
+        .token_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let r = ui
+        .add(egui::TextEdit::singleline(&mut text).hint_text("or set LATENTLAB_TOKEN"))
+        .labelled_by(l.id)
+        .on_hover_text("the server's token file, copied from the server");
+    if r.changed() {
+        let t = text.trim();
+        run.token_file = (!t.is_empty()).then(|| std::path::PathBuf::from(t));
+    }
     ui.end_row();
 }

@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(r.data, DataSource::Path("/data/glyphs".into()));
         assert_eq!((r.lr_g, r.lr_d, r.lr), (Some(1e-3), Some(5e-4), None));
         assert_eq!(
-            (r.device, r.sample_every, r.score_every),
+            (r.device.clone(), r.sample_every, r.score_every),
             (DeviceChoice::Cpu, 50, 200)
         );
         assert_eq!((r.width, r.latent), (Some(16), None));

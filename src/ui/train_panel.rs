@@ -198,6 +198,20 @@ impl TrainState {
                 ));
             }
             Event::Warning(text) => self.alert = Some(text),
+            Event::RemoteLost {
+                server,
+                error,
+                last_good_step,
+            } => {
+                self.status = RunStatus::Failed;
+                self.alert = Some(format!(
+                    "the server at {server} stopped answering ({error}); the run has ended and \
+                     {}. Saved checkpoints are untouched: when the server is back, restart \
+                     latentlab (it does not reconnect to a server it lost) and continue from \
+                     your last save with `latentlab train --resume`, or train here again.",
+                    crate::train::messages::kept_text(last_good_step)
+                ));
+            }
             Event::Failed(text) => {
                 self.status = RunStatus::Failed;
                 self.alert = Some(format!(

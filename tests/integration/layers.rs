@@ -10,6 +10,7 @@ const ORDER: &[&str] = &[
     "dirs",
     "signals",
     "threads",
+    "remote",
     "device",
     "data",
     "model",

@@ -19,6 +19,8 @@ mod latent;
 mod layers;
 mod learning;
 mod quality;
+#[cfg(feature = "remote")]
+mod remote;
 mod schedule;
 mod session;
 mod srgan;
@@ -116,6 +118,7 @@ pub fn pattern_spec(config: TrainConfig) -> latentlab::train::RunSpec {
         data: std::sync::Arc::new(patterns(8)),
         data_source: "patterns".into(),
         device: latentlab::device::DeviceChoice::Cpu,
+        token_file: None,
         resume_from: None,
         out_dir: None,
         max_steps: None,

@@ -64,6 +64,13 @@ impl LatentLabApp {
             Reply::Gibbs(frame) => self.explore.gibbs.on_frame(frame),
             Reply::Translated(t) => self.translate.on_result(&self.ctx, *t),
             Reply::Pyramid(p) => self.translate.on_pyramid(&self.ctx, *p),
+            Reply::DeviceChanged {
+                description,
+                remote,
+            } => {
+                self.notice(format!("explorer: the generator runs on {description}"));
+                self.explore.remote = remote;
+            }
             Reply::Error(text) => {
                 self.explore.on_explorer_error();
                 self.notice(format!("explorer: {text}"));

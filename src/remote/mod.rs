@@ -1,0 +1,197 @@
+//! Training on another machine's devices through burn's remote backend: the client side (an
+//! address, a token, a connect with a timeout) here, the server (`latentlab serve`) in
+//! [`server`]. Autodiff stays on the client; only primitive tensor operations travel.
+//!
+//! burn 0.22.1 caches a session per (address, credential) for the life of the process, and
+//! never reconnects a dead one: a process that lost its server must start again to reach it
+//! anew (the CLI does; the app says so).
+
+pub mod token;
+
+#[cfg(feature = "remote")]
+pub mod proxy;
+#[cfg(feature = "remote")]
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The environment variable a client's token comes from (before `--token-file`).
+pub const TOKEN_ENV: &str = "LATENTLAB_TOKEN";
+
+/// How long a connect may take before it is given up (burn retries a refused connection for
+/// about 16 s on its own).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error(
+        "`{0}` is not a remote address: use remote:ws://HOST:PORT (as `latentlab serve` prints \
+         it) or remote:iroh:ID"
+    )]
+    BadAddress(String),
+    #[error(
+        "no token for the server at {0}: set {TOKEN_ENV} or pass --token-file (the server \
+         printed where its token is)"
+    )]
+    NoToken(String),
+    #[error("the server at {address} refused the token (check {TOKEN_ENV} or --token-file)")]
+    Unauthorized { address: String },
+    #[error("could not reach the server at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("the server at {address} did not answer within {secs} s")]
+    Timeout { address: String, secs: u64 },
+    #[error(
+        "this latentlab was built without the remote backend (cargo feature `remote`), so it \
+         cannot reach {0}"
+    )]
+    NotBuilt(String),
+    #[error(transparent)]
+    Token(#[from] token::TokenError),
+}
+
+/// Where a remote server is, as the user wrote it after `remote:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// `ws://HOST:PORT`.
+    WebSocket(String),
+    /// `iroh:ID` (the server's Iroh endpoint id).
+    Iroh(String),
+}
+
+impl Address {
+    /// `ws://HOST:PORT` or `iroh:ID`.
+    pub fn parse(s: &str) -> Result<Self, RemoteError> {
+        let bad = || RemoteError::BadAddress(format!("remote:{s}"));
+        if let Some(id) = s.strip_prefix("iroh:") {
+            let ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+            return if ok {
+                Ok(Self::Iroh(id.into()))
+            } else {
+                Err(bad())
+            };
+        }
+        let rest = s.strip_prefix("ws://").ok_or_else(bad)?;
+        let (host, port) = rest
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .ok_or_else(bad)?;
+        if host.is_empty() || host.contains(['/', '?', '#', ' ']) || port.parse::<u16>().is_err() {
+            return Err(bad());
+        }
+        Ok(Self::WebSocket(s.trim_end_matches('/').into()))
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::WebSocket(url) => write!(f, "{url}"),
+            Self::Iroh(id) => write!(f, "iroh:{id}"),
+        }
+    }
+}
+
+/// The client's token: `LATENTLAB_TOKEN` when set, otherwise the first line of `token_file`.
+/// It is held only in memory: never written to settings, manifests or logs.
+pub fn client_token(address: &Address, token_file: Option<&Path>) -> Result<String, RemoteError> {
+    if let Some(t) = std::env::var_os(TOKEN_ENV).filter(|t| !t.is_empty()) {
+        return Ok(token::check(&t.to_string_lossy())?);
+    }
+    match token_file {
+        Some(path) => Ok(token::read(path)?),
+        None => Err(RemoteError::NoToken(address.to_string())),
+    }
+}
+
+/// A device on the server at `address` (device 0 there), connected and authorized, or a named
+/// error within [`CONNECT_TIMEOUT`].
+pub fn connect(
+    address: &Address,
+    token_file: Option<&Path>,
+) -> Result<burn::tensor::Device, RemoteError> {
+    let token = client_token(address, token_file)?;
+    connect_with(address, token, CONNECT_TIMEOUT)
+}
+
+#[cfg(feature = "remote")]
+fn connect_with(
+    address: &Address,
+    token: String,
+    timeout: Duration,
+) -> Result<burn::tensor::Device, RemoteError> {
+    use burn::remote::{ConnectError, RemoteHost};
+    let host = match address {
+        Address::WebSocket(url) => RemoteHost::websocket(url),
+        Address::Iroh(id) => {
+            let id: burn::remote::EndpointId = id
+                .parse()
+                .map_err(|_| RemoteError::BadAddress(format!("remote:{address}")))?;
+            RemoteHost::iroh(id)
+        }
+    }
+    .with_credential(token);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // burn's connect may wait on the OS for an unanswering host: bounded here instead.
+    std::thread::spawn(move || {
+        let _ = tx.send(burn::tensor::Device::remote_options(&host).init());
+    });
+    let name = address.to_string();
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(device)) => Ok(device),
+        Ok(Err(ConnectError::Unauthorized)) => Err(RemoteError::Unauthorized { address: name }),
+        Ok(Err(e)) => Err(RemoteError::Unreachable {
+            address: name,
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(RemoteError::Timeout {
+            address: name,
+            secs: timeout.as_secs(),
+        }),
+    }
+}
+
+#[cfg(not(feature = "remote"))]
+fn connect_with(
+    address: &Address,
+    _token: String,
+    _timeout: Duration,
+) -> Result<burn::tensor::Device, RemoteError> {
+    Err(RemoteError::NotBuilt(address.to_string()))
+}
+
+/// Where a server keeps its token unless told otherwise: `<data dir>/server-token`.
+pub fn default_token_file() -> Option<PathBuf> {
+    crate::dirs::data_dir().map(|d| d.join("server-token"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_or_are_refused_by_name() {
+        assert_eq!(
+            Address::parse("ws://gpu.lab:3000").ok(),
+            Some(Address::WebSocket("ws://gpu.lab:3000".into()))
+        );
+        assert!(matches!(
+            Address::parse("iroh:abc123"),
+            Ok(Address::Iroh(_))
+        ));
+        for bad in [
+            "gpu:3000",
+            "ws://gpu",
+            "ws://:3000",
+            "ws://gpu:99999",
+            "iroh:",
+            "http://x:1",
+        ] {
+            let e = Address::parse(bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("is not a remote address"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `latentlab serve`: this machine's CPU or GPU as a burn remote server for other machines'
+//! latentlab. It blocks until Ctrl-C or SIGTERM (burn's server installs the handlers and ends
+//! its sessions cleanly).
+
+use super::proxy;
+use super::token::{self, TokenError};
+use burn::server::{
+    IrohIdentity, IrohTransport, RemoteServer, TokenAuthorizer, WebSocketTransport,
+};
+use burn::tensor::Device;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+
+/// How clients reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    /// A TCP port, unencrypted; bound to loopback unless --bind says otherwise.
+    Websocket,
+    /// Iroh (QUIC, end-to-end encrypted), dialled by the server's endpoint id.
+    Iroh,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("no place for the server's token: set HOME or pass --token-file")]
+    NoTokenPlace,
+    #[error("token file {path}: {source}")]
+    Token { path: PathBuf, source: TokenError },
+    #[error("the server's identity file {path}: {source}")]
+    Identity {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the remote server stopped: {0}")]
+    Serve(String),
+}
+
+/// What `serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub device: Device,
+    pub transport: TransportKind,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub token_file: Option<PathBuf>,
+    pub max_sessions: usize,
+}
+
+/// What the server tells its user before it blocks: lines for standard output, and warnings.
+pub struct Ready {
+    pub lines: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Set up and run the server; `ready` is called once it listens, with what a client needs.
+pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), ServerError> {
+    let token_path = match &opts.token_file {
+        Some(p) => p.clone(),
+        None => super::default_token_file().ok_or(ServerError::NoTokenPlace)?,
+    };
+    let (token, fresh) =
+        token::load_or_create(&token_path).map_err(|source| ServerError::Token {
+            path: token_path.clone(),
+            source,
+        })?;
+    let authorizer = TokenAuthorizer::new(token).map_err(|_| ServerError::Token {
+        path: token_path.clone(),
+        source: TokenError::Empty,
+    })?;
+    let server = RemoteServer::new([opts.device.clone()]).with_authorizer(authorizer);
+    let mut lines = Vec::new();
+    let mut warnings = Vec::new();
+    let made = if fresh {
+        " (new, readable only by you)"
+    } else {
+        ""
+    };
+    lines.push(format!("token: {}{made}", token_path.display()));
+    let result = match opts.transport {
+        TransportKind::Websocket => {
+            let front_addr = SocketAddr::new(opts.bind, opts.port);
+            let front = TcpListener::bind(front_addr).map_err(|source| ServerError::Bind {
+                addr: front_addr,
+                source,
+            })?;
+            let back_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let back = TcpListener::bind(back_addr).map_err(|source| ServerError::Bind {
+                addr: back_addr,
+                source,
+            })?;
+            let (front_addr, back_addr) = match (front.local_addr(), back.local_addr()) {
+                (Ok(f), Ok(b)) => (f, b),
+                (Err(source), _) | (_, Err(source)) => {
+                    return Err(ServerError::Bind {
+                        addr: front_addr,
+                        source,
+                    });
+                }
+            };
+            if !opts.bind.is_loopback() {
+                warnings.push(format!(
+                    "listening on {} with WebSocket, which is not encrypted: anyone on the \
+                     network path can read the token and the tensors. Use --transport iroh on a \
+                     network you do not trust",
+                    opts.bind
+                ));
+            }
+            lines.push(format!("address: ws://{front_addr}"));
+            lines.push(format!(
+                "connect: {}=$(cat {}) latentlab train --device remote:ws://{front_addr} ...",
+                super::TOKEN_ENV,
+                token_path.display()
+            ));
+            lines.push(format!("sessions: at most {}", opts.max_sessions));
+            let sessions = proxy::Sessions::default();
+            let max = opts.max_sessions;
+            std::thread::spawn(move || proxy::run(front, back_addr, max, sessions));
+            ready(Ready { lines, warnings });
+            server.serve(WebSocketTransport::from_listener(back))
+        }
+        TransportKind::Iroh => {
+            let id_path = token_path.with_file_name("server-iroh.key");
+            let identity =
+                IrohIdentity::load_or_create(&id_path).map_err(|source| ServerError::Identity {
+                    path: id_path.clone(),
+                    source,
+                })?;
+            let mut transport = IrohTransport::new(identity);
+            if opts.port != 0 {
+                transport = transport.with_port(opts.port);
+            }
+            lines.push(format!("address: iroh:{}", transport.id()));
+            lines.push(format!(
+                "connect: {}=$(cat {}) latentlab train --device remote:iroh:{} ...",
+                super::TOKEN_ENV,
+                token_path.display(),
+                transport.id()
+            ));
+            warnings.push(
+                "--max-sessions applies to WebSocket only; Iroh sessions are not limited".into(),
+            );
+            ready(Ready { lines, warnings });
+            server.serve(transport)
+        }
+    };
+    result.map_err(|e| ServerError::Serve(e.to_string()))
+}
