@@ -538,6 +538,16 @@ fn main() {
     // client sessions grew a never-purging server by up to 41 MB).
     if std::env::args_os().nth(1).is_none_or(|a| a != "serve") {
         keep_freed_memory();
+    } else if std::env::var_os("RUST_LOG").is_none() {
+        // burn's server logs at info; its line naming the private loopback port behind
+        // `serve`'s front door would read as the address to connect to.
+        // SAFETY: called at start-up while the process is single-threaded.
+        unsafe {
+            std::env::set_var(
+                "RUST_LOG",
+                "info,wgpu=warn,burn_communication::websocket::server=warn",
+            )
+        };
     }
     latentlab::device::pin_default_device_to_cpu();
     latentlab::device::configure_cpu_threads();

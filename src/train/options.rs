@@ -99,12 +99,12 @@ pub struct RunOptions {
     /// lapgan: levels of the Laplacian pyramid, 2 or 3 (default 3: 8, 16 and 32 px at 32).
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..=3))]
     pub levels: Option<u64>,
-    /// infogan: hidden units of Q's dense layer before the code outputs (default 0: the
-    /// outputs sit on D's features; the paper's is 128).
+    /// infogan: hidden units of Q's dense layer before the code outputs (default 128, the
+    /// paper's; 0: the outputs sit on D's features).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub q_hidden: Option<u64>,
     /// infogan: the paper's dense layers of this many units with batch norm, in G before the
-    /// first feature map and in D before the heads (default 0: none; the paper's is 1024).
+    /// first feature map and in D before the heads (default 128; the paper's is 1024; 0: none).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=4096))]
     pub dense: Option<u64>,
     /// infogan: weight of the continuous codes' term in the information loss (the digit
@@ -112,7 +112,7 @@ pub struct RunOptions {
     #[arg(long, value_parser = super::sr_options::adv_weight)]
     pub info_cont_weight: Option<f64>,
     /// infogan: weight of the whole information loss in both networks' losses (the paper's
-    /// lambda; default 1).
+    /// lambda, 1 there; default 0.5).
     #[arg(long, value_parser = super::sr_options::adv_weight)]
     pub info_weight: Option<f64>,
 

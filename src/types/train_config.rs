@@ -39,8 +39,10 @@ impl Loss {
 /// continuous codes do not outweigh the digit code; here, with Q's hidden layer, 0.1 did not
 /// help (see [`crate::types::config::Q_HIDDEN`]).
 pub const INFO_CONT_WEIGHT: f64 = 1.0;
-/// InfoGAN's default information weight (Chen et al. use 1).
-pub const INFO_WEIGHT: f64 = 1.0;
+/// InfoGAN's default information weight. Chen et al. use 1; with the dense layers of 128 the
+/// codes then take over from the noise (94.1% purity but 9 digits and recall 0.050, seed 0),
+/// and at 0.2 a digit went missing (90.1%, 9 digits); 0.5 kept all ten on 3 seeds of 4.
+pub const INFO_WEIGHT: f64 = 0.5;
 
 fn yes() -> bool {
     true

@@ -37,6 +37,8 @@ mod ui_colour;
 mod ui_gibbs;
 #[cfg(feature = "app")]
 mod ui_latent;
+#[cfg(all(feature = "app", feature = "remote"))]
+mod ui_remote;
 #[cfg(feature = "app")]
 mod ui_style;
 #[cfg(feature = "app")]

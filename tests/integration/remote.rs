@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// A `latentlab serve --device cpu` on a free loopback port; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    address: String,
-    token_file: PathBuf,
+    pub(crate) address: String,
+    pub(crate) token_file: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(max_sessions: usize) -> Self {
+    pub(crate) fn start(max_sessions: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();

@@ -1,0 +1,73 @@
+//! The app on a remote server: the run form's Remote… device and Explore's generator there.
+
+use crate::remote::Server;
+use crate::ui::{harness, options, tiny_settings, wait_for, with_shipped_model};
+use eframe::egui;
+use egui_kittest::kittest::Queryable;
+use latentlab::device::DeviceChoice;
+use latentlab::ui::settings::Tab;
+use latentlab::ui::train_panel::RunStatus;
+
+#[test]
+fn remote_in_the_device_menu_asks_for_a_server_and_a_wrong_token_is_named() {
+    let server = Server::start(4);
+    let mut h = harness(options(vec![], None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.state_mut().settings.tab = Tab::Train;
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "Device")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("remote…").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings.run.device,
+        DeviceChoice::Remote("ws://127.0.0.1:3000".into())
+    );
+    // The form now has the server's address and token file.
+    h.get_by_label("Server");
+    h.get_by_label("Token file");
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("token");
+    std::fs::write(&wrong, "a-token-that-is-not-the-servers").unwrap();
+    let address = server.address.strip_prefix("ws://").unwrap().to_string();
+    h.state_mut().settings.run.device = DeviceChoice::Remote(format!("ws://{address}"));
+    h.state_mut().settings.run.token_file = Some(wrong);
+    h.run_steps(2);
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "the refusal", |a| {
+        a.train.status == RunStatus::Failed
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("refused the token");
+}
+
+#[test]
+fn explore_runs_its_generator_on_the_server_and_shows_the_round_trip() {
+    let server = Server::start(4);
+    let mut h = with_shipped_model(vec![]);
+    h.state_mut().settings.run.device = DeviceChoice::Remote(server.address.clone());
+    h.state_mut().settings.run.token_file = Some(server.token_file.clone());
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    let before = h.state().explore.image.clone().expect("image");
+    h.get_by_label("on the server").click();
+    wait_for(&mut h, "the generator on the server", |a| {
+        a.explore.remote.as_deref() == Some(server.address.as_str())
+    });
+    // A new image comes from the server: move a latent slider and wait for it.
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
+        .set_value_accesskit(2.5);
+    wait_for(&mut h, "an image from the server", |a| {
+        a.explore
+            .image
+            .as_ref()
+            .is_some_and(|i| i.pixels != before.pixels)
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("(round trip to the server)");
+    h.get_by_label("on the server").click();
+    wait_for(&mut h, "the generator back here", |a| {
+        a.explore.remote.is_none()
+    });
+}
