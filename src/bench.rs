@@ -275,7 +275,7 @@ pub fn overhead_table(runs: &[BenchRun]) -> String {
 /// The results as a table, with each row's training speed as a ratio to the first row's.
 pub fn table(runs: &[BenchRun]) -> String {
     let mut out = format!(
-        "{:<18} {:<6} {:>6} {:>14} {:>10} {:>12} {:>13}\n",
+        "{:<24} {:<6} {:>6} {:>14} {:>10} {:>12} {:>13}\n",
         "model", "device", "batch", "train ex/s", "vs row 1", "gen b1 (ms)", "gen b64 (ms)"
     );
     let base = runs.first().map_or(f64::NAN, |r| r.train_examples_per_sec);
@@ -285,7 +285,7 @@ pub fn table(runs: &[BenchRun]) -> String {
             v => format!("{} ({v})", r.model),
         };
         out += &format!(
-            "{:<18} {:<6} {:>6} {:>14.1} {:>9.2}x {:>12.3} {:>13.2}\n",
+            "{:<24} {:<6} {:>6} {:>14.1} {:>9.2}x {:>12.3} {:>13.2}\n",
             name,
             r.device,
             r.batch,

@@ -37,9 +37,9 @@ pub const INFOGAN_CODES: usize = 2;
 pub const Q_HIDDEN: usize = 128;
 /// InfoGAN's dense layers by default (G before its first feature map, D before its heads):
 /// 128 units with batch norm, a smaller form of the paper's 1,024 that fits the shipped
-/// run's 8 MB. With Q's hidden layer and the information weight at 0.5, four seeds gave
-/// 100.0%, 99.5%, 93.8% and see `checkpoints/README.md` mean purity (the defaults before,
-/// no dense layers: 57.9%, 55.5%, 50.6%, 38.6%).
+/// run's 8 MB for G. With Q's hidden layer and the information weight at 0.5, four seeds gave
+/// 100.0%, 99.5%, 93.8% and 99.7% mean purity, 10, 10, 9 and 10 distinct digits (without
+/// them, the defaults before: 57.9%, 55.5%, 50.6%, 38.6%; see `checkpoints/README.md`).
 pub const INFOGAN_DENSE: usize = 128;
 /// Boltzmann machines: the most units in one hidden layer, and the most hidden layers.
 pub const MAX_UNITS: usize = 8192;

@@ -342,7 +342,7 @@ fn view(ui: &mut egui::Ui, s: &mut Settings, e: &mut ExploreState, out: &mut Vec
             if e.gpu { "GPU view" } else { "CPU view" },
             e.last_generate_ms,
             if e.remote.is_some() {
-                " (round trip to the server)"
+                " via the server"
             } else {
                 ""
             }

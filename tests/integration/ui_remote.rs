@@ -65,7 +65,7 @@ fn explore_runs_its_generator_on_the_server_and_shows_the_round_trip() {
             .is_some_and(|i| i.pixels != before.pixels)
     });
     h.run_steps(2);
-    h.get_by_label_contains("(round trip to the server)");
+    h.get_by_label_contains("via the server");
     h.get_by_label("on the server").click();
     wait_for(&mut h, "the generator back here", |a| {
         a.explore.remote.is_none()
