@@ -197,11 +197,26 @@ struct TrainArgs {
     data_given: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, PartialEq, Eq)]
 enum BenchDevice {
     Cpu,
     Wgpu,
     All,
+    /// A `latentlab serve` server, measured beside the same step here (as `--remote`).
+    Remote(String),
+}
+
+/// cpu, wgpu, all or remote:ADDRESS.
+fn bench_device(s: &str) -> Result<BenchDevice, String> {
+    match s {
+        "cpu" => Ok(BenchDevice::Cpu),
+        "wgpu" => Ok(BenchDevice::Wgpu),
+        "all" => Ok(BenchDevice::All),
+        _ if s.starts_with("remote:") => remote_address(s).map(BenchDevice::Remote),
+        _ => Err(format!(
+            "`{s}` is not a bench device: use cpu, wgpu, all or remote:ws://HOST:PORT"
+        )),
+    }
 }
 
 #[derive(clap::Args)]
@@ -214,8 +229,9 @@ struct BenchArgs {
         default_value = "mlp,dcgan,cdcgan,vae"
     )]
     models: Vec<ModelKind>,
-    /// cpu (burn flex), wgpu (a real GPU), or all (both; wgpu skipped when there is no GPU).
-    #[arg(long, value_enum, default_value = "cpu")]
+    /// cpu (burn flex), wgpu (a real GPU), all (both; wgpu skipped when there is no GPU), or
+    /// remote:ws://HOST:PORT (the same as --remote, alone).
+    #[arg(long, default_value = "cpu", value_parser = bench_device)]
     device: BenchDevice,
     /// Examples per training step (1 to 4096).
     #[arg(long, default_value_t = 64, value_parser = latentlab::train::options::batch_size)]
@@ -240,7 +256,7 @@ struct BenchArgs {
     #[arg(long, value_name = "ADDRESS", value_parser = remote_address)]
     remote: Option<String>,
     /// The remote server's token file (when LATENTLAB_TOKEN is not set).
-    #[arg(long, requires = "remote")]
+    #[arg(long)]
     token_file: Option<PathBuf>,
     /// First measure each GAN and the VAE with the work-saving step options (and the CPU kernels)
     /// off, as the reference row.

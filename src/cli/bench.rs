@@ -4,12 +4,17 @@ use crate::{BenchArgs, BenchDevice};
 use anyhow::{Context, Result};
 use latentlab::device::DeviceChoice;
 
-pub fn bench(a: BenchArgs) -> Result<()> {
+pub fn bench(mut a: BenchArgs) -> Result<()> {
     use latentlab::bench::{self, BenchError, BenchOptions};
-    let devices = match a.device {
+    let devices = match &a.device {
         BenchDevice::Cpu => vec![DeviceChoice::Cpu],
         BenchDevice::Wgpu => vec![DeviceChoice::Wgpu],
         BenchDevice::All => vec![DeviceChoice::Cpu, DeviceChoice::Wgpu],
+        // Only the remote comparison below.
+        BenchDevice::Remote(address) => {
+            a.remote = Some(address.clone());
+            vec![]
+        }
     };
     let opts = BenchOptions {
         models: a.models.clone(),

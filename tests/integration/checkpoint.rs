@@ -263,7 +263,13 @@ fn every_shipped_run_loads_its_generator_and_discriminator() {
         let dir = checkpoint::shipped_dir(name);
         let (m, _) =
             checkpoint::load_generator(&dir, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if m.model().kind.is_gan() {
+        // mnist-infogan ships without its discriminator (3.8 MB with its dense layer would take
+        // the run over 8 MB; checkpoints/README.md): asking for it is a named error.
+        if *name == "mnist-infogan" {
+            let e = checkpoint::load_discriminator(&dir, &device).err();
+            let text = e.map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("discriminator.bpk"), "{name}: {text}");
+        } else if m.model().kind.is_gan() {
             checkpoint::load_discriminator(&dir, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }

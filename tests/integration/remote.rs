@@ -341,4 +341,68 @@ fn a_server_killed_mid_run_exits_4_and_keeps_the_last_checkpoint() {
         .expect("the last checkpoint is intact");
     // A save asked for at step 10 lands between that step and the next few.
     assert!(manifest.step >= 10, "step {}", manifest.step);
+    let text = std::fs::read_to_string(run.join("manifest.json")).unwrap();
+    assert!(!text.contains(TOKEN), "the token is never written to a run");
+    // The server is back (here: a new one); --resume continues from the checkpoint.
+    let back = Server::start(4);
+    let out = latentlab(
+        &[
+            "train",
+            "--resume",
+            "--steps",
+            "5",
+            "--sample-every",
+            "0",
+            "--device",
+            &format!("remote:{}", back.address),
+            "--out",
+            &run.display().to_string(),
+        ],
+        &back.token_file,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resumed = latentlab::checkpoint::read_manifest(&run).unwrap();
+    assert_eq!(resumed.step, manifest.step + 5);
+}
+
+#[test]
+fn a_client_that_vanishes_mid_step_leaves_the_server_serving() {
+    let mut server = Server::start(4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args([
+            "train", "--model", "dcgan", "--width", "8", "--steps", "1000000",
+        ])
+        .args(["--sample-every", "0", "--device"])
+        .arg(format!("remote:{}", server.address))
+        .arg("--token-file")
+        .arg(&server.token_file)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(train.stderr.take().unwrap()).lines();
+    // Started: it printed the model line, so its session is open and stepping.
+    while let Some(Ok(l)) = lines.next() {
+        if l.starts_with("model:") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    train.kill().unwrap(); // SIGKILL: no goodbye, mid-step
+    train.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(server.alive(), "the server died with its client");
+    let device = latentlab::remote::connect(&server.addr(), Some(&server.token_file)).unwrap();
+    let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &device) * 2.0;
+    assert_eq!(
+        t.try_into_data().unwrap().to_vec::<f32>().unwrap(),
+        vec![2.0, 4.0]
+    );
 }
