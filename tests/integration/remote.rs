@@ -402,7 +402,7 @@ fn a_client_that_vanishes_mid_step_leaves_the_server_serving() {
     let device = latentlab::remote::connect(&server.addr(), Some(&server.token_file)).unwrap();
     let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &device) * 2.0;
     assert_eq!(
-        t.try_into_data().unwrap().to_vec::<f32>().unwrap(),
+        t.try_into_data().unwrap().try_to_vec::<f32>().unwrap(),
         vec![2.0, 4.0]
     );
 }
