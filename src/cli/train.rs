@@ -272,6 +272,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut last_gap = None;
     let mut diversity: Option<f32> = None;
     let mut phase = None;
+    // "the last good checkpoint (step N) is kept (in DIR)", for the messages that end a run.
+    let kept_in = |last_good_step| {
+        format!(
+            "{} (in {})",
+            latentlab::train::messages::kept_text(last_good_step),
+            a.out.display()
+        )
+    };
     for event in handle.events.iter() {
         match event {
             Event::Started {
@@ -410,11 +418,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 value,
                 last_good_step,
             } => {
-                let kept = format!(
-                    "{} (in {})",
-                    latentlab::train::messages::kept_text(last_good_step),
-                    a.out.display()
-                );
+                let kept = kept_in(last_good_step);
                 outcome = Some(Fatal {
                     code: EXIT_DIVERGED,
                     message: format!(
@@ -429,11 +433,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 error,
                 last_good_step,
             } => {
-                let kept = format!(
-                    "{} (in {})",
-                    latentlab::train::messages::kept_text(last_good_step),
-                    a.out.display()
-                );
+                let kept = kept_in(last_good_step);
                 outcome = Some(Fatal {
                     code: crate::EXIT_REMOTE_LOST,
                     message: format!(

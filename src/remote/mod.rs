@@ -37,6 +37,11 @@ pub enum RemoteError {
     NoToken(String),
     #[error("the server at {address} refused the token (check {TOKEN_ENV} or --token-file)")]
     Unauthorized { address: String },
+    #[error(
+        "the server at {0} is at its --max-sessions: it serves that many clients at once; try \
+         again when one ends"
+    )]
+    Busy(String),
     #[error("could not reach the server at {address}: {reason}")]
     Unreachable { address: String, reason: String },
     #[error("the server at {address} did not answer within {secs} s")]
@@ -140,6 +145,8 @@ fn connect_with(
     match rx.recv_timeout(timeout) {
         Ok(Ok(device)) => Ok(device),
         Ok(Err(ConnectError::Unauthorized)) => Err(RemoteError::Unauthorized { address: name }),
+        // The front door's answer beyond its session limit (see `proxy`).
+        Ok(Err(e)) if e.to_string().contains("503") => Err(RemoteError::Busy(name)),
         Ok(Err(e)) => Err(RemoteError::Unreachable {
             address: name,
             reason: e.to_string(),

@@ -93,6 +93,25 @@ fn latentlab(args: &[&str], token_file: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `latentlab sample` of `n` images of the shipped DCGAN through `server`, written to `out`.
+fn sample_through(server: &Server, n: usize, out: &Path) -> std::process::Output {
+    latentlab(
+        &[
+            "sample",
+            "--checkpoint",
+            "mnist-dcgan",
+            "--n",
+            &n.to_string(),
+            "--device",
+            &format!("remote:{}", server.address),
+            "--out",
+            &out.display().to_string(),
+            "--force",
+        ],
+        &server.token_file,
+    )
+}
+
 /// Losses of 20 steps of a tiny DCGAN on `device`.
 fn losses(device: &burn::tensor::Device) -> (Vec<(f32, f32)>, Trainer) {
     let mut config = tiny(ModelKind::Dcgan, Loss::Nonsat, 4);
@@ -178,24 +197,8 @@ fn garbage_on_the_port_leaves_the_server_serving() {
         let _ = s.read(&mut [0u8; 256]);
     }
     assert!(server.alive(), "the server died of garbage");
-    let out = latentlab(
-        &[
-            "sample",
-            "--checkpoint",
-            "mnist-dcgan",
-            "--n",
-            "4",
-            "--device",
-            &format!("remote:{}", server.address),
-            "--out",
-            &std::env::temp_dir()
-                .join(format!("ll-garbage-{}.png", std::process::id()))
-                .display()
-                .to_string(),
-            "--force",
-        ],
-        &server.token_file,
-    );
+    let png = std::env::temp_dir().join(format!("ll-garbage-{}.png", std::process::id()));
+    let out = sample_through(&server, 4, &png);
     assert!(
         out.status.success(),
         "{}",
@@ -207,23 +210,8 @@ fn garbage_on_the_port_leaves_the_server_serving() {
 fn connect_disconnect_cycles_leave_the_server_memory_flat_and_sessions_are_limited() {
     let server = Server::start(1);
     let out_png = std::env::temp_dir().join(format!("ll-cycle-{}.png", std::process::id()));
-    let device = format!("remote:{}", server.address);
     let cycle = || {
-        let out = latentlab(
-            &[
-                "sample",
-                "--checkpoint",
-                "mnist-dcgan",
-                "--n",
-                "16",
-                "--device",
-                &device,
-                "--out",
-                &out_png.display().to_string(),
-                "--force",
-            ],
-            &server.token_file,
-        );
+        let out = sample_through(&server, 16, &out_png);
         assert!(
             out.status.success(),
             "{}",
@@ -252,22 +240,10 @@ fn connect_disconnect_cycles_leave_the_server_memory_flat_and_sessions_are_limit
     // One session at a time: a second client is refused while the first holds its place.
     let first = latentlab::remote::connect(&server.addr(), Some(&server.token_file)).unwrap();
     let started = Instant::now();
-    let out = latentlab(
-        &[
-            "sample",
-            "--checkpoint",
-            "mnist-dcgan",
-            "--n",
-            "1",
-            "--device",
-            &device,
-            "--out",
-            &out_png.display().to_string(),
-            "--force",
-        ],
-        &server.token_file,
-    );
-    assert!(!out.status.success());
+    let out = sample_through(&server, 1, &out_png);
+    assert!(!out.status.success(), "a second session got in");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at its --max-sessions"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(30));
     drop(first);
 }
