@@ -31,6 +31,7 @@ macro_rules! out {
 }
 
 mod cli;
+use cli::values::{BenchDevice, bench_device, class_pair, level_range, psi, remote_address};
 
 // Training frees and re-allocates the same large buffers every step; glibc's malloc returns
 // them to the OS and page-faults them back in, mimalloc keeps them (see `keep_freed_memory`).
@@ -195,28 +196,6 @@ struct TrainArgs {
     /// Whether --data was given on the command line (not a flag: set from the parse).
     #[arg(skip)]
     data_given: bool,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-enum BenchDevice {
-    Cpu,
-    Wgpu,
-    All,
-    /// A `latentlab serve` server, measured beside the same step here (as `--remote`).
-    Remote(String),
-}
-
-/// cpu, wgpu, all or remote:ADDRESS.
-fn bench_device(s: &str) -> Result<BenchDevice, String> {
-    match s {
-        "cpu" => Ok(BenchDevice::Cpu),
-        "wgpu" => Ok(BenchDevice::Wgpu),
-        "all" => Ok(BenchDevice::All),
-        _ if s.starts_with("remote:") => remote_address(s).map(BenchDevice::Remote),
-        _ => Err(format!(
-            "`{s}` is not a bench device: use cpu, wgpu, all or remote:ws://HOST:PORT"
-        )),
-    }
 }
 
 #[derive(clap::Args)]
@@ -423,52 +402,6 @@ struct SampleArgs {
     /// Overwrite --out if it exists.
     #[arg(long)]
     force: bool,
-}
-
-/// A server address after `remote:`: ws://HOST:PORT or iroh:ID.
-fn remote_address(s: &str) -> Result<String, String> {
-    let s = s.strip_prefix("remote:").unwrap_or(s);
-    latentlab::remote::Address::parse(s)
-        .map(|a| a.to_string())
-        .map_err(|e| e.to_string())
-}
-
-/// Truncation psi: a number from -1 to 2.
-fn psi(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (-1.0..=2.0).contains(&v) => Ok(v),
-        _ => Err(format!("`{s}` is not a number from -1 to 2")),
-    }
-}
-
-/// `A..B`: levels A to B - 1.
-fn level_range(s: &str) -> Result<std::ops::Range<usize>, String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("`{s}`: expected A..B level indices, e.g. 0..2"))?;
-    let parse = |t: &str| {
-        t.trim()
-            .parse::<usize>()
-            .map_err(|_| format!("`{t}` is not a level index"))
-    };
-    let (a, b) = (parse(a)?, parse(b)?);
-    if a >= b {
-        return Err(format!("`{s}`: the range is empty (A must be below B)"));
-    }
-    Ok(a..b)
-}
-
-/// `A:B` (two class indices).
-fn class_pair(s: &str) -> Result<(usize, usize), String> {
-    let (a, b) = s
-        .split_once(':')
-        .ok_or_else(|| format!("`{s}`: expected FROM:TO class indices, e.g. 3:7"))?;
-    let parse = |t: &str| {
-        t.trim()
-            .parse::<usize>()
-            .map_err(|_| format!("`{t}` is not a class index"))
-    };
-    Ok((parse(a)?, parse(b)?))
 }
 
 #[derive(clap::Args)]

@@ -1,6 +1,7 @@
 //! `latentlab bench`: training throughput and generator latency, as medians.
 
-use crate::{BenchArgs, BenchDevice};
+use super::values::BenchDevice;
+use crate::BenchArgs;
 use anyhow::{Context, Result};
 use latentlab::device::DeviceChoice;
 

@@ -11,6 +11,7 @@ pub mod runs;
 pub mod serve;
 pub mod train;
 pub mod upscale;
+pub mod values;
 
 use anyhow::{Context, Result, bail};
 use latentlab::checkpoint::{self, lease::Lease, replace};
