@@ -89,6 +89,17 @@ pub fn inspect(dir: &std::path::Path) -> Result<()> {
                 cd.layer_steps,
                 cd.sample_gibbs
             );
+            if cd.restarts > 0 || cd.label_chains {
+                out!(
+                    "  chains:    {} restarted from noise per update{}",
+                    cd.restarts,
+                    if cd.label_chains {
+                        "; each holds one class in its label units"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
     }
     if model.kind.is_gan() {

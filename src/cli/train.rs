@@ -201,6 +201,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     // replace its own.
     let lr_override = saved.and_then(|saved| run.lr_override(&saved.train));
     let schedule_override = saved.and_then(|_| run.schedule_override(start_step, total));
+    let cd_override = saved.and_then(|saved| run.boltzmann.cd_override(&saved.train));
     let schedule = match (schedule_override, saved) {
         (Some(s), _) => s,
         (None, Some(m)) => m.train.schedule,
@@ -230,6 +231,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         classifier: None,
         lr_override,
         schedule_override,
+        cd_override,
         detect_every: 0,
     };
     let handle = TrainingHandle::spawn(None).context("starting the training thread")?;

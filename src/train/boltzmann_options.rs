@@ -42,6 +42,17 @@ pub struct BoltzmannOptions {
     /// Gibbs steps from noise for the run's samples (default 500).
     #[arg(long = "sample-gibbs", value_parser = clap::value_parser!(u64).range(1..=100_000), help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
     pub sample_gibbs: Option<u64>,
+    /// With --pcd: persistent chains restarted from noise at each update, as sampling starts
+    /// them (default 0). Training then also sees, and unlearns, what a chain runs into in
+    /// its first sweeps from noise, which is where `sample` starts: each chain lives
+    /// --chains / N updates.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=4096), help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
+    pub chain_restarts: Option<u64>,
+    /// DBN with --labels and --pcd: each persistent chain of the top layer keeps one class
+    /// clamped (chain j: class j mod classes) instead of sampling its label, so the top layer
+    /// learns to draw a given class, which is how `sample --label` and the meter use it.
+    #[arg(long, help_heading = "Boltzmann machines (rbm, dbn, dbm)")]
+    pub label_chains: bool,
 }
 
 impl BoltzmannOptions {
@@ -85,7 +96,29 @@ impl BoltzmannOptions {
         if let Some(g) = self.sample_gibbs {
             cd.sample_gibbs = g as usize;
         }
+        if let Some(r) = self.chain_restarts {
+            cd.restarts = r as usize;
+        }
+        cd.label_chains = self.label_chains;
         config.cd = Some(cd);
+    }
+}
+
+impl BoltzmannOptions {
+    /// A resumed run's contrastive-divergence recipe with the chain settings given here
+    /// (--chain-restarts, --label-chains) in place of its saved ones; `None` when neither was
+    /// given or the run is not a Boltzmann machine.
+    pub fn cd_override(&self, saved: &TrainConfig) -> Option<CdConfig> {
+        let cd = saved.cd.as_ref()?;
+        if self.chain_restarts.is_none() && !self.label_chains {
+            return None;
+        }
+        let mut cd = cd.clone();
+        if let Some(r) = self.chain_restarts {
+            cd.restarts = r as usize;
+        }
+        cd.label_chains |= self.label_chains;
+        Some(cd)
     }
 }
 

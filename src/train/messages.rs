@@ -35,6 +35,9 @@ pub struct RunSpec {
     pub lr_override: Option<(f64, f64)>,
     /// A learning-rate schedule that replaces the saved one when resuming.
     pub schedule_override: Option<crate::types::schedule::LrSchedule>,
+    /// A Boltzmann machine's contrastive-divergence recipe that replaces the saved one when
+    /// resuming (its chain settings: the chains themselves are kept).
+    pub cd_override: Option<crate::types::config::CdConfig>,
     /// Measure D as a real/fake detector every this many steps (GANs; 0: never), reported
     /// as [`Event::Detection`].
     pub detect_every: u64,

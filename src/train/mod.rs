@@ -50,6 +50,8 @@ pub enum TrainError {
     NeedsPair,
     #[error("{0}")]
     Cycle(String),
+    #[error("contrastive-divergence setting {what} out of range: {detail}")]
+    Cd { what: &'static str, detail: String },
     #[error("learning rate must be a positive finite number (got {0})")]
     LearningRate(f64),
     #[error("checkpoint was trained on {checkpoint} classes, the data set has {data}")]

@@ -304,6 +304,9 @@ impl Session {
             if let Some(s) = spec.schedule_override {
                 t.config.schedule = s;
             }
+            if let Some(cd) = spec.cd_override.clone() {
+                t.set_cd(cd)?;
+            }
             Ok(t)
         });
         self.seen.clear();

@@ -3,6 +3,7 @@
 //! `trainer/update.rs`.
 
 mod boltzmann;
+mod boltzmann_chains;
 mod cyclegan;
 mod detection;
 mod diversity;
@@ -186,6 +187,10 @@ impl Trainer {
         }
         check_lr(config.lr_g)?;
         check_lr(config.lr_d)?;
+        if let Some(cd) = &config.cd {
+            cd.check()
+                .map_err(|(what, detail)| TrainError::Cd { what, detail })?;
+        }
         let sr = kind == crate::model::ModelKind::Srgan;
         let lap = kind == crate::model::ModelKind::Lapgan;
         let cyc = kind == crate::model::ModelKind::Cyclegan;
@@ -503,7 +508,7 @@ impl Trainer {
     /// A Boltzmann machine's bottom-layer filters as a grid (see [`Trainer::filters`]).
     pub fn filter_grid(&self) -> Result<Option<crate::types::grid::Picture>, TrainError> {
         Ok(self
-            .filters(boltzmann::FILTERS_SHOWN)?
+            .filters(boltzmann_chains::FILTERS_SHOWN)?
             .map(|v| crate::types::grid::grid_of(&v, self.config.model.image_size, 1, 10)))
     }
 

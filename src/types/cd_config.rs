@@ -21,6 +21,15 @@ pub struct CdConfig {
     pub layer_steps: u64,
     /// Gibbs steps that sampling runs from noise unless told otherwise.
     pub sample_gibbs: usize,
+    /// PCD: persistent chains restarted from noise at each update, the same way sampling
+    /// starts them (a run saved before this field reads 0: none).
+    #[serde(default)]
+    pub restarts: usize,
+    /// PCD on a DBN's labelled top layer: persistent chain j holds class j mod classes in its
+    /// label units instead of sampling them, so the layer learns P(units | label), which is
+    /// what sampling with a clamped label draws (a run saved before this field reads false).
+    #[serde(default)]
+    pub label_chains: bool,
 }
 
 impl CdConfig {
@@ -38,6 +47,12 @@ impl CdConfig {
             return Err((
                 "cd.sample_gibbs",
                 format!("{} (1 to {MAX_SAMPLE_GIBBS})", self.sample_gibbs),
+            ));
+        }
+        if self.restarts > self.chains {
+            return Err((
+                "cd.restarts",
+                format!("{} (0 to cd.chains, {})", self.restarts, self.chains),
             ));
         }
         if !(1..=1u64 << 50).contains(&self.layer_steps) {
@@ -75,6 +90,8 @@ impl Default for CdConfig {
             weight_decay: 2e-4,
             layer_steps: 2000,
             sample_gibbs: DEFAULT_SAMPLE_GIBBS,
+            restarts: 0,
+            label_chains: false,
         }
     }
 }

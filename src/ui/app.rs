@@ -209,6 +209,7 @@ impl LatentLabApp {
             classifier: None,
             lr_override: None,
             schedule_override: None,
+            cd_override: None,
             detect_every: s.run.sample_every,
         };
         self.training.send(Command::Start(Box::new(spec)));

@@ -378,6 +378,103 @@ fn a_dbn_with_labels_samples_the_clamped_class() {
 }
 
 #[test]
+fn restarted_and_label_holding_chains_resume_bit_exactly_and_change_the_update() {
+    // A labelled DBN past its first phase, whose top-layer chains hold their classes and are
+    // restarted from noise three at a time (16 chains: the window wraps within the run).
+    let mut c = config(ModelKind::Dbn, &[12, 6]);
+    c.model.num_classes = 4;
+    {
+        let cd = c.cd.as_mut().unwrap();
+        cd.persistent = true;
+        cd.restarts = 3;
+        cd.label_chains = true;
+    }
+    let mut plain = c.clone();
+    {
+        let cd = plain.cd.as_mut().unwrap();
+        cd.restarts = 0;
+        cd.label_chains = false;
+    }
+    let data = || Arc::new(quadrants(8));
+    let new = |c: TrainConfig| Trainer::new(c, data(), "quadrants".into(), &Device::flex());
+    let (mut t, mut unbroken, mut p) = (
+        new(c.clone()).expect("trainer"),
+        new(c).expect("trainer"),
+        new(plain).expect("trainer"),
+    );
+    let steps = 11;
+    let mut differs = false;
+    for _ in 0..steps {
+        t.step().expect("step");
+        unbroken.step().expect("step");
+        let (a, b) = (net(&t), {
+            p.step().expect("step");
+            net(&p)
+        });
+        differs |= layer_values(&a.layers[1]) != layer_values(&b.layers[1]);
+    }
+    assert!(
+        differs,
+        "restarts and label chains left the top layer's updates unchanged"
+    );
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    t.save(&run).expect("save");
+    let mut r = Trainer::resume(&run, data(), "quadrants".into(), &Device::flex()).expect("resume");
+    for _ in 0..6 {
+        let m = r.step().expect("a step after resuming");
+        let u = unbroken.step().expect("the unbroken run's step");
+        assert_eq!(
+            (m.loss_d.to_bits(), m.loss_g.to_bits()),
+            (u.loss_d.to_bits(), u.loss_g.to_bits()),
+            "resumed {m:?} vs unbroken {u:?}"
+        );
+    }
+    assert_eq!(r.config.cd, unbroken.config.cd);
+}
+
+#[test]
+fn label_holding_chains_draw_their_own_class() {
+    // With --label-chains, persistent chain j of the top layer holds class j mod 4, so the
+    // pictures of the chains (the Train tab's grid) follow their classes.
+    let mut c = config(ModelKind::Dbn, &[64, 64]);
+    c.model.num_classes = 4;
+    {
+        let cd = c.cd.as_mut().unwrap();
+        cd.layer_steps = 200;
+        cd.persistent = true;
+        cd.label_chains = true;
+    }
+    c.sample_count = 16;
+    let mut t = Trainer::new(
+        c,
+        Arc::new(quadrants(16)),
+        "quadrants".into(),
+        &Device::flex(),
+    )
+    .expect("trainer");
+    for _ in 0..500 {
+        t.step().expect("step");
+    }
+    let pats = binary_quadrants();
+    let shown = t.samples().expect("samples");
+    let right = shown
+        .chunks(784)
+        .enumerate()
+        .filter(|(j, s)| {
+            let d = |p: &Vec<f32>| {
+                p.iter()
+                    .zip(s.iter())
+                    .map(|(x, y)| (2.0 * x - 1.0 - y).powi(2))
+                    .sum::<f32>()
+            };
+            (0..4).min_by(|&a, &b| d(&pats[a]).total_cmp(&d(&pats[b]))) == Some(j % 4)
+        })
+        .count();
+    assert!(right >= 14, "{right} of 16 chains show the class they hold");
+}
+
+#[test]
 fn bad_boltzmann_configs_give_named_errors() {
     use latentlab::model::ModelError;
     let mut c = config(ModelKind::Rbm, &[16, 8]);

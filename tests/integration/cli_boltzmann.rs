@@ -197,3 +197,67 @@ fn boltzmann_machines_train_sample_and_inspect_from_the_command_line() {
         "has no latent space",
     );
 }
+
+#[test]
+fn chain_restarts_and_label_chains_are_recorded_changed_on_resume_and_bounded() {
+    let dir = tempdir();
+    let dbn = dir.path().join("dbn");
+    let dbn_s = dbn.to_str().unwrap();
+    train_boltzmann(
+        &dbn,
+        &[
+            "--model",
+            "dbn",
+            "--layers",
+            "12,10",
+            "--labels",
+            "--pcd",
+            "--chains",
+            "20",
+            "--layer-steps",
+            "2",
+        ],
+    );
+    let inspect = || String::from_utf8_lossy(&latentlab(&["inspect", dbn_s]).stdout).into_owned();
+    assert!(!inspect().contains("restarted from noise"), "{}", inspect());
+    // A resumed run takes new chain settings, as it takes a new learning rate.
+    let o = latentlab(&[
+        "train",
+        "--resume",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "--chain-restarts",
+        "3",
+        "--label-chains",
+        "--out",
+        dbn_s,
+    ]);
+    assert!(o.status.success(), "resume: {}", stderr(&o));
+    let text = inspect();
+    assert!(
+        text.contains("3 restarted from noise per update; each holds one class"),
+        "{text}"
+    );
+    // More restarts than chains is refused, naming the setting.
+    fails_with(
+        &[
+            "train",
+            "--model",
+            "rbm",
+            "--hidden",
+            "8",
+            "--pcd",
+            "--chains",
+            "10",
+            "--chain-restarts",
+            "20",
+            "--steps",
+            "1",
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+        ],
+        "cd.restarts out of range: 20 (0 to cd.chains, 10)",
+    );
+}

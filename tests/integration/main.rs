@@ -129,6 +129,7 @@ pub fn pattern_spec(config: TrainConfig) -> latentlab::train::RunSpec {
         classifier: None,
         lr_override: None,
         schedule_override: None,
+        cd_override: None,
         detect_every: 0,
     }
 }

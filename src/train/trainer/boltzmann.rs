@@ -4,6 +4,7 @@
 //! for the model term; Salakhutdinov & Hinton 2009). Updates are plain tensor arithmetic on
 //! the parameters, with momentum and L2 weight decay.
 
+use super::boltzmann_chains::restart_rows;
 use super::{Nets, Trainer};
 use crate::model::boltzmann::{BoltzmannNet, Chain, Clamp, Coins, RbmLayer};
 use crate::model::readback;
@@ -283,6 +284,37 @@ impl Trainer {
             }
             _ => h0.clone(),
         };
+        let m = h.dims()[0];
+        // Chain j's own class when the chains hold their labels: [m, classes].
+        let chain_labels = (cd.persistent && cd.label_chains && label_units > 0).then(|| {
+            let rows: Vec<u8> = (0..m).map(|j| (j % label_units) as u8).collect();
+            Tensor::<2>::from_data(
+                TensorData::new(noise::one_hot(&rows, label_units), [m, label_units]),
+                &device,
+            )
+        });
+        if cd.persistent && cd.restarts > 0 {
+            let fresh = |rows: &[usize], coins: &mut Coins| {
+                let r = rows.len();
+                // As `BoltzmannNet::start` begins a sample: fair-coin pixels sent up, or for a
+                // labelled top layer a class alone (chain j's class: j mod classes).
+                let x = if label_units > 0 {
+                    let below = layer.visible() - label_units;
+                    let classes: Vec<u8> = rows.iter().map(|j| (j % label_units) as u8).collect();
+                    let onehot = Tensor::<2>::from_data(
+                        TensorData::new(noise::one_hot(&classes, label_units), [r, label_units]),
+                        &device,
+                    );
+                    Tensor::cat(vec![Tensor::zeros([r, below], &device), onehot], 1)
+                } else {
+                    let half = Tensor::<2>::ones([r, VISIBLE_UNITS], &device).mul_scalar(0.5);
+                    let v = coins.bernoulli(half);
+                    Self::layer_input(net, i, v, None, Some(&mut *coins))
+                };
+                coins.bernoulli(sigmoid(layer.hidden_input(x, up))) // [r, hidden]
+            };
+            h = restart_rows(h, cd.restarts, phase_step, |rows| fresh(rows, coins));
+        }
         let visible = |h: Tensor<2>, coins: &mut Coins| {
             let x = layer.visible_input(h, down);
             if label_units == 0 {
@@ -290,10 +322,11 @@ impl Trainer {
             }
             let [b, m] = x.dims();
             let units = coins.bernoulli(sigmoid(x.clone().slice([0..b, 0..m - label_units])));
-            Tensor::cat(
-                vec![units, softmax(x.slice([0..b, m - label_units..m]), 1)],
-                1,
-            )
+            let labels = match &chain_labels {
+                Some(l) if l.dims()[0] == b => l.clone(),
+                _ => softmax(x.slice([0..b, m - label_units..m]), 1),
+            };
+            Tensor::cat(vec![units, labels], 1)
         };
         let mut vk = v0.clone();
         let mut phk = ph0.clone();
@@ -404,9 +437,24 @@ impl Trainer {
             let start = net.start(v0.clone().select(0, idx), &Clamp::default(), coins);
             state.chains = start.units.into_iter().map(Param::from_tensor).collect();
         }
-        let chain = Chain {
-            units: state.chains.iter().map(|c| c.val()).collect(),
-        };
+        let mut units: Vec<Tensor<2>> = state.chains.iter().map(|c| c.val()).collect();
+        if cd.restarts > 0 {
+            let pixels = units[0].dims()[1];
+            let fresh = |r: usize, coins: &mut Coins| {
+                let half = Tensor::<2>::ones([r, pixels], &device).mul_scalar(0.5);
+                let v = coins.bernoulli(half);
+                net.start(v, &Clamp::default(), coins).units
+            };
+            let m = units[0].dims()[0];
+            let r = cd.restarts.min(m);
+            let new = fresh(r, coins);
+            units = units
+                .into_iter()
+                .zip(new)
+                .map(|(u, f)| restart_rows(u, r, phase_step, |_| f.clone()))
+                .collect();
+        }
+        let chain = Chain { units };
         let mut chain = net.gibbs(chain, 1, &Clamp::default(), coins);
         for _ in 1..cd.k.max(1) {
             // A stop asked for mid-step ends the chain: the update is a shorter CD's.
@@ -462,67 +510,6 @@ impl Trainer {
             weight_rms: mean_all(bottom.w.val().powi_scalar(2)).sqrt(),
             gap,
         }
-    }
-}
-
-/// Filters shown in the Train tab (the first this many hidden units).
-pub const FILTERS_SHOWN: usize = 100;
-
-impl Trainer {
-    /// P(v | h) of the first `n` persistent chains, [n * 784] in [-1, 1], when the run keeps
-    /// chains at the pixel level (an RBM with PCD, a DBM's joint phase).
-    pub(super) fn chain_samples(&self, n: usize) -> Result<Option<Vec<f32>>, TrainError> {
-        let Nets::Boltzmann { net, state } = &self.nets else {
-            return Ok(None);
-        };
-        let units: Vec<Tensor<2>> = state.chains.iter().map(|c| c.val()).collect();
-        let n_layers = net.layers.len();
-        let v = match (net.kind, units.len()) {
-            (ModelKind::Dbm, l) if l == n_layers + 1 => {
-                net.observe(&Chain { units }, &Clamp::default()).1
-            }
-            // An RBM's chains, or a DBN's top-layer chains in its last phase: one layer's
-            // hidden states, seen through the machine's own pass down.
-            (ModelKind::Rbm | ModelKind::Dbn, 1)
-                if units[0].dims()[1] == net.layers[n_layers - 1].hidden()
-                    && (net.kind == ModelKind::Rbm || self.in_top_phase()) =>
-            {
-                let h = units[0].clone();
-                let top_v = net.layers[n_layers - 1].visible_probs(h.clone());
-                let chain = Chain {
-                    units: vec![top_v, h],
-                };
-                net.observe(&chain, &Clamp::default()).1
-            }
-            _ => return Ok(None),
-        };
-        let m = v.dims()[0].min(n);
-        let v = v.slice([0..m, 0..VISIBLE_UNITS]);
-        Ok(Some(readback(v.mul_scalar(2.0).sub_scalar(1.0))?))
-    }
-
-    /// Whether the last update trained a DBN's top layer.
-    fn in_top_phase(&self) -> bool {
-        let Nets::Boltzmann { net, .. } = &self.nets else {
-            return false;
-        };
-        let n = net.layers.len();
-        let cd = self.config.cd.clone().unwrap_or_default();
-        phase_of(net.kind, n, &cd, self.step.saturating_sub(1)).0 == Phase::Layer(n - 1)
-    }
-
-    /// The bottom layer's filters: each hidden unit's weights as a 28x28 tile, scaled by its
-    /// largest magnitude to [-1, 1] (gray is 0), `[n * 784]` for the first `n` units.
-    pub fn filters(&self, n: usize) -> Result<Option<Vec<f32>>, TrainError> {
-        let Nets::Boltzmann { net, .. } = &self.nets else {
-            return Ok(None);
-        };
-        let w = net.layers[0].w.val(); // [visible, hidden]
-        let [v, h] = w.dims();
-        let n = n.min(h);
-        let tiles = w.slice([0..VISIBLE_UNITS.min(v), 0..n]).transpose(); // [n, 784]
-        let scale = tiles.clone().abs().max_dim(1).clamp_min(1e-12); // [n, 1]
-        Ok(Some(readback(tiles.div(scale))?))
     }
 }
 
