@@ -471,7 +471,8 @@ impl Session {
             Ok(None) => {}
             Ok(Some(score)) => {
                 let step = t.step;
-                let sign = (!model.kind.is_image_to_image())
+                // The alarm and its advice are a GAN's, as with the diversity signal.
+                let sign = (model.kind.is_gan() && !model.kind.is_image_to_image())
                     .then(|| {
                         self.collapse.classes(
                             score.classes_covered,

@@ -65,3 +65,51 @@ fn the_alarm_sounds_for_a_collapsed_run_and_not_for_a_healthy_one() {
         "the healthy run ends varied: {readings:?}"
     );
 }
+
+#[test]
+fn a_boltzmann_machine_drawing_few_classes_raises_no_gan_alarm() {
+    // An RBM two updates old draws noise that the meter files under few classes: the GAN's
+    // alarm (and its advice about D and G) is not for it.
+    let mut config = tiny(ModelKind::Rbm, Loss::Nonsat, 0);
+    config.model.layers = vec![16];
+    config.model.latent_dim = 784;
+    config.cd = Some(latentlab::types::config::CdConfig {
+        sample_gibbs: 2,
+        ..Default::default()
+    });
+    let spec = RunSpec {
+        data: Arc::new(
+            latentlab::data::DataSource::Default
+                .load(28)
+                .expect("digits"),
+        ),
+        data_source: "default".into(),
+        autostart: true,
+        max_steps: Some(2),
+        score_every: 2,
+        ..pattern_spec(config)
+    };
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Command::Start(Box::new(spec)));
+    let (mut scores, mut alarms) = (Vec::new(), Vec::new());
+    loop {
+        match h.events.recv_timeout(Duration::from_secs(120)) {
+            Ok(Event::Quality { score, .. }) => scores.push(score),
+            Ok(Event::Collapse { step, sign }) => alarms.push((step, sign)),
+            Ok(Event::Finished { .. }) => break,
+            Ok(Event::Failed(e)) => panic!("the run failed: {e}"),
+            Ok(_) => {}
+            Err(e) => panic!("no end of the run: {e}"),
+        }
+    }
+    h.shutdown();
+    let [score] = scores.as_slice() else {
+        panic!("one score at step 2: {scores:?}")
+    };
+    // What would have raised a GAN's alarm.
+    assert!(
+        score.classes_covered * 2 <= score.classes || score.entropy_bits < 1.66,
+        "{score:?}"
+    );
+    assert!(alarms.is_empty(), "{alarms:?}");
+}
