@@ -203,21 +203,8 @@ fn chain_restarts_and_label_chains_are_recorded_changed_on_resume_and_bounded() 
     let dir = tempdir();
     let dbn = dir.path().join("dbn");
     let dbn_s = dbn.to_str().unwrap();
-    train_boltzmann(
-        &dbn,
-        &[
-            "--model",
-            "dbn",
-            "--layers",
-            "12,10",
-            "--labels",
-            "--pcd",
-            "--chains",
-            "20",
-            "--layer-steps",
-            "2",
-        ],
-    );
+    let flags = "--model dbn --layers 12,10 --labels --pcd --chains 20 --layer-steps 2";
+    train_boltzmann(&dbn, &flags.split(' ').collect::<Vec<_>>());
     let inspect = || String::from_utf8_lossy(&latentlab(&["inspect", dbn_s]).stdout).into_owned();
     assert!(!inspect().contains("restarted from noise"), "{}", inspect());
     // A resumed run takes new chain settings, as it takes a new learning rate.

@@ -23,21 +23,32 @@ fn watch(kind: ModelKind) -> Watched {
         max_steps: Some(GRACE_STEPS + 100),
         ..pattern_spec(config)
     };
+    let (mut readings, mut alarms) = (Vec::new(), Vec::new());
+    for event in run_to_end(spec) {
+        match event {
+            Event::Diversity { step, ratio } => readings.push((step, ratio)),
+            Event::Collapse { step, sign } => alarms.push((step, sign)),
+            _ => {}
+        }
+    }
+    (readings, alarms)
+}
+
+/// Every event of a run from its start to its end.
+fn run_to_end(spec: RunSpec) -> Vec<Event> {
     let h = TrainingHandle::spawn(None).expect("spawn");
     h.send(Command::Start(Box::new(spec)));
-    let (mut readings, mut alarms) = (Vec::new(), Vec::new());
+    let mut events = Vec::new();
     loop {
         match h.events.recv_timeout(Duration::from_secs(120)) {
-            Ok(Event::Diversity { step, ratio }) => readings.push((step, ratio)),
-            Ok(Event::Collapse { step, sign }) => alarms.push((step, sign)),
             Ok(Event::Finished { .. }) => break,
             Ok(Event::Failed(e)) => panic!("the run failed: {e}"),
-            Ok(_) => {}
-            Err(e) => panic!("no end of the run: {e}; readings {readings:?}"),
+            Ok(e) => events.push(e),
+            Err(e) => panic!("no end of the run: {e}; so far {events:?}"),
         }
     }
     h.shutdown();
-    (readings, alarms)
+    events
 }
 
 #[test]
@@ -89,20 +100,14 @@ fn a_boltzmann_machine_drawing_few_classes_raises_no_gan_alarm() {
         score_every: 2,
         ..pattern_spec(config)
     };
-    let h = TrainingHandle::spawn(None).expect("spawn");
-    h.send(Command::Start(Box::new(spec)));
     let (mut scores, mut alarms) = (Vec::new(), Vec::new());
-    loop {
-        match h.events.recv_timeout(Duration::from_secs(120)) {
-            Ok(Event::Quality { score, .. }) => scores.push(score),
-            Ok(Event::Collapse { step, sign }) => alarms.push((step, sign)),
-            Ok(Event::Finished { .. }) => break,
-            Ok(Event::Failed(e)) => panic!("the run failed: {e}"),
-            Ok(_) => {}
-            Err(e) => panic!("no end of the run: {e}"),
+    for event in run_to_end(spec) {
+        match event {
+            Event::Quality { score, .. } => scores.push(score),
+            Event::Collapse { step, sign } => alarms.push((step, sign)),
+            _ => {}
         }
     }
-    h.shutdown();
     let [score] = scores.as_slice() else {
         panic!("one score at step 2: {scores:?}")
     };
