@@ -356,6 +356,28 @@ fn boltzmann_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
     ui.label("Persistent");
     ui.checkbox(&mut b.pcd, "PCD (persistent chains)");
     ui.end_row();
+    if b.pcd {
+        let l = ui.label("Chain restarts");
+        let mut r = b.chain_restarts.unwrap_or(0);
+        if ui
+            .add(egui::DragValue::new(&mut r).range(0..=100))
+            .labelled_by(l.id)
+            .on_hover_text(
+                "persistent chains restarted from noise per update, as sampling starts them: \
+                 training then unlearns what a young chain draws",
+            )
+            .changed()
+        {
+            b.chain_restarts = Some(r);
+        }
+        ui.end_row();
+        if kind == ModelKind::Dbn && b.labels {
+            ui.label("Label chains");
+            ui.checkbox(&mut b.label_chains, "each chain holds one class")
+                .on_hover_text("the top layer learns to draw a given class, as Explore clamps it");
+            ui.end_row();
+        }
+    }
     if kind != ModelKind::Rbm {
         let l = ui.label("Steps per layer");
         let mut steps = b.layer_steps.unwrap_or(CdConfig::default().layer_steps);

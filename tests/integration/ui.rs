@@ -591,3 +591,31 @@ fn switching_to_a_boltzmann_family_keeps_only_layer_sizes_it_can_take() {
         "the form's choices start a run"
     );
 }
+
+#[test]
+fn the_run_form_sets_chain_restarts_and_label_chains_for_a_persistent_dbn() {
+    let mut h = harness(options(vec![], None));
+    h.state_mut().settings.tab = Tab::Train;
+    h.state_mut().settings.run.model = ModelKind::Dbn;
+    h.state_mut().settings.run.boltzmann.labels = true;
+    h.run_steps(2);
+    // Only persistent chains can be restarted or hold a class.
+    assert!(h.query_by_label("Chain restarts").is_none());
+    h.get_by_label("PCD (persistent chains)").click();
+    h.run_steps(2);
+    h.get_by_label("each chain holds one class").click();
+    h.get_by_label("Chain restarts").focus();
+    h.run_steps(1);
+    h.get_by_label("Chain restarts").type_text("3");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    let cd = h
+        .state()
+        .settings
+        .run
+        .config(10)
+        .cd
+        .expect("a Boltzmann machine's recipe");
+    assert!(cd.persistent && cd.label_chains, "{cd:?}");
+    assert_eq!(cd.restarts, 3);
+}
