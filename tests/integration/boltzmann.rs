@@ -299,14 +299,8 @@ fn boltzmann_runs_round_trip_and_resume() {
         )
         .expect("resume");
         assert_eq!(r.step, steps as u64);
-        let m = r.step().expect("a step after resuming");
-        let u = unbroken.step().expect("the unbroken run's step");
         // Momentum, persistent chains and coin flips all carry over: the same update, bit for bit.
-        assert_eq!(
-            (m.loss_d.to_bits(), m.loss_g.to_bits()),
-            (u.loss_d.to_bits(), u.loss_g.to_bits()),
-            "{kind:?}: resumed {m:?} vs unbroken {u:?}"
-        );
+        let m = same_next_step(&mut r, &mut unbroken, &format!("{kind:?}"));
         let joint = kind == ModelKind::Dbm;
         assert_eq!(
             m.layer,
@@ -317,6 +311,22 @@ fn boltzmann_runs_round_trip_and_resume() {
             })
         );
     }
+}
+
+/// One step of a resumed run and of an unbroken one: the same losses, bit for bit.
+fn same_next_step(
+    resumed: &mut Trainer,
+    unbroken: &mut Trainer,
+    what: &str,
+) -> latentlab::train::StepMetrics {
+    let m = resumed.step().expect("a step after resuming");
+    let u = unbroken.step().expect("the unbroken run's step");
+    assert_eq!(
+        (m.loss_d.to_bits(), m.loss_g.to_bits()),
+        (u.loss_d.to_bits(), u.loss_g.to_bits()),
+        "{what}: resumed {m:?} vs unbroken {u:?}"
+    );
+    m
 }
 
 #[test]
@@ -389,46 +399,42 @@ fn restarted_and_label_holding_chains_resume_bit_exactly_and_change_the_update()
         cd.restarts = 3;
         cd.label_chains = true;
     }
-    let mut plain = c.clone();
-    {
-        let cd = plain.cd.as_mut().unwrap();
-        cd.restarts = 0;
-        cd.label_chains = false;
-    }
     let data = || Arc::new(quadrants(8));
     let new = |c: TrainConfig| Trainer::new(c, data(), "quadrants".into(), &Device::flex());
-    let (mut t, mut unbroken, mut p) = (
-        new(c.clone()).expect("trainer"),
-        new(c).expect("trainer"),
-        new(plain).expect("trainer"),
-    );
     let steps = 11;
-    let mut differs = false;
+    // The top layer after `steps` updates with these two settings.
+    let top_after = |restarts: usize, label_chains: bool| {
+        let mut c = c.clone();
+        let cd = c.cd.as_mut().unwrap();
+        (cd.restarts, cd.label_chains) = (restarts, label_chains);
+        let mut t = new(c).expect("trainer");
+        for _ in 0..steps {
+            t.step().expect("step");
+        }
+        layer_values(&net(&t).layers[1])
+    };
+    let plain = top_after(0, false);
+    assert_ne!(
+        top_after(3, false),
+        plain,
+        "restarts left the updates unchanged"
+    );
+    assert_ne!(
+        top_after(0, true),
+        plain,
+        "label chains left the updates unchanged"
+    );
+    let (mut t, mut unbroken) = (new(c.clone()).expect("trainer"), new(c).expect("trainer"));
     for _ in 0..steps {
         t.step().expect("step");
         unbroken.step().expect("step");
-        let (a, b) = (net(&t), {
-            p.step().expect("step");
-            net(&p)
-        });
-        differs |= layer_values(&a.layers[1]) != layer_values(&b.layers[1]);
     }
-    assert!(
-        differs,
-        "restarts and label chains left the top layer's updates unchanged"
-    );
     let dir = tempdir();
     let run = dir.path().join("run");
     t.save(&run).expect("save");
     let mut r = Trainer::resume(&run, data(), "quadrants".into(), &Device::flex()).expect("resume");
     for _ in 0..6 {
-        let m = r.step().expect("a step after resuming");
-        let u = unbroken.step().expect("the unbroken run's step");
-        assert_eq!(
-            (m.loss_d.to_bits(), m.loss_g.to_bits()),
-            (u.loss_d.to_bits(), u.loss_g.to_bits()),
-            "resumed {m:?} vs unbroken {u:?}"
-        );
+        same_next_step(&mut r, &mut unbroken, "restarted, label-holding chains");
     }
     assert_eq!(r.config.cd, unbroken.config.cd);
 }

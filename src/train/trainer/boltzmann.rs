@@ -4,7 +4,7 @@
 //! for the model term; Salakhutdinov & Hinton 2009). Updates are plain tensor arithmetic on
 //! the parameters, with momentum and L2 weight decay.
 
-use super::boltzmann_chains::restart_rows;
+use super::boltzmann_chains::{chain_classes, coin_pixels, restart_rows};
 use super::{Nets, Trainer};
 use crate::model::boltzmann::{BoltzmannNet, Chain, Clamp, Coins, RbmLayer};
 use crate::model::readback;
@@ -286,13 +286,8 @@ impl Trainer {
         };
         let m = h.dims()[0];
         // Chain j's own class when the chains hold their labels: [m, classes].
-        let chain_labels = (cd.persistent && cd.label_chains && label_units > 0).then(|| {
-            let rows: Vec<u8> = (0..m).map(|j| (j % label_units) as u8).collect();
-            Tensor::<2>::from_data(
-                TensorData::new(noise::one_hot(&rows, label_units), [m, label_units]),
-                &device,
-            )
-        });
+        let chain_labels = (cd.persistent && cd.label_chains && label_units > 0)
+            .then(|| chain_classes(&(0..m).collect::<Vec<_>>(), label_units, &device));
         if cd.persistent && cd.restarts > 0 {
             let fresh = |rows: &[usize], coins: &mut Coins| {
                 let r = rows.len();
@@ -300,15 +295,10 @@ impl Trainer {
                 // labelled top layer a class alone (chain j's class: j mod classes).
                 let x = if label_units > 0 {
                     let below = layer.visible() - label_units;
-                    let classes: Vec<u8> = rows.iter().map(|j| (j % label_units) as u8).collect();
-                    let onehot = Tensor::<2>::from_data(
-                        TensorData::new(noise::one_hot(&classes, label_units), [r, label_units]),
-                        &device,
-                    );
+                    let onehot = chain_classes(rows, label_units, &device);
                     Tensor::cat(vec![Tensor::zeros([r, below], &device), onehot], 1)
                 } else {
-                    let half = Tensor::<2>::ones([r, VISIBLE_UNITS], &device).mul_scalar(0.5);
-                    let v = coins.bernoulli(half);
+                    let v = coin_pixels(r, VISIBLE_UNITS, &device, coins);
                     Self::layer_input(net, i, v, None, Some(&mut *coins))
                 };
                 coins.bernoulli(sigmoid(layer.hidden_input(x, up))) // [r, hidden]
@@ -441,8 +431,7 @@ impl Trainer {
         if cd.restarts > 0 {
             let pixels = units[0].dims()[1];
             let fresh = |r: usize, coins: &mut Coins| {
-                let half = Tensor::<2>::ones([r, pixels], &device).mul_scalar(0.5);
-                let v = coins.bernoulli(half);
+                let v = coin_pixels(r, pixels, &device, coins);
                 net.start(v, &Clamp::default(), coins).units
             };
             let m = units[0].dims()[0];

@@ -4,10 +4,11 @@
 
 use super::boltzmann::{Phase, phase_of};
 use super::{Nets, Trainer};
-use crate::model::boltzmann::{Chain, Clamp};
+use crate::model::boltzmann::{Chain, Clamp, Coins};
 use crate::model::readback;
 use crate::train::TrainError;
 use crate::types::config::{CdConfig, ModelKind, VISIBLE_UNITS};
+use crate::types::noise;
 use burn::prelude::*;
 
 /// `chains` [m, n] with `r` of its rows replaced by `fresh(rows)` [r, n], where `rows` are
@@ -37,6 +38,20 @@ pub(super) fn restart_rows(
         return chains;
     }
     chains.slice_assign([0..r - head, 0..n], new.slice([head..r, 0..n]))
+}
+
+/// One-hot classes of chains `rows` (chain j holds class j mod `classes`), [rows, classes].
+pub(super) fn chain_classes(rows: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let labels: Vec<u8> = rows.iter().map(|j| (j % classes) as u8).collect();
+    Tensor::from_data(
+        TensorData::new(noise::one_hot(&labels, classes), [rows.len(), classes]),
+        device,
+    )
+}
+
+/// Fair-coin binary pixels, [r, n]: where `sample` starts a chain.
+pub(super) fn coin_pixels(r: usize, n: usize, device: &Device, coins: &mut Coins) -> Tensor<2> {
+    coins.bernoulli(Tensor::<2>::ones([r, n], device).mul_scalar(0.5))
 }
 
 /// Filters shown in the Train tab (the first this many hidden units).
