@@ -94,7 +94,9 @@ pub trait FastNorm: Backend {
 const CHUNK_ROWS: usize = 256;
 
 /// Per-channel sums over all rows of `[rows, c]` data of two quantities computed per element:
-/// f32 within a chunk of rows (vectorised across channels), f64 across chunks.
+/// f32 within a chunk of rows (vectorised across channels), f64 across chunks. The chunks are
+/// added in order, not by rayon's `reduce`, whose grouping follows work stealing: the same
+/// data must give the same bits, or a resumed run drifts from an unbroken one.
 fn channel_sums(
     rows: usize,
     c: usize,
@@ -105,7 +107,7 @@ fn channel_sums(
         x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
         x
     };
-    (0..rows.div_ceil(CHUNK_ROWS))
+    let chunks: Vec<(Vec<f64>, Vec<f64>)> = (0..rows.div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map(|chunk| {
             let (mut a, mut b) = (vec![0f32; c], vec![0f32; c]);
@@ -114,10 +116,12 @@ fn channel_sums(
             }
             (widen(a), widen(b))
         })
-        .reduce(
-            || (vec![0f64; c], vec![0f64; c]),
-            |(sa, sb), (a, b)| (merge(sa, a), merge(sb, b)),
-        )
+        .collect();
+    chunks
+        .into_iter()
+        .fold((vec![0f64; c], vec![0f64; c]), |(sa, sb), (a, b)| {
+            (merge(sa, a), merge(sb, b))
+        })
 }
 
 /// Channels-last data as (rows, channels).
