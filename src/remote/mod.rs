@@ -3,8 +3,9 @@
 //! [`server`]. Autodiff stays on the client; only primitive tensor operations travel.
 //!
 //! burn 0.22.1 caches a session per (address, credential) for the life of the process, and
-//! never reconnects a dead one: a process that lost its server must start again to reach it
-//! anew (the CLI does; the app says so).
+//! never reconnects a dead one. So a client that lost a server ([`forget`]) presents its token
+//! with a reconnect number next time ([`token::credential`]), which the server accepts as the
+//! token: the app's next Start or Resume reaches a server that is back without a restart.
 //!
 //! Round trips. A step already waits for one read-back (its losses, read together); the
 //! rest of its operations stream to the server without waiting. burn's `fusion` feature of the
@@ -127,6 +128,31 @@ pub fn client_token(address: &Address, token_file: Option<&Path>) -> Result<Stri
     }
 }
 
+/// How many times this process lost each server (by its address as written): the reconnect
+/// number its next credential carries.
+static LOST: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+
+fn reconnects(address: &str) -> u32 {
+    let lost = LOST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    lost.iter()
+        .find(|(a, _)| a == address)
+        .map_or(0, |&(_, n)| n)
+}
+
+/// Forget the session with the server at `address` (as [`Address`] displays it), which stopped
+/// answering: the next [`connect`] opens a new one.
+pub fn forget(address: &str) {
+    let mut lost = LOST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match lost.iter_mut().find(|(a, _)| a == address) {
+        Some((_, n)) => *n = n.saturating_add(1),
+        None => lost.push((address.into(), 1)),
+    }
+}
+
 /// A device on the server at `address` (device 0 there), connected and authorized, or a named
 /// error within [`CONNECT_TIMEOUT`].
 pub fn connect(
@@ -153,7 +179,7 @@ fn connect_with(
             RemoteHost::iroh(id)
         }
     }
-    .with_credential(token);
+    .with_credential(token::credential(&token, reconnects(&address.to_string())));
     let (tx, rx) = std::sync::mpsc::channel();
     // burn's connect may wait on the OS for an unanswering host: bounded here instead.
     std::thread::spawn(move || {

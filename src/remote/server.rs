@@ -5,7 +5,8 @@
 use super::proxy;
 use super::token::{self, TokenError};
 use burn::server::{
-    IrohIdentity, IrohTransport, RemoteServer, TokenAuthorizer, WebSocketTransport,
+    AuthorizationRequest, Credential, IrohIdentity, IrohTransport, PeerAuthorizer, RemoteServer,
+    TokenAuthorizer, WebSocketTransport,
 };
 use burn::tensor::Device;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -72,7 +73,7 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
         path: token_path.clone(),
         source: TokenError::Empty,
     })?;
-    let server = RemoteServer::new([opts.device.clone()]).with_authorizer(authorizer);
+    let server = RemoteServer::new([opts.device.clone()]).with_authorizer(Reconnects(authorizer));
     let mut lines = Vec::new();
     let mut warnings = Vec::new();
     let made = if fresh {
@@ -149,4 +150,23 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
         }
     };
     result.map_err(|e| ServerError::Serve(e.to_string()))
+}
+
+/// burn's token check, also letting in a client's reconnect credential (`TOKEN\nN`, see
+/// [`token::credential`]) so a client that lost this server can open a fresh session.
+struct Reconnects(TokenAuthorizer);
+
+impl PeerAuthorizer for Reconnects {
+    fn authorize(&self, request: AuthorizationRequest<'_>) -> Result<(), String> {
+        let Some(token) = token::token_part(request.credential.as_bytes()) else {
+            return Err(format!(
+                "{} presented a malformed credential",
+                request.client
+            ));
+        };
+        self.0.authorize(AuthorizationRequest {
+            credential: &Credential::from(token),
+            ..request
+        })
+    }
 }

@@ -69,6 +69,31 @@ pub fn load_or_create(path: &Path) -> Result<(String, bool), TokenError> {
     Ok((token, true))
 }
 
+/// What a client presents: the token, and after a lost session its reconnect number.
+///
+/// burn keeps one session per (address, credential) for the life of the process and never
+/// reopens a dead one, so a client that lost its server presents `TOKEN\nN` (N counting its
+/// losses of that server) to get a fresh session; a token never holds a line break.
+pub fn credential(token: &str, reconnect: u32) -> String {
+    match reconnect {
+        0 => token.into(),
+        n => format!("{token}\n{n}"),
+    }
+}
+
+/// The token part of a [`credential`], or `None` when what follows the line break is not a
+/// reconnect number (such a credential is refused).
+pub fn token_part(credential: &[u8]) -> Option<&[u8]> {
+    match credential.iter().position(|&b| b == b'\n') {
+        None => Some(credential),
+        Some(i) => {
+            let n = &credential[i + 1..];
+            let number = !n.is_empty() && n.len() <= 10 && n.iter().all(u8::is_ascii_digit);
+            number.then_some(&credential[..i])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +106,22 @@ mod tests {
             check(" 0123456789abcdef\n").ok().as_deref(),
             Some("0123456789abcdef")
         );
+    }
+
+    #[test]
+    fn a_reconnect_credential_carries_the_token_and_nothing_else_passes() {
+        let t = "0123456789abcdef";
+        assert_eq!(credential(t, 0), t);
+        for n in [0, 1, 7, u32::MAX] {
+            assert_eq!(token_part(credential(t, n).as_bytes()), Some(t.as_bytes()));
+        }
+        for bad in [
+            "0123456789abcdef\n",
+            "0123456789abcdef\nx",
+            "0123456789abcdef\n1\n2",
+        ] {
+            assert_eq!(token_part(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]

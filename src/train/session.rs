@@ -183,11 +183,14 @@ impl Session {
         let last_good_step = self.last_good_step;
         self.end_run();
         match remote {
-            Some(server) => self.out.send(Event::RemoteLost {
-                server,
-                error: text,
-                last_good_step,
-            }),
+            Some(server) => {
+                crate::remote::forget(&server);
+                self.out.send(Event::RemoteLost {
+                    server,
+                    error: text,
+                    last_good_step,
+                })
+            }
             None => self.out.send(Event::Failed(text)),
         }
     }

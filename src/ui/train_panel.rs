@@ -206,9 +206,9 @@ impl TrainState {
                 self.status = RunStatus::Failed;
                 self.alert = Some(format!(
                     "the server at {server} stopped answering ({error}); the run has ended and \
-                     {}. Saved checkpoints are untouched: when the server is back, restart \
-                     latentlab (it does not reconnect to a server it lost) and continue from \
-                     your last save with `latentlab train --resume`, or train here again.",
+                     {}. Saved checkpoints are untouched: when the server is back, press \
+                     Start to train on it again (a new session is opened, no restart needed), \
+                     or continue your last save with `latentlab train --resume`.",
                     crate::train::messages::kept_text(last_good_step)
                 ));
             }

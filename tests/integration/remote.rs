@@ -1,11 +1,12 @@
 //! Training through `latentlab serve` on loopback: a server on the CPU device, started by each
 //! test as a child process with its own token file.
 
-use super::{patterns, tiny};
+use super::{pattern_spec, patterns, tiny};
+use latentlab::device::DeviceChoice;
 use latentlab::model::ModelKind;
 use latentlab::remote::{Address, RemoteError};
-use latentlab::train::Trainer;
 use latentlab::train::objective::Loss;
+use latentlab::train::{Command as Cmd, Event, Trainer, TrainingHandle};
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,11 +25,18 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(max_sessions: usize) -> Self {
+        Self::start_on(max_sessions, 0)
+    }
+
+    /// On `port` (0: a free one).
+    pub(crate) fn start_on(max_sessions: usize, port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_latentlab"))
-            .args(["serve", "--device", "cpu", "--port", "0", "--max-sessions"])
+            .args(["serve", "--device", "cpu", "--port"])
+            .arg(port.to_string())
+            .arg("--max-sessions")
             .arg(max_sessions.to_string())
             .arg("--token-file")
             .arg(&token_file)
@@ -381,4 +389,52 @@ fn a_client_that_vanishes_mid_step_leaves_the_server_serving() {
         t.try_into_data().unwrap().try_to_vec::<f32>().unwrap(),
         vec![2.0, 4.0]
     );
+}
+
+/// The next event `want` accepts within 60 s, failing on a `Failed` one.
+fn wait_for(h: &TrainingHandle, what: &str, mut want: impl FnMut(&Event) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match h.events.recv_timeout(left) {
+            Ok(e) if want(&e) => return,
+            Ok(Event::Failed(text)) => panic!("failed while waiting for {what}: {text}"),
+            Ok(_) => {}
+            Err(_) => panic!("no {what} within 60 s"),
+        }
+    }
+}
+
+#[test]
+fn after_losing_its_server_the_app_trains_on_it_again_without_a_restart() {
+    let mut server = Server::start(4);
+    let port: u16 = server.address.rsplit(':').next().unwrap().parse().unwrap();
+    let mut spec = pattern_spec(tiny(ModelKind::Mlp, Loss::Nonsat, 4));
+    spec.device = DeviceChoice::Remote(server.address.clone());
+    spec.token_file = Some(server.token_file.clone());
+    spec.autostart = true;
+    let h = TrainingHandle::spawn(None).expect("spawn");
+    h.send(Cmd::Start(Box::new(spec.clone())));
+    wait_for(&h, "a step on the first server", |e| {
+        matches!(e, Event::Step(_))
+    });
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let address = server.address.clone();
+    wait_for(
+        &h,
+        "the lost server's message",
+        |e| matches!(e, Event::RemoteLost { server, .. } if *server == address),
+    );
+    // The server is back at the same address: Start reaches it from the same process.
+    let _back = Server::start_on(4, port);
+    h.send(Cmd::Start(Box::new(spec)));
+    let mut steps = 0;
+    wait_for(&h, "steps on the server that came back", |e| {
+        if matches!(e, Event::RemoteLost { .. }) {
+            panic!("the session with the old server was reused: {e:?}");
+        }
+        steps += matches!(e, Event::Step(_)) as usize;
+        steps >= 3
+    });
 }
