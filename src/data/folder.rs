@@ -27,6 +27,13 @@ fn is_image(p: &Path) -> bool {
     })
 }
 
+/// The folder's own name (`folder` when it has none, as `/` has not).
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "folder".into())
+}
+
 /// The visible entries of `dir`, sorted (hidden and AppleDouble `._name` entries skipped).
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let entries = std::fs::read_dir(dir).map_err(|source| DataError::Io {
@@ -263,6 +270,17 @@ pub(super) fn load(
         );
         files.extend(found.into_iter().map(|f| (label, f)));
     }
+    if files.is_empty() {
+        // No class folders: the pictures in the folder itself, as one unlabelled class.
+        files = sorted_entries(dir)?
+            .into_iter()
+            .filter(|p| p.is_file() && is_image(p))
+            .map(|f| (0, f))
+            .collect();
+        if !files.is_empty() {
+            class_names.push(folder_name(dir));
+        }
+    }
     // The memory bound is checked before any decoding.
     if (files.len() as u64).saturating_mul(image_len as u64) > MAX_PIXEL_BYTES {
         return Err(DataError::BadDimensions {
@@ -331,10 +349,7 @@ pub(super) fn load(
         });
     }
     let data = Dataset {
-        name: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "folder".into()),
+        name: folder_name(dir),
         height: size,
         width: size,
         channels: 3,

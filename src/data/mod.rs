@@ -89,7 +89,10 @@ pub enum DataError {
     },
     #[error("{path}: no IDX image file (*-images-idx3-ubyte or *-images-idx3-ubyte.gz) found")]
     NoIdxFiles { path: PathBuf },
-    #[error("{path}: empty folder: expected one sub-folder per class holding .png/.jpg images")]
+    #[error(
+        "{path}: no pictures: expected .png/.jpg/.webp/.bmp/.gif files, in one sub-folder per \
+         class or in the folder itself"
+    )]
     EmptyFolder { path: PathBuf },
     #[error("{path}: unreadable image: {detail}")]
     UnreadableImage { path: PathBuf, detail: String },
@@ -270,7 +273,7 @@ pub enum DataSource {
     Fashion,
     /// The procedural shapes with known factors ([`shapes`]), 20,000 images.
     Shapes,
-    /// An IDX directory or an image folder with one sub-folder per class.
+    /// An IDX directory, or an image folder: one sub-folder per class, or the pictures alone.
     Path(PathBuf),
     /// The embedded digits over coloured, textured grounds ([`pairs::colour_digits`]).
     ColourDigits,
@@ -402,8 +405,7 @@ fn load_path(
     } else {
         Err(DataError::BadDimensions {
             path: path.into(),
-            detail: "expected a directory (of IDX files or of class sub-folders), found a file"
-                .into(),
+            detail: "expected a directory (of IDX files or of pictures), found a file".into(),
         })
     }
 }

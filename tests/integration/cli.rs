@@ -117,7 +117,7 @@ fn malformed_data_fails_cleanly_from_the_command_line() {
             "--out",
             out,
         ],
-        "empty folder",
+        "no pictures",
     );
     fails_with(
         &["train", "--data", "/no/such/place", "--out", out],

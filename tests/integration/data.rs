@@ -171,6 +171,36 @@ fn empty_folder() {
 }
 
 #[test]
+fn a_folder_of_loose_pictures_is_one_unlabelled_class() {
+    let dir = crate::tempdir();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).expect("mkdir");
+    for (i, rgb) in [[200, 10, 10], [10, 200, 10], [10, 10, 200]]
+        .iter()
+        .enumerate()
+    {
+        image::RgbImage::from_pixel(48, 36, image::Rgb(*rgb))
+            .save(photos.join(format!("{i}.png")))
+            .expect("png");
+    }
+    let d = load(&photos).expect("a flat folder of pictures loads");
+    assert_eq!(d.len(), 3);
+    assert_eq!(d.class_names, vec!["photos".to_string()]);
+    assert!(d.labels.iter().all(|&l| l == 0));
+    assert_eq!(d.channels, 3, "colour kept");
+    // With class folders beside them, loose pictures are not a class of their own.
+    std::fs::create_dir(photos.join("red")).expect("mkdir");
+    image::RgbImage::from_pixel(8, 8, image::Rgb([255, 0, 0]))
+        .save(photos.join("red").join("r.png"))
+        .expect("png");
+    let d = load(&photos).expect("class folders load");
+    assert_eq!(
+        (d.len(), d.class_names.clone()),
+        (1, vec!["red".to_string()])
+    );
+}
+
+#[test]
 fn unreadable_image() {
     let dir = crate::tempdir();
     std::fs::create_dir(dir.path().join("a")).expect("mkdir");

@@ -62,6 +62,13 @@
 //! - The thread count (two per core, or one) made no difference beyond this machine's noise at
 //!   28, 32 or 64 px (three alternating runs each).
 //!
+//! On 2026-12-07, with nothing else running, eight invocations in a row put latentlab ahead at
+//! both sizes every time: 1.10-1.21x at 32 px (median 1.17x, about 500 against 430 examples/s)
+//! and 1.06-1.11x at 64 px (median 1.11x, about 97 against 89); the day before, on a noisier
+//! machine, the medians were 0.99x and 1.03x. The only kernel change between the two days was
+//! batch norm's channel sums added in order, so the windows' memory traffic above is still the
+//! lever if the margin matters.
+//!
 //! They compute the same functions and gradients as burn's layers (the tests compare them) and read
 //! and write the same checkpoints. The baseline rows turn them off, and so does
 //! `LATENTLAB_FAST_OPS=off` for any command; the first invocation above measured the baseline rows
