@@ -222,6 +222,8 @@ struct Worker {
     loaded: Option<Loaded>,
     /// The request that loaded the current model, replayed on a change of device.
     source: Option<Request>,
+    /// The server's address while the generator runs on a remote device.
+    remote: Option<String>,
 }
 
 impl Worker {
@@ -232,6 +234,7 @@ impl Worker {
             device: Device::flex(),
             loaded: None,
             source: None,
+            remote: None,
         }
     }
 
@@ -268,6 +271,7 @@ impl Worker {
                 }
                 let outcome =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(r)));
+                let failed = !matches!(outcome, Ok(Ok(_)));
                 match outcome {
                     Ok(Ok(Some(reply))) => self.reply(reply),
                     Ok(Ok(None)) => {}
@@ -276,8 +280,41 @@ impl Worker {
                         "the explorer's generator failed; reload the model".into(),
                     )),
                 }
+                if failed {
+                    self.leave_a_lost_server();
+                }
             }
         }
+    }
+
+    /// After a failure on a remote device that no longer answers: forget its session (a later
+    /// Generate on the server opens a new one) and bring the model back to this machine.
+    fn leave_a_lost_server(&mut self) {
+        let Some(server) = self.remote.clone() else {
+            return;
+        };
+        let device = self.device.clone();
+        let answers = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            Tensor::<1>::zeros([1], &device).try_into_data().is_ok()
+        }));
+        if answers.unwrap_or(false) {
+            return;
+        }
+        crate::remote::forget(&server);
+        let back = Request::UseDevice {
+            device: crate::device::DeviceChoice::Cpu,
+            token_file: None,
+        };
+        if let Ok(Ok(Some(reply))) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(back)))
+        {
+            self.reply(reply);
+        }
+        // Last, so it is the notice the user reads.
+        self.reply(Reply::Error(format!(
+            "the server at {server} stopped answering; the generator runs on this machine again \
+             (tick \"on the server\" again once it is back)"
+        )));
     }
 
     fn handle(&mut self, r: Request) -> Result<Option<Reply>, ExploreError> {
@@ -289,6 +326,7 @@ impl Worker {
                 let selected = crate::device::select(&device, token_file.as_deref())
                     .map_err(|e| ExploreError::Compute(e.to_string()))?;
                 self.device = selected.device;
+                self.remote = selected.remote.clone();
                 // The model moves by loading it again, on the new device.
                 if let Some(source) = self.source.clone()
                     && let Some(reply) = self.handle(source)?

@@ -79,6 +79,17 @@ impl Server {
             .unwrap()
     }
 
+    /// The server's port.
+    pub(crate) fn port(&self) -> u16 {
+        self.address.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Kill it, as a crash would (no goodbye to its clients).
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
@@ -408,7 +419,7 @@ fn wait_for(h: &TrainingHandle, what: &str, mut want: impl FnMut(&Event) -> bool
 #[test]
 fn after_losing_its_server_the_app_trains_on_it_again_without_a_restart() {
     let mut server = Server::start(4);
-    let port: u16 = server.address.rsplit(':').next().unwrap().parse().unwrap();
+    let port = server.port();
     let mut spec = pattern_spec(tiny(ModelKind::Mlp, Loss::Nonsat, 4));
     spec.device = DeviceChoice::Remote(server.address.clone());
     spec.token_file = Some(server.token_file.clone());

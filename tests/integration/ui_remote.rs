@@ -71,3 +71,42 @@ fn explore_runs_its_generator_on_the_server_and_shows_the_round_trip() {
         a.explore.remote.is_none()
     });
 }
+
+#[test]
+fn explore_comes_back_here_when_its_server_dies_and_reconnects_once_it_is_back() {
+    let mut server = Server::start(4);
+    let port = server.port();
+    let mut h = with_shipped_model(vec![]);
+    h.state_mut().settings.run.device = DeviceChoice::Remote(server.address.clone());
+    h.state_mut().settings.run.token_file = Some(server.token_file.clone());
+    h.state_mut().settings.tab = Tab::Explore;
+    h.run_steps(2);
+    h.get_by_label("on the server").click();
+    wait_for(&mut h, "the generator on the server", |a| {
+        a.explore.remote.is_some()
+    });
+    server.kill();
+    // The next image asked for fails there: the explorer names the server and comes home.
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
+        .set_value_accesskit(2.5);
+    wait_for(&mut h, "the generator back here", |a| {
+        a.explore.remote.is_none()
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("stopped answering");
+    let before = h.state().explore.image.clone().expect("image");
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
+        .set_value_accesskit(-2.5);
+    wait_for(&mut h, "an image drawn here", |a| {
+        a.explore
+            .image
+            .as_ref()
+            .is_some_and(|i| i.pixels != before.pixels)
+    });
+    // The server is back at the same address: the same toggle reaches it.
+    let _back = Server::start_on(4, port);
+    h.get_by_label("on the server").click();
+    wait_for(&mut h, "the generator on the server that came back", |a| {
+        a.explore.remote.is_some()
+    });
+}
