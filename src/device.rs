@@ -48,8 +48,8 @@ impl std::str::FromStr for DeviceChoice {
                     .map(|_| Self::Remote(a.trim_end_matches('/').into()))
                     .map_err(|e| e.to_string()),
                 None => Err(format!(
-                    "`{s}` is not a device: use auto, cpu, wgpu, remote:ws://HOST:PORT or \
-                     remote:iroh:ID"
+                    "`{s}` is not a device: use auto, cpu, wgpu, remote:ws://HOST:PORT, \
+                     remote:iroh:ID or remote:iroh:ID@HOST:PORT"
                 )),
             },
         }

@@ -21,7 +21,8 @@ use std::path::Path;
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeviceArgs {
     /// cpu (burn flex: the same seed gives the same bytes everywhere), auto, wgpu, or a
-    /// `latentlab serve` server: remote:ws://HOST:PORT or remote:iroh:ID (its token from
+    /// `latentlab serve` server: remote:ws://HOST:PORT, remote:iroh:ID or
+    /// remote:iroh:ID@HOST:PORT (its token from
     /// LATENTLAB_TOKEN or --token-file).
     #[arg(long, default_value = "cpu")]
     pub device: latentlab::device::DeviceChoice,

@@ -25,8 +25,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 3000)]
     port: u16,
     /// The address to listen on (WebSocket). Loopback unless given: WebSocket is unencrypted.
+    /// Iroh listens on every interface; with --relays disabled this is the address it prints.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// Iroh: public (n0's relays find the server by its id; needs the internet), disabled
+    /// (clients dial --port directly: a network without the internet) or a relay's URL.
+    #[arg(long, default_value = "public")]
+    relays: String,
     /// The token file (default: server-token in latentlab's data directory, made with a random
     /// token and mode 0600 on the first start). At least 16 characters.
     #[arg(long)]
@@ -58,6 +63,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         port: a.port,
         token_file: a.token_file,
         max_sessions: a.max_sessions as usize,
+        relays: a.relays,
     };
     let description = selected.description;
     let mut printed = Ok(());

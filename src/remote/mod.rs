@@ -45,8 +45,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error(
-        "`{0}` is not a remote address: use remote:ws://HOST:PORT (as `latentlab serve` prints \
-         it) or remote:iroh:ID"
+        "`{0}` is not a remote address: use remote:ws://HOST:PORT, remote:iroh:ID or \
+         remote:iroh:ID@HOST:PORT (as `latentlab serve` prints it)"
     )]
     BadAddress(String),
     #[error(
@@ -79,30 +79,43 @@ pub enum RemoteError {
 pub enum Address {
     /// `ws://HOST:PORT`.
     WebSocket(String),
-    /// `iroh:ID` (the server's Iroh endpoint id).
-    Iroh(String),
+    /// `iroh:ID`: the server's Iroh endpoint id, found through n0's public relays; or
+    /// `iroh:ID@HOST:PORT`: dialled directly at that UDP address with relays off (a server
+    /// started with `--relays disabled`, on a network without the internet).
+    Iroh { id: String, direct: Option<String> },
+}
+
+/// `HOST:PORT` with a host and a valid port, or `None`.
+fn host_port(s: &str) -> Option<(&str, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ok = !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']);
+    Some((host, port.parse().ok()?)).filter(|_| ok)
 }
 
 impl Address {
-    /// `ws://HOST:PORT` or `iroh:ID`.
+    /// `ws://HOST:PORT`, `iroh:ID` or `iroh:ID@HOST:PORT`.
     pub fn parse(s: &str) -> Result<Self, RemoteError> {
         let bad = || RemoteError::BadAddress(format!("remote:{s}"));
-        if let Some(id) = s.strip_prefix("iroh:") {
-            let ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+        if let Some(rest) = s.strip_prefix("iroh:") {
+            let (id, direct) = match rest.split_once('@') {
+                Some((id, direct)) => (id, Some(direct)),
+                None => (rest, None),
+            };
+            let ok = !id.is_empty()
+                && id.chars().all(|c| c.is_ascii_alphanumeric())
+                && direct.is_none_or(|d| host_port(d).is_some());
             return if ok {
-                Ok(Self::Iroh(id.into()))
+                Ok(Self::Iroh {
+                    id: id.into(),
+                    direct: direct.map(Into::into),
+                })
             } else {
                 Err(bad())
             };
         }
         let rest = s.strip_prefix("ws://").ok_or_else(bad)?;
-        let (host, port) = rest
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .ok_or_else(bad)?;
-        if host.is_empty() || host.contains(['/', '?', '#', ' ']) || port.parse::<u16>().is_err() {
-            return Err(bad());
-        }
+        host_port(rest.trim_end_matches('/')).ok_or_else(bad)?;
         Ok(Self::WebSocket(s.trim_end_matches('/').into()))
     }
 }
@@ -111,7 +124,11 @@ impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::WebSocket(url) => write!(f, "{url}"),
-            Self::Iroh(id) => write!(f, "iroh:{id}"),
+            Self::Iroh { id, direct: None } => write!(f, "iroh:{id}"),
+            Self::Iroh {
+                id,
+                direct: Some(d),
+            } => write!(f, "iroh:{id}@{d}"),
         }
     }
 }
@@ -169,29 +186,26 @@ fn connect_with(
     token: String,
     timeout: Duration,
 ) -> Result<burn::tensor::Device, RemoteError> {
-    use burn::remote::{ConnectError, RemoteHost};
-    let host = match address {
-        Address::WebSocket(url) => RemoteHost::websocket(url),
-        Address::Iroh(id) => {
-            let id: burn::remote::EndpointId = id
-                .parse()
-                .map_err(|_| RemoteError::BadAddress(format!("remote:{address}")))?;
-            RemoteHost::iroh(id)
-        }
-    }
-    .with_credential(token::credential(&token, reconnects(&address.to_string())));
+    use burn::remote::ConnectError;
+    let credential = token::credential(&token, reconnects(&address.to_string()));
+    let target = address.clone();
     let (tx, rx) = std::sync::mpsc::channel();
-    // burn's connect may wait on the OS for an unanswering host: bounded here instead.
+    // burn's connect, and a host name's lookup, may wait on the OS for an unanswering host:
+    // bounded here instead.
     std::thread::spawn(move || {
-        let _ = tx.send(burn::tensor::Device::remote_options(&host).init());
+        let outcome = host_for(&target).map(|host| {
+            burn::tensor::Device::remote_options(&host.with_credential(credential)).init()
+        });
+        let _ = tx.send(outcome);
     });
     let name = address.to_string();
     match rx.recv_timeout(timeout) {
-        Ok(Ok(device)) => Ok(device),
-        Ok(Err(ConnectError::Unauthorized)) => Err(RemoteError::Unauthorized { address: name }),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(Ok(device))) => Ok(device),
+        Ok(Ok(Err(ConnectError::Unauthorized))) => Err(RemoteError::Unauthorized { address: name }),
         // The front door's answer beyond its session limit (see `proxy`).
-        Ok(Err(e)) if e.to_string().contains("503") => Err(RemoteError::Busy(name)),
-        Ok(Err(e)) => Err(RemoteError::Unreachable {
+        Ok(Ok(Err(e))) if e.to_string().contains("503") => Err(RemoteError::Busy(name)),
+        Ok(Ok(Err(e))) => Err(RemoteError::Unreachable {
             address: name,
             reason: e.to_string(),
         }),
@@ -200,6 +214,34 @@ fn connect_with(
             secs: timeout.as_secs(),
         }),
     }
+}
+
+/// How burn reaches `address`.
+#[cfg(feature = "remote")]
+fn host_for(address: &Address) -> Result<burn::remote::RemoteHost, RemoteError> {
+    use burn::remote::{IrohHost, IrohRelays, RemoteHost};
+    let (id, direct) = match address {
+        Address::WebSocket(url) => return Ok(RemoteHost::websocket(url)),
+        Address::Iroh { id, direct } => (id, direct),
+    };
+    let id: burn::remote::EndpointId = id
+        .parse()
+        .map_err(|_| RemoteError::BadAddress(format!("remote:{address}")))?;
+    let Some(direct) = direct else {
+        return Ok(RemoteHost::iroh(id));
+    };
+    // Every address the name resolves to: the server may listen on only one of IPv4 and IPv6.
+    let addrs = std::net::ToSocketAddrs::to_socket_addrs(direct.as_str()).map_err(|e| {
+        RemoteError::Unreachable {
+            address: address.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let host = addrs.fold(
+        IrohHost::new(id).with_relays(IrohRelays::Disabled),
+        IrohHost::with_address,
+    );
+    Ok(RemoteHost::iroh(host))
 }
 
 #[cfg(not(feature = "remote"))]
@@ -228,7 +270,16 @@ mod tests {
         );
         assert!(matches!(
             Address::parse("iroh:abc123"),
-            Ok(Address::Iroh(_))
+            Ok(Address::Iroh { direct: None, .. })
+        ));
+        let direct = Address::parse("iroh:abc123@10.0.0.2:3000").unwrap();
+        assert_eq!(direct.to_string(), "iroh:abc123@10.0.0.2:3000");
+        assert!(matches!(
+            direct,
+            Address::Iroh {
+                direct: Some(_),
+                ..
+            }
         ));
         for bad in [
             "gpu:3000",
@@ -236,6 +287,9 @@ mod tests {
             "ws://:3000",
             "ws://gpu:99999",
             "iroh:",
+            "iroh:abc@",
+            "iroh:abc@host",
+            "iroh:abc@host:70000",
             "http://x:1",
         ] {
             let e = Address::parse(bad)

@@ -5,8 +5,8 @@
 use super::proxy;
 use super::token::{self, TokenError};
 use burn::server::{
-    AuthorizationRequest, Credential, IrohIdentity, IrohTransport, PeerAuthorizer, RemoteServer,
-    TokenAuthorizer, WebSocketTransport,
+    AuthorizationRequest, Credential, IrohIdentity, IrohRelays, IrohTransport, PeerAuthorizer,
+    RemoteServer, TokenAuthorizer, WebSocketTransport,
 };
 use burn::tensor::Device;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -39,6 +39,12 @@ pub enum ServerError {
     },
     #[error("the remote server stopped: {0}")]
     Serve(String),
+    #[error("--relays {0}: expected public, disabled or a relay's URL")]
+    Relays(String),
+    #[error(
+        "--relays disabled needs a fixed --port: clients dial that port, as nothing else tells them where the server is"
+    )]
+    RelaysNeedPort,
 }
 
 /// What `serve` was asked for.
@@ -50,6 +56,9 @@ pub struct ServeOptions {
     pub port: u16,
     pub token_file: Option<PathBuf>,
     pub max_sessions: usize,
+    /// Iroh: `public` (n0's relays find the server by its id), `disabled` (direct connections
+    /// only: a network without the internet) or a private relay's URL.
+    pub relays: String,
 }
 
 /// What the server tells its user before it blocks: lines for standard output, and warnings.
@@ -103,6 +112,9 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
                     });
                 }
             };
+            if opts.relays != "public" {
+                warnings.push("--relays applies to --transport iroh only".into());
+            }
             if !opts.bind.is_loopback() {
                 warnings.push(format!(
                     "listening on {} with WebSocket, which is not encrypted: anyone on the \
@@ -131,16 +143,41 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
                     path: id_path.clone(),
                     source,
                 })?;
-            let mut transport = IrohTransport::new(identity);
+            let relays: IrohRelays = opts
+                .relays
+                .parse()
+                .map_err(|_| ServerError::Relays(opts.relays.clone()))?;
+            let direct = relays == IrohRelays::Disabled;
+            if direct && opts.port == 0 {
+                return Err(ServerError::RelaysNeedPort);
+            }
+            let mut transport = IrohTransport::new(identity).with_relays(relays);
             if opts.port != 0 {
                 transport = transport.with_port(opts.port);
             }
-            lines.push(format!("address: iroh:{}", transport.id()));
+            // Without relays a client dials the address itself; the socket listens on every
+            // interface, so --bind only names the address to print.
+            let address = if direct {
+                format!(
+                    "iroh:{}@{}",
+                    transport.id(),
+                    SocketAddr::new(opts.bind, opts.port)
+                )
+            } else {
+                format!("iroh:{}", transport.id())
+            };
+            lines.push(format!("address: {address}"));
+            if direct && opts.bind.is_loopback() {
+                lines.push(format!(
+                    "from another machine: iroh:{}@HOST:{}, HOST being this machine's address",
+                    transport.id(),
+                    opts.port
+                ));
+            }
             lines.push(format!(
-                "connect: {}=$(cat {}) latentlab train --device remote:iroh:{} ...",
+                "connect: {}=$(cat {}) latentlab train --device remote:{address} ...",
                 super::TOKEN_ENV,
                 token_path.display(),
-                transport.id()
             ));
             warnings.push(
                 "--max-sessions applies to WebSocket only; Iroh sessions are not limited".into(),

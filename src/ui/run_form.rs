@@ -487,7 +487,9 @@ fn remote_rows(ui: &mut egui::Ui, run: &mut RunOptions) {
     let l = ui.label("Server");
     ui.add(egui::TextEdit::singleline(address).hint_text(REMOTE_EXAMPLE))
         .labelled_by(l.id)
-        .on_hover_text("ws://HOST:PORT or iroh:ID, as `latentlab serve` printed it");
+        .on_hover_text(
+            "ws://HOST:PORT, iroh:ID or iroh:ID@HOST:PORT, as `latentlab serve` printed it",
+        );
     ui.end_row();
     let l = ui.label("Token file");
     let mut text = run

@@ -30,14 +30,18 @@ impl Server {
 
     /// On `port` (0: a free one).
     pub(crate) fn start_on(max_sessions: usize, port: u16) -> Self {
+        let max = max_sessions.to_string();
+        Self::with_args(&["--port", &port.to_string(), "--max-sessions", &max])
+    }
+
+    /// `latentlab serve --device cpu` with `args` and a token file of its own.
+    fn with_args(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_latentlab"))
-            .args(["serve", "--device", "cpu", "--port"])
-            .arg(port.to_string())
-            .arg("--max-sessions")
-            .arg(max_sessions.to_string())
+            .args(["serve", "--device", "cpu"])
+            .args(args)
             .arg("--token-file")
             .arg(&token_file)
             .env("HOME", dir.path())
@@ -448,4 +452,44 @@ fn after_losing_its_server_the_app_trains_on_it_again_without_a_restart() {
         steps += matches!(e, Event::Step(_)) as usize;
         steps >= 3
     });
+}
+
+#[test]
+fn iroh_without_relays_serves_over_loopback_and_refuses_a_wrong_token() {
+    // A UDP port free a moment ago (Iroh binds it itself).
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .unwrap()
+        .port();
+    let port = port.to_string();
+    let mut server = Server::with_args(&[
+        "--transport",
+        "iroh",
+        "--relays",
+        "disabled",
+        "--port",
+        &port,
+    ]);
+    assert!(
+        server.address.starts_with("iroh:")
+            && server.address.ends_with(&format!("@127.0.0.1:{port}")),
+        "{}",
+        server.address
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("iroh.png");
+    let out = sample_through(&server, 4, &png);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(png.is_file());
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not-the-token-at-all-0000").unwrap();
+    match latentlab::remote::connect(&server.addr(), Some(&wrong)) {
+        Err(RemoteError::Unauthorized { address }) => assert_eq!(address, server.address),
+        other => panic!("expected Unauthorized, got {:?}", other.map(|_| ())),
+    }
+    assert!(server.alive());
 }
