@@ -24,6 +24,18 @@
 //! and doubled the generator's round trip at batch 64, which is what Explore's slider waits
 //! for. So it stays off by default. The remote tests pass with it, losses still bit-identical
 //! to local training.
+//!
+//! Transports, same machine, 2026-12-07, `bench --models dcgan,mlp --no-pytorch`, overhead per
+//! step in ms (invocations alternated):
+//!
+//! | path | dcgan | mlp | generator b64 round trip |
+//! |---|---|---|---|
+//! | Iroh, relays disabled (QUIC over loopback UDP) | 18.57, 19.80 | 10.07, 5.97 | 10.05, 9.23 |
+//! | WebSocket through `serve`'s front door ([`proxy`]) | 30.74, 25.46; 34.87, 29.37 | 15.64, 17.44; 19.71, 18.57 | 8.74, 7.96 |
+//! | WebSocket straight to burn's private port (no session limit) | 26.22, 37.58 | 14.92, 15.13 | |
+//!
+//! The front door's two copies cost about 4 ms per MLP step (within the noise for the DCGAN),
+//! not enough to offer a way around it; Iroh's QUIC streams beat burn's WebSocket link even so.
 
 pub mod token;
 
