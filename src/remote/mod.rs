@@ -22,8 +22,9 @@
 //! Fusion halved the MLP's overhead, did nothing clear for the DCGAN (its steps are
 //! dominated by compute, and the two runs of each build spread wider than their difference),
 //! and doubled the generator's round trip at batch 64, which is what Explore's slider waits
-//! for. So it stays off by default. The remote tests pass with it, losses still bit-identical
-//! to local training.
+//! for. So it stays off by default. The remote tests pass with it, losses still within a
+//! relative 1e-5 of local training (as without it: the server may group float sums
+//! differently).
 //!
 //! Transports, same machine, 2026-12-07, `bench --models dcgan,mlp --no-pytorch`, overhead per
 //! step in ms (invocations alternated):
