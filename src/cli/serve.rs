@@ -36,7 +36,7 @@ pub struct ServeArgs {
     /// token and mode 0600 on the first start). At least 16 characters.
     #[arg(long)]
     token_file: Option<PathBuf>,
-    /// The most client sessions at once (WebSocket); more are refused until one ends.
+    /// The most client sessions at once (WebSocket and Iroh); more are refused until one ends.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
     max_sessions: u64,
 }

@@ -34,9 +34,12 @@
 //! | Iroh, relays disabled (QUIC over loopback UDP) | 18.57, 19.80 | 10.07, 5.97 | 10.05, 9.23 |
 //! | WebSocket through `serve`'s front door ([`proxy`]) | 30.74, 25.46; 34.87, 29.37 | 15.64, 17.44; 19.71, 18.57 | 8.74, 7.96 |
 //! | WebSocket straight to burn's private port (no session limit) | 26.22, 37.58 | 14.92, 15.13 | |
+//! | Iroh, counting sessions from burn's telemetry (what `serve` does now, [`sessions`]) | 18.83, 21.03 | 13.07, 8.94 | 8.74, 8.90 |
 //!
 //! The front door's two copies cost about 4 ms per MLP step (within the noise for the DCGAN),
 //! not enough to offer a way around it; Iroh's QUIC streams beat burn's WebSocket link even so.
+//! Listening to the telemetry (burn then describes every operation) cost at most a few ms per
+//! MLP step, inside this machine's spread.
 
 pub mod token;
 
@@ -44,6 +47,8 @@ pub mod token;
 pub mod proxy;
 #[cfg(feature = "remote")]
 pub mod server;
+#[cfg(feature = "remote")]
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,6 +74,12 @@ pub enum RemoteError {
     NoToken(String),
     #[error("the server at {address} refused the token (check {TOKEN_ENV} or --token-file)")]
     Unauthorized { address: String },
+    /// Iroh says only "refused": a wrong token and a full server look the same to the client.
+    #[error(
+        "the server at {address} refused the session: the token is wrong (check {TOKEN_ENV} or \
+         --token-file), or the server is at its --max-sessions (try again when a client ends)"
+    )]
+    Refused { address: String },
     #[error(
         "the server at {0} is at its --max-sessions: it serves that many clients at once; try \
          again when one ends"
@@ -215,7 +226,10 @@ fn connect_with(
     match rx.recv_timeout(timeout) {
         Ok(Err(e)) => Err(e),
         Ok(Ok(Ok(device))) => Ok(device),
-        Ok(Ok(Err(ConnectError::Unauthorized))) => Err(RemoteError::Unauthorized { address: name }),
+        Ok(Ok(Err(ConnectError::Unauthorized))) => Err(match address {
+            Address::Iroh { .. } => RemoteError::Refused { address: name },
+            Address::WebSocket(_) => RemoteError::Unauthorized { address: name },
+        }),
         // The front door's answer beyond its session limit (see `proxy`).
         Ok(Ok(Err(e))) if e.to_string().contains("503") => Err(RemoteError::Busy(name)),
         Ok(Ok(Err(e))) => Err(RemoteError::Unreachable {

@@ -3,6 +3,7 @@
 //! its sessions cleanly).
 
 use super::proxy;
+use super::sessions::Limit;
 use super::token::{self, TokenError};
 use burn::server::{
     AuthorizationRequest, Credential, IrohIdentity, IrohRelays, IrohTransport, PeerAuthorizer,
@@ -82,7 +83,21 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
         path: token_path.clone(),
         source: TokenError::Empty,
     })?;
-    let server = RemoteServer::new([opts.device.clone()]).with_authorizer(Reconnects(authorizer));
+    // WebSocket's sessions are counted by the front door, Iroh's from burn's telemetry.
+    let mut server = RemoteServer::new([opts.device.clone()]);
+    let limit = match opts.transport {
+        TransportKind::Websocket => None,
+        TransportKind::Iroh => {
+            let (limit, probe) = Limit::start(opts.max_sessions)
+                .map_err(|e| ServerError::Serve(format!("the session counter: {e}")))?;
+            server = server.with_telemetry(probe);
+            Some(limit)
+        }
+    };
+    let server = server.with_authorizer(Reconnects {
+        token: authorizer,
+        limit,
+    });
     let mut lines = Vec::new();
     let mut warnings = Vec::new();
     let made = if fresh {
@@ -179,9 +194,7 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
                 super::TOKEN_ENV,
                 token_path.display(),
             ));
-            warnings.push(
-                "--max-sessions applies to WebSocket only; Iroh sessions are not limited".into(),
-            );
+            lines.push(format!("sessions: at most {}", opts.max_sessions));
             ready(Ready { lines, warnings });
             server.serve(transport)
         }
@@ -191,7 +204,11 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(Ready)) -> Result<(), Server
 
 /// burn's token check, also letting in a client's reconnect credential (`TOKEN\nN`, see
 /// [`token::credential`]) so a client that lost this server can open a fresh session.
-struct Reconnects(TokenAuthorizer);
+/// Over Iroh it also holds `--max-sessions`, once the token is right.
+struct Reconnects {
+    token: TokenAuthorizer,
+    limit: Option<Limit>,
+}
 
 impl PeerAuthorizer for Reconnects {
     fn authorize(&self, request: AuthorizationRequest<'_>) -> Result<(), String> {
@@ -201,9 +218,14 @@ impl PeerAuthorizer for Reconnects {
                 request.client
             ));
         };
-        self.0.authorize(AuthorizationRequest {
+        let client = request.client;
+        self.token.authorize(AuthorizationRequest {
             credential: &Credential::from(token),
             ..request
-        })
+        })?;
+        match &self.limit {
+            Some(limit) => limit.admit().map_err(|why| format!("{client}: {why}")),
+            None => Ok(()),
+        }
     }
 }
