@@ -62,6 +62,8 @@ impl Payload {
 pub enum Action {
     /// Load the chosen data set (off the UI thread), then start a run.
     StartRun,
+    /// As [`Action::StartRun`], continuing the run saved in this directory.
+    ResumeRun(std::path::PathBuf),
     Train(Command),
     /// Ask where, then save the training run's checkpoint there.
     SaveCheckpoint,

@@ -50,6 +50,8 @@ pub struct LatentLabApp {
     jobs_rx: Receiver<Job>,
     /// The last data loaded for a run: its source, the side asked for, and the images.
     data_cache: Option<(files::DataRequest, Arc<Dataset>)>,
+    /// The saved run the starting run continues (Resume after a lost server).
+    resume: Option<std::path::PathBuf>,
     /// A dialog is open (or a write is under way).
     pub busy_files: usize,
     ctx: egui::Context,
@@ -121,6 +123,7 @@ impl LatentLabApp {
             jobs_tx,
             jobs_rx,
             data_cache: None,
+            resume: None,
             busy_files: 0,
             ctx,
             frame_log: options.frame_log,
@@ -198,7 +201,7 @@ impl LatentLabApp {
             data_source: s.run.data_for_run().to_string(),
             device: s.run.device.clone(),
             token_file: s.run.token_file.clone(),
-            resume_from: None,
+            resume_from: self.resume.take(),
             out_dir: None,
             // A decaying schedule ends the run at its last step (its rate is zero there).
             max_steps: (s.run.lr_schedule.unwrap_or_default()
@@ -217,7 +220,14 @@ impl LatentLabApp {
 
     pub fn act(&mut self, action: Action) {
         match action {
-            Action::StartRun => self.start_run(),
+            Action::StartRun => {
+                self.resume = None;
+                self.start_run();
+            }
+            Action::ResumeRun(dir) => {
+                self.resume = Some(dir);
+                self.start_run();
+            }
             Action::Train(c) => {
                 if !self.training.send(c) {
                     self.train.alert =

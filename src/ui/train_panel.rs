@@ -61,6 +61,10 @@ pub struct TrainState {
     pub alert: Option<String>,
     /// The step last saved (or resumed from); unsaved work is asked about on close.
     pub saved_step: Option<u64>,
+    /// Where the run was last saved (the Save button's directory).
+    pub saved_to: Option<std::path::PathBuf>,
+    /// After a lost server: the save to continue from once it is back, and its step.
+    pub resume_point: Option<(std::path::PathBuf, u64)>,
     /// A loss became non-finite: the run's state cannot be saved any more.
     pub diverged: bool,
     /// Learning rates a starting run was given (shown once it has started).
@@ -101,6 +105,8 @@ impl Default for TrainState {
             live_lr: None,
             alert: None,
             saved_step: None,
+            saved_to: None,
+            resume_point: None,
             diverged: false,
             starting_lr: (0.0, 0.0),
             schedule: Default::default(),
@@ -179,7 +185,10 @@ impl TrainState {
                     text: format!("learning rate G {lr_g:.1e}, D {lr_d:.1e}"),
                 });
             }
-            Event::Saved { step, .. } => self.saved_step = Some(step),
+            Event::Saved { step, path } => {
+                self.saved_step = Some(step);
+                self.saved_to = Some(path);
+            }
             Event::SaveFailed { path, error } => {
                 self.alert = Some(format!("not saved to {}: {error}", path.display()));
             }
@@ -204,11 +213,20 @@ impl TrainState {
                 last_good_step,
             } => {
                 self.status = RunStatus::Failed;
+                self.resume_point = last_good_step
+                    .zip(self.saved_to.clone())
+                    .map(|(s, p)| (p, s));
+                let next = match &self.resume_point {
+                    Some((_, step)) => format!(
+                        "press Resume from step {step} to continue from your save (or Start for \
+                         a new run)"
+                    ),
+                    None => "press Start to train on it again".into(),
+                };
                 self.alert = Some(format!(
                     "the server at {server} stopped answering ({error}); the run has ended and \
-                     {}. Saved checkpoints are untouched: when the server is back, press \
-                     Start to train on it again (a new session is opened, no restart needed), \
-                     or continue your last save with `latentlab train --resume`.",
+                     {}. Saved checkpoints are untouched: when the server is back, {next}; a \
+                     new session is opened, no restart needed.",
                     crate::train::messages::kept_text(last_good_step)
                 ));
             }
@@ -390,6 +408,14 @@ fn controls(ui: &mut egui::Ui, s: &mut Settings, t: &mut TrainState, out: &mut V
             _ => {
                 if ui.button("Start").clicked() {
                     out.push(Action::StartRun);
+                }
+                if let Some((dir, step)) = &t.resume_point
+                    && ui
+                        .button(format!("Resume from step {step}"))
+                        .on_hover_text(format!("Continue the run saved in {}", dir.display()))
+                        .clicked()
+                {
+                    out.push(Action::ResumeRun(dir.clone()));
                 }
             }
         }

@@ -5,6 +5,8 @@ use crate::ui::{harness, options, tiny_settings, wait_for, with_shipped_model};
 use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use latentlab::device::DeviceChoice;
+use latentlab::train::Command;
+use latentlab::ui::actions::Action;
 use latentlab::ui::settings::Tab;
 use latentlab::ui::train_panel::RunStatus;
 
@@ -109,4 +111,39 @@ fn explore_comes_back_here_when_its_server_dies_and_reconnects_once_it_is_back()
     wait_for(&mut h, "the generator on the server that came back", |a| {
         a.explore.remote.is_some()
     });
+}
+
+#[test]
+fn after_a_lost_server_resume_continues_the_save_once_it_is_back() {
+    let mut server = Server::start(4);
+    let port = server.port();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut h = harness(options(vec![], None));
+    tiny_settings(&mut h.state_mut().settings);
+    h.state_mut().settings.run.device = DeviceChoice::Remote(server.address.clone());
+    h.state_mut().settings.run.token_file = Some(server.token_file.clone());
+    h.state_mut().settings.tab = Tab::Train;
+    h.run_steps(2);
+    h.get_by_label("Start").click();
+    wait_for(&mut h, "steps on the server", |a| a.train.step >= 3);
+    h.state_mut().act(Action::Train(Command::Save(run.clone())));
+    wait_for(&mut h, "the save", |a| a.train.saved_to.is_some());
+    let saved = h.state().train.saved_step.unwrap();
+    server.kill();
+    wait_for(&mut h, "the lost server", |a| {
+        a.train.status == RunStatus::Failed
+    });
+    h.run_steps(2);
+    h.get_by_label_contains("stopped answering");
+    let _back = Server::start_on(4, port);
+    h.get_by_label(&format!("Resume from step {saved}")).click();
+    wait_for(&mut h, "steps after the save", |a| {
+        a.train.status == RunStatus::Running && a.train.step > saved
+    });
+    assert_eq!(
+        h.state().train.metrics().first().map(|m| m.step),
+        Some(saved + 1),
+        "it went on from the save, not from step 0"
+    );
 }
