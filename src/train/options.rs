@@ -71,8 +71,8 @@ pub struct RunOptions {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// auto: wgpu on a real GPU, the CPU otherwise; cpu: burn's flex backend; wgpu: force wgpu;
-    /// remote:ws://HOST:PORT or remote:iroh:ID: a `latentlab serve` server (its token from
-    /// LATENTLAB_TOKEN or --token-file).
+    /// remote:ws://HOST:PORT, remote:iroh:ID or remote:iroh:ID@HOST:PORT: a `latentlab serve`
+    /// server (its token from LATENTLAB_TOKEN or --token-file).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     /// The file holding a remote server's token (when LATENTLAB_TOKEN is not set). Only the
