@@ -65,6 +65,8 @@ pub struct TrainState {
     pub saved_to: Option<std::path::PathBuf>,
     /// After a lost server: the save to continue from once it is back, and its step.
     pub resume_point: Option<(std::path::PathBuf, u64)>,
+    /// The run ended because its server stopped answering (the next start clears the message).
+    lost: bool,
     /// A loss became non-finite: the run's state cannot be saved any more.
     pub diverged: bool,
     /// Learning rates a starting run was given (shown once it has started).
@@ -107,6 +109,7 @@ impl Default for TrainState {
             saved_step: None,
             saved_to: None,
             resume_point: None,
+            lost: false,
             diverged: false,
             starting_lr: (0.0, 0.0),
             schedule: Default::default(),
@@ -186,8 +189,7 @@ impl TrainState {
                 });
             }
             Event::Saved { step, path } => {
-                self.saved_step = Some(step);
-                self.saved_to = Some(path);
+                (self.saved_step, self.saved_to) = (Some(step), Some(path))
             }
             Event::SaveFailed { path, error } => {
                 self.alert = Some(format!("not saved to {}: {error}", path.display()));
@@ -213,16 +215,14 @@ impl TrainState {
                 last_good_step,
             } => {
                 self.status = RunStatus::Failed;
-                self.resume_point = last_good_step
-                    .zip(self.saved_to.clone())
-                    .map(|(s, p)| (p, s));
-                let next = match &self.resume_point {
-                    Some((_, step)) => format!(
-                        "press Resume from step {step} to continue from your save (or Start for \
-                         a new run)"
-                    ),
-                    None => "press Start to train on it again".into(),
-                };
+                self.lost = true;
+                self.resume_point = self.saved_to.clone().zip(last_good_step);
+                let next = self
+                    .resume_point
+                    .as_ref()
+                    .map_or("press Start to train on it again".into(), |(_, n)| {
+                        format!("press Resume from step {n} (or Start for a new run)")
+                    });
                 self.alert = Some(format!(
                     "the server at {server} stopped answering ({error}); the run has ended and \
                      {}. Saved checkpoints are untouched: when the server is back, {next}; a \
@@ -261,7 +261,10 @@ impl TrainState {
 
     /// Forget the previous run's curves and grids (a new run starts).
     pub fn reset_run(&mut self) {
-        let alert = self.alert.take();
+        let alert = self
+            .alert
+            .take()
+            .filter(|_| self.resume_point.is_none() && !self.lost);
         *self = Self::default();
         self.alert = alert;
     }

@@ -146,4 +146,8 @@ fn after_a_lost_server_resume_continues_the_save_once_it_is_back() {
         Some(saved + 1),
         "it went on from the save, not from step 0"
     );
+    assert!(
+        h.state().train.alert.is_none(),
+        "the lost server's message went with its run"
+    );
 }
