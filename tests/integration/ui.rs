@@ -175,8 +175,15 @@ fn the_step_count_sets_the_number_of_interpolation_frames() {
     h.state_mut().settings.tab = Tab::Interpolate;
     set_mirrored_end_points(&mut h);
     for steps in [7usize, 12] {
-        h.get_by_role_and_label(egui::accesskit::Role::Slider, "steps")
-            .set_value_accesskit(steps as f64);
+        // Under load an accessibility action can miss the frame it was aimed at (seen: the
+        // setting unchanged 20 s later), so it is sent again until the setting takes it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while h.state().settings.interp_steps != steps {
+            assert!(Instant::now() < deadline, "the slider never took {steps}");
+            h.get_by_role_and_label(egui::accesskit::Role::Slider, "steps")
+                .set_value_accesskit(steps as f64);
+            h.run_steps(2);
+        }
         wait_for(&mut h, "the strip", |a| a.interp.frames.len() == steps);
         let app = h.state();
         assert_eq!(app.settings.interp_steps, steps);
