@@ -192,12 +192,31 @@ impl Discriminator {
     }
 }
 
+/// Held while anything draws from burn's process-wide random generator, so that a draw made
+/// during training (R1's directions, style mixing, per-pixel noise) never lands between another
+/// thread's seeding and its parameters' draws (which changed a seeded model's first weights).
+static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `Tensor::random` from burn's process-wide generator, taken in turn with [`seeded_init`]
+/// (never call it from inside an `init` given to that).
+pub fn random_tensor<const D: usize>(
+    shape: [usize; D],
+    distribution: burn::tensor::Distribution,
+    device: &Device,
+) -> Tensor<D> {
+    let _guard = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Tensor::random(shape, distribution, device)
+}
+
 /// Run `init` with burn's random generator seeded to `seed`, and draw every parameter before
 /// returning. burn initialises parameters lazily from one process-wide generator, so without
 /// this two runs with the same seed (or another thread's work) could interleave their draws.
 pub fn seeded_init<T: Module>(device: &Device, seed: u64, init: impl FnOnce() -> T) -> T {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
     let module = init();
     module.visit(&mut DrawAll);

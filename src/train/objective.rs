@@ -129,7 +129,7 @@ pub fn r1_penalty(
 ) -> Tensor<1> {
     let [batch, c, h, w] = real.dims();
     let step = 0.05 / ((c * h * w) as f64).sqrt();
-    let u = Tensor::<4>::random(
+    let u = crate::model::random_tensor(
         [batch, c, h, w],
         burn::tensor::Distribution::Normal(0.0, 1.0),
         &real.device(),

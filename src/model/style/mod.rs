@@ -225,7 +225,7 @@ impl StyleGenerator {
         let draw = |level: usize, which: u64, side: usize| -> (Tensor<4>, f64) {
             match noise {
                 NoiseMode::Random => (
-                    Tensor::random(
+                    crate::model::random_tensor(
                         [batch, side, side, 1],
                         Distribution::Normal(0.0, 1.0),
                         &device,
@@ -288,7 +288,7 @@ impl StyleGenerator {
         let mut ws = vec![w; n];
         if training && n > 1 {
             // Two uniform draws from the device's (seeded) generator: whether, and where.
-            let draws = Tensor::<1>::random([2], Distribution::Default, &z.device())
+            let draws = crate::model::random_tensor([2], Distribution::Default, &z.device())
                 .into_data()
                 .try_into_vec::<f32>()
                 .unwrap_or_default();
@@ -296,7 +296,11 @@ impl StyleGenerator {
                 && f64::from(p) < MIXING
             {
                 let cut = 1 + ((at * (n - 1) as f32) as usize).min(n - 2);
-                let z2 = Tensor::random(z.dims(), Distribution::Normal(0.0, 1.0), &z.device());
+                let z2 = crate::model::random_tensor(
+                    z.dims(),
+                    Distribution::Normal(0.0, 1.0),
+                    &z.device(),
+                );
                 let w2 = self.to_w(z2, label);
                 for w in ws.iter_mut().skip(cut) {
                     *w = w2.clone();
