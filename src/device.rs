@@ -155,6 +155,18 @@ fn gpu_kind(kind: wgpu::DeviceType) -> Option<DeviceKind> {
     }
 }
 
+/// Whether `device` answers a read: a remote server may have gone away (burn's read then fails,
+/// or panics, which counts as no answer).
+pub fn answers(device: &Device) -> bool {
+    let device = device.clone().without_autodiff();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        burn::tensor::Tensor::<1>::zeros([1], &device)
+            .try_into_data()
+            .is_ok()
+    }))
+    .unwrap_or(false)
+}
+
 /// Pick the device for `choice`. `auto` takes wgpu only for a real GPU: a CPU adapter such as
 /// llvmpipe trains DCGAN-28 about 50 times slower than flex.
 /// A remote device's token comes from `LATENTLAB_TOKEN` or `token_file`.

@@ -240,10 +240,8 @@ pub(super) fn load(
     }
     // Decoded as colour; a folder of grey pictures is made grey again at the end.
     let image_len = 3 * size * size;
-    let classes: Vec<PathBuf> = sorted_entries(dir)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .collect();
+    let entries = sorted_entries(dir)?;
+    let classes: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
     // (label, file) for every picture, in class then name order.
     let mut files: Vec<(u8, PathBuf)> = Vec::new();
     let mut class_names = Vec::new();
@@ -272,10 +270,10 @@ pub(super) fn load(
     }
     if files.is_empty() {
         // No class folders: the pictures in the folder itself, as one unlabelled class.
-        files = sorted_entries(dir)?
-            .into_iter()
+        files = entries
+            .iter()
             .filter(|p| p.is_file() && is_image(p))
-            .map(|f| (0, f))
+            .map(|f| (0, f.clone()))
             .collect();
         if !files.is_empty() {
             class_names.push(folder_name(dir));

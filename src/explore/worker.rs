@@ -293,11 +293,7 @@ impl Worker {
         let Some(server) = self.remote.clone() else {
             return;
         };
-        let device = self.device.clone();
-        let answers = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            Tensor::<1>::zeros([1], &device).try_into_data().is_ok()
-        }));
-        if answers.unwrap_or(false) {
+        if crate::device::answers(&self.device) {
             return;
         }
         crate::remote::forget(&server);

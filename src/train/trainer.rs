@@ -425,13 +425,12 @@ impl Trainer {
         &self.device
     }
 
-    /// Every weight of every network is finite (checked before a save).
     /// Whether the device answers a read (a remote server may have gone away).
     pub fn device_answers(&self) -> bool {
-        let probe = Tensor::<1>::zeros([1], &self.device.clone().without_autodiff());
-        probe.try_into_data().is_ok()
+        crate::device::answers(&self.device)
     }
 
+    /// Every weight of every network is finite (checked before a save).
     pub fn weights_finite(&self) -> bool {
         match &self.nets {
             Nets::Gan { g, d, ema, .. } => {

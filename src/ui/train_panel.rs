@@ -261,10 +261,7 @@ impl TrainState {
 
     /// Forget the previous run's curves and grids (a new run starts).
     pub fn reset_run(&mut self) {
-        let alert = self
-            .alert
-            .take()
-            .filter(|_| self.resume_point.is_none() && !self.lost);
+        let alert = self.alert.take().filter(|_| !self.lost);
         *self = Self::default();
         self.alert = alert;
     }

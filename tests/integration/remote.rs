@@ -135,6 +135,25 @@ fn sample_through(server: &Server, n: usize, out: &Path) -> std::process::Output
     )
 }
 
+/// The error of connecting to `server` with a token file (in `dir`) that holds the wrong token.
+fn with_wrong_token(server: &Server, dir: &Path) -> RemoteError {
+    let wrong = dir.join("wrong");
+    std::fs::write(&wrong, "not-the-token-at-all-0000").unwrap();
+    match latentlab::remote::connect(&server.addr(), Some(&wrong)) {
+        Ok(_) => panic!("the wrong token was let in"),
+        Err(e) => e,
+    }
+}
+
+/// `device` computes: [1, 2] * 2 read back.
+fn assert_computes(device: &burn::tensor::Device) {
+    let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], device) * 2.0;
+    assert_eq!(
+        t.try_into_data().unwrap().try_to_vec::<f32>().unwrap(),
+        vec![2.0, 4.0]
+    );
+}
+
 /// Losses of 20 steps of a tiny DCGAN on `device`.
 fn losses(device: &burn::tensor::Device) -> (Vec<(f32, f32)>, Trainer) {
     let mut config = tiny(ModelKind::Dcgan, Loss::Nonsat, 4);
@@ -190,11 +209,9 @@ fn remote_training_matches_local_training_and_its_run_saves_and_loads() {
 fn a_wrong_token_is_refused_by_name_and_the_server_goes_on() {
     let mut server = Server::start(4);
     let dir = tempfile::tempdir().unwrap();
-    let wrong = dir.path().join("wrong");
-    std::fs::write(&wrong, "not-the-token-at-all-0000").unwrap();
-    match latentlab::remote::connect(&server.addr(), Some(&wrong)) {
-        Err(RemoteError::Unauthorized { address }) => assert_eq!(address, server.address),
-        other => panic!("expected Unauthorized, got {:?}", other.map(|_| ())),
+    match with_wrong_token(&server, dir.path()) {
+        RemoteError::Unauthorized { address } => assert_eq!(address, server.address),
+        e => panic!("expected Unauthorized, got {e}"),
     }
     let short = dir.path().join("short");
     std::fs::write(&short, "abc").unwrap();
@@ -409,11 +426,7 @@ fn a_client_that_vanishes_mid_step_leaves_the_server_serving() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(server.alive(), "the server died with its client");
     let device = latentlab::remote::connect(&server.addr(), Some(&server.token_file)).unwrap();
-    let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &device) * 2.0;
-    assert_eq!(
-        t.try_into_data().unwrap().try_to_vec::<f32>().unwrap(),
-        vec![2.0, 4.0]
-    );
+    assert_computes(&device);
 }
 
 /// The next event `want` accepts within 60 s, failing on a `Failed` one.
@@ -489,19 +502,13 @@ fn iroh_without_relays_serves_over_loopback_refuses_a_wrong_token_and_limits_ses
         server.address
     );
     let dir = tempfile::tempdir().unwrap();
-    let wrong = dir.path().join("wrong");
-    std::fs::write(&wrong, "not-the-token-at-all-0000").unwrap();
-    match latentlab::remote::connect(&server.addr(), Some(&wrong)) {
-        Err(RemoteError::Refused { address }) => assert_eq!(address, server.address),
-        other => panic!("expected Refused, got {:?}", other.map(|_| ())),
+    match with_wrong_token(&server, dir.path()) {
+        RemoteError::Refused { address } => assert_eq!(address, server.address),
+        e => panic!("expected Refused, got {e}"),
     }
     // The wrong token took no place: the right one gets the only session, and it computes.
     let first = latentlab::remote::connect(&server.addr(), Some(&server.token_file)).unwrap();
-    let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &first) * 2.0;
-    assert_eq!(
-        t.try_into_data().unwrap().try_to_vec::<f32>().unwrap(),
-        vec![2.0, 4.0]
-    );
+    assert_computes(&first);
     // One session at a time: while this process holds it, another client is refused. (A
     // client that ends holds its place until Iroh sees it gone: measured 30 s.)
     let png = dir.path().join("iroh.png");
@@ -510,4 +517,39 @@ fn iroh_without_relays_serves_over_loopback_refuses_a_wrong_token_and_limits_ses
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--max-sessions"), "{err}");
     assert!(server.alive());
+}
+
+#[test]
+fn bad_iroh_relay_settings_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    for (relays, port, expect) in [
+        ("disabled", "0", "needs a fixed --port"),
+        (
+            "not a relay",
+            "0",
+            "--relays not a relay: expected public, disabled or a relay's URL",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+            .args([
+                "serve",
+                "--device",
+                "cpu",
+                "--transport",
+                "iroh",
+                "--relays",
+                relays,
+            ])
+            .args(["--port", port, "--token-file"])
+            .arg(&token)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{relays}: {err}"
+        );
+    }
 }

@@ -3,10 +3,12 @@
 use crate::remote::Server;
 use crate::ui::{harness, options, tiny_settings, wait_for, with_shipped_model};
 use eframe::egui;
+use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use latentlab::device::DeviceChoice;
 use latentlab::train::Command;
 use latentlab::ui::actions::Action;
+use latentlab::ui::app::LatentLabApp;
 use latentlab::ui::settings::Tab;
 use latentlab::ui::train_panel::RunStatus;
 
@@ -44,28 +46,43 @@ fn remote_in_the_device_menu_asks_for_a_server_and_a_wrong_token_is_named() {
     h.get_by_label_contains("refused the token");
 }
 
-#[test]
-fn explore_runs_its_generator_on_the_server_and_shows_the_round_trip() {
-    let server = Server::start(4);
+/// The shipped model in Explore, its generator moved to `server` with "on the server".
+fn explore_on<'a>(server: &Server) -> Harness<'a, LatentLabApp> {
     let mut h = with_shipped_model(vec![]);
     h.state_mut().settings.run.device = DeviceChoice::Remote(server.address.clone());
     h.state_mut().settings.run.token_file = Some(server.token_file.clone());
     h.state_mut().settings.tab = Tab::Explore;
     h.run_steps(2);
-    let before = h.state().explore.image.clone().expect("image");
     h.get_by_label("on the server").click();
     wait_for(&mut h, "the generator on the server", |a| {
-        a.explore.remote.as_deref() == Some(server.address.as_str())
+        a.explore.remote.is_some()
     });
-    // A new image comes from the server: move a latent slider and wait for it.
+    h
+}
+
+/// Move Explore's z0 slider to `value` and wait for an image unlike the one shown before.
+fn new_image_after_z0(h: &mut Harness<'_, LatentLabApp>, value: f64, what: &str) {
+    let before = h.state().explore.image.clone().expect("image");
     h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
-        .set_value_accesskit(2.5);
-    wait_for(&mut h, "an image from the server", |a| {
+        .set_value_accesskit(value);
+    wait_for(h, what, |a| {
         a.explore
             .image
             .as_ref()
             .is_some_and(|i| i.pixels != before.pixels)
     });
+}
+
+#[test]
+fn explore_runs_its_generator_on_the_server_and_shows_the_round_trip() {
+    let server = Server::start(4);
+    let mut h = explore_on(&server);
+    assert_eq!(
+        h.state().explore.remote.as_deref(),
+        Some(server.address.as_str())
+    );
+    // A new image comes from the server.
+    new_image_after_z0(&mut h, 2.5, "an image from the server");
     h.run_steps(2);
     h.get_by_label_contains("via the server");
     h.get_by_label("on the server").click();
@@ -78,15 +95,7 @@ fn explore_runs_its_generator_on_the_server_and_shows_the_round_trip() {
 fn explore_comes_back_here_when_its_server_dies_and_reconnects_once_it_is_back() {
     let mut server = Server::start(4);
     let port = server.port();
-    let mut h = with_shipped_model(vec![]);
-    h.state_mut().settings.run.device = DeviceChoice::Remote(server.address.clone());
-    h.state_mut().settings.run.token_file = Some(server.token_file.clone());
-    h.state_mut().settings.tab = Tab::Explore;
-    h.run_steps(2);
-    h.get_by_label("on the server").click();
-    wait_for(&mut h, "the generator on the server", |a| {
-        a.explore.remote.is_some()
-    });
+    let mut h = explore_on(&server);
     server.kill();
     // The next image asked for fails there: the explorer names the server and comes home.
     h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
@@ -96,15 +105,7 @@ fn explore_comes_back_here_when_its_server_dies_and_reconnects_once_it_is_back()
     });
     h.run_steps(2);
     h.get_by_label_contains("stopped answering");
-    let before = h.state().explore.image.clone().expect("image");
-    h.get_by_role_and_label(egui::accesskit::Role::Slider, "z0")
-        .set_value_accesskit(-2.5);
-    wait_for(&mut h, "an image drawn here", |a| {
-        a.explore
-            .image
-            .as_ref()
-            .is_some_and(|i| i.pixels != before.pixels)
-    });
+    new_image_after_z0(&mut h, -2.5, "an image drawn here");
     // The server is back at the same address: the same toggle reaches it.
     let _back = Server::start_on(4, port);
     h.get_by_label("on the server").click();
